@@ -1,0 +1,109 @@
+package stripe_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/stripe"
+	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
+	"github.com/tradewind/tradewind/domain"
+)
+
+const testdata = "../../testdata/stripe"
+
+var src = domain.Source{ID: "acme-stripe", Provider: stripe.Kind, Secrets: []string{"whsec_test_secret"}}
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestKnownAnswerVector(t *testing.T) {
+	var kat struct {
+		Secret    string `json:"secret"`
+		T         int64  `json:"t"`
+		BodyFile  string `json:"body_file"`
+		Signature string `json:"Stripe-Signature"`
+	}
+	if err := json.Unmarshal(read(t, "derived_kat_stripe.json"), &kat); err != nil {
+		t.Fatal(err)
+	}
+	body := read(t, kat.BodyFile)
+	s := domain.Source{ID: "kat", Secrets: []string{kat.Secret}}
+	at := time.Unix(kat.T, 0)
+	d := domain.Delivery{Header: map[string][]string{"Stripe-Signature": {kat.Signature}}, Body: body, ReceivedAt: at}
+	if err := (stripe.Provider{}).Verify(s, d); err != nil {
+		t.Fatalf("Verify(vector) = %v", err)
+	}
+	for i := range body {
+		bad := d
+		bad.Body = append([]byte(nil), body...)
+		bad.Body[i] ^= 0x20
+		if err := (stripe.Provider{}).Verify(s, bad); err == nil {
+			t.Fatalf("Verify accepted the vector with byte %d changed", i)
+		}
+	}
+	late := d
+	late.ReceivedAt = at.Add(301 * time.Second)
+	if err := (stripe.Provider{}).Verify(s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		t.Errorf("Verify 301 s after signing = %v, want %s", err, domain.EUNAUTHORIZED)
+	}
+}
+
+func TestContract(t *testing.T) {
+	webhooktest.Contract(t, stripe.Provider{}, webhooktest.Options{Source: src, OtherSecret: "whsec_other", Timestamped: true})
+}
+
+func FuzzVerifyParse(f *testing.F) {
+	webhooktest.Fuzz(f, stripe.Provider{}, webhooktest.Options{Source: src})
+}
+
+// envelope wraps a real Stripe object fixture in an event of type typ.
+func envelope(t *testing.T, typ, fixture string, edit func(map[string]any)) []byte {
+	var obj map[string]any
+	if err := json.Unmarshal(read(t, fixture), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if edit != nil {
+		edit(obj)
+	}
+	b, err := json.Marshal(map[string]any{"id": "evt_golden_" + strings.ReplaceAll(typ, ".", "_"), "object": "event", "type": typ, "created": 1721948530, "data": map[string]any{"object": obj}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestGolden(t *testing.T) {
+	withOrder := func(o map[string]any) { o["metadata"] = map[string]any{"order_ref": "1001"} }
+	tests := []struct {
+		name string
+		body []byte
+	}{
+		{"event_plan_created_ignored", read(t, "openapi_fixture_event.json")},
+		{"payment_intent_succeeded", envelope(t, "payment_intent.succeeded", "openapi_fixture_payment_intent.json", func(o map[string]any) {
+			withOrder(o)
+			o["amount_received"], o["status"] = o["amount"], "succeeded"
+		})},
+		{"payment_intent_payment_failed", envelope(t, "payment_intent.payment_failed", "openapi_fixture_payment_intent.json", withOrder)},
+		{"charge_succeeded_uncaptured", envelope(t, "charge.succeeded", "openapi_fixture_charge.json", nil)},
+		{"charge_refunded", envelope(t, "charge.refunded", "openapi_fixture_charge.json", func(o map[string]any) {
+			o["captured"], o["amount_captured"], o["amount_refunded"], o["payment_intent"] = true, 100, 40, "pi_1PgafyB7WZ01zgkWSjxsAJo3"
+		})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := domain.Delivery{Body: tt.body}
+			got := webhooktest.NormalizeAll(t, stripe.Provider{}, src, d)
+			webhooktest.Golden(t, filepath.Join(testdata, tt.name+".golden.json"), got)
+		})
+	}
+}

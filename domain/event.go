@@ -1,0 +1,113 @@
+package domain
+
+import "time"
+
+// EventType names a normalized domain event.
+type EventType string
+
+// The domain events every provider normalizes into.
+const (
+	OrderPlaced       EventType = "OrderPlaced"
+	OrderUpdated      EventType = "OrderUpdated"
+	OrderCancelled    EventType = "OrderCancelled"
+	OrderFulfilled    EventType = "OrderFulfilled"
+	PaymentAuthorized EventType = "PaymentAuthorized"
+	PaymentSucceeded  EventType = "PaymentSucceeded"
+	PaymentFailed     EventType = "PaymentFailed"
+	PaymentRefunded   EventType = "PaymentRefunded"
+	DisputeOpened     EventType = "DisputeOpened"
+	DisputeClosed     EventType = "DisputeClosed"
+	InventoryLevelSet EventType = "InventoryLevelSet"
+	CustomerUpserted  EventType = "CustomerUpserted"
+)
+
+// Event is one normalized fact from a provider. Exactly one of Order, Payment,
+// Dispute, Stock and Customer is set, matching Type's family.
+type Event struct {
+	Type     EventType `json:"type"`
+	Provider string    `json:"provider"`
+	Source   string    `json:"source"`
+	// EventID is unique per source: the message id, suffixed when one message
+	// yields several events (":refund:re_123"). Apply records (source, event id)
+	// as applied in the same transaction as the effect.
+	EventID string `json:"event_id"`
+	// OccurredAt is the provider's own time for the fact (updated_at, created …).
+	OccurredAt time.Time `json:"occurred_at"`
+	// Version orders a resource's snapshots where the provider has a monotonic
+	// version; adapters without one leave it 0 and OccurredAt orders them.
+	Version int64 `json:"version,omitempty"`
+
+	OrderRef    string `json:"order_ref,omitempty"`    // the storefront's order id, as a string
+	PaymentRef  string `json:"payment_ref,omitempty"`  // the gateway's payment id
+	CustomerRef string `json:"customer_ref,omitempty"` // the storefront's customer id
+
+	Order    *OrderSnapshot `json:"order,omitempty"`
+	Payment  *PaymentChange `json:"payment,omitempty"`
+	Dispute  *Dispute       `json:"dispute,omitempty"`
+	Stock    *StockLevel    `json:"stock,omitempty"`
+	Customer *Customer      `json:"customer,omitempty"`
+}
+
+// OrderStatus is an order's lifecycle state as Tradewind keeps it.
+type OrderStatus string
+
+// Order statuses. "pending" is an order known only from a payment that named it;
+// "confirmed" is a placed order that is fully paid.
+const (
+	StatusPending   OrderStatus = "pending"
+	StatusPlaced    OrderStatus = "placed"
+	StatusConfirmed OrderStatus = "confirmed"
+	StatusFulfilled OrderStatus = "fulfilled"
+	StatusCancelled OrderStatus = "cancelled"
+)
+
+// OrderSnapshot is a storefront's full view of an order at OccurredAt/Version.
+type OrderSnapshot struct {
+	Status   OrderStatus `json:"status"` // placed, fulfilled or cancelled
+	Currency string      `json:"currency"`
+	Total    int64       `json:"total"` // minor units
+	Lines    []Line      `json:"lines,omitempty"`
+}
+
+// Line is one order line.
+type Line struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"` // minor units
+}
+
+// PaymentChange is what a payment event says about one payment.
+//
+// Amounts are monotone facts so that events commute: PaymentAuthorized and
+// PaymentSucceeded carry the payment's total authorized / captured amount so far;
+// PaymentRefunded carries one refund (RefundRef set, Amount that refund) or, when the
+// provider names no refund, the payment's total refunded so far (RefundRef empty).
+type PaymentChange struct {
+	Amount    int64  `json:"amount"` // minor units
+	Currency  string `json:"currency"`
+	RefundRef string `json:"refund_ref,omitempty"`
+	Restock   bool   `json:"restock,omitempty"` // a refund that returns goods to stock
+	Reason    string `json:"reason,omitempty"`  // failure or refund reason, as the provider gives it
+}
+
+// Dispute is a chargeback or dispute on a payment.
+type Dispute struct {
+	Ref      string `json:"ref"`
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Status   string `json:"status"` // provider's status: needs_response, won, lost, …
+	Reason   string `json:"reason,omitempty"`
+}
+
+// StockLevel is an absolute stock level for a SKU as a storefront states it.
+type StockLevel struct {
+	SKU    string `json:"sku"`
+	OnHand int64  `json:"on_hand"`
+}
+
+// Customer is the CRM view of a customer. Only what the CRM needs: no card data.
+type Customer struct {
+	Email     string `json:"email,omitempty"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+}
