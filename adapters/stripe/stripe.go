@@ -33,6 +33,9 @@ func (Provider) Kind() string { return Kind }
 
 // CheckSource implements domain.Provider.
 func (Provider) CheckSource(src domain.Source) error {
+	if len(src.Secrets) == 0 {
+		return domain.Errorf(domain.EINVALID, "secrets: list the endpoint's signing secret (whsec_…), newest first")
+	}
 	for i, s := range src.Secrets {
 		if !strings.HasPrefix(s, "whsec_") {
 			return domain.Errorf(domain.EINVALID, "secrets[%d]: a Stripe signing secret starts with whsec_ (Dashboard → Developers → Webhooks → Signing secret)", i)

@@ -1,0 +1,142 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// ingest is POST /webhooks/:source. The steps run in the order PRODUCT.md fixes:
+// size → source → signature → parse → commit → enqueue → answer. Nothing is
+// answered 2xx before its inbox row is committed.
+func (s *Server) ingest(c *fiber.Ctx) error {
+	start := s.p.Now()
+	sourceID := c.Params("source")
+	outcome := "accepted"
+	defer func() {
+		s.p.Metrics.Webhooks.WithLabelValues(metricSource(sourceID, s.p.Sources), outcome).Inc()
+		s.p.Metrics.Ack.WithLabelValues(metricSource(sourceID, s.p.Sources)).Observe(time.Since(start).Seconds())
+	}()
+	reject := func(cause string, err error) error {
+		outcome = cause
+		s.recordRejection(c, sourceID, cause, domain.ErrorMessage(err), start)
+		return err
+	}
+
+	body := c.Body()
+	if len(body) > s.p.MaxBody {
+		return reject(domain.CausePayloadTooLarge, domain.Errorf(domain.ETOOLARGE,
+			"body is %d bytes, over the %d-byte limit (TRADEWIND_MAX_BODY_BYTES)", len(body), s.p.MaxBody))
+	}
+	src, ok := s.p.Sources(sourceID)
+	if !ok {
+		return reject(domain.CauseUnknownSource, domain.Errorf(domain.ENOTFOUND,
+			"no source %q is configured; add it to the sources file (TRADEWIND_SOURCES_FILE) or fix the URL", sourceID))
+	}
+	provider, ok := s.p.Providers(src.Provider)
+	if !ok {
+		return domain.Errorf(domain.EINTERNAL, "source %q names unknown provider %q", src.ID, src.Provider)
+	}
+	d := domain.Delivery{
+		Header:     requestHeader(c),
+		Body:       bytes.Clone(body),
+		URL:        c.BaseURL() + c.OriginalURL(),
+		RemoteAddr: c.IP(),
+		ReceivedAt: start,
+	}
+	if err := provider.Verify(src, d); err != nil {
+		return reject(domain.CauseVerificationFailed, err)
+	}
+	msgs, err := provider.Parse(src, d)
+	if err != nil {
+		return reject(domain.CauseUnparsable, err)
+	}
+
+	entries := make([]domain.InboxEntry, len(msgs))
+	for i, m := range msgs {
+		status := domain.InboxReceived
+		if !provider.Handles(m.Type) {
+			status = domain.InboxIgnored
+		}
+		entries[i] = domain.InboxEntry{
+			Source: src.ID, Provider: src.Provider, EventID: m.ID, EventType: m.Type, Header: d.Header,
+			Body: m.Payload, OccurredAt: m.OccurredAt, ReceivedAt: start, Status: status, Unconfirmed: m.Unconfirmed,
+		}
+	}
+	results, err := s.p.Inbox.Insert(c.UserContext(), entries)
+	if err != nil {
+		outcome = "unavailable"
+		return domain.WrapError(err, domain.EUNAVAILABLE, "the webhook could not be stored; nothing was accepted, retry later")
+	}
+
+	ids, fresh := make([]int64, len(results)), 0
+	for i, r := range results {
+		ids[i] = r.ID
+		if !r.New {
+			continue
+		}
+		fresh++
+		if entries[i].Status == domain.InboxReceived {
+			s.enqueue(c.UserContext(), r.ID, src.ID)
+		}
+	}
+	switch {
+	case fresh == 0:
+		outcome = "duplicate"
+	case entries[0].Status == domain.InboxIgnored && len(entries) == 1:
+		outcome = "ignored"
+	}
+	if a, ok := provider.(webhook.Acknowledger); ok {
+		ct, ack := a.Acknowledgement()
+		c.Set(fiber.HeaderContentType, ct)
+		return c.Status(http.StatusOK).Send(ack)
+	}
+	return c.Status(http.StatusOK).JSON(fiber.Map{"status": outcome, "inbox_ids": ids})
+}
+
+// enqueue queues a committed entry. Failure is not the provider's problem: the
+// entry is safe in PostgreSQL and the sweeper will queue it.
+func (s *Server) enqueue(ctx context.Context, id int64, source string) {
+	if err := s.p.Enqueue(ctx, id); err != nil {
+		s.p.Logger.Warn("could not queue a stored webhook; the sweeper will queue it",
+			slog.Int64("inbox_id", id), slog.String("source", source), slog.String("error", err.Error()))
+	}
+}
+
+// recordRejection writes a rejection row, within a rate bound, without secrets or body.
+func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, at time.Time) {
+	if !s.rejectLimit.Allow() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
+	defer cancel()
+	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, RemoteAddr: c.IP(), ReceivedAt: at})
+	if err != nil {
+		s.p.Logger.Warn("could not record a rejected webhook", slog.String("source", source),
+			slog.String("cause", cause), slog.String("error", err.Error()))
+	}
+	s.p.Logger.Info("webhook rejected", slog.String("source", source), slog.String("cause", cause), slog.String("detail", detail))
+}
+
+func requestHeader(c *fiber.Ctx) http.Header {
+	h := make(http.Header)
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		h.Add(string(k), string(v))
+	})
+	return h
+}
+
+// metricSource keeps label cardinality bounded: unknown sources share one label.
+func metricSource(id string, sources func(string) (domain.Source, bool)) string {
+	if _, ok := sources(id); ok {
+		return id
+	}
+	return "unknown"
+}

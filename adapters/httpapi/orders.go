@@ -1,0 +1,49 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+type lineJSON struct {
+	SKU       string `json:"sku"`
+	Quantity  int64  `json:"quantity"`
+	UnitPrice int64  `json:"unit_price"`
+}
+
+type orderJSON struct {
+	Ref           string                `json:"ref"`
+	Status        domain.OrderStatus    `json:"status"`
+	PaymentStatus domain.PaymentStatus  `json:"payment_status"`
+	Currency      string                `json:"currency"`
+	Total         int64                 `json:"total"`
+	Lines         []lineJSON            `json:"lines"`
+	Events        []domain.AppliedEvent `json:"events"`
+	CreatedAt     time.Time             `json:"created_at"`
+	UpdatedAt     time.Time             `json:"updated_at"`
+}
+
+// getOrder is GET /api/v1/orders/:ref.
+func (s *Server) getOrder(c *fiber.Ctx) error {
+	o, events, err := s.p.Orders.Order(c.UserContext(), c.Params("ref"))
+	if err != nil {
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			return domain.Errorf(domain.ENOTFOUND, "no order %q: Tradewind has received no event naming it", c.Params("ref"))
+		}
+		return err
+	}
+	lines := make([]lineJSON, len(o.Lines))
+	for i, l := range o.Lines {
+		lines[i] = lineJSON(l)
+	}
+	if events == nil {
+		events = []domain.AppliedEvent{}
+	}
+	return c.JSON(orderJSON{
+		Ref: o.Ref, Status: o.DisplayStatus(), PaymentStatus: o.PaymentStatus, Currency: o.Currency, Total: o.Total,
+		Lines: lines, Events: events, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	})
+}

@@ -1,0 +1,113 @@
+// Package postgres is Tradewind's PostgreSQL adapter: connection, migrations, the
+// inbox, and the transactional application of domain events. Stores take
+// sqlx.ExtContext so one implementation serves the pool and a transaction.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/migrations"
+)
+
+// Open connects to PostgreSQL and checks the connection.
+// Returns EUNAVAILABLE when the server cannot be reached.
+func Open(ctx context.Context, url string, maxConns int) (*sqlx.DB, error) {
+	db, err := sqlx.Open("postgres", url)
+	if err != nil {
+		return nil, domain.WrapError(err, domain.EINVALID, "TRADEWIND_DATABASE_URL: not a valid PostgreSQL URL")
+	}
+	if maxConns > 0 {
+		db.SetMaxOpenConns(maxConns)
+		db.SetMaxIdleConns(maxConns)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, translate("connect to PostgreSQL", err)
+	}
+	return db, nil
+}
+
+// Ping checks that PostgreSQL answers. Returns EUNAVAILABLE when it does not.
+func Ping(ctx context.Context, db *sqlx.DB) error {
+	return translate("ping PostgreSQL", db.PingContext(ctx))
+}
+
+// Migrator applies the embedded migrations. Concurrent migrators on several
+// machines serialize on a PostgreSQL advisory lock.
+func Migrator(db *sqlx.DB) (*goose.Provider, error) {
+	locker, err := lock.NewPostgresSessionLocker()
+	if err != nil {
+		return nil, fmt.Errorf("migration lock: %w", err)
+	}
+	return goose.NewProvider(goose.DialectPostgres, db.DB, migrations.FS, goose.WithSessionLocker(locker))
+}
+
+// translate turns infrastructure errors into domain errors at the adapter's edge:
+// no rows is ENOTFOUND, a lost or refused connection is EUNAVAILABLE, anything else
+// is wrapped with the operation.
+func translate(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.WrapError(err, domain.ENOTFOUND, op+": not found")
+	}
+	if unavailable(err) {
+		return domain.WrapError(err, domain.EUNAVAILABLE, op+": PostgreSQL is unavailable; retry shortly")
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func unavailable(err error) bool {
+	var pe *pq.Error
+	if errors.As(err, &pe) {
+		switch pe.Code.Class() {
+		case "08", "53", "57": // connection exception, insufficient resources, operator intervention
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sql.ErrConnDone) || errors.As(err, &ne) ||
+		errors.Is(err, pq.ErrSSLNotSupported)
+}
+
+// isUniqueViolation reports a 23505 error.
+func isUniqueViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// inTx runs fn in a transaction, committing when it returns nil.
+func inTx(ctx context.Context, db *sqlx.DB, op string, fn func(tx *sqlx.Tx) error) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return translate(op, err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return translate(op, err)
+	}
+	return translate(op, tx.Commit())
+}

@@ -1,0 +1,38 @@
+// Package registry lists every provider adapter. Adding a provider is adding its
+// package and one line here; the ingress, the worker and `tradewind simulate` know
+// providers only through this list.
+package registry
+
+import (
+	"sort"
+
+	"github.com/tradewind/tradewind/adapters/stripe"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// Adapter is a provider that can also simulate its own webhooks.
+type Adapter interface {
+	domain.Provider
+	webhook.Simulator
+}
+
+var adapters = map[string]Adapter{
+	stripe.Kind: stripe.Provider{},
+}
+
+// Lookup returns the adapter for a provider kind.
+func Lookup(kind string) (Adapter, bool) {
+	a, ok := adapters[kind]
+	return a, ok
+}
+
+// Kinds returns the known provider kinds, sorted.
+func Kinds() []string {
+	out := make([]string, 0, len(adapters))
+	for k := range adapters {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

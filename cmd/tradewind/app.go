@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
+	"github.com/redis/go-redis/v9"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/adapters/postgres"
+	tprom "github.com/tradewind/tradewind/adapters/prometheus"
+	"github.com/tradewind/tradewind/adapters/registry"
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
+)
+
+// Roles say which components a process runs.
+type Roles struct {
+	Serve    bool // ingress, API, dashboard
+	Work     bool // Asynq worker
+	Schedule bool // cron: the inbox sweeper
+	Migrate  bool // apply pending migrations before starting
+}
+
+// Main is the wired program. Run starts the components of the given roles and
+// returns; Close stops them gracefully. End-to-end tests drive this same wiring.
+type Main struct {
+	Config  Config
+	Sources map[string]domain.Source
+	Logger  *slog.Logger
+	Now     func() time.Time
+
+	DB        *sqlx.DB
+	Metrics   *tprom.Metrics
+	redisOpt  asynq.RedisConnOpt
+	redis     redis.UniversalClient
+	client    *asynq.Client
+	inspector *asynq.Inspector
+	breaker   *gobreaker.CircuitBreaker[struct{}]
+
+	server    *httpapi.Server
+	listener  net.Listener
+	served    chan error
+	worker    *asynq.Server
+	scheduler *asynq.Scheduler
+}
+
+// NewMain returns a Main for a validated configuration and sources.
+func NewMain(cfg Config, sources map[string]domain.Source, logger *slog.Logger) *Main {
+	return &Main{Config: cfg, Sources: sources, Logger: logger, Now: time.Now, Metrics: tprom.New()}
+}
+
+// Addr is the address the HTTP server listens on (useful with port 0).
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Run connects to PostgreSQL and Redis and starts the components of roles.
+func (m *Main) Run(ctx context.Context, roles Roles) error {
+	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
+	if err != nil {
+		return fmt.Errorf("TRADEWIND_DATABASE_URL: %w", err)
+	}
+	m.DB = db
+	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
+		return err
+	}
+	m.redisOpt, err = asynq.ParseRedisURI(m.Config.RedisURL)
+	if err != nil {
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+	}
+	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
+	m.client = asynq.NewClient(m.redisOpt)
+	m.inspector = asynq.NewInspector(m.redisOpt)
+	m.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        "redis-enqueue",
+		Timeout:     5 * time.Second,
+		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
+	})
+	m.Metrics.RegisterQueueDepth(m.queueDepths)
+
+	inbox := &postgres.Inbox{DB: m.DB}
+	if roles.Work {
+		if err := m.startWorker(inbox); err != nil {
+			return err
+		}
+	}
+	if roles.Schedule {
+		if err := m.startScheduler(); err != nil {
+			return err
+		}
+	}
+	if roles.Serve {
+		if err := m.startServer(inbox); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSchema applies pending migrations when asked to, and otherwise refuses to
+// run on a schema that is behind the binary.
+func (m *Main) checkSchema(ctx context.Context, migrate bool) error {
+	mg, err := postgres.Migrator(m.DB)
+	if err != nil {
+		return err
+	}
+	if migrate {
+		if _, err := mg.Up(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	}
+	pending, err := mg.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if pending {
+		return errors.New("the database schema is behind this binary: run `tradewind migrate up` first")
+	}
+	return nil
+}
+
+func (m *Main) source(id string) (domain.Source, bool) {
+	s, ok := m.Sources[id]
+	return s, ok
+}
+
+func provider(kind string) (domain.Provider, bool) {
+	a, ok := registry.Lookup(kind)
+	return a, ok
+}
+
+// enqueue queues an inbox entry, failing fast while Redis is known to be down:
+// the circuit breaker keeps a Redis outage from slowing every acknowledgement.
+func (m *Main) enqueue(ctx context.Context, id int64) error {
+	_, err := m.breaker.Execute(func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return struct{}{}, jobs.EnqueueEntry(ctx, m.client, id)
+	})
+	return err
+}
+
+func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
+	qs, err := m.inspector.Queues()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, len(qs))
+	for _, q := range qs {
+		info, err := m.inspector.GetQueueInfo(q)
+		if err != nil {
+			return nil, err
+		}
+		out[q] = info.Pending + info.Retry + info.Scheduled
+	}
+	return out, nil
+}
+
+// Ready reports whether PostgreSQL and Redis both answer.
+func (m *Main) Ready(ctx context.Context) error {
+	if err := postgres.Ping(ctx, m.DB); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	if err := m.redis.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: %w", err)
+	}
+	return nil
+}
+
+func (m *Main) startServer(inbox *postgres.Inbox) error {
+	m.server = httpapi.New(httpapi.Params{
+		Sources: m.source, Providers: provider, Inbox: inbox, Enqueue: m.enqueue,
+		Orders: &postgres.Orders{DB: m.DB}, Metrics: m.Metrics, Ready: m.Ready,
+		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
+	})
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("TRADEWIND_LISTEN: %w", err)
+	}
+	m.listener = ln
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.server.App().Listener(ln) }()
+	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)))
+	return nil
+}
+
+// retryDelay is exponential backoff with full jitter: up to 1s, 2s, 4s, … capped at 10 minutes.
+func retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	ceiling := time.Second << min(n, 10)
+	ceiling = min(ceiling, 10*time.Minute)
+	return ceiling/2 + rand.N(ceiling/2+1)
+}
+
+func (m *Main) startWorker(inbox *postgres.Inbox) error {
+	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
+		Concurrency:     m.Config.WorkerConcurrency,
+		Queues:          jobs.Weights,
+		Logger:          jobs.Logger{L: m.Logger},
+		LogLevel:        asynq.WarnLevel,
+		ShutdownTimeout: m.Config.ShutdownTimeout,
+		RetryDelayFunc:  retryDelay,
+		// How long an idle worker waits before asking Redis again (default 1s): the
+		// floor of end-to-end latency when the queue runs empty.
+		TaskCheckInterval: 100 * time.Millisecond,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB}, Source: m.source, Provider: provider, Logger: m.Logger,
+		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
+	})
+	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
+		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
+	})
+	if err := m.worker.Start(mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	m.Logger.Info("worker started", slog.Int("concurrency", m.Config.WorkerConcurrency))
+	return nil
+}
+
+func (m *Main) startScheduler() error {
+	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
+		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel,
+	})
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
+		return fmt.Errorf("schedule inbox sweep: %w", err)
+	}
+	if err := m.scheduler.Start(); err != nil {
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	m.Logger.Info("scheduler started", slog.Duration("sweep_interval", m.Config.SweepInterval))
+	return nil
+}
+
+// Close stops accepting requests, lets in-flight requests and tasks finish, and
+// releases connections. It is safe to call after a partial Run.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.server != nil {
+		errs = append(errs, m.server.Shutdown(ctx))
+		<-m.served
+	}
+	if m.scheduler != nil {
+		m.scheduler.Shutdown()
+	}
+	if m.worker != nil {
+		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
+	}
+	if m.client != nil {
+		errs = append(errs, m.client.Close(), m.inspector.Close())
+	}
+	if m.redis != nil {
+		errs = append(errs, m.redis.Close())
+	}
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+	}
+	return errors.Join(errs...)
+}

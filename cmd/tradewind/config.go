@@ -1,0 +1,127 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Config is the process configuration, read from TRADEWIND_* environment variables.
+// Each field's env tag names its variable, default its value when unset, and
+// validate what is allowed; the README lists them all.
+type Config struct {
+	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
+	RedisURL          string        `env:"TRADEWIND_REDIS_URL" validate:"required,redisurl" help:"a Redis URL, e.g. redis://127.0.0.1:6379/0"`
+	Listen            string        `env:"TRADEWIND_LISTEN" default:"127.0.0.1:8080" validate:"hostname_port" help:"host:port, e.g. 127.0.0.1:8080 or :8080"`
+	APIToken          string        `env:"TRADEWIND_API_TOKEN" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
+	SourcesFile       string        `env:"TRADEWIND_SOURCES_FILE" validate:"required,file" help:"the path of an existing sources YAML file (see examples/sources.yaml)"`
+	LogLevel          string        `env:"TRADEWIND_LOG_LEVEL" default:"info" validate:"oneof=debug info warn error" help:"one of debug, info, warn, error"`
+	MaxBodyBytes      int           `env:"TRADEWIND_MAX_BODY_BYTES" default:"1048576" validate:"min=1024,max=67108864" help:"bytes between 1024 and 67108864"`
+	WorkerConcurrency int           `env:"TRADEWIND_WORKER_CONCURRENCY" default:"20" validate:"min=1,max=1000" help:"a number of concurrent tasks between 1 and 1000"`
+	DBMaxConns        int           `env:"TRADEWIND_DB_MAX_CONNS" default:"40" validate:"min=2,max=1000" help:"a connection count between 2 and 1000"`
+	SweepInterval     time.Duration `env:"TRADEWIND_SWEEP_INTERVAL" default:"15s" validate:"min=1s,max=1h" help:"a duration between 1s and 1h, e.g. 15s"`
+	SweepGrace        time.Duration `env:"TRADEWIND_SWEEP_GRACE" default:"10s" validate:"min=0,max=1h" help:"a duration between 0s and 1h, e.g. 10s"`
+	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
+}
+
+// ConfigError names the offending variable and what would be valid.
+type ConfigError struct {
+	Key     string
+	Problem string
+	Valid   string
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("config: %s %s; want %s", e.Key, e.Problem, e.Valid)
+}
+
+// serverOnly are the fields only the HTTP server needs.
+var serverOnly = []string{"Listen", "APIToken"}
+
+// LoadConfig reads the configuration from getenv and validates it. Roles without
+// the HTTP server (work, schedule, migrate) do not need its settings.
+func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, error) {
+	var cfg Config
+	v := reflect.ValueOf(&cfg).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		raw, ok := getenv(f.Tag.Get("env"))
+		if !ok || raw == "" {
+			raw = f.Tag.Get("default")
+		}
+		if raw == "" {
+			continue
+		}
+		if err := setField(v.Field(i), raw); err != nil {
+			return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: fmt.Sprintf("is %q, %v", raw, err), Valid: f.Tag.Get("help")}
+		}
+	}
+	validate := newValidator()
+	var err error
+	if withServer {
+		err = validate.Struct(cfg)
+	} else {
+		err = validate.StructExcept(cfg, serverOnly...)
+	}
+	var verrs validator.ValidationErrors
+	if errors.As(err, &verrs) {
+		fe := verrs[0]
+		f, _ := t.FieldByName(fe.StructField())
+		problem := "is not valid"
+		if fe.Tag() == "required" {
+			problem = "is not set"
+		} else if f.Tag.Get("env") == "TRADEWIND_API_TOKEN" || strings.HasSuffix(f.Tag.Get("env"), "_URL") {
+			problem = "is not valid" // never echo a credential
+		} else {
+			problem = fmt.Sprintf("is %q, which is not valid", fmt.Sprint(fe.Value()))
+		}
+		return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: problem, Valid: f.Tag.Get("help")}
+	}
+	return cfg, err
+}
+
+func setField(f reflect.Value, raw string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(raw)
+	case int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		f.SetInt(int64(n))
+	case time.Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return errors.New("not a duration")
+		}
+		f.SetInt(int64(d))
+	default:
+		return fmt.Errorf("unsupported config field type %s", f.Type())
+	}
+	return nil
+}
+
+func newValidator() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+	})
+	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != ""
+	})
+	return v
+}
+
+// osEnv is os.LookupEnv, named for wiring.
+var osEnv = os.LookupEnv

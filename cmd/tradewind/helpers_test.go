@@ -1,0 +1,15 @@
+package main
+
+import (
+	"net/url"
+	"testing"
+)
+
+func postgresAddr(t *testing.T, dbURL string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}

@@ -1,0 +1,97 @@
+package domain
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// Inbox statuses.
+const (
+	InboxReceived = "received" // committed, waiting to be applied
+	InboxApplied  = "applied"
+	InboxIgnored  = "ignored"  // an event type Tradewind does not handle
+	InboxFailed   = "failed"   // could not be applied; ops may replay it
+	InboxRejected = "rejected" // the provider did not confirm it; never applied
+)
+
+// Rejection causes, recorded for every refused request.
+const (
+	CauseVerificationFailed = "verification_failed"
+	CauseUnparsable         = "unparsable"
+	CausePayloadTooLarge    = "payload_too_large"
+	CauseUnknownSource      = "unknown_source"
+	CauseRateLimited        = "rate_limited"
+	CauseOverloaded         = "overloaded"
+	CauseNotConfirmed       = "not_confirmed"
+)
+
+// InboxEntry is one accepted webhook message, stored before it is acknowledged.
+type InboxEntry struct {
+	ID          int64
+	Source      string
+	Provider    string
+	EventID     string // the dedupe key; unique per source
+	EventType   string
+	Header      http.Header
+	Body        []byte
+	OccurredAt  time.Time
+	ReceivedAt  time.Time
+	Status      string
+	Attempts    int
+	LastError   string
+	Unconfirmed bool
+}
+
+// Message returns the provider message stored in the entry.
+func (e InboxEntry) Message() Message {
+	return Message{ID: e.EventID, Type: e.EventType, OccurredAt: e.OccurredAt, Payload: e.Body, Unconfirmed: e.Unconfirmed}
+}
+
+// Rejection is a refused webhook request. It never holds a secret or the body.
+type Rejection struct {
+	ID         int64
+	Source     string
+	Cause      string
+	Detail     string
+	RemoteAddr string
+	ReceivedAt time.Time
+	InboxID    int64 // set when a stored message was later rejected
+}
+
+// Inbox stores accepted webhooks durably.
+type Inbox interface {
+	// Insert stores entries in one commit. It returns, per entry in order, the
+	// row's id and whether it was new; an entry whose (source, event id) is already
+	// stored is a duplicate and changes nothing. Returns EUNAVAILABLE when the
+	// database cannot be reached.
+	Insert(ctx context.Context, entries []InboxEntry) ([]InsertResult, error)
+
+	// Get returns one entry. Returns ENOTFOUND if there is none.
+	Get(ctx context.Context, id int64) (InboxEntry, error)
+
+	// Pending returns the ids of entries still received and received before
+	// the given time, oldest first, at most limit.
+	Pending(ctx context.Context, before time.Time, limit int) ([]int64, error)
+
+	// MarkAttempt records a failed attempt at applying an entry; when final, the
+	// entry's status becomes failed (or rejected, when cause is not_confirmed).
+	MarkAttempt(ctx context.Context, id int64, status string, lastErr string) error
+
+	// Reject records a refused request.
+	Reject(ctx context.Context, r Rejection) error
+}
+
+// InsertResult says what Insert did with one entry.
+type InsertResult struct {
+	ID  int64
+	New bool
+}
+
+// Applier applies normalized events to orders, payments and stock.
+type Applier interface {
+	// ApplyEntry applies a stored entry's events in one transaction that also
+	// records each event as applied and marks the entry applied: running it twice
+	// changes nothing the second time.
+	ApplyEntry(ctx context.Context, entryID int64, events []Event) error
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make run`: start local PostgreSQL and Redis unless TRADEWIND_DATABASE_URL and
+# TRADEWIND_REDIS_URL are set, build tradewind, and run `tradewind all` with the
+# sample sources. Ctrl-C stops tradewind gracefully, then the databases it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${TRADEWIND_DATABASE_URL:-}" ] || [ -z "${TRADEWIND_REDIS_URL:-}" ]; then
+  was_running=$(scripts/deps.sh status | grep -c running || true)
+  scripts/deps.sh start
+  [ "$was_running" = 2 ] || trap 'scripts/deps.sh stop' EXIT
+  eval "$(scripts/deps.sh env)"
+fi
+export TRADEWIND_SOURCES_FILE=${TRADEWIND_SOURCES_FILE:-examples/sources.yaml}
+export TRADEWIND_API_TOKEN=${TRADEWIND_API_TOKEN:-dev-token-0123456789abcdef}
+export TRADEWIND_LISTEN=${TRADEWIND_LISTEN:-127.0.0.1:8080}
+
+echo "building bin/tradewind" >&2
+go build -o bin/tradewind ./cmd/tradewind
+cat >&2 <<MSG
+
+  Tradewind on http://$TRADEWIND_LISTEN  (sources: $TRADEWIND_SOURCES_FILE, API token: $TRADEWIND_API_TOKEN)
+  Try, in another terminal:
+    bin/tradewind simulate stripe payment_intent.succeeded --order-ref 1001
+    curl -s -H 'Authorization: Bearer $TRADEWIND_API_TOKEN' http://$TRADEWIND_LISTEN/api/v1/orders/1001
+  Ctrl-C stops it.
+
+MSG
+bin/tradewind all
