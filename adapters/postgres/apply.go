@@ -236,9 +236,9 @@ func applyOrder(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, erro
 // recompute derives an order's payment status from all its payments.
 func recompute(ctx context.Context, tx *sqlx.Tx, orderRef string) error {
 	var t struct {
-		Authorized int64 `db:"authorized"`
-		Captured   int64 `db:"captured"`
-		Refunded   int64 `db:"refunded"`
+		Authorized int64  `db:"authorized"`
+		Captured   int64  `db:"captured"`
+		Refunded   int64  `db:"refunded"`
 		Disputed   bool   `db:"disputed"`
 		Total      int64  `db:"total"`
 		Currency   string `db:"currency"`
