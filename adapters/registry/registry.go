@@ -6,8 +6,12 @@ package registry
 import (
 	"sort"
 
+	"github.com/tradewind/tradewind/adapters/bigcommerce"
+	"github.com/tradewind/tradewind/adapters/shopify"
+	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/woocommerce"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -19,6 +23,12 @@ type Adapter interface {
 
 var adapters = map[string]Adapter{
 	stripe.Kind: stripe.Provider{},
+
+	// Storefronts and the generic Standard Webhooks format.
+	standardwebhooks.Kind: standardwebhooks.Provider{},
+	bigcommerce.Kind:      bigcommerce.Provider{},
+	shopify.Kind:          shopify.Provider{},
+	woocommerce.Kind:      woocommerce.Provider{},
 }
 
 // Lookup returns the adapter for a provider kind.

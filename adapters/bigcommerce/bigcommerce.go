@@ -1,0 +1,394 @@
+// Package bigcommerce verifies BigCommerce webhooks, completes them through the store
+// API and normalizes them.
+//
+// Signature: Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature with
+// "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>" entries, 5-minute tolerance), verified
+// by the standardwebhooks package's exported functions. The key is the app's client
+// secret used as raw bytes, or, for a secret written "whsec_<base64>", its decoded bytes.
+//
+// Dedupe on the payload's hash (BigCommerce: "if a hook fires twice for the same event,
+// both request bodies rely on the same hash").
+//
+// Payloads are thin: data carries ids only. Handled scopes are store/order/created,
+// store/order/updated, store/order/statusUpdated and store/sku/inventory/updated; Parse
+// marks their messages Unconfirmed (incomplete until fetched) and Fetch (domain.Fetcher)
+// reads the resource from the store API (settings api_base_url, store_hash, access_token
+// sent as X-Auth-Token):
+//
+//	order scopes: GET /stores/{store_hash}/v2/orders/{id} and /v2/orders/{id}/products
+//	sku scope:    GET /stores/{store_hash}/v3/catalog/products/{product_id}/variants/{variant_id}
+//	              (/v3/catalog/products/{product_id} when the payload names no variant)
+//
+// The fetched bodies are added to the payload under "fetched" ({"at", "order", "products"}
+// or {"at", "variant"} / {"at", "product"}), so Normalize is pure. Normalize on a payload
+// that was not fetched is EINVALID. Fetch maps HTTP 404 to ENOTFOUND (the order or variant
+// no longer exists: retrying cannot help, ops can see why), 401/403, 429, 5xx and network
+// errors to EUNAVAILABLE (retried: a bad access_token is a configuration error that is
+// fixed without losing the message), any other status to EINVALID.
+//
+// Order statuses (status_id) map to snapshots as: 5 Cancelled, 6 Declined, 4 Refunded →
+// cancelled; 2 Shipped, 10 Completed → fulfilled; every other (0 Incomplete, 1 Pending,
+// 3 Partially Shipped, 7 Awaiting Payment, 8 Awaiting Pickup, 9 Awaiting Shipment,
+// 11 Awaiting Fulfillment, 12 Manual Verification Required, 13 Disputed, 14 Partially
+// Refunded) → placed. store/order/created is OrderPlaced; the update scopes are
+// OrderCancelled, OrderFulfilled or OrderUpdated by that status.
+//
+// Quirks: v2 money is decimal strings with four places ("225.0000"), parsed exactly. The
+// total is total_inc_tax in default_currency_code (which v2 uses for the transactional
+// currency the shopper paid in; currency_code, the display currency, is the fallback).
+// A line's unit price is price_ex_tax; a line without a SKU is "bc-variant:<variant_id>"
+// ("bc-product:<product_id>" without a variant). Version is date_modified (RFC 1123, whole
+// seconds) in unix milliseconds. Stock is the variant's inventory_level as read at fetch
+// time: OccurredAt is the fetch time, Version 0 (variants carry no modification time).
+package bigcommerce
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/standardwebhooks"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// Kind is the provider: value of BigCommerce sources.
+const Kind = "bigcommerce"
+
+// DefaultAPIBaseURL is the store API used when a source sets no api_base_url.
+const DefaultAPIBaseURL = "https://api.bigcommerce.com"
+
+// The webhook scopes Tradewind handles.
+const (
+	ScopeOrderCreated        = "store/order/created"
+	ScopeOrderUpdated        = "store/order/updated"
+	ScopeOrderStatusUpdated  = "store/order/statusUpdated"
+	ScopeSKUInventoryUpdated = "store/sku/inventory/updated"
+)
+
+// Provider is the BigCommerce adapter. The zero value is ready to use.
+type Provider struct {
+	// Client makes the store API calls of Fetch; nil means a client with a 20 s timeout.
+	Client *http.Client
+	// Now stamps fetched payloads; nil means time.Now.
+	Now func() time.Time
+}
+
+var (
+	_ domain.Provider   = Provider{}
+	_ domain.Fetcher    = Provider{}
+	_ webhook.Simulator = Provider{}
+)
+
+// Kind implements domain.Provider.
+func (Provider) Kind() string { return Kind }
+
+var handled = map[string]bool{
+	ScopeOrderCreated:        true,
+	ScopeOrderUpdated:        true,
+	ScopeOrderStatusUpdated:  true,
+	ScopeSKUInventoryUpdated: true,
+}
+
+// Handles implements domain.Provider.
+func (Provider) Handles(eventType string) bool { return handled[eventType] }
+
+// key is the HMAC key of a configured secret: a whsec_ secret is decoded as Standard
+// Webhooks prescribes, anything else is the app's client secret used as it is.
+func key(secret string) ([]byte, error) {
+	if strings.HasPrefix(secret, standardwebhooks.SecretPrefix) {
+		return standardwebhooks.DecodeSecret(secret)
+	}
+	return []byte(secret), nil
+}
+
+// CheckSource implements domain.Provider.
+func (Provider) CheckSource(src domain.Source) error {
+	if len(src.Secrets) == 0 {
+		return domain.Errorf(domain.EINVALID, "secrets: required for bigcommerce sources; the app's client secret (or a whsec_ Standard Webhooks secret)")
+	}
+	for i, s := range src.Secrets {
+		if s == "" {
+			return domain.Errorf(domain.EINVALID, "secrets[%d]: empty; remove it or set the app's client secret", i)
+		}
+		if _, err := key(s); err != nil {
+			return domain.Errorf(domain.EINVALID, "secrets[%d]: starts with whsec_ but the rest is not standard base64; use the client secret as BigCommerce shows it", i)
+		}
+	}
+	if h := src.Settings["store_hash"]; h == "" {
+		return domain.Errorf(domain.EINVALID, "store_hash: required for bigcommerce sources; the store hash in the API path (https://api.bigcommerce.com/stores/{store_hash}/…)")
+	} else if !isStoreHash(h) {
+		return domain.Errorf(domain.EINVALID, "store_hash: %q is not a store hash; use the lower-case letters and digits from the API path (https://api.bigcommerce.com/stores/{store_hash}/…)", h)
+	}
+	if src.Settings["access_token"] == "" {
+		return domain.Errorf(domain.EINVALID, "access_token: required for bigcommerce sources; an API account token with read-only Orders and Products scopes, sent as X-Auth-Token")
+	}
+	if err := checkBaseURL(src.Setting("api_base_url", DefaultAPIBaseURL)); err != nil {
+		return err
+	}
+	return nil
+}
+
+func isStoreHash(h string) bool {
+	for _, r := range h {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return h != ""
+}
+
+// Verify implements domain.Provider.
+func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+	if err := webhook.RequireSecrets(src); err != nil {
+		return err
+	}
+	keys := make([][]byte, len(src.Secrets))
+	for i, s := range src.Secrets {
+		k, err := key(s)
+		if err != nil {
+			return webhook.Reject("secrets[%d] of source %q starts with whsec_ but is not base64; fix the sources file", i, src.ID)
+		}
+		keys[i] = k
+	}
+	return standardwebhooks.VerifyKeys(keys, d.Header, d.Body, d.ReceivedAt, standardwebhooks.Tolerance)
+}
+
+// thin is a BigCommerce webhook payload, plus what Fetch adds.
+type thin struct {
+	Scope string `json:"scope"`
+	Data  struct {
+		Type string `json:"type"`
+		// ID is numeric for orders and SKUs; other scopes (carts) use strings.
+		ID        json.RawMessage `json:"id"`
+		Inventory *struct {
+			ProductID int64  `json:"product_id"`
+			VariantID int64  `json:"variant_id"`
+			Method    string `json:"method"`
+			Value     int64  `json:"value"`
+		} `json:"inventory"`
+	} `json:"data"`
+	Hash      string   `json:"hash"`
+	CreatedAt int64    `json:"created_at"`
+	Producer  string   `json:"producer"`
+	Fetched   *fetched `json:"fetched"`
+}
+
+// fetched is what Fetch read from the store API, kept as the API returned it.
+type fetched struct {
+	At       time.Time       `json:"at"`
+	Order    json.RawMessage `json:"order,omitempty"`
+	Products json.RawMessage `json:"products,omitempty"`
+	Variant  json.RawMessage `json:"variant,omitempty"`
+	Product  json.RawMessage `json:"product,omitempty"`
+}
+
+func decode(body []byte) (thin, error) {
+	var p thin
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, webhook.Invalid("body is not a BigCommerce webhook payload: %v", err)
+	}
+	if p.Scope == "" || p.Hash == "" {
+		return p, webhook.Invalid("BigCommerce payload lacks scope or hash (the dedupe key)")
+	}
+	return p, nil
+}
+
+// Parse implements domain.Provider. Messages of handled scopes are Unconfirmed: they hold
+// ids only and must be completed by Fetch before Normalize.
+func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
+	p, err := decode(d.Body)
+	if err != nil {
+		return nil, err
+	}
+	if handled[p.Scope] {
+		if _, err := p.id(); err != nil {
+			return nil, err
+		}
+	}
+	return []domain.Message{{ID: p.Hash, Type: p.Scope, OccurredAt: unix(p.CreatedAt), Payload: d.Body, Unconfirmed: handled[p.Scope]}}, nil
+}
+
+// id returns data.id of an order or SKU scope.
+func (p thin) id() (int64, error) {
+	var n int64
+	if err := json.Unmarshal(p.Data.ID, &n); err != nil || n <= 0 {
+		return 0, webhook.Invalid("%s: data.id %s is not a positive integer", p.Scope, string(p.Data.ID))
+	}
+	return n, nil
+}
+
+func unix(s int64) time.Time {
+	if s == 0 {
+		return time.Time{}
+	}
+	return time.Unix(s, 0).UTC()
+}
+
+// order is the part of a v2 order Tradewind reads.
+type order struct {
+	ID                  int64  `json:"id"`
+	CustomerID          int64  `json:"customer_id"`
+	DateModified        string `json:"date_modified"`
+	StatusID            int    `json:"status_id"`
+	Status              string `json:"status"`
+	CurrencyCode        string `json:"currency_code"`
+	DefaultCurrencyCode string `json:"default_currency_code"`
+	TotalIncTax         string `json:"total_inc_tax"`
+}
+
+// orderProduct is one v2 order line.
+type orderProduct struct {
+	ProductID  int64  `json:"product_id"`
+	VariantID  int64  `json:"variant_id"`
+	SKU        string `json:"sku"`
+	Quantity   int64  `json:"quantity"`
+	PriceExTax string `json:"price_ex_tax"`
+}
+
+// variant is a v3 catalog variant (or product: the fields read are common to both).
+type variant struct {
+	ID             int64  `json:"id"`
+	SKU            string `json:"sku"`
+	InventoryLevel *int64 `json:"inventory_level"`
+	// InventoryTracking is set on products: "none", "product" or "variant".
+	InventoryTracking string `json:"inventory_tracking"`
+}
+
+// statusOf maps a v2 status_id to a snapshot status.
+func statusOf(id int) domain.OrderStatus {
+	switch id {
+	case 4, 5, 6: // Refunded, Cancelled, Declined
+		return domain.StatusCancelled
+	case 2, 10: // Shipped, Completed
+		return domain.StatusFulfilled
+	default:
+		return domain.StatusPlaced
+	}
+}
+
+// Normalize implements domain.Provider. It needs the payload Fetch returned.
+func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
+	p, err := decode(m.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if !handled[p.Scope] {
+		return nil, nil
+	}
+	if p.Fetched == nil {
+		return nil, webhook.Invalid("%s carries ids only (%s %s); the message must be completed by Fetch from the store API before it is normalized", p.Scope, p.Data.Type, string(p.Data.ID))
+	}
+	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID}
+	if base.EventID == "" {
+		base.EventID = p.Hash
+	}
+	if p.Scope == ScopeSKUInventoryUpdated {
+		return normalizeStock(base, p)
+	}
+	return normalizeOrder(base, p)
+}
+
+func normalizeOrder(ev domain.Event, p thin) ([]domain.Event, error) {
+	if len(p.Fetched.Order) == 0 {
+		return nil, webhook.Invalid("%s: fetched payload lacks the order", p.Scope)
+	}
+	var o order
+	if err := json.Unmarshal(p.Fetched.Order, &o); err != nil {
+		return nil, webhook.Invalid("%s: fetched order: %v", p.Scope, err)
+	}
+	if want, err := p.id(); err != nil {
+		return nil, err
+	} else if o.ID != want {
+		return nil, webhook.Invalid("%s: fetched order %d is not the webhook's order %d", p.Scope, o.ID, want)
+	}
+	var products []orderProduct
+	if len(p.Fetched.Products) > 0 {
+		if err := json.Unmarshal(p.Fetched.Products, &products); err != nil {
+			return nil, webhook.Invalid("%s: fetched order products: %v", p.Scope, err)
+		}
+	}
+	cur := o.DefaultCurrencyCode
+	if cur == "" {
+		cur = o.CurrencyCode
+	}
+	cur, err := domain.NormalizeCurrency(cur)
+	if err != nil {
+		return nil, webhook.Invalid("%s: order %d: %s", p.Scope, o.ID, domain.ErrorMessage(err))
+	}
+	total, err := domain.ParseMinorUnits(o.TotalIncTax, cur)
+	if err != nil {
+		return nil, webhook.Invalid("%s: order %d total_inc_tax: %s", p.Scope, o.ID, domain.ErrorMessage(err))
+	}
+	snap := &domain.OrderSnapshot{Status: statusOf(o.StatusID), Currency: cur, Total: total}
+	for i, l := range products {
+		unit, err := domain.ParseMinorUnits(l.PriceExTax, cur)
+		if err != nil {
+			return nil, webhook.Invalid("%s: order %d products[%d].price_ex_tax: %s", p.Scope, o.ID, i, domain.ErrorMessage(err))
+		}
+		sku := l.SKU
+		switch {
+		case sku != "":
+		case l.VariantID != 0:
+			sku = "bc-variant:" + strconv.FormatInt(l.VariantID, 10)
+		default:
+			sku = "bc-product:" + strconv.FormatInt(l.ProductID, 10)
+		}
+		snap.Lines = append(snap.Lines, domain.Line{SKU: sku, Quantity: l.Quantity, UnitPrice: unit})
+	}
+	modified, err := time.Parse(time.RFC1123Z, o.DateModified)
+	if err != nil {
+		return nil, webhook.Invalid("%s: order %d date_modified %q is not an RFC 1123 time", p.Scope, o.ID, o.DateModified)
+	}
+	ev.OccurredAt, ev.Version = modified.UTC(), modified.UnixMilli()
+	ev.OrderRef = strconv.FormatInt(o.ID, 10)
+	if o.CustomerID != 0 {
+		ev.CustomerRef = strconv.FormatInt(o.CustomerID, 10)
+	}
+	ev.Order = snap
+	switch {
+	case p.Scope == ScopeOrderCreated:
+		ev.Type = domain.OrderPlaced
+	case snap.Status == domain.StatusCancelled:
+		ev.Type = domain.OrderCancelled
+	case snap.Status == domain.StatusFulfilled:
+		ev.Type = domain.OrderFulfilled
+	default:
+		ev.Type = domain.OrderUpdated
+	}
+	return []domain.Event{ev}, nil
+}
+
+func normalizeStock(ev domain.Event, p thin) ([]domain.Event, error) {
+	raw := p.Fetched.Variant
+	if len(raw) == 0 {
+		raw = p.Fetched.Product
+	}
+	if len(raw) == 0 {
+		return nil, webhook.Invalid("%s: fetched payload lacks the variant", p.Scope)
+	}
+	var env struct {
+		Data variant `json:"data"`
+	}
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, webhook.Invalid("%s: fetched variant: %v", p.Scope, err)
+	}
+	v := env.Data
+	if v.InventoryLevel == nil || v.InventoryTracking == "none" {
+		return nil, nil // stock is not tracked: nothing to set
+	}
+	sku := v.SKU
+	if sku == "" {
+		prefix := "bc-variant:"
+		if len(p.Fetched.Variant) == 0 {
+			prefix = "bc-product:"
+		}
+		sku = prefix + strconv.FormatInt(v.ID, 10)
+	}
+	ev.Type = domain.InventoryLevelSet
+	ev.OccurredAt = p.Fetched.At.UTC()
+	ev.Stock = &domain.StockLevel{SKU: sku, OnHand: *v.InventoryLevel}
+	return []domain.Event{ev}, nil
+}

@@ -1,0 +1,487 @@
+// Package shopify verifies and normalizes Shopify webhooks.
+//
+// Signature: X-Shopify-Hmac-Sha256 = base64(HMAC-SHA256(secret, raw body)), the secret being
+// the app's client secret (or the signing key Settings → Notifications → Webhooks shows for
+// webhooks made in the admin). The scheme signs no timestamp, so there is no tolerance to
+// check: a replayed delivery is caught by dedupe. Every configured secret is tried.
+//
+// Dedupe on X-Shopify-Webhook-Id. X-Shopify-Event-Id (shared by the webhooks of one event
+// across subscriptions) stays in the stored delivery headers. The type is X-Shopify-Topic.
+//
+// Topics: orders/create → OrderPlaced; orders/updated → OrderUpdated, or OrderCancelled /
+// OrderFulfilled when the snapshot says so; orders/cancelled → OrderCancelled;
+// orders/fulfilled → OrderFulfilled; orders/paid → OrderUpdated (the snapshot, event id
+// "<webhook id>:order") and PaymentSucceeded ("<webhook id>:payment", PaymentRef
+// "shopify:<order id>", amount total_price); refunds/create → PaymentRefunded (PaymentRef
+// "shopify:<order id>", RefundRef the refund id, amount the sum of its successful refund
+// transactions, Restock when restock is true or any refund line's restock_type is "return"
+// or "cancel"); inventory_levels/update → InventoryLevelSet; customers/create and
+// customers/update → CustomerUpserted.
+//
+// Snapshot status: cancelled when cancelled_at is set, fulfilled when fulfillment_status is
+// "fulfilled", placed otherwise. OccurredAt is X-Shopify-Triggered-At, else the resource's
+// updated_at (a refund's processed_at or created_at). Version is updated_at in unix
+// milliseconds (refunds have none: 0).
+//
+// Quirks: ids are above 2^53 in current shops and are decoded as int64, never float64.
+// Money is decimal strings ("409.94"), parsed exactly into the order's currency (the shop
+// currency). A line without a SKU is "shopify-variant:<variant_id>" (or
+// "shopify-product:<product_id>", "shopify-line:<line id>" for custom lines).
+// inventory_levels/update names an inventory item, not a SKU: the SKU is
+// "inventory_item:<inventory_item_id>" unless the source's inventory_item_skus setting
+// maps the id ("808950810=IPOD2008GREEN,808950811=IPOD2008RED"); its "available" (on hand
+// minus committed) becomes OnHand; a level with available null (untracked) sets nothing;
+// with the location_id setting only that location's levels are applied (a multi-location
+// shop sends one level per location, and the last would win otherwise). A refund whose
+// transactions did not succeed moves no money and yields no event. Refund transactions
+// carry their own currency, which in a multi-currency shop may be the presentment currency.
+package shopify
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// Kind is the provider: value of Shopify sources.
+const Kind = "shopify"
+
+// The headers Shopify sends, canonicalized.
+const (
+	SignatureHeader   = "X-Shopify-Hmac-Sha256"
+	TopicHeader       = "X-Shopify-Topic"
+	WebhookIDHeader   = "X-Shopify-Webhook-Id"
+	EventIDHeader     = "X-Shopify-Event-Id"
+	TriggeredAtHeader = "X-Shopify-Triggered-At"
+	ShopDomainHeader  = "X-Shopify-Shop-Domain"
+	APIVersionHeader  = "X-Shopify-Api-Version"
+)
+
+// The topics Tradewind handles.
+const (
+	TopicOrdersCreate          = "orders/create"
+	TopicOrdersUpdated         = "orders/updated"
+	TopicOrdersPaid            = "orders/paid"
+	TopicOrdersCancelled       = "orders/cancelled"
+	TopicOrdersFulfilled       = "orders/fulfilled"
+	TopicRefundsCreate         = "refunds/create"
+	TopicInventoryLevelsUpdate = "inventory_levels/update"
+	TopicCustomersCreate       = "customers/create"
+	TopicCustomersUpdate       = "customers/update"
+)
+
+// Provider is the Shopify adapter. The zero value is ready to use.
+type Provider struct{}
+
+var (
+	_ domain.Provider   = Provider{}
+	_ webhook.Simulator = Provider{}
+)
+
+// Kind implements domain.Provider.
+func (Provider) Kind() string { return Kind }
+
+var handled = map[string]bool{
+	TopicOrdersCreate: true, TopicOrdersUpdated: true, TopicOrdersPaid: true, TopicOrdersCancelled: true,
+	TopicOrdersFulfilled: true, TopicRefundsCreate: true, TopicInventoryLevelsUpdate: true,
+	TopicCustomersCreate: true, TopicCustomersUpdate: true,
+}
+
+// Handles implements domain.Provider.
+func (Provider) Handles(eventType string) bool { return handled[eventType] }
+
+// CheckSource implements domain.Provider.
+func (Provider) CheckSource(src domain.Source) error {
+	if len(src.Secrets) == 0 {
+		return domain.Errorf(domain.EINVALID, "secrets: required for shopify sources; the app's client secret (or the webhook signing key shown under Settings → Notifications → Webhooks)")
+	}
+	for i, s := range src.Secrets {
+		if s == "" {
+			return domain.Errorf(domain.EINVALID, "secrets[%d]: empty; remove it or set the app's client secret", i)
+		}
+	}
+	if _, err := skuMap(src); err != nil {
+		return err
+	}
+	if v := src.Settings["location_id"]; v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err != nil || n <= 0 {
+			return domain.Errorf(domain.EINVALID, "location_id: %q is not a Shopify location id; give the numeric id of the location whose stock Tradewind keeps, or leave it out for a single-location shop", v)
+		}
+	}
+	return nil
+}
+
+// skuMap parses the inventory_item_skus setting: "<inventory_item_id>=<sku>,…".
+func skuMap(src domain.Source) (map[int64]string, error) {
+	v := src.Settings["inventory_item_skus"]
+	if strings.TrimSpace(v) == "" {
+		return nil, nil
+	}
+	out := map[int64]string{}
+	for _, pair := range strings.Split(v, ",") {
+		idStr, sku, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		id, err := strconv.ParseInt(strings.TrimSpace(idStr), 10, 64)
+		sku = strings.TrimSpace(sku)
+		if !ok || err != nil || id <= 0 || sku == "" {
+			return nil, domain.Errorf(domain.EINVALID, "inventory_item_skus: %q is not <inventory_item_id>=<sku>; write pairs like 808950810=IPOD2008GREEN separated by commas", strings.TrimSpace(pair))
+		}
+		if _, dup := out[id]; dup {
+			return nil, domain.Errorf(domain.EINVALID, "inventory_item_skus: inventory item %d is mapped twice", id)
+		}
+		out[id] = sku
+	}
+	return out, nil
+}
+
+// Sign returns the X-Shopify-Hmac-Sha256 value of body under secret.
+func Sign(secret string, body []byte) string {
+	return base64.StdEncoding.EncodeToString(webhook.HMACSHA256([]byte(secret), body))
+}
+
+// Verify implements domain.Provider.
+func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+	if err := webhook.RequireSecrets(src); err != nil {
+		return err
+	}
+	h := d.Header.Get(SignatureHeader)
+	if h == "" {
+		return webhook.Reject("X-Shopify-Hmac-Sha256 header is missing; only Shopify's signed webhooks are accepted")
+	}
+	sig, err := base64.StdEncoding.DecodeString(strings.TrimSpace(h))
+	if err != nil {
+		return webhook.Reject("X-Shopify-Hmac-Sha256 is not base64")
+	}
+	expected := make([][]byte, len(src.Secrets))
+	for i, s := range src.Secrets {
+		expected[i] = webhook.HMACSHA256([]byte(s), d.Body)
+	}
+	if !webhook.MatchAny(expected, [][]byte{sig}) {
+		return webhook.Reject("X-Shopify-Hmac-Sha256 matches no configured secret; use the app's client secret (or the notification signing key for admin-made webhooks)")
+	}
+	return nil
+}
+
+// times holds a resource's top-level fields, for the timestamps OccurredAt falls back to.
+// It is read leniently: a topic Tradewind does not handle may shape them differently.
+type times map[string]json.RawMessage
+
+func (t times) occurred() time.Time {
+	for _, k := range []string{"updated_at", "processed_at", "created_at"} {
+		var s string
+		if json.Unmarshal(t[k], &s) == nil {
+			if at := parseTime(s); !at.IsZero() {
+				return at
+			}
+		}
+	}
+	return time.Time{}
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Parse implements domain.Provider.
+func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
+	id, topic := d.Header.Get(WebhookIDHeader), d.Header.Get(TopicHeader)
+	if id == "" {
+		return nil, webhook.Invalid("X-Shopify-Webhook-Id header is missing: it is the dedupe key")
+	}
+	if topic == "" {
+		return nil, webhook.Invalid("X-Shopify-Topic header is missing")
+	}
+	var t times
+	if err := json.Unmarshal(d.Body, &t); err != nil {
+		return nil, webhook.Invalid("body is not a Shopify JSON resource: %v", err)
+	}
+	at := parseTime(d.Header.Get(TriggeredAtHeader))
+	if at.IsZero() {
+		at = t.occurred()
+	}
+	return []domain.Message{{ID: id, Type: topic, OccurredAt: at, Payload: d.Body}}, nil
+}
+
+// decimal is a money field as Shopify sends it (a decimal string; a bare JSON number is
+// accepted too), kept as text so that it is parsed exactly, never through float64.
+type decimal string
+
+func (d *decimal) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = decimal(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*d = decimal(n)
+	return nil
+}
+
+type order struct {
+	ID                int64   `json:"id"`
+	Currency          string  `json:"currency"`
+	TotalPrice        decimal `json:"total_price"`
+	UpdatedAt         string  `json:"updated_at"`
+	CancelledAt       *string `json:"cancelled_at"`
+	FulfillmentStatus *string `json:"fulfillment_status"`
+	LineItems         []struct {
+		ID        int64   `json:"id"`
+		SKU       *string `json:"sku"`
+		Quantity  int64   `json:"quantity"`
+		Price     decimal `json:"price"`
+		VariantID *int64  `json:"variant_id"`
+		ProductID *int64  `json:"product_id"`
+	} `json:"line_items"`
+	Customer *struct {
+		ID int64 `json:"id"`
+	} `json:"customer"`
+}
+
+type refund struct {
+	ID              int64   `json:"id"`
+	OrderID         int64   `json:"order_id"`
+	Note            *string `json:"note"`
+	Restock         bool    `json:"restock"`
+	RefundLineItems []struct {
+		RestockType string `json:"restock_type"`
+	} `json:"refund_line_items"`
+	Transactions []struct {
+		Kind     string  `json:"kind"`
+		Status   string  `json:"status"`
+		Amount   decimal `json:"amount"`
+		Currency string  `json:"currency"`
+	} `json:"transactions"`
+}
+
+type inventoryLevel struct {
+	InventoryItemID int64  `json:"inventory_item_id"`
+	LocationID      int64  `json:"location_id"`
+	Available       *int64 `json:"available"`
+	UpdatedAt       string `json:"updated_at"`
+}
+
+type customer struct {
+	ID        int64   `json:"id"`
+	Email     *string `json:"email"`
+	FirstName *string `json:"first_name"`
+	LastName  *string `json:"last_name"`
+	UpdatedAt string  `json:"updated_at"`
+}
+
+func str(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func id(n int64) string { return strconv.FormatInt(n, 10) }
+
+// Normalize implements domain.Provider.
+func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
+	if !handled[m.Type] {
+		return nil, nil
+	}
+	var t times
+	if err := json.Unmarshal(m.Payload, &t); err != nil {
+		return nil, webhook.Invalid("%s: body is not a Shopify JSON resource: %v", m.Type, err)
+	}
+	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID, OccurredAt: m.OccurredAt}
+	if base.OccurredAt.IsZero() {
+		base.OccurredAt = t.occurred()
+	}
+	switch m.Type {
+	case TopicRefundsCreate:
+		return normalizeRefund(base, m)
+	case TopicInventoryLevelsUpdate:
+		return normalizeInventory(src, base, m)
+	case TopicCustomersCreate, TopicCustomersUpdate:
+		var c customer
+		if err := json.Unmarshal(m.Payload, &c); err != nil {
+			return nil, webhook.Invalid("%s: %v", m.Type, err)
+		}
+		if c.ID == 0 {
+			return nil, webhook.Invalid("%s: customer id is missing", m.Type)
+		}
+		ev := base
+		ev.Type, ev.CustomerRef, ev.Version = domain.CustomerUpserted, id(c.ID), millis(c.UpdatedAt)
+		ev.Customer = &domain.Customer{Email: str(c.Email), FirstName: str(c.FirstName), LastName: str(c.LastName)}
+		return []domain.Event{ev}, nil
+	default:
+		return normalizeOrder(base, m)
+	}
+}
+
+func millis(s string) int64 {
+	if t := parseTime(s); !t.IsZero() {
+		return t.UnixMilli()
+	}
+	return 0
+}
+
+func normalizeOrder(base domain.Event, m domain.Message) ([]domain.Event, error) {
+	var o order
+	if err := json.Unmarshal(m.Payload, &o); err != nil {
+		return nil, webhook.Invalid("%s: %v", m.Type, err)
+	}
+	if o.ID == 0 {
+		return nil, webhook.Invalid("%s: order id is missing", m.Type)
+	}
+	cur, err := domain.NormalizeCurrency(o.Currency)
+	if err != nil {
+		return nil, webhook.Invalid("%s: order %d: %s", m.Type, o.ID, domain.ErrorMessage(err))
+	}
+	total, err := domain.ParseMinorUnits(string(o.TotalPrice), cur)
+	if err != nil {
+		return nil, webhook.Invalid("%s: order %d total_price: %s", m.Type, o.ID, domain.ErrorMessage(err))
+	}
+	snap := &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: cur, Total: total}
+	switch {
+	case str(o.CancelledAt) != "":
+		snap.Status = domain.StatusCancelled
+	case str(o.FulfillmentStatus) == "fulfilled":
+		snap.Status = domain.StatusFulfilled
+	}
+	for i, l := range o.LineItems {
+		unit, err := domain.ParseMinorUnits(string(l.Price), cur)
+		if err != nil {
+			return nil, webhook.Invalid("%s: order %d line_items[%d].price: %s", m.Type, o.ID, i, domain.ErrorMessage(err))
+		}
+		sku := str(l.SKU)
+		switch {
+		case sku != "":
+		case l.VariantID != nil:
+			sku = "shopify-variant:" + id(*l.VariantID)
+		case l.ProductID != nil:
+			sku = "shopify-product:" + id(*l.ProductID)
+		default:
+			sku = "shopify-line:" + id(l.ID)
+		}
+		snap.Lines = append(snap.Lines, domain.Line{SKU: sku, Quantity: l.Quantity, UnitPrice: unit})
+	}
+	ev := base
+	ev.OrderRef, ev.Version, ev.Order = id(o.ID), millis(o.UpdatedAt), snap
+	if o.Customer != nil && o.Customer.ID != 0 {
+		ev.CustomerRef = id(o.Customer.ID)
+	}
+	switch m.Type {
+	case TopicOrdersCreate:
+		ev.Type = domain.OrderPlaced
+	case TopicOrdersCancelled:
+		ev.Type, snap.Status = domain.OrderCancelled, domain.StatusCancelled
+	case TopicOrdersFulfilled:
+		ev.Type, snap.Status = domain.OrderFulfilled, domain.StatusFulfilled
+	default: // orders/updated, orders/paid
+		switch snap.Status {
+		case domain.StatusCancelled:
+			ev.Type = domain.OrderCancelled
+		case domain.StatusFulfilled:
+			ev.Type = domain.OrderFulfilled
+		default:
+			ev.Type = domain.OrderUpdated
+		}
+	}
+	if m.Type != TopicOrdersPaid {
+		return []domain.Event{ev}, nil
+	}
+	// orders/paid: the snapshot, and the payment that made the order paid.
+	pay := base
+	pay.Type, pay.OrderRef, pay.PaymentRef, pay.CustomerRef = domain.PaymentSucceeded, ev.OrderRef, "shopify:"+ev.OrderRef, ev.CustomerRef
+	pay.EventID = m.ID + ":payment"
+	pay.Payment = &domain.PaymentChange{Amount: total, Currency: cur}
+	ev.EventID = m.ID + ":order"
+	return []domain.Event{ev, pay}, nil
+}
+
+func normalizeRefund(base domain.Event, m domain.Message) ([]domain.Event, error) {
+	var r refund
+	if err := json.Unmarshal(m.Payload, &r); err != nil {
+		return nil, webhook.Invalid("%s: %v", m.Type, err)
+	}
+	if r.ID == 0 || r.OrderID == 0 {
+		return nil, webhook.Invalid("%s: refund id or order_id is missing", m.Type)
+	}
+	var amount int64
+	cur := ""
+	for i, tx := range r.Transactions {
+		if tx.Kind != "refund" || tx.Status != "success" {
+			continue
+		}
+		c, err := domain.NormalizeCurrency(tx.Currency)
+		if err != nil {
+			return nil, webhook.Invalid("%s: refund %d transactions[%d]: %s", m.Type, r.ID, i, domain.ErrorMessage(err))
+		}
+		if cur != "" && c != cur {
+			return nil, webhook.Invalid("%s: refund %d mixes currencies %s and %s", m.Type, r.ID, cur, c)
+		}
+		cur = c
+		a, err := domain.ParseMinorUnits(string(tx.Amount), c)
+		if err != nil {
+			return nil, webhook.Invalid("%s: refund %d transactions[%d].amount: %s", m.Type, r.ID, i, domain.ErrorMessage(err))
+		}
+		amount += a
+	}
+	if cur == "" {
+		return nil, nil // no successful refund transaction: no money moved
+	}
+	restock := r.Restock
+	for _, l := range r.RefundLineItems {
+		if l.RestockType == "return" || l.RestockType == "cancel" {
+			restock = true
+		}
+	}
+	ev := base
+	ev.Type, ev.OrderRef = domain.PaymentRefunded, id(r.OrderID)
+	ev.PaymentRef = "shopify:" + ev.OrderRef
+	ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur, RefundRef: id(r.ID), Restock: restock, Reason: str(r.Note)}
+	return []domain.Event{ev}, nil
+}
+
+func normalizeInventory(src domain.Source, base domain.Event, m domain.Message) ([]domain.Event, error) {
+	var l inventoryLevel
+	if err := json.Unmarshal(m.Payload, &l); err != nil {
+		return nil, webhook.Invalid("%s: %v", m.Type, err)
+	}
+	if l.InventoryItemID == 0 {
+		return nil, webhook.Invalid("%s: inventory_item_id is missing", m.Type)
+	}
+	if l.Available == nil {
+		return nil, nil // not tracked at this location
+	}
+	if loc := src.Settings["location_id"]; loc != "" && loc != id(l.LocationID) {
+		return nil, nil // another location's stock
+	}
+	skus, err := skuMap(src)
+	if err != nil {
+		return nil, err
+	}
+	sku, ok := skus[l.InventoryItemID]
+	if !ok {
+		sku = "inventory_item:" + id(l.InventoryItemID)
+	}
+	ev := base
+	ev.Type, ev.Version = domain.InventoryLevelSet, millis(l.UpdatedAt)
+	ev.Stock = &domain.StockLevel{SKU: sku, OnHand: *l.Available}
+	return []domain.Event{ev}, nil
+}

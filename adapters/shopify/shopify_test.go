@@ -1,0 +1,308 @@
+package shopify_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tradewind/tradewind/adapters/shopify"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
+	"github.com/tradewind/tradewind/domain"
+)
+
+const testdata = "../../testdata/shopify"
+
+var src = domain.Source{ID: "acme-shopify", Provider: shopify.Kind, Secrets: []string{"shpss_test_client_secret"}}
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// unwrap returns the bytes of the fixture's single top-level member ("order",
+// "inventory_level") unchanged: the webhook body is that object.
+func unwrap(t *testing.T, name string) []byte {
+	var w map[string]json.RawMessage
+	if err := json.Unmarshal(read(t, name), &w); err != nil {
+		t.Fatal(err)
+	}
+	if len(w) != 1 {
+		t.Fatalf("%s: want one wrapped object, got %d keys", name, len(w))
+	}
+	for _, v := range w {
+		return v
+	}
+	return nil
+}
+
+func TestKnownAnswerVector(t *testing.T) {
+	var kat struct {
+		Secret   string            `json:"secret"`
+		Body     string            `json:"raw_body"`
+		Header   string            `json:"header"`
+		Expected string            `json:"expected"`
+		Other    map[string]string `json:"other_headers_in_test"`
+	}
+	if err := json.Unmarshal(read(t, "kat_shopify_app_js.json"), &kat); err != nil {
+		t.Fatal(err)
+	}
+	if got := shopify.Sign(kat.Secret, []byte(kat.Body)); got != kat.Expected {
+		t.Fatalf("Sign = %q, want %q", got, kat.Expected)
+	}
+	h := http.Header{}
+	h.Set(kat.Header, kat.Expected)
+	for k, v := range kat.Other {
+		h.Set(k, v)
+	}
+	s := domain.Source{ID: "kat", Secrets: []string{kat.Secret}}
+	d := domain.Delivery{Header: h, Body: []byte(kat.Body), ReceivedAt: time.Now()}
+	p := shopify.Provider{}
+	if err := p.Verify(s, d); err != nil {
+		t.Fatalf("Verify(vector) = %v", err)
+	}
+	for i := range d.Body {
+		bad := d
+		bad.Body = []byte(kat.Body)
+		bad.Body[i] ^= 0x20
+		if err := p.Verify(s, bad); err == nil {
+			t.Fatalf("Verify accepted the vector with byte %d changed", i)
+		}
+	}
+	// The vector is a products/create delivery: verified, parsed, stored as ignored.
+	msgs, err := p.Parse(s, d)
+	if err != nil || len(msgs) != 1 || msgs[0].ID != "123456789" || msgs[0].Type != "products/create" || p.Handles(msgs[0].Type) {
+		t.Fatalf("Parse(vector) = %+v, %v; want one unhandled products/create message 123456789", msgs, err)
+	}
+}
+
+func TestContract(t *testing.T) {
+	webhooktest.Contract(t, shopify.Provider{}, webhooktest.Options{Source: src, OtherSecret: "shpss_other_secret"})
+}
+
+func FuzzVerifyParse(f *testing.F) {
+	webhooktest.Fuzz(f, shopify.Provider{}, webhooktest.Options{Source: src})
+}
+
+func TestCheckSource(t *testing.T) {
+	tests := []struct {
+		name     string
+		secrets  []string
+		settings map[string]string
+		wantKey  string
+	}{
+		{"valid", []string{"s"}, nil, ""},
+		{"with sku map and location", []string{"s"}, map[string]string{"inventory_item_skus": "808950810=IPOD2008GREEN, 808950811=IPOD2008RED", "location_id": "905684977"}, ""},
+		{"no secrets", nil, nil, "secrets:"},
+		{"empty secret", []string{"s", ""}, nil, "secrets[1]"},
+		{"sku map without =", []string{"s"}, map[string]string{"inventory_item_skus": "808950810:IPOD"}, "inventory_item_skus:"},
+		{"sku map with a non-numeric id", []string{"s"}, map[string]string{"inventory_item_skus": "gid://shopify/InventoryItem/1=A"}, "inventory_item_skus:"},
+		{"sku map with a duplicate", []string{"s"}, map[string]string{"inventory_item_skus": "1=A,1=B"}, "inventory_item_skus:"},
+		{"location not numeric", []string{"s"}, map[string]string{"location_id": "Main warehouse"}, "location_id:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := shopify.Provider{}.CheckSource(domain.Source{ID: "s", Secrets: tt.secrets, Settings: tt.settings})
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Fatalf("CheckSource = %v", err)
+				}
+				return
+			}
+			if domain.ErrorCode(err) != domain.EINVALID || !strings.HasPrefix(domain.ErrorMessage(err), tt.wantKey) {
+				t.Fatalf("CheckSource = %v, want %s starting with %q", err, domain.EINVALID, tt.wantKey)
+			}
+		})
+	}
+}
+
+// delivery signs body as a Shopify delivery of topic.
+func delivery(t *testing.T, s domain.Source, topic, webhookID string, body []byte, triggeredAt string) domain.Delivery {
+	t.Helper()
+	h := http.Header{}
+	h.Set(shopify.TopicHeader, topic)
+	h.Set(shopify.WebhookIDHeader, webhookID)
+	h.Set(shopify.EventIDHeader, "98880550-7158-44d4-b7cd-2c97c8a091b5")
+	h.Set(shopify.ShopDomainHeader, "acme.myshopify.com")
+	if triggeredAt != "" {
+		h.Set(shopify.TriggeredAtHeader, triggeredAt)
+	}
+	h.Set(shopify.SignatureHeader, shopify.Sign(s.Secrets[0], body))
+	d := domain.Delivery{Header: h, Body: body, ReceivedAt: time.Now()}
+	if err := (shopify.Provider{}).Verify(s, d); err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	return d
+}
+
+func TestGolden(t *testing.T) {
+	order := unwrap(t, "shopify_python_api_order.json")
+	bigIDs := []byte(strings.NewReplacer("450789469", "820982911946154508", "207119551", "115310627314723954").Replace(string(order)))
+	cancelled := []byte(strings.Replace(string(order), `"cancelled_at": null`, `"cancelled_at": "2008-01-10T12:00:00-05:00"`, 1))
+	var customer struct {
+		Customer json.RawMessage `json:"customer"`
+	}
+	if err := json.Unmarshal(order, &customer); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name        string
+		topic       string
+		body        []byte
+		triggeredAt string
+	}{
+		{"orders_create", shopify.TopicOrdersCreate, order, ""},
+		{"orders_updated_ids_above_2p53", shopify.TopicOrdersUpdated, bigIDs, ""},
+		{"orders_paid", shopify.TopicOrdersPaid, order, "2008-01-10T16:00:05.123Z"},
+		{"orders_cancelled", shopify.TopicOrdersCancelled, cancelled, ""},
+		{"orders_fulfilled", shopify.TopicOrdersFulfilled, order, ""},
+		{"refunds_create", shopify.TopicRefundsCreate, read(t, "refunds_create.body.json"), ""},
+		{"inventory_levels_update", shopify.TopicInventoryLevelsUpdate, unwrap(t, "shopify_python_api_inventory_level.json"), ""},
+		{"customers_update", shopify.TopicCustomersUpdate, customer.Customer, ""},
+		{"products_create_ignored", "products/create", []byte(`{"foo": "bar"}`), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := delivery(t, src, tt.topic, "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043", tt.body, tt.triggeredAt)
+			got := webhooktest.NormalizeAll(t, shopify.Provider{}, src, d)
+			webhooktest.Golden(t, filepath.Join(testdata, tt.name+".golden.json"), got)
+		})
+	}
+}
+
+func TestIDsAboveFloatPrecisionStayExact(t *testing.T) {
+	order := unwrap(t, "shopify_python_api_order.json")
+	body := []byte(strings.NewReplacer("450789469", "9007199254740993", "207119551", "9007199254740995").Replace(string(order)))
+	evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersPaid, "w1", body, ""))
+	want := []string{"9007199254740993", "shopify:9007199254740993", "9007199254740995"}
+	got := []string{evs[0].OrderRef, evs[1].PaymentRef, evs[0].CustomerRef}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("refs (-want +got):\n%s", diff)
+	}
+}
+
+func TestInventorySettings(t *testing.T) {
+	level := unwrap(t, "shopify_python_api_inventory_level.json")
+	tests := []struct {
+		name     string
+		settings map[string]string
+		body     []byte
+		want     []domain.StockLevel
+	}{
+		{"unmapped item", nil, level, []domain.StockLevel{{SKU: "inventory_item:808950810", OnHand: 6}}},
+		{"mapped item", map[string]string{"inventory_item_skus": "1=OTHER,808950810=IPOD2008GREEN"}, level, []domain.StockLevel{{SKU: "IPOD2008GREEN", OnHand: 6}}},
+		{"the kept location", map[string]string{"location_id": "905684977"}, level, []domain.StockLevel{{SKU: "inventory_item:808950810", OnHand: 6}}},
+		{"another location", map[string]string{"location_id": "1"}, level, nil},
+		{"untracked", nil, []byte(`{"inventory_item_id":808950810,"location_id":905684977,"available":null,"updated_at":"2018-05-07T15:51:26-04:00"}`), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := src
+			s.Settings = tt.settings
+			evs := webhooktest.NormalizeAll(t, shopify.Provider{}, s, delivery(t, s, shopify.TopicInventoryLevelsUpdate, "w1", tt.body, ""))
+			var got []domain.StockLevel
+			for _, e := range evs {
+				got = append(got, *e.Stock)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("stock levels (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRefunds(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		want *domain.PaymentChange
+	}{
+		{"restock flag", `{"id":1,"order_id":2,"restock":true,"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"usd"}]}`,
+			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1", Restock: true}},
+		{"cancel restock type", `{"id":1,"order_id":2,"refund_line_items":[{"restock_type":"no_restock"},{"restock_type":"cancel"}],"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
+			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1", Restock: true}},
+		{"no restock", `{"id":1,"order_id":2,"refund_line_items":[{"restock_type":"no_restock"}],"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
+			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1"}},
+		{"two successful transactions add up", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"success","amount":"5.10","currency":"USD"},{"kind":"refund","status":"success","amount":"0.05","currency":"USD"},{"kind":"sale","status":"success","amount":"9.00","currency":"USD"}]}`,
+			&domain.PaymentChange{Amount: 515, Currency: "USD", RefundRef: "1"}},
+		{"only failed transactions", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"failure","amount":"5.00","currency":"USD"}]}`, nil},
+		{"zero-decimal currency", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"success","amount":"500","currency":"JPY"}]}`,
+			&domain.PaymentChange{Amount: 500, Currency: "JPY", RefundRef: "1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicRefundsCreate, "w1", []byte(tt.body), ""))
+			var got *domain.PaymentChange
+			if len(evs) > 0 {
+				got = evs[0].Payment
+				if evs[0].PaymentRef != "shopify:2" || evs[0].OrderRef != "2" {
+					t.Errorf("refs = %q, %q; want shopify:2, 2", evs[0].PaymentRef, evs[0].OrderRef)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("payment (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestNormalizeRejectsInexactMoney(t *testing.T) {
+	tests := []struct {
+		name, topic, body, want string
+	}{
+		{"sub-cent total", shopify.TopicOrdersCreate, `{"id":1,"currency":"USD","total_price":"1.005","line_items":[]}`, "total_price"},
+		{"sub-cent price", shopify.TopicOrdersCreate, `{"id":1,"currency":"USD","total_price":"1.00","line_items":[{"id":1,"sku":"A","quantity":1,"price":"0.999"}]}`, "price"},
+		{"float id", shopify.TopicOrdersCreate, `{"id":1.5,"currency":"USD","total_price":"1.00"}`, "id"},
+		{"no currency", shopify.TopicOrdersUpdated, `{"id":1,"total_price":"1.00"}`, "currency"},
+		{"refund in two currencies", shopify.TopicRefundsCreate, `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"success","amount":"1.00","currency":"USD"},{"kind":"refund","status":"success","amount":"1.00","currency":"EUR"}]}`, "mixes currencies"},
+		{"refund without order", shopify.TopicRefundsCreate, `{"id":1}`, "order_id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := shopify.Provider{}
+			msgs, err := p.Parse(src, delivery(t, src, tt.topic, "w1", []byte(tt.body), ""))
+			if err == nil {
+				_, err = p.Normalize(src, msgs[0])
+			}
+			if domain.ErrorCode(err) != domain.EINVALID || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse+Normalize = %v, want %s mentioning %q", err, domain.EINVALID, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseNeedsHeaders(t *testing.T) {
+	order := unwrap(t, "shopify_python_api_order.json")
+	for _, h := range []string{shopify.WebhookIDHeader, shopify.TopicHeader} {
+		t.Run(h, func(t *testing.T) {
+			d := delivery(t, src, shopify.TopicOrdersCreate, "w1", order, "")
+			d.Header.Del(h)
+			if _, err := (shopify.Provider{}).Parse(src, d); domain.ErrorCode(err) != domain.EINVALID {
+				t.Fatalf("Parse without %s = %v, want %s", h, err, domain.EINVALID)
+			}
+		})
+	}
+}
+
+func TestSampleUsesMappedInventoryItem(t *testing.T) {
+	s := src
+	s.Settings = map[string]string{"inventory_item_skus": "808950810=IPOD2008GREEN"}
+	r, err := shopify.Provider{}.Sample(s, shopify.TopicInventoryLevelsUpdate, webhook.SampleOptions{EventID: "e1", SKU: "IPOD2008GREEN", Quantity: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := webhooktest.NormalizeAll(t, shopify.Provider{}, s, webhooktest.Delivery(r, time.Now()))
+	if len(evs) != 1 || *evs[0].Stock != (domain.StockLevel{SKU: "IPOD2008GREEN", OnHand: 3}) {
+		t.Fatalf("events = %+v, want IPOD2008GREEN at 3", evs)
+	}
+}

@@ -1,0 +1,429 @@
+// Package standardwebhooks verifies Standard Webhooks (standardwebhooks.com) deliveries and
+// normalizes Tradewind's own generic event format carried in them.
+//
+// Signature: three headers. webhook-id names the message, webhook-timestamp is unix
+// seconds, webhook-signature holds space-separated "v1,<base64>" entries (several while a
+// secret is rotated; entries of other versions such as v1a are skipped). Each v1 entry is
+// base64(HMAC-SHA256(key, id + "." + timestamp + "." + body)), where key is the secret
+// base64-decoded after an optional "whsec_" prefix is stripped. The timestamp must be
+// within 5 minutes of the receive time, either way. Every configured secret is tried
+// against every entry in constant time. The verify and sign functions are exported so
+// that providers that sign with this scheme (BigCommerce) share them.
+//
+// Dedupe on webhook-id.
+//
+// Payload: Tradewind's generic format, for any sender that can emit Standard Webhooks
+// (a custom storefront, an ERP, a script):
+//
+//	{"type": "OrderPlaced", "timestamp": "2026-11-24T12:00:00Z", "data": {…}}
+//
+// type is one of the domain event names (OrderPlaced, OrderUpdated, OrderCancelled,
+// OrderFulfilled, PaymentAuthorized, PaymentSucceeded, PaymentFailed, PaymentRefunded,
+// DisputeOpened, DisputeClosed, InventoryLevelSet, CustomerUpserted); any other type is
+// stored as ignored. data holds the references and exactly the one part that matches the
+// type's family, shaped like domain.Event's JSON: order_ref, payment_ref, customer_ref,
+// optional occurred_at (RFC 3339) and version (an integer that orders snapshots), and one
+// of order {status, currency, total, lines [{sku, quantity, unit_price}]}, payment
+// {amount, currency, refund_ref, restock, reason}, dispute {ref, amount, currency, status,
+// reason}, stock {sku, on_hand} or customer {email, first_name, last_name}. Money is
+// integer minor units beside an ISO 4217 code (any case; normalized to upper case).
+//
+// Quirks: data is decoded strictly (an unknown key such as a misspelt "totl" is EINVALID,
+// not silently zero). OccurredAt is data.occurred_at, else the body's timestamp, else the
+// signed webhook-timestamp. An order's status defaults by type (placed; cancelled for
+// OrderCancelled, fulfilled for OrderFulfilled) and must agree with the type when given.
+package standardwebhooks
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// Kind is the provider: value of Standard Webhooks sources.
+const Kind = "standardwebhooks"
+
+// The Standard Webhooks headers, canonicalized.
+const (
+	IDHeader        = "Webhook-Id"
+	TimestampHeader = "Webhook-Timestamp"
+	SignatureHeader = "Webhook-Signature"
+)
+
+// SecretPrefix starts a Standard Webhooks secret; the rest is the base64 key.
+const SecretPrefix = "whsec_"
+
+// Tolerance is how far webhook-timestamp may be from the receive time.
+const Tolerance = 5 * time.Minute
+
+// Provider is the Standard Webhooks adapter. The zero value is ready to use.
+type Provider struct{}
+
+var (
+	_ domain.Provider   = Provider{}
+	_ webhook.Simulator = Provider{}
+)
+
+// Kind implements domain.Provider.
+func (Provider) Kind() string { return Kind }
+
+// DecodeSecret returns the HMAC key of a Standard Webhooks secret: the standard base64
+// after an optional whsec_ prefix. The error never contains the secret.
+func DecodeSecret(secret string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, SecretPrefix))
+	if err != nil || len(key) == 0 {
+		return nil, domain.Errorf(domain.EINVALID, "not a Standard Webhooks secret: expected whsec_ followed by standard base64")
+	}
+	return key, nil
+}
+
+// SignedContent is the signed message: id + "." + timestamp + "." + body.
+func SignedContent(id string, ts int64, body []byte) []byte {
+	msg := make([]byte, 0, len(id)+len(body)+24)
+	msg = append(msg, id...)
+	msg = append(msg, '.')
+	msg = strconv.AppendInt(msg, ts, 10)
+	msg = append(msg, '.')
+	return append(msg, body...)
+}
+
+// Signature returns one "v1,<base64>" webhook-signature entry for body under key.
+func Signature(key []byte, id string, ts int64, body []byte) string {
+	return "v1," + base64.StdEncoding.EncodeToString(webhook.HMACSHA256(key, SignedContent(id, ts, body)))
+}
+
+// SetHeaders sets webhook-id, webhook-timestamp and webhook-signature on h as a sender
+// would, signing body with key.
+func SetHeaders(h http.Header, key []byte, id string, ts int64, body []byte) {
+	h.Set(IDHeader, id)
+	h.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+	h.Set(SignatureHeader, Signature(key, id, ts, body))
+}
+
+// VerifyKeys checks the Standard Webhooks headers in h against body: the timestamp within
+// tolerance of now, and some v1 entry equal to the signature under some key. Every key is
+// compared with every entry, in constant time. Returns EUNAUTHORIZED saying what failed.
+func VerifyKeys(keys [][]byte, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
+	if len(keys) == 0 {
+		return webhook.Reject("no signing key is configured; add the endpoint's secret under secrets:")
+	}
+	id, tsv, sigv := h.Get(IDHeader), h.Get(TimestampHeader), h.Get(SignatureHeader)
+	switch {
+	case id == "":
+		return webhook.Reject("webhook-id header is missing; the sender must follow the Standard Webhooks scheme")
+	case tsv == "":
+		return webhook.Reject("webhook-timestamp header is missing; the sender must follow the Standard Webhooks scheme")
+	case sigv == "":
+		return webhook.Reject("webhook-signature header is missing; the sender must sign with its Standard Webhooks secret")
+	}
+	ts, err := strconv.ParseInt(tsv, 10, 64)
+	if err != nil {
+		return webhook.Reject("webhook-timestamp %q is not unix seconds", tsv)
+	}
+	if err := webhook.CheckTimestamp(ts, now, tolerance); err != nil {
+		return err
+	}
+	var candidates [][]byte
+	for _, entry := range strings.Fields(sigv) {
+		version, sig, ok := strings.Cut(entry, ",")
+		if !ok || version != "v1" {
+			continue
+		}
+		if b, err := base64.StdEncoding.DecodeString(sig); err == nil {
+			candidates = append(candidates, b)
+		}
+	}
+	if len(candidates) == 0 {
+		return webhook.Reject("webhook-signature has no v1,<base64> entry")
+	}
+	msg := SignedContent(id, ts, body)
+	expected := make([][]byte, len(keys))
+	for i, k := range keys {
+		expected[i] = webhook.HMACSHA256(k, msg)
+	}
+	if !webhook.MatchAny(expected, candidates) {
+		return webhook.Reject("no v1 signature matches any configured secret; check that the source's secret is the endpoint's signing secret")
+	}
+	return nil
+}
+
+// keys decodes src's secrets, failing closed.
+func keys(src domain.Source) ([][]byte, error) {
+	if err := webhook.RequireSecrets(src); err != nil {
+		return nil, err
+	}
+	out := make([][]byte, len(src.Secrets))
+	for i, s := range src.Secrets {
+		k, err := DecodeSecret(s)
+		if err != nil {
+			return nil, webhook.Reject("secrets[%d] of source %q is not a Standard Webhooks secret (whsec_ followed by base64)", i, src.ID)
+		}
+		out[i] = k
+	}
+	return out, nil
+}
+
+// CheckSource implements domain.Provider.
+func (Provider) CheckSource(src domain.Source) error {
+	if len(src.Secrets) == 0 {
+		return domain.Errorf(domain.EINVALID, "secrets: required for standardwebhooks sources; the endpoint's signing secret (whsec_ followed by base64)")
+	}
+	for i, s := range src.Secrets {
+		if _, err := DecodeSecret(s); err != nil {
+			return domain.Errorf(domain.EINVALID, "secrets[%d]: a Standard Webhooks secret is whsec_ followed by standard base64, as the sender shows it", i)
+		}
+	}
+	return nil
+}
+
+// Verify implements domain.Provider.
+func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+	ks, err := keys(src)
+	if err != nil {
+		return err
+	}
+	return VerifyKeys(ks, d.Header, d.Body, d.ReceivedAt, Tolerance)
+}
+
+// envelope is the generic payload.
+type envelope struct {
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func decode(body []byte) (envelope, error) {
+	var e envelope
+	if err := json.Unmarshal(body, &e); err != nil {
+		return e, webhook.Invalid("body is not a Standard Webhooks JSON payload: %v", err)
+	}
+	if e.Type == "" {
+		return e, webhook.Invalid(`payload lacks "type"; Tradewind's generic format is {"type": "<domain event>", "timestamp": "…", "data": {…}}`)
+	}
+	return e, nil
+}
+
+// Parse implements domain.Provider.
+func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
+	id := d.Header.Get(IDHeader)
+	if id == "" {
+		return nil, webhook.Invalid("webhook-id header is missing: it is the dedupe key")
+	}
+	e, err := decode(d.Body)
+	if err != nil {
+		return nil, err
+	}
+	at := parseTime(e.Timestamp)
+	if at.IsZero() {
+		if ts, err := strconv.ParseInt(d.Header.Get(TimestampHeader), 10, 64); err == nil {
+			at = time.Unix(ts, 0).UTC()
+		}
+	}
+	return []domain.Message{{ID: id, Type: e.Type, OccurredAt: at, Payload: d.Body}}, nil
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// family says which part of data an event type carries.
+type family int
+
+const (
+	famOrder family = iota + 1
+	famPayment
+	famDispute
+	famStock
+	famCustomer
+)
+
+var handled = map[string]family{
+	string(domain.OrderPlaced):       famOrder,
+	string(domain.OrderUpdated):      famOrder,
+	string(domain.OrderCancelled):    famOrder,
+	string(domain.OrderFulfilled):    famOrder,
+	string(domain.PaymentAuthorized): famPayment,
+	string(domain.PaymentSucceeded):  famPayment,
+	string(domain.PaymentFailed):     famPayment,
+	string(domain.PaymentRefunded):   famPayment,
+	string(domain.DisputeOpened):     famDispute,
+	string(domain.DisputeClosed):     famDispute,
+	string(domain.InventoryLevelSet): famStock,
+	string(domain.CustomerUpserted):  famCustomer,
+}
+
+// Handles implements domain.Provider.
+func (Provider) Handles(eventType string) bool { return handled[eventType] != 0 }
+
+// data is the generic payload's data object: domain.Event's references and parts.
+type data struct {
+	OccurredAt  string                `json:"occurred_at"`
+	Version     int64                 `json:"version"`
+	OrderRef    string                `json:"order_ref"`
+	PaymentRef  string                `json:"payment_ref"`
+	CustomerRef string                `json:"customer_ref"`
+	Order       *domain.OrderSnapshot `json:"order"`
+	Payment     *domain.PaymentChange `json:"payment"`
+	Dispute     *domain.Dispute       `json:"dispute"`
+	Stock       *domain.StockLevel    `json:"stock"`
+	Customer    *domain.Customer      `json:"customer"`
+}
+
+// Normalize implements domain.Provider.
+func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
+	e, err := decode(m.Payload)
+	if err != nil {
+		return nil, err
+	}
+	fam := handled[e.Type]
+	if fam == 0 {
+		return nil, nil
+	}
+	if len(e.Data) == 0 || string(e.Data) == "null" {
+		return nil, webhook.Invalid("%s: payload lacks the data object", e.Type)
+	}
+	var d data
+	dec := json.NewDecoder(bytes.NewReader(e.Data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, webhook.Invalid("%s: data: %v", e.Type, err)
+	}
+	if d.Version < 0 {
+		return nil, webhook.Invalid("%s: data.version must not be negative", e.Type)
+	}
+	ev := domain.Event{
+		Type:        domain.EventType(e.Type),
+		Provider:    Kind,
+		Source:      src.ID,
+		EventID:     m.ID,
+		OccurredAt:  m.OccurredAt,
+		Version:     d.Version,
+		OrderRef:    d.OrderRef,
+		PaymentRef:  d.PaymentRef,
+		CustomerRef: d.CustomerRef,
+	}
+	if t := parseTime(e.Timestamp); !t.IsZero() {
+		ev.OccurredAt = t
+	}
+	if d.OccurredAt != "" {
+		t := parseTime(d.OccurredAt)
+		if t.IsZero() {
+			return nil, webhook.Invalid("%s: data.occurred_at %q is not an RFC 3339 time", e.Type, d.OccurredAt)
+		}
+		ev.OccurredAt = t
+	}
+	if err := fill(&ev, fam, d); err != nil {
+		return nil, err
+	}
+	return []domain.Event{ev}, nil
+}
+
+// fill checks that d carries exactly the part of fam, validates it and sets it on ev.
+func fill(ev *domain.Event, fam family, d data) error {
+	typ := ev.Type
+	parts := map[family]bool{famOrder: d.Order != nil, famPayment: d.Payment != nil, famDispute: d.Dispute != nil, famStock: d.Stock != nil, famCustomer: d.Customer != nil}
+	names := map[family]string{famOrder: "order", famPayment: "payment", famDispute: "dispute", famStock: "stock", famCustomer: "customer"}
+	for f := famOrder; f <= famCustomer; f++ {
+		if f != fam && parts[f] {
+			return webhook.Invalid("%s: data.%s does not belong to this type; send only data.%s", typ, names[f], names[fam])
+		}
+	}
+	if !parts[fam] {
+		return webhook.Invalid("%s: data.%s is required", typ, names[fam])
+	}
+	var err error
+	switch fam {
+	case famOrder:
+		if ev.OrderRef == "" {
+			return webhook.Invalid("%s: data.order_ref is required", typ)
+		}
+		o := *d.Order
+		want := domain.StatusPlaced
+		switch typ {
+		case domain.OrderCancelled:
+			want = domain.StatusCancelled
+		case domain.OrderFulfilled:
+			want = domain.StatusFulfilled
+		}
+		switch {
+		case o.Status == "":
+			o.Status = want
+		case o.Status != domain.StatusPlaced && o.Status != domain.StatusFulfilled && o.Status != domain.StatusCancelled:
+			return webhook.Invalid("%s: data.order.status %q must be placed, fulfilled or cancelled", typ, o.Status)
+		case (typ == domain.OrderCancelled || typ == domain.OrderFulfilled) && o.Status != want:
+			return webhook.Invalid("%s: data.order.status %q contradicts the type; use %q or leave it out", typ, o.Status, want)
+		}
+		if o.Currency, err = domain.NormalizeCurrency(o.Currency); err != nil {
+			return webhook.Invalid("%s: data.order.currency: %s", typ, domain.ErrorMessage(err))
+		}
+		if o.Total < 0 {
+			return webhook.Invalid("%s: data.order.total must not be negative", typ)
+		}
+		for i, l := range o.Lines {
+			if l.SKU == "" || l.Quantity <= 0 || l.UnitPrice < 0 {
+				return webhook.Invalid("%s: data.order.lines[%d] needs a sku, a positive quantity and a unit_price ≥ 0", typ, i)
+			}
+		}
+		ev.Order = &o
+	case famPayment:
+		if ev.PaymentRef == "" {
+			return webhook.Invalid("%s: data.payment_ref is required", typ)
+		}
+		p := *d.Payment
+		if p.Currency, err = domain.NormalizeCurrency(p.Currency); err != nil {
+			return webhook.Invalid("%s: data.payment.currency: %s", typ, domain.ErrorMessage(err))
+		}
+		if p.Amount < 0 {
+			return webhook.Invalid("%s: data.payment.amount must not be negative", typ)
+		}
+		if typ != domain.PaymentRefunded && (p.RefundRef != "" || p.Restock) {
+			return webhook.Invalid("%s: refund_ref and restock belong to PaymentRefunded", typ)
+		}
+		ev.Payment = &p
+	case famDispute:
+		if ev.PaymentRef == "" {
+			return webhook.Invalid("%s: data.payment_ref is required", typ)
+		}
+		ds := *d.Dispute
+		if ds.Ref == "" {
+			return webhook.Invalid("%s: data.dispute.ref is required", typ)
+		}
+		if ds.Currency, err = domain.NormalizeCurrency(ds.Currency); err != nil {
+			return webhook.Invalid("%s: data.dispute.currency: %s", typ, domain.ErrorMessage(err))
+		}
+		if ds.Amount < 0 {
+			return webhook.Invalid("%s: data.dispute.amount must not be negative", typ)
+		}
+		ev.Dispute = &ds
+	case famStock:
+		s := *d.Stock
+		if s.SKU == "" {
+			return webhook.Invalid("%s: data.stock.sku is required", typ)
+		}
+		if s.OnHand < 0 {
+			return webhook.Invalid("%s: data.stock.on_hand must not be negative", typ)
+		}
+		ev.Stock = &s
+	case famCustomer:
+		if ev.CustomerRef == "" {
+			return webhook.Invalid("%s: data.customer_ref is required", typ)
+		}
+		c := *d.Customer
+		ev.Customer = &c
+	}
+	return nil
+}
