@@ -6,8 +6,15 @@ package registry
 import (
 	"sort"
 
+	"github.com/tradewind/tradewind/adapters/adyen"
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
+	"github.com/tradewind/tradewind/adapters/fygaro"
+	"github.com/tradewind/tradewind/adapters/hmac"
+	"github.com/tradewind/tradewind/adapters/paypal"
+	"github.com/tradewind/tradewind/adapters/plugnpay"
+	"github.com/tradewind/tradewind/adapters/powertranz"
 	"github.com/tradewind/tradewind/adapters/shopify"
+	"github.com/tradewind/tradewind/adapters/square"
 	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook"
@@ -29,6 +36,15 @@ var adapters = map[string]Adapter{
 	bigcommerce.Kind:      bigcommerce.Provider{},
 	shopify.Kind:          shopify.Provider{},
 	woocommerce.Kind:      woocommerce.Provider{},
+
+	// Payment gateways and the generic HMAC source.
+	adyen.Kind:      adyen.Provider{},
+	fygaro.Kind:     fygaro.Provider{},
+	hmac.Kind:       hmac.Provider{},
+	paypal.Kind:     paypal.Provider{},
+	plugnpay.Kind:   plugnpay.Provider{},
+	powertranz.Kind: powertranz.Provider{},
+	square.Kind:     square.Provider{},
 }
 
 // Lookup returns the adapter for a provider kind.

@@ -100,7 +100,7 @@ func Contract(t *testing.T, a Adapter, opt Options) {
 					if !a.Handles(m.Type) {
 						t.Errorf("Handles(%q) = false for a sampled type", m.Type)
 					}
-					if m.Unconfirmed && !opt.Unsigned {
+					if m.Unconfirmed { // applied only after a Fetcher confirms it
 						continue
 					}
 					evs, err := a.Normalize(src, m)

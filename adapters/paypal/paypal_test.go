@@ -1,0 +1,464 @@
+package paypal_test
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tradewind/tradewind/adapters/paypal"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
+	"github.com/tradewind/tradewind/domain"
+)
+
+const (
+	testdata = "../../testdata/paypal"
+	kat      = "paypal_node_sdk_PAYMENT.SALE.COMPLETED"
+	katPEM   = "paypal_sandbox_CERT-360caa42-fca2a594-a5cafa77.pem"
+)
+
+var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func read(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testdata, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// simSource is a source whose cert_file pins the simulator's certificate.
+func simSource(t testing.TB) domain.Source {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "sim.pem")
+	if err := paypal.WriteSimulatorCert(path); err != nil {
+		t.Fatal(err)
+	}
+	return domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "8PT597110X687430LKGECATA", "cert_file": path}}
+}
+
+type katDelivery struct {
+	d         domain.Delivery
+	webhookID string
+	signed    string
+	certURL   string
+}
+
+func loadKAT(t testing.TB) katDelivery {
+	var h map[string]string
+	if err := json.Unmarshal(read(t, kat+".headers.json"), &h); err != nil {
+		t.Fatal(err)
+	}
+	hdr := http.Header{}
+	for k, v := range h {
+		if !strings.HasPrefix(k, "_") {
+			hdr.Set(k, v)
+		}
+	}
+	at, err := time.Parse(time.RFC3339, h["PAYPAL-TRANSMISSION-TIME"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return katDelivery{
+		d:         domain.Delivery{Header: hdr, Body: read(t, kat+".body.json"), ReceivedAt: at.Add(2 * time.Second)},
+		webhookID: h["_webhook_id"], signed: h["_expected_signed_string"], certURL: h["PAYPAL-CERT-URL"],
+	}
+}
+
+func TestKnownAnswerVector(t *testing.T) {
+	k := loadKAT(t)
+	s := domain.Source{ID: "kat", Settings: map[string]string{"webhook_id": k.webhookID, "cert_file": filepath.Join(testdata, katPEM)}}
+	h := k.d.Header
+	if got := string(paypal.SignedMessage(h.Get("Paypal-Transmission-Id"), h.Get("Paypal-Transmission-Time"), k.webhookID, k.d.Body)); got != k.signed {
+		t.Fatalf("SignedMessage = %q, want %q", got, k.signed)
+	}
+	// The pinned certificate is valid at the delivery's own time: no check is skipped.
+	p := paypal.Provider{}
+	if err := p.Verify(s, k.d); err != nil {
+		t.Fatalf("Verify(vector) = %v", err)
+	}
+	for i := range k.d.Body {
+		bad := k.d
+		bad.Body = bytes.Clone(k.d.Body)
+		bad.Body[i] ^= 0x20
+		if err := p.Verify(s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			t.Fatalf("Verify accepted the vector with byte %d changed: %v", i, err)
+		}
+	}
+	tests := []struct {
+		name string
+		edit func(*domain.Source, *domain.Delivery)
+	}{
+		{"wrong webhook id", func(s *domain.Source, _ *domain.Delivery) { s.Settings["webhook_id"] = "4JH86294D6297924H" }},
+		{"transmission id changed", func(_ *domain.Source, d *domain.Delivery) {
+			d.Header.Set("Paypal-Transmission-Id", "dfb3be50-fd74-11e4-8bf3-77339302725c")
+		}},
+		{"transmission time changed", func(_ *domain.Source, d *domain.Delivery) {
+			d.Header.Set("Paypal-Transmission-Time", "2015-05-18T15:45:14Z")
+		}},
+		{"received 6 minutes later", func(_ *domain.Source, d *domain.Delivery) { d.ReceivedAt = d.ReceivedAt.Add(6 * time.Minute) }},
+		{"other algorithm", func(_ *domain.Source, d *domain.Delivery) { d.Header.Set("Paypal-Auth-Algo", "SHA1withRSA") }},
+		{"signature byte changed", func(_ *domain.Source, d *domain.Delivery) {
+			sig, _ := base64.StdEncoding.DecodeString(d.Header.Get("Paypal-Transmission-Sig"))
+			sig[10] ^= 1
+			d.Header.Set("Paypal-Transmission-Sig", base64.StdEncoding.EncodeToString(sig))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s2 := s
+			s2.Settings = map[string]string{"webhook_id": k.webhookID, "cert_file": s.Settings["cert_file"]}
+			d := k.d
+			d.Header = k.d.Header.Clone()
+			tt.edit(&s2, &d)
+			if err := p.Verify(s2, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
+			}
+		})
+	}
+}
+
+// roundTrip is an http.RoundTripper that serves certificates without a network.
+type roundTrip struct {
+	calls atomic.Int32
+	serve func(*http.Request) (*http.Response, error)
+}
+
+func (r *roundTrip) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.calls.Add(1)
+	return r.serve(req)
+}
+
+func servePEM(b []byte, status int) func(*http.Request) (*http.Response, error) {
+	return func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: status, Body: io.NopCloser(bytes.NewReader(b)), Header: http.Header{}}, nil
+	}
+}
+
+func TestFetchedCertificate(t *testing.T) {
+	k := loadKAT(t)
+	s := domain.Source{ID: "kat", Settings: map[string]string{"webhook_id": k.webhookID}}
+	rt := &roundTrip{serve: servePEM(read(t, katPEM), http.StatusOK)}
+	client := &http.Client{Transport: rt}
+
+	// The sandbox certificate's chain is not published with it (and it expired in 2017):
+	// production checks reject it; the test-only option accepts it.
+	if err := (paypal.Provider{Client: client}).Verify(s, k.d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		t.Errorf("Verify with chain checks = %v, want %s", err, domain.EUNAUTHORIZED)
+	}
+	p := paypal.Provider{Client: client, InsecureSkipCertChecks: true}
+	for range 3 {
+		if err := p.Verify(s, k.d); err != nil {
+			t.Fatalf("Verify with fetched certificate = %v", err)
+		}
+	}
+	if n := rt.calls.Load(); n != 1 {
+		t.Errorf("certificate fetched %d times, want 1 (cached by URL)", n)
+	}
+
+	hosts := []struct {
+		name string
+		url  string
+	}{
+		{"http", "http://api.sandbox.paypal.com/v1/notifications/certs/CERT-x"},
+		{"other host", "https://evil.example.com/cert.pem"},
+		{"suffix trick", "https://api.paypal.com.evil.example/cert.pem"},
+		{"lookalike", "https://evilpaypal.com/cert.pem"},
+		{"userinfo", "https://api.paypal.com@evil.example/cert.pem"},
+		{"other port", "https://api.paypal.com:8443/cert.pem"},
+		{"missing", ""},
+	}
+	for _, tt := range hosts {
+		t.Run(tt.name, func(t *testing.T) {
+			rt := &roundTrip{serve: servePEM(read(t, katPEM), http.StatusOK)}
+			d := k.d
+			d.Header = k.d.Header.Clone()
+			d.Header.Set("Paypal-Cert-Url", tt.url)
+			err := paypal.Provider{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}.Verify(s, d)
+			if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
+			}
+			if n := rt.calls.Load(); n != 0 {
+				t.Errorf("%d requests made to a refused URL", n)
+			}
+		})
+	}
+
+	t.Run("gateway down is unavailable", func(t *testing.T) {
+		d := k.d
+		d.Header = k.d.Header.Clone()
+		d.Header.Set("Paypal-Cert-Url", "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-down")
+		rt := &roundTrip{serve: servePEM([]byte("oops"), http.StatusBadGateway)}
+		err := paypal.Provider{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}.Verify(s, d)
+		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
+			t.Errorf("Verify = %v, want %s", err, domain.EUNAVAILABLE)
+		}
+	})
+}
+
+// TestFetchedChainChecks signs with a leaf issued by a test CA to PayPal's host name and
+// checks the production path: chain to Roots, host name, validity at ReceivedAt.
+func TestFetchedChainChecks(t *testing.T) {
+	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign, NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(5, 0, 0)}
+	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	ca, _ := x509.ParseCertificate(caDER)
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	leafKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	leaf := func(host string, notAfter time.Time) []byte {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+			NotBefore: now.AddDate(-1, 0, 0), NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature}
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, ca, &leafKey.PublicKey, caKey)
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	}
+	body := []byte(`{"id":"WH-1","event_type":"PAYMENT.SALE.COMPLETED","resource":{}}`)
+	ts := now.Format(time.RFC3339)
+	digest := sha256.Sum256(paypal.SignedMessage("tid-1", ts, "WHID", body))
+	sig, _ := rsa.SignPKCS1v15(rand.Reader, leafKey, crypto.SHA256, digest[:])
+	s := domain.Source{ID: "pp", Settings: map[string]string{"webhook_id": "WHID"}}
+	tests := []struct {
+		name string
+		pem  []byte
+		ok   bool
+	}{
+		{"paypal host, valid", leaf("messageverificationcerts.paypal.com", now.AddDate(1, 0, 0)), true},
+		{"sandbox host, valid", leaf("messageverificationcerts.sandbox.paypal.com", now.AddDate(1, 0, 0)), true},
+		{"other host", leaf("www.example.com", now.AddDate(1, 0, 0)), false},
+		{"expired at ReceivedAt", leaf("messageverificationcerts.paypal.com", now.Add(-time.Hour)), false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set("Paypal-Transmission-Id", "tid-1")
+			h.Set("Paypal-Transmission-Time", ts)
+			h.Set("Paypal-Transmission-Sig", base64.StdEncoding.EncodeToString(sig))
+			h.Set("Paypal-Auth-Algo", "SHA256withRSA")
+			h.Set("Paypal-Cert-Url", "https://api.paypal.com/v1/notifications/certs/CERT-chain-"+string(rune('a'+i)))
+			p := paypal.Provider{Client: &http.Client{Transport: &roundTrip{serve: servePEM(tt.pem, http.StatusOK)}}, Roots: roots}
+			err := p.Verify(s, domain.Delivery{Header: h, Body: body, ReceivedAt: now})
+			if tt.ok != (err == nil) {
+				t.Errorf("Verify = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestPinnedCertificateValidityAtReceivedAt(t *testing.T) {
+	s := simSource(t)
+	r, err := paypal.Provider{}.Sample(s, "PAYMENT.CAPTURE.COMPLETED", webhook.SampleOptions{EventID: "e1", OrderRef: "1", Now: time.Date(2101, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := webhooktest.Delivery(r, time.Date(2101, 1, 1, 0, 0, 1, 0, time.UTC)) // the simulator's cert ends in 2100
+	if err := (paypal.Provider{}).Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		t.Errorf("Verify after the pinned certificate expired = %v, want %s", err, domain.EUNAUTHORIZED)
+	}
+	if err := (paypal.Provider{InsecureSkipCertChecks: true}).Verify(s, d); err != nil {
+		t.Errorf("Verify with the test-only option = %v", err)
+	}
+}
+
+func ids(ms []domain.Message) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// otherCertFile writes a self-signed certificate of a key the simulator does not hold.
+func otherCertFile(t *testing.T) string {
+	t.Helper()
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "other"}, NotBefore: now.AddDate(-1, 0, 0), NotAfter: now.AddDate(1, 0, 0)}
+	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	path := filepath.Join(t.TempDir(), "other.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestContract is webhooktest.Contract with PayPal's meaning of "secret": PayPal has no
+// shared secret, so "no secret" is a source without webhook_id, "wrong secret" a delivery
+// for another webhook id or a certificate that did not sign it, and "rotation" a
+// cert_file listing the new certificate and the old.
+func TestContract(t *testing.T) {
+	p := paypal.Provider{}
+	src := simSource(t)
+	other := otherCertFile(t)
+	if err := p.CheckSource(src); err != nil {
+		t.Fatalf("CheckSource(valid) = %v", err)
+	}
+	reject := func(t *testing.T, s domain.Source, d domain.Delivery, what string) {
+		t.Helper()
+		if err := p.Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			t.Errorf("%s: Verify = %v, want %s", what, err, domain.EUNAUTHORIZED)
+		}
+	}
+	with := func(k, v string) domain.Source {
+		s := src
+		s.Settings = map[string]string{"webhook_id": src.Settings["webhook_id"], "cert_file": src.Settings["cert_file"]}
+		s.Settings[k] = v
+		return s
+	}
+	for _, typ := range p.SampleTypes() {
+		t.Run(typ, func(t *testing.T) {
+			o := webhook.SampleOptions{EventID: "evt_contract_1", OrderRef: "1001", Amount: 2500, Currency: "USD", Now: now}
+			r, err := p.Sample(src, typ, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := webhooktest.Delivery(r, now)
+			t.Run("signed sample verifies, parses and normalizes", func(t *testing.T) {
+				if err := p.Verify(src, d); err != nil {
+					t.Fatalf("Verify = %v", err)
+				}
+				msgs, err := p.Parse(src, d)
+				if err != nil || len(msgs) != 1 {
+					t.Fatalf("Parse = %v, %v", msgs, err)
+				}
+				if !p.Handles(msgs[0].Type) {
+					t.Errorf("Handles(%q) = false", msgs[0].Type)
+				}
+				evs, err := p.Normalize(src, msgs[0])
+				if err != nil || len(evs) != 1 {
+					t.Fatalf("Normalize = %v, %v", evs, err)
+				}
+				if e := evs[0]; e.Provider != paypal.Kind || e.Source != src.ID || e.EventID == "" || e.OrderRef != "1001" {
+					t.Errorf("event lacks provenance or order: %+v", e)
+				}
+			})
+			t.Run("duplicate delivery has the same dedupe key, another event another", func(t *testing.T) {
+				again, _ := p.Sample(src, typ, o)
+				m1, _ := p.Parse(src, d)
+				m2, _ := p.Parse(src, webhooktest.Delivery(again, now))
+				if diff := cmp.Diff(ids(m1), ids(m2)); diff != "" {
+					t.Errorf("(-first +second):\n%s", diff)
+				}
+				o2 := o
+				o2.EventID = "evt_contract_2"
+				r3, _ := p.Sample(src, typ, o2)
+				m3, _ := p.Parse(src, webhooktest.Delivery(r3, now))
+				if slices.Equal(ids(m1), ids(m3)) {
+					t.Errorf("two events share dedupe keys %v", ids(m1))
+				}
+			})
+			t.Run("missing signature headers are rejected", func(t *testing.T) {
+				for _, h := range []string{"Paypal-Transmission-Id", "Paypal-Transmission-Time", "Paypal-Transmission-Sig", "Paypal-Auth-Algo"} {
+					bad := d
+					bad.Header = d.Header.Clone()
+					bad.Header.Del(h)
+					reject(t, src, bad, "without "+h)
+				}
+				reject(t, src, domain.Delivery{Header: http.Header{}, Body: d.Body, ReceivedAt: now}, "no headers")
+			})
+			t.Run("no webhook id is rejected", func(t *testing.T) { reject(t, with("webhook_id", ""), d, "no webhook_id") })
+			t.Run("tampered body is rejected", func(t *testing.T) {
+				for _, i := range []int{0, len(d.Body) / 2, len(d.Body) - 1} {
+					bad := d
+					bad.Body = bytes.Clone(d.Body)
+					bad.Body[i] ^= 0x01
+					reject(t, src, bad, "tampered body")
+				}
+			})
+			t.Run("wrong webhook id is rejected", func(t *testing.T) { reject(t, with("webhook_id", "OTHERWEBHOOKID"), d, "other webhook id") })
+			t.Run("certificate that did not sign is rejected", func(t *testing.T) { reject(t, with("cert_file", other), d, "other cert") })
+			t.Run("rotated certificate list is accepted", func(t *testing.T) {
+				if err := p.Verify(with("cert_file", other+","+src.Settings["cert_file"]), d); err != nil {
+					t.Errorf("Verify with [new, old] certificates = %v", err)
+				}
+			})
+			t.Run("stale timestamp is rejected", func(t *testing.T) {
+				old := o
+				old.Now = now.Add(-10 * time.Minute)
+				r, _ := p.Sample(src, typ, old)
+				reject(t, src, webhooktest.Delivery(r, now), "10 minutes old")
+			})
+		})
+	}
+	t.Run("unknown event type is not handled", func(t *testing.T) {
+		if p.Handles("tradewind.no_such_event") {
+			t.Error("Handles(unknown) = true")
+		}
+	})
+}
+
+func TestCheckSource(t *testing.T) {
+	pin := filepath.Join(testdata, katPEM)
+	tests := []struct {
+		name     string
+		secrets  []string
+		settings map[string]string
+		wantKey  string
+	}{
+		{"webhook id only", nil, map[string]string{"webhook_id": "W"}, ""},
+		{"pinned", nil, map[string]string{"webhook_id": "W", "cert_file": pin}, ""},
+		{"pinned list", nil, map[string]string{"webhook_id": "W", "cert_file": pin + ", " + pin}, ""},
+		{"no webhook id", nil, map[string]string{}, "webhook_id"},
+		{"secrets given", []string{"abc"}, map[string]string{"webhook_id": "W"}, "secrets"},
+		{"missing cert file", nil, map[string]string{"webhook_id": "W", "cert_file": "/nonexistent/x.pem"}, "cert_file"},
+		{"not a PEM", nil, map[string]string{"webhook_id": "W", "cert_file": filepath.Join(testdata, kat+".body.json")}, "cert_file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := paypal.Provider{}.CheckSource(domain.Source{ID: "p", Secrets: tt.secrets, Settings: tt.settings})
+			if tt.wantKey == "" {
+				if err != nil {
+					t.Errorf("CheckSource = %v", err)
+				}
+				return
+			}
+			if domain.ErrorCode(err) != domain.EINVALID || !strings.HasPrefix(domain.ErrorMessage(err), tt.wantKey+":") {
+				t.Errorf("CheckSource = %v, want EINVALID naming %s", err, tt.wantKey)
+			}
+		})
+	}
+}
+
+func FuzzVerifyParse(f *testing.F) {
+	webhooktest.Fuzz(f, paypal.Provider{}, webhooktest.Options{Source: simSource(f)})
+}
+
+func TestGolden(t *testing.T) {
+	src := domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "W"}}
+	for _, name := range []string{kat, "checkout_order_completed", "capture_refunded", "dispute_resolved"} {
+		t.Run(name, func(t *testing.T) {
+			got := webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: read(t, name+".body.json")})
+			webhooktest.Golden(t, filepath.Join(testdata, name+".golden.json"), got)
+		})
+	}
+}
+
+func TestNormalizeRejectsInexactAmount(t *testing.T) {
+	body := bytes.Replace(read(t, kat+".body.json"), []byte(`"total":"20.00"`), []byte(`"total":"20.001"`), 1)
+	msgs, err := paypal.Provider{}.Parse(domain.Source{}, domain.Delivery{Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (paypal.Provider{}).Normalize(domain.Source{}, msgs[0]); domain.ErrorCode(err) != domain.EINVALID {
+		t.Errorf("Normalize = %v, want %s", err, domain.EINVALID)
+	}
+}

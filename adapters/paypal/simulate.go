@@ -1,0 +1,222 @@
+package paypal
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// SimulatorCertURL is the PAYPAL-CERT-URL simulated deliveries name. It is never fetched
+// when the source pins the simulator's certificate with cert_file.
+const SimulatorCertURL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-tradewind-simulator"
+
+// simulator is the key and self-signed certificate Sample signs with, made at first use.
+var simulator struct {
+	once sync.Once
+	key  *rsa.PrivateKey
+	pem  []byte
+	err  error
+}
+
+func simulatorKey() (*rsa.PrivateKey, []byte, error) {
+	simulator.once.Do(func() {
+		key, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			simulator.err = err
+			return
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(time.Now().UnixNano()),
+			Subject:      pkix.Name{CommonName: "messageverificationcerts.sandbox.paypal.com", Organization: []string{"Tradewind simulator (not PayPal)"}},
+			DNSNames:     []string{"messageverificationcerts.sandbox.paypal.com"},
+			NotBefore:    time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
+			NotAfter:     time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
+			KeyUsage:     x509.KeyUsageDigitalSignature,
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			simulator.err = err
+			return
+		}
+		simulator.key = key
+		simulator.pem = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	})
+	return simulator.key, simulator.pem, simulator.err
+}
+
+// SimulatorCertPEM returns the PEM of the self-signed certificate Sample signs with
+// (made once per process).
+func SimulatorCertPEM() ([]byte, error) {
+	_, p, err := simulatorKey()
+	return p, err
+}
+
+// WriteSimulatorCert writes the simulator's certificate to path, for a source's cert_file,
+// so `tradewind simulate paypal` and tests can produce deliveries that verify.
+func WriteSimulatorCert(path string) error {
+	p, err := SimulatorCertPEM()
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, p, 0o644)
+}
+
+// SampleTypes implements webhook.Simulator.
+func (Provider) SampleTypes() []string {
+	return []string{
+		"PAYMENT.CAPTURE.COMPLETED", "CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED",
+		"PAYMENT.CAPTURE.PENDING", "PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.REFUNDED",
+		"PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED", "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED",
+	}
+}
+
+// Flow implements webhook.Simulator: one checkout's life.
+func (Provider) Flow() []string {
+	return []string{"CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED", "CHECKOUT.ORDER.COMPLETED", "PAYMENT.CAPTURE.REFUNDED"}
+}
+
+// FormatMinorUnits writes minor units as the exact decimal string of currency ("25.00").
+func FormatMinorUnits(amount int64, currency string) string {
+	exp := domain.CurrencyExponent(currency)
+	neg := amount < 0
+	if neg {
+		amount = -amount
+	}
+	s := fmt.Sprintf("%0*d", exp+1, amount)
+	if exp > 0 {
+		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+func simID(prefix, seed string, n int) string {
+	sum := sha256.Sum256([]byte(seed))
+	return prefix + strings.ToUpper(hex.EncodeToString(sum[:])[:n])
+}
+
+// Sample implements webhook.Simulator. It signs with the simulator's own key: the source
+// must pin SimulatorCertPEM via cert_file (see WriteSimulatorCert) and set webhook_id.
+func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOptions) (webhook.Request, error) {
+	if !handled[eventType] {
+		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: cannot simulate %q; try one of: %s", eventType, strings.Join(p.SampleTypes(), ", "))
+	}
+	webhookID := src.Settings[SettingWebhookID]
+	if webhookID == "" {
+		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: the source needs webhook_id (it is part of the signed message)")
+	}
+	key, _, err := simulatorKey()
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.EventID == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b)
+		o.EventID = hex.EncodeToString(b)
+	}
+	if o.OrderRef == "" {
+		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
+	}
+	if o.Amount == 0 {
+		o.Amount = 2500
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	cur := strings.ToUpper(o.Currency)
+	value := FormatMinorUnits(o.Amount, cur)
+	now := o.Now.UTC().Format(time.RFC3339)
+	orderID := simID("", "order:"+o.OrderRef, 17)
+	captureID := simID("", "capture:"+o.OrderRef, 17)
+	v2 := map[string]any{"currency_code": cur, "value": value}
+	related := map[string]any{"related_ids": map[string]any{"order_id": orderID}}
+
+	var resourceType string
+	var res map[string]any
+	switch eventType {
+	case "CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED":
+		resourceType = "checkout-order"
+		pu := map[string]any{"reference_id": "default", "custom_id": o.OrderRef, "amount": v2}
+		status := "APPROVED"
+		if eventType == "CHECKOUT.ORDER.COMPLETED" {
+			status = "COMPLETED"
+			pu["payments"] = map[string]any{"captures": []any{map[string]any{"id": captureID, "status": "COMPLETED", "amount": v2, "final_capture": true}}}
+		}
+		res = map[string]any{"id": orderID, "intent": "CAPTURE", "status": status, "purchase_units": []any{pu}, "create_time": now, "update_time": now}
+	case "PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.PENDING":
+		resourceType = "capture"
+		status := strings.TrimPrefix(eventType, "PAYMENT.CAPTURE.")
+		res = map[string]any{"id": captureID, "status": status, "amount": v2, "custom_id": o.OrderRef, "final_capture": true,
+			"supplementary_data": related, "create_time": now, "update_time": now}
+		if status == "PENDING" {
+			res["status_details"] = map[string]any{"reason": "PENDING_REVIEW"}
+		}
+	case "PAYMENT.CAPTURE.REFUNDED":
+		resourceType = "refund"
+		res = map[string]any{"id": simID("", "refund:"+o.EventID, 17), "status": "COMPLETED", "amount": v2, "custom_id": o.OrderRef,
+			"note_to_payer": "Refund", "create_time": now, "update_time": now,
+			"links": []any{map[string]any{"rel": "up", "method": "GET", "href": "https://api.sandbox.paypal.com/v2/payments/captures/" + captureID}}}
+	case "PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED":
+		resourceType = "sale"
+		v1 := map[string]any{"total": value, "currency": cur}
+		res = map[string]any{"id": simID("", "sale:"+o.OrderRef, 17), "state": "completed", "amount": v1, "custom": o.OrderRef,
+			"parent_payment": simID("PAY-", "payment:"+o.OrderRef, 24), "create_time": now, "update_time": now}
+		if eventType == "PAYMENT.SALE.REFUNDED" {
+			resourceType = "refund"
+			res["sale_id"], res["id"] = res["id"], simID("", "refund:"+o.EventID, 17)
+		}
+	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED":
+		resourceType = "dispute"
+		res = map[string]any{"dispute_id": simID("PP-D-", "dispute:"+o.OrderRef, 5), "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+			"status": "OPEN", "dispute_amount": v2, "create_time": now, "update_time": now,
+			"disputed_transactions": []any{map[string]any{"seller_transaction_id": captureID, "custom": o.OrderRef}}}
+		if eventType == "CUSTOMER.DISPUTE.RESOLVED" {
+			res["status"] = "RESOLVED"
+			res["dispute_outcome"] = map[string]any{"outcome_code": "RESOLVED_SELLER_FAVOUR"}
+		}
+	}
+	body, err := json.Marshal(map[string]any{
+		"id": "WH-" + o.EventID, "event_version": "1.0", "create_time": now, "resource_type": resourceType,
+		"event_type": eventType, "summary": "Simulated by Tradewind", "resource": res,
+	})
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	tid := simID("", fmt.Sprintf("transmission:%s:%d", o.EventID, o.Now.UnixNano()), 32)
+	tid = strings.ToLower(tid[:8] + "-" + tid[8:12] + "-" + tid[12:16] + "-" + tid[16:20] + "-" + tid[20:32])
+	digest := sha256.Sum256(SignedMessage(tid, now, webhookID, body))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(HeaderTransmissionID, tid)
+	h.Set(HeaderTransmissionTime, now)
+	h.Set(HeaderTransmissionSig, base64.StdEncoding.EncodeToString(sig))
+	h.Set(HeaderCertURL, SimulatorCertURL)
+	h.Set(HeaderAuthAlgo, "SHA256withRSA")
+	return webhook.Request{Header: h, Body: body}, nil
+}
