@@ -27,9 +27,11 @@ type Params struct {
 	Inbox     domain.Inbox
 	// Enqueue queues an inbox entry for the workers. A failure is logged, never
 	// answered: the entry is committed and the sweeper queues it later.
-	Enqueue func(ctx context.Context, inboxID int64) error
-	Orders  domain.OrderReader
-	Metrics *tprom.Metrics
+	Enqueue   func(ctx context.Context, inboxID int64) error
+	Orders    domain.OrderReader
+	Conflicts domain.Conflicts
+	Inventory domain.Inventory
+	Metrics   *tprom.Metrics
 	// Ready reports whether PostgreSQL and Redis answer.
 	Ready    func(ctx context.Context) error
 	APIToken string
@@ -95,6 +97,10 @@ func New(p Params) *Server {
 
 	api := s.app.Group("/api/v1", s.requireToken)
 	api.Get("/orders/:ref", s.getOrder)
+	api.Get("/conflicts", s.listConflicts)
+	api.Post("/conflicts/:id/resolve", s.resolveConflict)
+	api.Get("/inventory/:sku", s.getStock)
+	api.Put("/inventory/:sku", s.setStock)
 	return s
 }
 

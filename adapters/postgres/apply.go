@@ -8,14 +8,25 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tradewind/tradewind/domain"
 )
 
-// Ledger applies domain events to orders and payments.
+// Ledger applies domain events to orders, payments, stock and customers.
 type Ledger struct {
 	DB *sqlx.DB
+	// OversellPolicy says what happens to an order that wants stock that is not
+	// there: "backorder" (the default) keeps it waiting for stock, "cancel" cancels
+	// it in Tradewind. Either way a conflict is recorded.
+	OversellPolicy string
 }
+
+// Oversell policies.
+const (
+	OversellBackorder = "backorder"
+	OversellCancel    = "cancel"
+)
 
 var _ domain.Applier = (*Ledger)(nil)
 
@@ -40,7 +51,7 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 			return nil
 		}
 		for _, ev := range events {
-			if err := applyEvent(ctx, tx, entryID, ev); err != nil {
+			if err := l.applyEvent(ctx, tx, entryID, ev); err != nil {
 				return fmt.Errorf("%s %s: %w", ev.Type, ev.EventID, err)
 			}
 		}
@@ -52,7 +63,7 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 
 // applyEvent applies one event inside tx, exactly once: the applied_events row is
 // inserted first and a conflict means a previous transaction already applied it.
-func applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev domain.Event) error {
+func (l *Ledger) applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev domain.Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -77,6 +88,10 @@ func applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev domain.Event
 		orderRef, err = applyDispute(ctx, tx, ev)
 	case domain.OrderPlaced, domain.OrderUpdated, domain.OrderCancelled, domain.OrderFulfilled:
 		outcome, err = applyOrder(ctx, tx, ev)
+	case domain.InventoryLevelSet:
+		outcome, err = l.applyStockLevel(ctx, tx, ev)
+	case domain.CustomerUpserted:
+		outcome, err = applyCustomer(ctx, tx, ev)
 	default:
 		outcome = outcomeRecorded
 	}
@@ -84,7 +99,7 @@ func applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev domain.Event
 		return err
 	}
 	if orderRef != "" {
-		if err := recompute(ctx, tx, orderRef); err != nil {
+		if err := l.settle(ctx, tx, orderRef, ev); err != nil {
 			return err
 		}
 	}
@@ -211,8 +226,9 @@ func applyOrder(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, erro
 	case domain.OrderFulfilled:
 		status = domain.StatusFulfilled
 	}
-	if ev.Order == nil {
-		// A bare status change: keep what the last snapshot said of money and lines.
+	if ev.Order == nil || (ev.Order.Currency == "" && ev.Order.Total == 0 && len(ev.Order.Lines) == 0) {
+		// A bare status change (WooCommerce's order.deleted sends only an id): keep
+		// what the last snapshot said of money and lines.
 		_, err = tx.ExecContext(ctx, `
 			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = now() WHERE ref = $1`,
 			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID)
@@ -233,41 +249,6 @@ func applyOrder(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, erro
 	return outcomeApplied, err
 }
 
-// recompute derives an order's payment status from all its payments.
-func recompute(ctx context.Context, tx *sqlx.Tx, orderRef string) error {
-	var t struct {
-		Authorized int64  `db:"authorized"`
-		Captured   int64  `db:"captured"`
-		Refunded   int64  `db:"refunded"`
-		Disputed   bool   `db:"disputed"`
-		Total      int64  `db:"total"`
-		Currency   string `db:"currency"`
-	}
-	err := tx.GetContext(ctx, &t, `
-		SELECT
-			COALESCE(SUM(p.authorized), 0) AS authorized,
-			COALESCE(SUM(p.captured), 0)   AS captured,
-			COALESCE(SUM(GREATEST(p.refunded_total,
-				(SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.provider = p.provider AND r.payment_ref = p.ref))), 0) AS refunded,
-			EXISTS (SELECT 1 FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
-				WHERE dp.order_ref = $1 AND NOT d.closed) AS disputed,
-			(SELECT total FROM orders WHERE ref = $1) AS total,
-			COALESCE(MIN(NULLIF(p.currency, '')), '') AS currency
-		FROM payments p WHERE p.order_ref = $1`, orderRef)
-	if err != nil {
-		return err
-	}
-	status := domain.DerivePaymentStatus(t.Total, domain.PaymentTotals{
-		Authorized: t.Authorized, Captured: t.Captured, Refunded: t.Refunded, Disputed: t.Disputed,
-	})
-	// An order known only from its payments shows their currency until the storefront speaks.
-	_, err = tx.ExecContext(ctx, `
-		UPDATE orders SET payment_status = $2, updated_at = now(),
-			currency = CASE WHEN currency = '' THEN $3 ELSE currency END
-		WHERE ref = $1`, orderRef, status, t.Currency)
-	return err
-}
-
 type orderRow struct {
 	Ref           string       `db:"ref"`
 	Status        string       `db:"status"`
@@ -278,8 +259,94 @@ type orderRow struct {
 	Version       int64        `db:"version"`
 	SnapshotAt    sql.NullTime `db:"snapshot_at"`
 	SnapshotEvent string       `db:"snapshot_event"`
+	LocalStatus   string       `db:"local_status"`
 	CreatedAt     time.Time    `db:"created_at"`
 	UpdatedAt     time.Time    `db:"updated_at"`
 }
 
-const orderColumns = `ref, status, payment_status, currency, total, lines, version, snapshot_at, snapshot_event, created_at, updated_at`
+// status is the order's effective status: Tradewind's own decision (an oversold
+// order cancelled by policy) overrides the storefront's.
+func (o orderRow) status() domain.OrderStatus {
+	if o.LocalStatus != "" {
+		return domain.OrderStatus(o.LocalStatus)
+	}
+	return domain.OrderStatus(o.Status)
+}
+
+const orderColumns = `ref, status, payment_status, currency, total, lines, version, snapshot_at, snapshot_event, local_status, created_at, updated_at`
+
+// applyStockLevel applies a storefront's absolute stock level as of its own time.
+func (l *Ledger) applyStockLevel(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+	if ev.Stock == nil || ev.Stock.SKU == "" {
+		return "", fmt.Errorf("stock event without SKU")
+	}
+	return l.setStock(ctx, tx, ev.Stock.SKU, ev.Stock.OnHand, domain.StockStorefrontSet, ev)
+}
+
+// setStock sets a SKU's level as of ev's time and then gives orders backordered on
+// the SKU another chance at it. Those orders are locked before the SKU, the same
+// order every other path takes, so the two cannot deadlock.
+func (l *Ledger) setStock(ctx context.Context, tx *sqlx.Tx, sku string, level int64, cause string, ev domain.Event) (string, error) {
+	var waiting []string
+	if err := tx.SelectContext(ctx, &waiting,
+		`SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered' ORDER BY order_ref`, sku); err != nil {
+		return "", err
+	}
+	for _, ref := range waiting {
+		if _, err := lockOrder(ctx, tx, ref); err != nil {
+			return "", err
+		}
+	}
+	stale, oversold, err := setLevel(ctx, tx, sku, level, ev.OccurredAt, cause, ev.Source, ev.EventID)
+	switch {
+	case err != nil:
+		return "", err
+	case stale:
+		return outcomeStale, upsertConflict(ctx, tx, domain.ConflictStaleStock, "", sku, domain.ConflictResolved,
+			"ignored: older than the level already applied",
+			fmt.Sprintf("%s stated %d units as of %s, older than the level applied", ev.Source, level, ev.OccurredAt.UTC().Format(time.RFC3339)), ev.EventID)
+	case oversold > 0:
+		if err := upsertConflict(ctx, tx, domain.ConflictOversold, "", sku, domain.ConflictOpen, "",
+			fmt.Sprintf("%s stated %d units, %d fewer than are reserved; on_hand held at the reserved count: cancel orders or restock", ev.Source, level, oversold), ev.EventID); err != nil {
+			return "", err
+		}
+	}
+	// Orders backordered while this transaction waited for the SKU: settle those no
+	// one else holds; a transaction holding one will settle it itself, after us.
+	var late []string
+	if err := tx.SelectContext(ctx, &late, `
+		SELECT ref FROM orders WHERE ref IN (SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered')
+			AND NOT (ref = ANY($2)) ORDER BY ref FOR UPDATE SKIP LOCKED`, sku, pq.StringArray(waiting)); err != nil {
+		return "", err
+	}
+	for _, ref := range append(waiting, late...) {
+		if err := l.settle(ctx, tx, ref, ev); err != nil {
+			return "", err
+		}
+	}
+	return outcomeApplied, nil
+}
+
+// applyCustomer upserts a customer when the snapshot is newer than the one held.
+func applyCustomer(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+	if ev.Customer == nil || ev.CustomerRef == "" {
+		return "", fmt.Errorf("customer event without customer")
+	}
+	version := ev.Version
+	if version == 0 {
+		version = ev.OccurredAt.UnixMilli()
+	}
+	res, err := tx.ExecContext(ctx, `
+		INSERT INTO customers (ref, source, email, first_name, last_name, version) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (ref) DO UPDATE SET source = EXCLUDED.source, email = EXCLUDED.email, first_name = EXCLUDED.first_name,
+			last_name = EXCLUDED.last_name, version = EXCLUDED.version, updated_at = now()
+		WHERE customers.version < EXCLUDED.version`,
+		ev.CustomerRef, ev.Source, ev.Customer.Email, ev.Customer.FirstName, ev.Customer.LastName, version)
+	if err != nil {
+		return "", err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return outcomeStale, nil
+	}
+	return outcomeApplied, nil
+}

@@ -26,7 +26,7 @@ func (s *Orders) Order(ctx context.Context, ref string) (domain.Order, []domain.
 		return domain.Order{}, nil, translate(fmt.Sprintf("order %q", ref), err)
 	}
 	o := domain.Order{
-		Ref: r.Ref, Status: domain.OrderStatus(r.Status), PaymentStatus: domain.PaymentStatus(r.PaymentStatus),
+		Ref: r.Ref, Status: r.status(), PaymentStatus: domain.PaymentStatus(r.PaymentStatus),
 		Currency: r.Currency, Total: r.Total, Version: r.Version, SnapshotAt: r.SnapshotAt.Time,
 		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC(),
 	}

@@ -183,7 +183,9 @@ func (m *Main) Ready(ctx context.Context) error {
 func (m *Main) startServer(inbox *postgres.Inbox) error {
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: inbox, Enqueue: m.enqueue,
-		Orders: &postgres.Orders{DB: m.DB}, Metrics: m.Metrics, Ready: m.Ready,
+		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB},
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy},
+		Metrics:   m.Metrics, Ready: m.Ready,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 	})
 	ln, err := net.Listen("tcp", m.Config.Listen)
@@ -218,7 +220,7 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB}, Source: m.source, Provider: provider, Logger: m.Logger,
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy}, Source: m.source, Provider: provider, Logger: m.Logger,
 		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 	})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{

@@ -28,6 +28,7 @@ type Config struct {
 	DBMaxConns        int           `env:"TRADEWIND_DB_MAX_CONNS" default:"40" validate:"min=2,max=1000" help:"a connection count between 2 and 1000"`
 	SweepInterval     time.Duration `env:"TRADEWIND_SWEEP_INTERVAL" default:"15s" validate:"min=1s,max=1h" help:"a duration between 1s and 1h, e.g. 15s"`
 	SweepGrace        time.Duration `env:"TRADEWIND_SWEEP_GRACE" default:"10s" validate:"min=0,max=1h" help:"a duration between 0s and 1h, e.g. 10s"`
+	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
 }
 

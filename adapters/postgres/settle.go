@@ -1,0 +1,263 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// orderState is an order with everything its payments say, as one read.
+type orderState struct {
+	order      orderRow
+	totals     domain.PaymentTotals
+	currencies []string // distinct currencies of its payments
+	failedOnly bool
+	restocked  bool
+}
+
+func loadOrderState(ctx context.Context, tx *sqlx.Tx, ref string) (orderState, error) {
+	var st orderState
+	if err := tx.GetContext(ctx, &st.order, `SELECT `+orderColumns+` FROM orders WHERE ref = $1`, ref); err != nil {
+		return st, err
+	}
+	var agg struct {
+		Authorized int64          `db:"authorized"`
+		Captured   int64          `db:"captured"`
+		Refunded   int64          `db:"refunded"`
+		Failed     bool           `db:"failed"`
+		Restock    bool           `db:"restock"`
+		Disputed   bool           `db:"disputed"`
+		Currencies pq.StringArray `db:"currencies"`
+	}
+	err := tx.GetContext(ctx, &agg, `
+		SELECT
+			COALESCE(SUM(p.authorized), 0) AS authorized,
+			COALESCE(SUM(p.captured), 0)   AS captured,
+			COALESCE(SUM(GREATEST(p.refunded_total,
+				(SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.provider = p.provider AND r.payment_ref = p.ref))), 0) AS refunded,
+			COALESCE(BOOL_OR(p.failed), false) AS failed,
+			EXISTS (SELECT 1 FROM refunds r JOIN payments rp ON rp.provider = r.provider AND rp.ref = r.payment_ref
+				WHERE rp.order_ref = $1 AND r.restock) AS restock,
+			EXISTS (SELECT 1 FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
+				WHERE dp.order_ref = $1 AND NOT d.closed) AS disputed,
+			COALESCE(ARRAY_AGG(DISTINCT p.currency) FILTER (WHERE p.currency <> ''), '{}') AS currencies
+		FROM payments p WHERE p.order_ref = $1`, ref)
+	if err != nil {
+		return st, err
+	}
+	st.totals = domain.PaymentTotals{Authorized: agg.Authorized, Captured: agg.Captured, Refunded: agg.Refunded, Disputed: agg.Disputed}
+	st.currencies = agg.Currencies
+	st.failedOnly = agg.Failed && agg.Captured == 0
+	st.restocked = agg.Restock && agg.Captured > 0 && agg.Refunded >= agg.Captured
+	return st, nil
+}
+
+// settle brings an order's derived state in line with everything applied to it:
+// its payment status, the stock it holds, and its conflicts. Everything here is a
+// function of the order's current state, which is why arrival order does not matter.
+func (l *Ledger) settle(ctx context.Context, tx *sqlx.Tx, ref string, ev domain.Event) error {
+	st, err := loadOrderState(ctx, tx, ref)
+	if err != nil {
+		return err
+	}
+	o := &st.order
+	payStatus := domain.DerivePaymentStatus(o.Total, st.totals)
+	if o.Currency == "" && len(st.currencies) > 0 {
+		o.Currency = st.currencies[0] // an order known only from its payments shows their currency
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = $2, currency = $3, updated_at = now() WHERE ref = $1`,
+		ref, payStatus, o.Currency); err != nil {
+		return err
+	}
+	// Stock moves happen at the order's latest fact time, not at the time of whichever
+	// event happened to trigger them, so absorption by absolute stock levels does not
+	// depend on arrival order.
+	var latest sql.NullTime
+	if err := tx.GetContext(ctx, &latest, `SELECT MAX(occurred_at) FROM applied_events WHERE order_ref = $1`, ref); err != nil {
+		return err
+	}
+	if latest.Valid {
+		ev.OccurredAt = latest.Time
+	}
+	oversold, err := l.allocate(ctx, tx, st, payStatus, ev)
+	if err != nil {
+		return err
+	}
+
+	status := o.status()
+	hasSnapshot := o.SnapshotEvent != ""
+	net := st.totals.Captured - st.totals.Refunded
+	checks := []conflictCheck{
+		{kind: domain.ConflictPaidAfterCancelled, active: status == domain.StatusCancelled && net > 0,
+			detail: fmt.Sprintf("%d %s captured and not refunded on a cancelled order: refund it or reinstate the order", net, o.Currency)},
+		{kind: domain.ConflictAmountMismatch, active: hasSnapshot && status != domain.StatusCancelled && o.Total > 0 && st.totals.Captured > 0 && st.totals.Captured != o.Total,
+			detail: fmt.Sprintf("captured %d but the order total is %d %s", st.totals.Captured, o.Total, o.Currency)},
+		{kind: domain.ConflictRefundExceedsCapture, active: st.totals.Refunded > st.totals.Captured,
+			detail: fmt.Sprintf("refunded %d but captured only %d", st.totals.Refunded, st.totals.Captured),
+			rule:   "counted as refunded in full; check the gateway for the missing capture"},
+		{kind: domain.ConflictCurrencyMismatch, active: hasSnapshot && o.Currency != "" && mismatched(o.Currency, st.currencies),
+			detail: fmt.Sprintf("order in %s, payments in %v", o.Currency, []string(st.currencies))},
+		{kind: domain.ConflictDispute, active: st.totals.Disputed,
+			detail: "a dispute is open on a payment of this order: answer it in the gateway's dashboard"},
+	}
+	checks = append(checks, oversold...)
+	return recordConflicts(ctx, tx, ref, ev.EventID, checks)
+}
+
+func mismatched(cur string, payments []string) bool {
+	for _, c := range payments {
+		if c != cur {
+			return true
+		}
+	}
+	return false
+}
+
+type allocationRow struct {
+	SKU      string `db:"sku"`
+	Quantity int64  `db:"quantity"`
+	State    string `db:"state"`
+}
+
+// allocate moves stock so that the order holds what domain.DesiredAllocation says
+// of each line's SKU, SKUs in sorted order so concurrent orders cannot deadlock. A
+// SKU without the stock is backordered (or, under the cancel policy, the whole order
+// is cancelled in Tradewind) and reported as an oversold conflict.
+func (l *Ledger) allocate(ctx context.Context, tx *sqlx.Tx, st orderState, payStatus domain.PaymentStatus, ev domain.Event) ([]conflictCheck, error) {
+	o := st.order
+	want := domain.DesiredAllocation(domain.OrderFacts{
+		Status: o.status(), PaymentStatus: payStatus, FailedOnly: st.failedOnly, Restocked: st.restocked,
+	})
+	var lines []domain.Line
+	if err := json.Unmarshal(o.Lines, &lines); err != nil {
+		return nil, fmt.Errorf("order %q lines: %w", o.Ref, err)
+	}
+	wantQty := map[string]int64{}
+	for _, ln := range lines {
+		if ln.SKU != "" && ln.Quantity > 0 {
+			wantQty[ln.SKU] += ln.Quantity
+		}
+	}
+	var current []allocationRow
+	if err := tx.SelectContext(ctx, &current, `SELECT sku, quantity, state FROM allocations WHERE order_ref = $1`, o.Ref); err != nil {
+		return nil, err
+	}
+	have := map[string]allocationRow{}
+	skus := make([]string, 0, len(wantQty)+len(current))
+	for sku := range wantQty {
+		skus = append(skus, sku)
+	}
+	for _, a := range current {
+		have[a.SKU] = a
+		if _, ok := wantQty[a.SKU]; !ok {
+			skus = append(skus, a.SKU)
+		}
+	}
+	sort.Strings(skus)
+
+	var checks []conflictCheck
+	short := false
+	for _, sku := range skus {
+		cur, target := have[sku], allocationRow{SKU: sku, Quantity: wantQty[sku], State: want}
+		if target.Quantity == 0 {
+			target.State = domain.AllocNone
+		}
+		if target.State == domain.AllocNone {
+			target.Quantity = 0
+		}
+		ok, err := l.moveAllocation(ctx, tx, o.Ref, cur, target, st, ev)
+		if err != nil {
+			return nil, err
+		}
+		checks = append(checks, conflictCheck{kind: domain.ConflictOversold, sku: sku, active: !ok,
+			detail: fmt.Sprintf("order wants %d of %s and there is not enough available; it is backordered: restock or cancel it", target.Quantity, sku)})
+		short = short || !ok
+	}
+	if short && l.OversellPolicy == OversellCancel && o.LocalStatus == "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE orders SET local_status = 'cancelled', updated_at = now() WHERE ref = $1`, o.Ref); err != nil {
+			return nil, err
+		}
+		st.order.LocalStatus = string(domain.StatusCancelled)
+		if _, err := l.allocate(ctx, tx, st, payStatus, ev); err != nil {
+			return nil, err
+		}
+		for i := range checks {
+			if checks[i].active {
+				checks[i].rule = "cancelled in Tradewind (oversell_policy cancel): cancel it in the storefront and refund the customer"
+			}
+		}
+	}
+	return checks, nil
+}
+
+// moveAllocation changes what an order holds of one SKU from cur to target. It
+// reports false, holding nothing and marking the SKU backordered, when the stock is
+// not there.
+func (l *Ledger) moveAllocation(ctx context.Context, tx *sqlx.Tx, ref string, cur, target allocationRow, st orderState, ev domain.Event) (bool, error) {
+	if cur.State == target.State && cur.Quantity == target.Quantity {
+		return true, nil
+	}
+	held := func(a allocationRow) (reserved, committed int64) {
+		switch a.State {
+		case domain.AllocReserved:
+			return a.Quantity, 0
+		case domain.AllocCommitted:
+			return 0, a.Quantity
+		}
+		return 0, 0
+	}
+	curRes, curCom := held(cur)
+	wantRes, wantCom := held(target)
+	m := stockMove{SKU: target.SKU, DeltaReserved: wantRes - curRes, DeltaOnHand: curCom - wantCom,
+		Cause: allocationCause(target.State, st), OrderRef: ref, Source: ev.Source, EventID: ev.EventID, OccurredAt: ev.OccurredAt}
+	err := moveStock(ctx, tx, m)
+	if err == errInsufficient {
+		// Give back whatever the order held of this SKU and wait for stock.
+		if curRes != 0 || curCom != 0 {
+			release := stockMove{SKU: target.SKU, DeltaReserved: -curRes, DeltaOnHand: curCom, Cause: domain.StockCancel,
+				OrderRef: ref, Source: ev.Source, EventID: ev.EventID, OccurredAt: ev.OccurredAt}
+			if err := moveStock(ctx, tx, release); err != nil {
+				return false, err
+			}
+		}
+		target.State = domain.AllocBackordered
+		return false, saveAllocation(ctx, tx, ref, target)
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, saveAllocation(ctx, tx, ref, target)
+}
+
+func allocationCause(target string, st orderState) string {
+	switch {
+	case target == domain.AllocReserved:
+		return domain.StockOrder
+	case target == domain.AllocCommitted:
+		return domain.StockPayment
+	case st.restocked:
+		return domain.StockRefund
+	case st.failedOnly:
+		return domain.StockPaymentFailed
+	}
+	return domain.StockCancel
+}
+
+func saveAllocation(ctx context.Context, tx *sqlx.Tx, ref string, a allocationRow) error {
+	if a.State == domain.AllocNone {
+		_, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE order_ref = $1 AND sku = $2`, ref, a.SKU)
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO allocations (order_ref, sku, quantity, state) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (order_ref, sku) DO UPDATE SET quantity = EXCLUDED.quantity, state = EXCLUDED.state, updated_at = now()`,
+		ref, a.SKU, a.Quantity, a.State)
+	return err
+}

@@ -1,0 +1,168 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// errInsufficient is returned by moveStock when a change would take available below zero.
+var errInsufficient = errors.New("insufficient stock")
+
+// stockMove is one change to a SKU's counters.
+type stockMove struct {
+	SKU           string
+	DeltaOnHand   int64 // nominal: what it does to on_hand unless a later absolute level absorbed it
+	DeltaReserved int64
+	Cause         string
+	OrderRef      string
+	ReservationID string
+	Source        string
+	EventID       string
+	OccurredAt    time.Time
+}
+
+type inventoryRow struct {
+	SKU       string        `db:"sku"`
+	OnHand    int64         `db:"on_hand"`
+	Reserved  int64         `db:"reserved"`
+	SetLevel  sql.NullInt64 `db:"set_level"`
+	SetAt     sql.NullTime  `db:"set_at"`
+	SetEvent  string        `db:"set_event"`
+	UpdatedAt time.Time     `db:"updated_at"`
+}
+
+func (r inventoryRow) stock() domain.Stock {
+	return domain.Stock{SKU: r.SKU, OnHand: r.OnHand, Reserved: r.Reserved, Available: r.OnHand - r.Reserved, UpdatedAt: r.UpdatedAt.UTC()}
+}
+
+const inventoryColumns = `sku, on_hand, reserved, set_level, set_at, set_event, updated_at`
+
+// lockSKU returns a SKU's inventory row locked FOR UPDATE, creating it at zero.
+func lockSKU(ctx context.Context, tx sqlx.ExtContext, sku string) (inventoryRow, error) {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO inventory (sku) VALUES ($1) ON CONFLICT (sku) DO NOTHING`, sku); err != nil {
+		return inventoryRow{}, err
+	}
+	var r inventoryRow
+	err := sqlx.GetContext(ctx, tx, &r, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1 FOR UPDATE`, sku)
+	return r, err
+}
+
+// moveStock applies m and writes its ledger row. A change to on_hand that happened
+// at or before the SKU's last absolute level is already contained in that level,
+// so it is recorded but absorbed (the rule "an absolute level applies as of its own
+// time"). Returns errInsufficient, changing nothing, when available would go below zero.
+func moveStock(ctx context.Context, tx sqlx.ExtContext, m stockMove) error {
+	if m.OccurredAt.IsZero() {
+		m.OccurredAt = time.Now()
+	}
+	inv, err := lockSKU(ctx, tx, m.SKU)
+	if err != nil {
+		return err
+	}
+	actual := m.DeltaOnHand
+	if inv.SetAt.Valid && !m.OccurredAt.After(inv.SetAt.Time) {
+		actual = 0
+	}
+	onHand, reserved := inv.OnHand+actual, inv.Reserved+m.DeltaReserved
+	if reserved < 0 || reserved > onHand {
+		return errInsufficient
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE inventory SET on_hand = $2, reserved = $3, updated_at = now() WHERE sku = $1`,
+		m.SKU, onHand, reserved); err != nil {
+		return err
+	}
+	return ledger(ctx, tx, m, actual)
+}
+
+func ledger(ctx context.Context, tx sqlx.ExtContext, m stockMove, actualOnHand int64) error {
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO stock_ledger (sku, cause, delta_on_hand, delta_reserved, nominal_on_hand, order_ref, reservation_id, source, event_id, occurred_at)
+		VALUES ($1, $2, $3, $4, $5, NULLIF($6, ''), NULLIF($7, ''), $8, $9, $10)`,
+		m.SKU, m.Cause, actualOnHand, m.DeltaReserved, m.DeltaOnHand, m.OrderRef, m.ReservationID, m.Source, m.EventID, m.OccurredAt)
+	return err
+}
+
+// setLevel applies an absolute on-hand level as of at: on_hand becomes the level
+// plus every change recorded after at. A level older than the one applied changes
+// nothing and returns stale=true. A level below what is reserved is clamped to the
+// reserved count (available cannot go below zero) and reported as oversold.
+func setLevel(ctx context.Context, tx sqlx.ExtContext, sku string, level int64, at time.Time, cause, source, eventID string) (stale bool, oversold int64, err error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	inv, err := lockSKU(ctx, tx, sku)
+	if err != nil {
+		return false, 0, err
+	}
+	if inv.SetAt.Valid && !at.After(inv.SetAt.Time) {
+		return true, 0, nil
+	}
+	var later int64
+	if err := sqlx.GetContext(ctx, tx, &later, `
+		SELECT COALESCE(SUM(nominal_on_hand), 0) FROM stock_ledger
+		WHERE sku = $1 AND occurred_at > $2 AND cause NOT IN ('storefront_set', 'manual_set', 'reconciliation')`, sku, at); err != nil {
+		return false, 0, err
+	}
+	onHand := level + later
+	if onHand < inv.Reserved {
+		oversold, onHand = inv.Reserved-onHand, inv.Reserved
+	}
+	if _, err := tx.ExecContext(ctx, `
+		UPDATE inventory SET on_hand = $2, set_level = $3, set_at = $4, set_event = $5, updated_at = now() WHERE sku = $1`,
+		sku, onHand, level, at, eventID); err != nil {
+		return false, 0, err
+	}
+	m := stockMove{SKU: sku, Cause: cause, Source: source, EventID: eventID, OccurredAt: at}
+	return false, oversold, ledger(ctx, tx, m, onHand-inv.OnHand)
+}
+
+// Inventory reads and sets stock through the API.
+type Inventory struct {
+	DB *sqlx.DB
+	// OversellPolicy applies to backordered orders a new level lets through.
+	OversellPolicy string
+}
+
+var _ domain.Inventory = (*Inventory)(nil)
+
+// Stock implements domain.Inventory.
+func (s *Inventory) Stock(ctx context.Context, sku string) (domain.Stock, error) {
+	var r inventoryRow
+	if err := s.DB.GetContext(ctx, &r, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1`, sku); err != nil {
+		return domain.Stock{}, translate(fmt.Sprintf("stock of %q", sku), err)
+	}
+	return r.stock(), nil
+}
+
+// SetOnHand implements domain.Inventory.
+func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (domain.Stock, error) {
+	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy}
+	err := inTx(ctx, s.DB, "set stock", func(tx *sqlx.Tx) error {
+		var inv inventoryRow
+		err := tx.GetContext(ctx, &inv, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1`, sku)
+		if err != nil && err != sql.ErrNoRows {
+			return err
+		}
+		if onHand < inv.Reserved {
+			return &domain.Error{Code: domain.ECONFLICT, Reason: "below_reserved",
+				Message: fmt.Sprintf("on_hand %d is below the %d units reserved for orders and checkouts; release reservations first or set at least %d", onHand, inv.Reserved, inv.Reserved)}
+		}
+		ev := domain.Event{Source: "api", EventID: fmt.Sprintf("%s:%s:%d", cause, sku, at.UnixNano()), OccurredAt: at}
+		outcome, err := l.setStock(ctx, tx, sku, onHand, cause, ev)
+		if outcome == outcomeStale {
+			return domain.Errorf(domain.ECONFLICT, "a level stated at %s is newer than this one; check the clocks", inv.SetAt.Time.UTC().Format(time.RFC3339))
+		}
+		return err
+	})
+	if err != nil {
+		return domain.Stock{}, err
+	}
+	return s.Stock(ctx, sku)
+}
