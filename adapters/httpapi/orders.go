@@ -22,6 +22,7 @@ type orderJSON struct {
 	Total         int64                 `json:"total"`
 	Lines         []lineJSON            `json:"lines"`
 	Events        []domain.AppliedEvent `json:"events"`
+	Conflicts     []domain.Conflict     `json:"conflicts"`
 	CreatedAt     time.Time             `json:"created_at"`
 	UpdatedAt     time.Time             `json:"updated_at"`
 }
@@ -42,8 +43,12 @@ func (s *Server) getOrder(c *fiber.Ctx) error {
 	if events == nil {
 		events = []domain.AppliedEvent{}
 	}
+	conflicts, err := s.p.Conflicts.List(c.UserContext(), domain.ConflictFilter{OrderRef: o.Ref, Limit: 100})
+	if err != nil {
+		return err
+	}
 	return c.JSON(orderJSON{
 		Ref: o.Ref, Status: o.DisplayStatus(), PaymentStatus: o.PaymentStatus, Currency: o.Currency, Total: o.Total,
-		Lines: lines, Events: events, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+		Lines: lines, Events: events, Conflicts: conflicts, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	})
 }

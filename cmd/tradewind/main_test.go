@@ -14,6 +14,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -40,11 +41,15 @@ const (
 	newSecret  = "whsec_new_secret"
 	oldSecret  = "whsec_old_secret"
 	testSource = "acme-stripe"
+
+	shopifySource = "acme-shopify"
+	shopifySecret = "shopify_test_client_secret"
 )
 
 func testSources() map[string]domain.Source {
 	return map[string]domain.Source{
-		testSource: {ID: testSource, Provider: stripe.Kind, Secrets: []string{newSecret, oldSecret}},
+		testSource:    {ID: testSource, Provider: stripe.Kind, Secrets: []string{newSecret, oldSecret}},
+		shopifySource: {ID: shopifySource, Provider: shopify.Kind, Secrets: []string{shopifySecret}},
 	}
 }
 
