@@ -27,7 +27,10 @@ type Error struct {
 	Code    string
 	Reason  string
 	Message string
-	Err     error // the cause, for logs; never shown to clients
+	// Fields are extra facts for clients, shown beside code and message
+	// (e.g. "available" with insufficient_stock).
+	Fields map[string]any
+	Err    error // the cause, for logs; never shown to clients
 }
 
 func (e *Error) Error() string {
@@ -80,4 +83,13 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error; the details are in the server log"
+}
+
+// ErrorFields returns the Fields of the first *Error in err's chain.
+func ErrorFields(err error) map[string]any {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Fields
+	}
+	return nil
 }

@@ -31,7 +31,9 @@ type Params struct {
 	Orders    domain.OrderReader
 	Conflicts domain.Conflicts
 	Inventory domain.Inventory
-	Metrics   *tprom.Metrics
+	// Reservations is the flash-sale reservation API.
+	Reservations domain.Reservations
+	Metrics      *tprom.Metrics
 	// Ready reports whether PostgreSQL and Redis answer.
 	Ready    func(ctx context.Context) error
 	APIToken string
@@ -101,6 +103,8 @@ func New(p Params) *Server {
 	api.Post("/conflicts/:id/resolve", s.resolveConflict)
 	api.Get("/inventory/:sku", s.getStock)
 	api.Put("/inventory/:sku", s.setStock)
+	api.Post("/reservations", s.createReservation)
+	api.Delete("/reservations/:id", s.deleteReservation)
 	return s
 }
 
@@ -134,7 +138,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
-	return c.Status(status).JSON(fiber.Map{"error": fiber.Map{"code": code, "message": msg}})
+	body := fiber.Map{"code": code, "message": msg}
+	for k, v := range domain.ErrorFields(err) {
+		body[k] = v
+	}
+	return c.Status(status).JSON(fiber.Map{"error": body})
 }
 
 func (s *Server) ready(c *fiber.Ctx) error {

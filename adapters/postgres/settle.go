@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -139,10 +140,32 @@ func (l *Ledger) allocate(ctx context.Context, tx *sqlx.Tx, st orderState, paySt
 	if err := json.Unmarshal(o.Lines, &lines); err != nil {
 		return nil, fmt.Errorf("order %q lines: %w", o.Ref, err)
 	}
+	// Checkout reservations made for this order are taken over by its allocation.
+	var held []struct {
+		SKU      string `db:"sku"`
+		Quantity int64  `db:"quantity"`
+	}
+	if err := tx.SelectContext(ctx, &held, `SELECT sku, SUM(quantity) AS quantity FROM reservations
+		WHERE order_ref = $1 AND state = 'active' AND expires_at > now() GROUP BY sku`, o.Ref); err != nil {
+		return nil, err
+	}
+	reservedFor := map[string]int64{}
+	for _, h := range held {
+		reservedFor[h.SKU] = h.Quantity
+	}
 	wantQty := map[string]int64{}
 	for _, ln := range lines {
 		if ln.SKU != "" && ln.Quantity > 0 {
 			wantQty[ln.SKU] += ln.Quantity
+		}
+	}
+	if len(lines) == 0 && o.status() == domain.StatusPending {
+		// Known only from a payment: what its checkout reserved is what it bought.
+		for sku, q := range reservedFor {
+			wantQty[sku] = q
+		}
+		if len(wantQty) > 0 {
+			want = domain.DesiredAllocation(domain.OrderFacts{Status: domain.StatusPlaced, PaymentStatus: payStatus, FailedOnly: st.failedOnly, Restocked: st.restocked})
 		}
 	}
 	var current []allocationRow
@@ -160,12 +183,26 @@ func (l *Ledger) allocate(ctx context.Context, tx *sqlx.Tx, st orderState, paySt
 			skus = append(skus, a.SKU)
 		}
 	}
+	for sku := range reservedFor {
+		if _, ok := wantQty[sku]; !ok {
+			if _, ok := have[sku]; !ok {
+				skus = append(skus, sku)
+			}
+		}
+	}
 	sort.Strings(skus)
 
 	var checks []conflictCheck
 	short := false
 	for _, sku := range skus {
 		cur, target := have[sku], allocationRow{SKU: sku, Quantity: wantQty[sku], State: want}
+		cur.SKU = sku
+		if q := reservedFor[sku]; q > 0 {
+			var err error
+			if cur, err = convertReservations(ctx, tx, o.Ref, cur, q); err != nil {
+				return nil, err
+			}
+		}
 		if target.Quantity == 0 {
 			target.State = domain.AllocNone
 		}
@@ -260,4 +297,29 @@ func saveAllocation(ctx context.Context, tx *sqlx.Tx, ref string, a allocationRo
 		ON CONFLICT (order_ref, sku) DO UPDATE SET quantity = EXCLUDED.quantity, state = EXCLUDED.state, updated_at = now()`,
 		ref, a.SKU, a.Quantity, a.State)
 	return err
+}
+
+// convertReservations hands an order's active checkout reservations of one SKU
+// over to its allocation: the units are already counted in reserved, so the
+// allocation now holds them as reserved and the counters do not move.
+func convertReservations(ctx context.Context, tx *sqlx.Tx, ref string, cur allocationRow, qty int64) (allocationRow, error) {
+	if _, err := lockSKU(ctx, tx, cur.SKU); err != nil {
+		return cur, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET state = 'converted', updated_at = now()
+		WHERE order_ref = $1 AND sku = $2 AND state = 'active' AND expires_at > now()`, ref, cur.SKU); err != nil {
+		return cur, err
+	}
+	switch cur.State {
+	case domain.AllocReserved:
+		cur.Quantity += qty
+	case domain.AllocCommitted:
+		// Already committed: the reservation's units go back through a release.
+		if err := moveStock(ctx, tx, stockMove{SKU: cur.SKU, DeltaReserved: -qty, Cause: domain.StockRelease, OrderRef: ref, OccurredAt: time.Now()}); err != nil {
+			return cur, err
+		}
+	default:
+		cur = allocationRow{SKU: cur.SKU, Quantity: qty, State: domain.AllocReserved}
+	}
+	return cur, saveAllocation(ctx, tx, ref, cur)
 }

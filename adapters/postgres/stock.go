@@ -128,17 +128,34 @@ type Inventory struct {
 	DB *sqlx.DB
 	// OversellPolicy applies to backordered orders a new level lets through.
 	OversellPolicy string
+	// Now is the clock reservations expire by (time.Now when nil).
+	Now func() time.Time
 }
 
 var _ domain.Inventory = (*Inventory)(nil)
 
-// Stock implements domain.Inventory.
+// Stock implements domain.Inventory. A reservation past its time stops counting
+// at once, before the sweeper has released it.
 func (s *Inventory) Stock(ctx context.Context, sku string) (domain.Stock, error) {
-	var r inventoryRow
-	if err := s.DB.GetContext(ctx, &r, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1`, sku); err != nil {
+	var r struct {
+		inventoryRow
+		Expired int64 `db:"expired"`
+	}
+	err := s.DB.GetContext(ctx, &r, `SELECT `+inventoryColumns+`,
+		(SELECT COALESCE(SUM(quantity), 0) FROM reservations WHERE sku = $1 AND state = 'active' AND expires_at <= $2) AS expired
+		FROM inventory WHERE sku = $1`, sku, s.now())
+	if err != nil {
 		return domain.Stock{}, translate(fmt.Sprintf("stock of %q", sku), err)
 	}
+	r.Reserved -= r.Expired
 	return r.stock(), nil
+}
+
+func (s *Inventory) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
 }
 
 // SetOnHand implements domain.Inventory.

@@ -47,6 +47,7 @@ type Main struct {
 	breaker   *gobreaker.CircuitBreaker[struct{}]
 
 	server    *httpapi.Server
+	reserver  *postgres.Reserver
 	listener  net.Listener
 	served    chan error
 	worker    *asynq.Server
@@ -181,10 +182,11 @@ func (m *Main) Ready(ctx context.Context) error {
 }
 
 func (m *Main) startServer(inbox *postgres.Inbox) error {
+	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: inbox, Enqueue: m.enqueue,
-		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB},
-		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy},
+		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver,
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
 		Metrics:   m.Metrics, Ready: m.Ready,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 	})
@@ -223,6 +225,9 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy}, Source: m.source, Provider: provider, Logger: m.Logger,
 		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 	})
+	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
+		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
+	})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	})
@@ -240,6 +245,9 @@ func (m *Main) startScheduler() error {
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
 		return fmt.Errorf("schedule inbox sweep: %w", err)
 	}
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
+		return fmt.Errorf("schedule reservation expiry: %w", err)
+	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
@@ -254,6 +262,7 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
 		<-m.served
+		errs = append(errs, m.reserver.Shutdown(ctx))
 	}
 	if m.scheduler != nil {
 		m.scheduler.Shutdown()

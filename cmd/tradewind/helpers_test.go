@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/lib/pq"
 	"net/url"
 	"testing"
 )
@@ -13,3 +14,5 @@ func postgresAddr(t *testing.T, dbURL string) string {
 	}
 	return u.Host
 }
+
+func pqArray(s []string) any { return pq.StringArray(s) }
