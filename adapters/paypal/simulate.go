@@ -6,13 +6,13 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
+	_ "embed" // the simulator's committed key pair
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"strings"
@@ -27,42 +27,51 @@ import (
 // when the source pins the simulator's certificate with cert_file.
 const SimulatorCertURL = "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-tradewind-simulator"
 
-// simulator is the key and self-signed certificate Sample signs with, made at first use.
+// The simulator's key pair is committed (simulator_key.pem, simulator_cert.pem) rather
+// than made per process, so that a certificate pinned once — examples/sources.yaml pins
+// examples/paypal-simulator-cert.pem, a copy — verifies every later `tradewind simulate
+// paypal`, in any process. The key is public and dev-only: its certificate is
+// self-signed, so it verifies only for a source that pins it with cert_file, never
+// through PAYPAL-CERT-URL (which must chain to the system roots).
+var (
+	//go:embed simulator_key.pem
+	simulatorKeyPEM []byte
+	//go:embed simulator_cert.pem
+	simulatorCertPEM []byte
+)
+
+// simulator is the parsed key Sample signs with.
 var simulator struct {
 	once sync.Once
 	key  *rsa.PrivateKey
-	pem  []byte
 	err  error
 }
 
 func simulatorKey() (*rsa.PrivateKey, []byte, error) {
 	simulator.once.Do(func() {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			simulator.err = err
+		blk, _ := pem.Decode(simulatorKeyPEM)
+		if blk == nil {
+			simulator.err = errors.New("paypal: simulator_key.pem holds no PEM block")
 			return
 		}
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(time.Now().UnixNano()),
-			Subject:      pkix.Name{CommonName: "messageverificationcerts.sandbox.paypal.com", Organization: []string{"Tradewind simulator (not PayPal)"}},
-			DNSNames:     []string{"messageverificationcerts.sandbox.paypal.com"},
-			NotBefore:    time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC),
-			NotAfter:     time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 		if err != nil {
-			simulator.err = err
+			simulator.err = fmt.Errorf("paypal: simulator_key.pem: %w", err)
+			return
+		}
+		key, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			simulator.err = errors.New("paypal: simulator_key.pem is not an RSA key")
 			return
 		}
 		simulator.key = key
-		simulator.pem = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	})
-	return simulator.key, simulator.pem, simulator.err
+	return simulator.key, simulatorCertPEM, simulator.err
 }
 
 // SimulatorCertPEM returns the PEM of the self-signed certificate Sample signs with
-// (made once per process).
+// (committed as adapters/paypal/simulator_cert.pem; examples/paypal-simulator-cert.pem
+// is a copy).
 func SimulatorCertPEM() ([]byte, error) {
 	_, p, err := simulatorKey()
 	return p, err

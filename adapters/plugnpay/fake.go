@@ -10,9 +10,9 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// FakeGateway is an in-memory PlugnPay remote API for tests and `tradewind simulate
-// --serve-confirmations`: it answers POST /payment/pnpremote.cgi mode=query_trans for the
-// orders registered with it, on whatever listener it is mounted.
+// FakeGateway is an in-memory PlugnPay remote API for tests and `tradewind simulate` (which
+// serves it on loopback for the demo source): it answers POST /payment/pnpremote.cgi
+// mode=query_trans for the orders registered with it, on whatever listener it is mounted.
 type FakeGateway struct {
 	mu         sync.Mutex
 	txs        map[string]Transaction // by orderID

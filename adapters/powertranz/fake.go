@@ -17,9 +17,9 @@ type Transaction struct {
 	Currency              string // alphabetic, e.g. USD
 }
 
-// FakeGateway is an in-memory PowerTranz for tests and `tradewind simulate
-// --serve-confirmations`: it serves POST /api/spi/payment (and GET /api/alive) for the
-// transactions registered with it, on whatever listener it is mounted.
+// FakeGateway is an in-memory PowerTranz for tests and `tradewind simulate` (which serves
+// it on loopback for the demo source): it serves POST /api/spi/payment (and GET /api/alive)
+// for the transactions registered with it, on whatever listener it is mounted.
 type FakeGateway struct {
 	mu       sync.Mutex
 	txs      map[string]fakeTx // by SpiToken

@@ -1,0 +1,325 @@
+package bigcommerce
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// FakeOrder is an order a FakeStore holds.
+type FakeOrder struct {
+	ID         int64
+	StatusID   int // v2 status_id; 0 means 11 (Awaiting Fulfillment)
+	CustomerID int64
+	Currency   string // ISO 4217; empty means USD
+	Lines      []FakeLine
+	Modified   time.Time // date_modified (whole seconds); zero means when PutOrder was called
+}
+
+// FakeLine is one line of a FakeOrder.
+type FakeLine struct {
+	ProductID, VariantID int64
+	SKU                  string
+	Quantity             int64
+	UnitPrice            int64 // minor units, before tax
+}
+
+// FakeVariant is a catalog variant (VariantID 0: a product without variants) a FakeStore holds.
+type FakeVariant struct {
+	ProductID, VariantID int64
+	SKU                  string
+	InventoryLevel       int64
+}
+
+// FakeStore is an in-memory BigCommerce store API for tests and `tradewind simulate`
+// (which serves it on loopback for the demo source): it answers the calls Fetch makes —
+// GET /stores/{store_hash}/v2/orders/{id}, …/v2/orders/{id}/products and
+// …/v3/catalog/products/{product_id}[/variants/{variant_id}] — for the orders and variants
+// put into it, on whatever listener it is mounted, for any store hash.
+type FakeStore struct {
+	mu       sync.Mutex
+	orders   map[int64]FakeOrder
+	variants map[[2]int64]FakeVariant // by product id, variant id
+	hash     string
+	token    string
+	down     bool
+	calls    int
+	served   int
+}
+
+// NewFakeStore returns an empty fake store that accepts any store hash and access token.
+func NewFakeStore() *FakeStore {
+	return &FakeStore{orders: map[int64]FakeOrder{}, variants: map[[2]int64]FakeVariant{}}
+}
+
+// PutOrder adds or replaces an order.
+func (s *FakeStore) PutOrder(o FakeOrder) {
+	if o.StatusID == 0 {
+		o.StatusID = 11
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Modified.IsZero() {
+		o.Modified = time.Now()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orders[o.ID] = o
+}
+
+// PutVariant adds or replaces a variant (or, with VariantID 0, a product).
+func (s *FakeStore) PutVariant(v FakeVariant) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.variants[[2]int64{v.ProductID, v.VariantID}] = v
+}
+
+// AddSample puts into the store what a delivery built by Sample (body) with options o
+// names, so that Fetch completes it: for an order scope, order data.id with one line of
+// o.SKU × o.Quantity at o.Amount (defaults SKU-1, 1, 2500 USD), Awaiting Fulfillment,
+// modified at o.Now; for store/sku/inventory/updated, the variant with o.SKU and the
+// inventory level the payload states.
+func (s *FakeStore) AddSample(body []byte, o webhook.SampleOptions) error {
+	p, err := decode(body)
+	if err != nil {
+		return err
+	}
+	if o.SKU == "" {
+		o.SKU = "SKU-1"
+	}
+	if p.Scope == ScopeSKUInventoryUpdated {
+		inv := p.Data.Inventory
+		if inv == nil {
+			return webhook.Invalid("%s: data.inventory is missing", p.Scope)
+		}
+		s.PutVariant(FakeVariant{ProductID: inv.ProductID, VariantID: inv.VariantID, SKU: o.SKU, InventoryLevel: inv.Value})
+		return nil
+	}
+	id, err := p.id()
+	if err != nil {
+		return err
+	}
+	if o.Quantity == 0 {
+		o.Quantity = 1
+	}
+	if o.Amount == 0 {
+		o.Amount = 2500
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	s.PutOrder(FakeOrder{
+		ID: id, CustomerID: 11, Currency: strings.ToUpper(o.Currency), Modified: o.Now,
+		Lines: []FakeLine{{ProductID: 206, VariantID: 509, SKU: o.SKU, Quantity: o.Quantity, UnitPrice: o.Amount}},
+	})
+	return nil
+}
+
+// RequireCredentials makes the store answer 404 for another store hash and 401 unless
+// X-Auth-Token is accessToken.
+func (s *FakeStore) RequireCredentials(storeHash, accessToken string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hash, s.token = storeHash, accessToken
+}
+
+// SetDown makes the store answer 503 to everything while down is true.
+func (s *FakeStore) SetDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+// Calls is the number of requests the store answered.
+func (s *FakeStore) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// Served is the number of Fetches the store has answered to their end: with an order's
+// last page of products, a variant or product, or 404 for one it does not hold. Each
+// delivery the worker fetched counts one.
+func (s *FakeStore) Served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.served
+}
+
+// ServeHTTP implements http.Handler.
+func (s *FakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.down {
+		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if r.Method != http.MethodGet || len(parts) < 4 || parts[0] != "stores" || (s.hash != "" && parts[1] != s.hash) {
+		notFound(w)
+		return
+	}
+	if s.token != "" && r.Header.Get("X-Auth-Token") != s.token {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"status":401,"title":"You don't have a valid access token"}`)
+		return
+	}
+	ids := func(ps []string) ([]int64, bool) {
+		out := make([]int64, len(ps))
+		for i, p := range ps {
+			n, err := strconv.ParseInt(p, 10, 64)
+			if err != nil {
+				return nil, false
+			}
+			out[i] = n
+		}
+		return out, true
+	}
+	rest := parts[2:]
+	switch {
+	case len(rest) >= 3 && rest[0] == "v2" && rest[1] == "orders":
+		n, ok := ids(rest[2:3])
+		if !ok {
+			notFound(w)
+			return
+		}
+		o, found := s.orders[n[0]]
+		if !found {
+			s.served++ // Fetch ends here: the order does not exist
+			notFound(w)
+			return
+		}
+		switch {
+		case len(rest) == 3:
+			writeJSON(w, v2Order(o))
+		case len(rest) == 4 && rest[3] == "products":
+			lines := v2Products(o)
+			limit, page := queryInt(r, "limit", 50), queryInt(r, "page", 1)
+			from := min((page-1)*limit, len(lines))
+			lines = lines[from:min(from+limit, len(lines))]
+			if len(lines) < limit {
+				s.served++ // the last page: Fetch has the whole order
+			}
+			if len(lines) == 0 {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			writeJSON(w, lines)
+		default:
+			notFound(w)
+		}
+	case len(rest) >= 4 && rest[0] == "v3" && rest[1] == "catalog" && rest[2] == "products":
+		var key [2]int64
+		switch {
+		case len(rest) == 4:
+			n, ok := ids(rest[3:4])
+			if !ok {
+				notFound(w)
+				return
+			}
+			key = [2]int64{n[0], 0}
+		case len(rest) == 6 && rest[4] == "variants":
+			n, ok := ids([]string{rest[3], rest[5]})
+			if !ok {
+				notFound(w)
+				return
+			}
+			key = [2]int64{n[0], n[1]}
+		default:
+			notFound(w)
+			return
+		}
+		v, found := s.variants[key]
+		s.served++ // Fetch ends here, with the variant or with 404
+		if !found {
+			notFound(w)
+			return
+		}
+		data := map[string]any{"id": v.VariantID, "product_id": v.ProductID, "sku": v.SKU, "inventory_level": v.InventoryLevel}
+		if v.VariantID == 0 {
+			data = map[string]any{"id": v.ProductID, "sku": v.SKU, "inventory_level": v.InventoryLevel, "inventory_tracking": "product"}
+		}
+		writeJSON(w, map[string]any{"data": data, "meta": map[string]any{}})
+	default:
+		notFound(w)
+	}
+}
+
+var statusNames = map[int]string{
+	0: "Incomplete", 1: "Pending", 2: "Shipped", 3: "Partially Shipped", 4: "Refunded", 5: "Cancelled", 6: "Declined",
+	7: "Awaiting Payment", 8: "Awaiting Pickup", 9: "Awaiting Shipment", 10: "Completed", 11: "Awaiting Fulfillment",
+	12: "Manual Verification Required", 13: "Disputed", 14: "Partially Refunded",
+}
+
+func v2Order(o FakeOrder) map[string]any {
+	var total, items int64
+	for _, l := range o.Lines {
+		total += l.Quantity * l.UnitPrice
+		items += l.Quantity
+	}
+	m := func(v int64) string { return decimal4(v, o.Currency) }
+	return map[string]any{
+		"id": o.ID, "customer_id": o.CustomerID, "date_modified": o.Modified.UTC().Format(time.RFC1123Z),
+		"date_created": o.Modified.UTC().Format(time.RFC1123Z), "status_id": o.StatusID, "status": statusNames[o.StatusID],
+		"subtotal_ex_tax": m(total), "subtotal_inc_tax": m(total), "total_ex_tax": m(total), "total_inc_tax": m(total),
+		"total_tax": m(0), "items_total": items, "currency_code": o.Currency, "default_currency_code": o.Currency,
+		"payment_method": "Simulated", "order_source": "www",
+	}
+}
+
+func v2Products(o FakeOrder) []map[string]any {
+	out := make([]map[string]any, len(o.Lines))
+	for i, l := range o.Lines {
+		out[i] = map[string]any{
+			"id": int64(i + 1), "order_id": o.ID, "product_id": l.ProductID, "variant_id": l.VariantID, "name": "Simulated product",
+			"sku": l.SKU, "type": "physical", "quantity": l.Quantity, "base_price": decimal4(l.UnitPrice, o.Currency),
+			"price_ex_tax": decimal4(l.UnitPrice, o.Currency), "price_inc_tax": decimal4(l.UnitPrice, o.Currency),
+			"total_ex_tax": decimal4(l.UnitPrice*l.Quantity, o.Currency), "total_inc_tax": decimal4(l.UnitPrice*l.Quantity, o.Currency),
+		}
+	}
+	return out
+}
+
+// decimal4 writes minor units of currency as v2's four-place decimal string ("25.0000").
+func decimal4(minor int64, currency string) string {
+	exp := domain.CurrencyExponent(currency)
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	s := fmt.Sprintf("%0*d", exp+1, minor)
+	whole, frac := s[:len(s)-exp], s[len(s)-exp:]
+	return sign + whole + "." + (frac + "0000")[:max(4, exp)]
+}
+
+// queryInt reads a positive integer query parameter, def when absent or invalid.
+func queryInt(r *http.Request, key string, def int) int {
+	if n, err := strconv.Atoi(r.URL.Query().Get(key)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func notFound(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusNotFound)
+	fmt.Fprint(w, `{"status":404,"title":"The requested resource was not found"}`)
+}
