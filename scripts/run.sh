@@ -23,6 +23,8 @@ cat >&2 <<MSG
   Try, in another terminal:
     bin/tradewind simulate stripe payment_intent.succeeded --order-ref 1001
     curl -s -H 'Authorization: Bearer $TRADEWIND_API_TOKEN' http://$TRADEWIND_LISTEN/api/v1/orders/1001
+  Every provider has a demo source (examples/sources.yaml): bin/tradewind simulate shopify,
+  simulate powertranz, simulate adyen --batch, … (bin/tradewind simulate --help lists them).
   Ctrl-C stops it.
 
 MSG
