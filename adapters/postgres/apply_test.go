@@ -186,3 +186,36 @@ func TestOversellCancelPolicy(t *testing.T) {
 	}
 	checkLedger(t, db)
 }
+
+func TestUntrackedSKUWaitsWithoutConflictUntilALevelArrives(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	l := &postgres.Ledger{DB: db}
+	b := builder{ref: "U1", sku: "SKU-U1", t0: t0}
+	apply(t, db, l, b.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 100))
+	if s := readState(t, db, "U1", b.sku); s.Alloc != "backordered:2" || s.Reserved != 0 {
+		t.Fatalf("%+v, want the order waiting on the untracked SKU", s)
+	}
+	list, _ := (&postgres.Conflicts{DB: db}).List(t.Context(), domain.ConflictFilter{OrderRef: "U1"})
+	if len(list) != 0 {
+		t.Errorf("conflicts on an untracked SKU: %+v", list)
+	}
+	apply(t, db, l, b.stock("stock", 5, 10))
+	if s := readState(t, db, "U1", b.sku); s.Alloc != "reserved:2" || s.Reserved != 2 {
+		t.Errorf("%+v, want 2 reserved once the SKU has a level", s)
+	}
+	checkLedger(t, db)
+}
+
+func TestARuleResolvedConflictClearsWhenItsConditionDoes(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	l := &postgres.Ledger{DB: db}
+	b := builder{ref: "V1", sku: "SKU-V1", t0: t0}
+	apply(t, db, l, b.refund("r1", 4, 500, false)) // the refund arrives before the capture
+	apply(t, db, l, b.payment(domain.PaymentSucceeded, "paid", 3, 500))
+	list, _ := (&postgres.Conflicts{DB: db}).List(t.Context(), domain.ConflictFilter{OrderRef: "V1"})
+	if len(list) != 1 || !strings.HasPrefix(list[0].Rule, "condition cleared by") {
+		t.Errorf("conflicts = %+v, want refund_exceeds_capture marked cleared", list)
+	}
+}

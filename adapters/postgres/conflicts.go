@@ -96,17 +96,20 @@ type conflictCheck struct {
 }
 
 // recordConflicts opens (or resolves by rule) each active condition and resolves
-// the open ones whose condition no longer holds. Conflicts a person resolved stay resolved.
+// the standing ones whose condition no longer holds. Conflicts a person resolved stay resolved.
 func recordConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef, eventID string, checks []conflictCheck) error {
-	var open []struct {
+	var standing []struct {
 		Kind string `db:"kind"`
 		SKU  string `db:"sku"`
 	}
-	if err := sqlx.SelectContext(ctx, tx, &open, `SELECT kind, sku FROM conflicts WHERE order_ref = $1 AND state = 'open'`, orderRef); err != nil {
+	// Conflicts still standing: open ones, and those a rule resolved while the
+	// condition held (no person has touched them, and it has not cleared yet).
+	if err := sqlx.SelectContext(ctx, tx, &standing, `SELECT kind, sku FROM conflicts
+		WHERE order_ref = $1 AND note = '' AND rule NOT LIKE 'condition cleared%'`, orderRef); err != nil {
 		return err
 	}
-	isOpen := func(c conflictCheck) bool {
-		for _, o := range open {
+	isStanding := func(c conflictCheck) bool {
+		for _, o := range standing {
 			if o.Kind == c.kind && o.SKU == c.sku {
 				return true
 			}
@@ -114,13 +117,13 @@ func recordConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef, eventID 
 		return false
 	}
 	for _, c := range checks {
-		if !c.active && !isOpen(c) {
+		if !c.active && !isStanding(c) {
 			continue
 		}
 		if !c.active {
 			if _, err := tx.ExecContext(ctx, `
 				UPDATE conflicts SET state = 'resolved', rule = 'condition cleared by ' || $4, resolved_at = now()
-				WHERE kind = $1 AND order_ref = $2 AND sku = $3 AND state = 'open'`, c.kind, orderRef, c.sku, eventID); err != nil {
+				WHERE kind = $1 AND order_ref = $2 AND sku = $3 AND note = ''`, c.kind, orderRef, c.sku, eventID); err != nil {
 				return err
 			}
 			continue

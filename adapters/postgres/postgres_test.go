@@ -10,28 +10,12 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/internal/testenv"
 )
 
 // openDB returns a migrated, empty database for the test.
-func openDB(t testing.TB) *sqlx.DB {
-	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, testenv.DatabaseURL(t), 20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	mg, err := postgres.Migrator(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mg.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return db
-}
+func openDB(t testing.TB) *sqlx.DB { return pgtest.Open(t, 20) }
 
 var entrySeq atomic.Int64
 

@@ -209,6 +209,21 @@ func (l *Ledger) allocate(ctx context.Context, tx *sqlx.Tx, st orderState, paySt
 		if target.State == domain.AllocNone {
 			target.Quantity = 0
 		}
+		tracked, err := skuTracked(ctx, tx, sku)
+		if err != nil {
+			return nil, err
+		}
+		if !tracked && cur.State != domain.AllocReserved && cur.State != domain.AllocCommitted {
+			// No level was ever stated for this SKU: Tradewind does not track its stock
+			// yet. The order waits on it, without a conflict, until a level arrives.
+			if target.State != domain.AllocNone {
+				target.State = domain.AllocBackordered
+			}
+			if err := saveAllocation(ctx, tx, o.Ref, target); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		ok, err := l.moveAllocation(ctx, tx, o.Ref, cur, target, st, ev)
 		if err != nil {
 			return nil, err
@@ -322,4 +337,12 @@ func convertReservations(ctx context.Context, tx *sqlx.Tx, ref string, cur alloc
 		cur = allocationRow{SKU: cur.SKU, Quantity: qty, State: domain.AllocReserved}
 	}
 	return cur, saveAllocation(ctx, tx, ref, cur)
+}
+
+// skuTracked reports whether a stock level was ever stated for sku. It locks the
+// SKU's row, so a level being set concurrently is either seen here or sees this
+// order waiting on it.
+func skuTracked(ctx context.Context, tx *sqlx.Tx, sku string) (bool, error) {
+	inv, err := lockSKU(ctx, tx, sku)
+	return inv.SetAt.Valid, err
 }
