@@ -38,8 +38,13 @@ type Params struct {
 	Ready    func(ctx context.Context) error
 	APIToken string
 	MaxBody  int // bytes; larger webhook bodies are answered 413
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
+	// ingress reads it at most once a second. ShedQueueDepth is the depth above
+	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
+	QueueDepth     func(ctx context.Context) (int, error)
+	ShedQueueDepth int
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Server holds the Fiber app and its handlers.
@@ -49,6 +54,8 @@ type Server struct {
 	// rejectLimit bounds how many rejections per second are written to
 	// PostgreSQL, so a flood of bad requests cannot turn into a flood of writes.
 	rejectLimit *rate.Limiter
+	limits      sourceLimits // per-source rate limits (ratelimit.go)
+	shed        shedder      // cached queue depth for load shedding (shed.go)
 }
 
 // statusByCode is the one table from error code to HTTP status.
@@ -135,7 +142,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.p.Logger.Error("request failed", slog.String("method", c.Method()), slog.String("path", c.Path()),
 			slog.String("error", err.Error()))
 	}
-	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
+	if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	body := fiber.Map{"code": code, "message": msg}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -14,8 +15,9 @@ import (
 )
 
 // ingest is POST /webhooks/:source. The steps run in the order PRODUCT.md fixes:
-// size → source → signature → parse → commit → enqueue → answer. Nothing is
-// answered 2xx before its inbox row is committed.
+// size → source → (load shedding, 503) → signature → (rate limit, 429) → parse →
+// commit → enqueue → answer. Nothing is answered 2xx before its inbox row is
+// committed.
 func (s *Server) ingest(c *fiber.Ctx) error {
 	start := s.p.Now()
 	sourceID := c.Params("source")
@@ -44,6 +46,13 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if !ok {
 		return domain.Errorf(domain.EINTERNAL, "source %q names unknown provider %q", src.ID, src.Provider)
 	}
+	// Load shedding comes before any real work: the answer is the same whoever asks.
+	if shed, depth := s.overloaded(); shed {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(shedRetryAfter))
+		return reject(domain.CauseOverloaded, &domain.Error{Code: domain.EUNAVAILABLE, Reason: domain.CauseOverloaded,
+			Message: fmt.Sprintf("Tradewind is behind on its work (%d tasks waiting, over TRADEWIND_SHED_QUEUE_DEPTH=%d); nothing was accepted, retry later",
+				depth, s.p.ShedQueueDepth)})
+	}
 	d := domain.Delivery{
 		Header:     requestHeader(c),
 		Body:       bytes.Clone(body),
@@ -53,6 +62,18 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	}
 	if err := provider.Verify(src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
+	}
+	// The rate limit counts verified requests only, so that forged ones cannot use
+	// up a provider's allowance.
+	wait, err := s.limits.allow(src, start)
+	if err != nil {
+		return domain.WrapError(err, domain.EINTERNAL, "source "+src.ID+": "+domain.ErrorMessage(err))
+	}
+	if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
+		return reject(domain.CauseRateLimited, domain.Errorf(domain.ERATELIMITED,
+			"source %s is over its rate limit (%s: %s/s, %s: %s); nothing was accepted, retry after %s s",
+			src.ID, SettingRateLimit, src.Settings[SettingRateLimit], SettingRateBurst, src.Setting(SettingRateBurst, "default"), retryAfter(wait)))
 	}
 	msgs, err := provider.Parse(src, d)
 	if err != nil {

@@ -1,15 +1,18 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tradewind/tradewind/domain"
 )
@@ -39,72 +42,122 @@ func nullTime(t time.Time) sql.NullTime { return sql.NullTime{Time: t, Valid: !t
 // Insert implements domain.Inbox: one multi-row INSERT … ON CONFLICT DO NOTHING,
 // one commit, whatever the number of entries.
 func (s *Inbox) Insert(ctx context.Context, entries []domain.InboxEntry) ([]domain.InsertResult, error) {
+	return insertEntries(ctx, s.DB, func(ctx context.Context, args ...any) (*sqlx.Rows, error) {
+		return s.DB.QueryxContext(ctx, insertSQL, args...)
+	}, entries)
+}
+
+// insertSQL inserts any number of entries, one array per column, so that its
+// text never changes and it can be prepared once (InboxBatcher does). Rows go
+// in in array order.
+const insertSQL = `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed)
+	SELECT s, p, e, t, h::jsonb, b, NULLIF(o, '')::timestamptz, r::timestamptz, st, u
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::bool[])
+		AS x(s, p, e, t, h, b, o, r, st, u)
+	ON CONFLICT (source, event_id) DO NOTHING
+	RETURNING id, source, event_id`
+
+// insertEntries runs insertSQL through insert, as one statement (on the pool, it
+// is its own transaction). Rows go in in (source, event id) order, so that
+// concurrent inserts of overlapping keys take their locks in one order and cannot
+// deadlock. The ids of duplicates (already stored, or repeated within entries) are
+// read back with one more query, on db.
+func insertEntries(ctx context.Context, db sqlx.QueryerContext, insert func(ctx context.Context, args ...any) (*sqlx.Rows, error),
+	entries []domain.InboxEntry) ([]domain.InsertResult, error) {
 	if len(entries) == 0 {
 		return nil, nil
 	}
+	order := make([]int, len(entries))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(entries[a].Source, entries[b].Source), strings.Compare(entries[a].EventID, entries[b].EventID))
+	})
+	n := len(entries)
 	var (
-		q    strings.Builder
-		args = make([]any, 0, len(entries)*10)
+		sources, providers, eventIDs, types = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		headers, occurred, received, status = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		bodies                              = make(pq.ByteaArray, n)
+		unconfirmed                         = make(pq.BoolArray, n)
 	)
-	q.WriteString(`INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed) VALUES `)
-	for i, e := range entries {
+	for j, i := range order {
+		e := entries[i]
 		hj, err := headerJSON(e.Header)
 		if err != nil {
 			return nil, fmt.Errorf("inbox insert: headers: %w", err)
 		}
-		if i > 0 {
-			q.WriteByte(',')
+		sources[j], providers[j], eventIDs[j], types[j] = e.Source, e.Provider, e.EventID, e.EventType
+		headers[j], bodies[j], status[j], unconfirmed[j] = string(hj), e.Body, e.Status, e.Unconfirmed
+		if !e.OccurredAt.IsZero() {
+			occurred[j] = e.OccurredAt.Format(time.RFC3339Nano)
 		}
-		n := len(args)
-		fmt.Fprintf(&q, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d)", n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
-		args = append(args, e.Source, e.Provider, e.EventID, e.EventType, hj, e.Body, nullTime(e.OccurredAt), e.ReceivedAt, e.Status, e.Unconfirmed)
+		received[j] = e.ReceivedAt.Format(time.RFC3339Nano)
 	}
-	q.WriteString(` ON CONFLICT (source, event_id) DO NOTHING RETURNING id, source, event_id`)
-
-	rows, err := s.DB.QueryxContext(ctx, q.String(), args...)
+	rows, err := insert(ctx, pq.StringArray(sources), pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types),
+		pq.StringArray(headers), bodies, pq.StringArray(occurred), pq.StringArray(received), pq.StringArray(status), unconfirmed)
 	if err != nil {
 		return nil, translate("inbox insert", err)
 	}
-	defer rows.Close()
-	type key struct{ source, eventID string }
-	inserted := make(map[key]int64, len(entries))
-	for rows.Next() {
-		var (
-			id         int64
-			src, evtID string
-		)
-		if err := rows.Scan(&id, &src, &evtID); err != nil {
-			return nil, translate("inbox insert", err)
-		}
-		inserted[key{src, evtID}] = id
-	}
-	if err := rows.Err(); err != nil {
+	inserted, err := scanKeys(rows)
+	if err != nil {
 		return nil, translate("inbox insert", err)
 	}
 	out := make([]domain.InsertResult, len(entries))
-	var dups []int
-	for i, e := range entries {
-		if id, ok := inserted[key{e.Source, e.EventID}]; ok {
+	var dupSources, dupIDs []string
+	for _, i := range order {
+		k := entryKey{entries[i].Source, entries[i].EventID}
+		if id, ok := inserted[k]; ok {
 			out[i] = domain.InsertResult{ID: id, New: true}
-			delete(inserted, key{e.Source, e.EventID}) // a repeat within one batch is a duplicate
+			delete(inserted, k) // a repeat within one batch is a duplicate
 		} else {
-			dups = append(dups, i)
+			dupSources, dupIDs = append(dupSources, k.source), append(dupIDs, k.eventID)
 		}
 	}
-	for _, i := range dups {
-		id, err := s.lookup(ctx, entries[i].Source, entries[i].EventID)
-		if err != nil {
-			return nil, err
+	if len(dupIDs) == 0 {
+		return out, nil
+	}
+	rows, err = db.QueryxContext(ctx,
+		`SELECT id, source, event_id FROM inbox WHERE (source, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+		pq.StringArray(dupSources), pq.StringArray(dupIDs))
+	if err != nil {
+		return nil, translate("inbox lookup", err)
+	}
+	stored, err := scanKeys(rows)
+	if err != nil {
+		return nil, translate("inbox lookup", err)
+	}
+	for i, e := range entries {
+		if out[i].ID != 0 {
+			continue
+		}
+		id, ok := stored[entryKey{e.Source, e.EventID}]
+		if !ok {
+			return nil, fmt.Errorf("inbox insert: %s/%s: neither inserted nor found", e.Source, e.EventID)
 		}
 		out[i] = domain.InsertResult{ID: id}
 	}
 	return out, nil
 }
 
-func (s *Inbox) lookup(ctx context.Context, source, eventID string) (int64, error) {
-	var id int64
-	err := s.DB.GetContext(ctx, &id, `SELECT id FROM inbox WHERE source = $1 AND event_id = $2`, source, eventID)
-	return id, translate("inbox lookup", err)
+// entryKey is an inbox row's unique key.
+type entryKey struct{ source, eventID string }
+
+// scanKeys reads (id, source, event_id) rows and closes them.
+func scanKeys(rows *sqlx.Rows) (map[entryKey]int64, error) {
+	defer rows.Close()
+	out := make(map[entryKey]int64)
+	for rows.Next() {
+		var (
+			id         int64
+			src, evtID string
+		)
+		if err := rows.Scan(&id, &src, &evtID); err != nil {
+			return nil, err
+		}
+		out[entryKey{src, evtID}] = id
+	}
+	return out, rows.Err()
 }
 
 type inboxRow struct {

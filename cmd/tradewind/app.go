@@ -48,6 +48,7 @@ type Main struct {
 
 	server    *httpapi.Server
 	reserver  *postgres.Reserver
+	batcher   *postgres.InboxBatcher // the ingress's inbox: group commit
 	listener  net.Listener
 	served    chan error
 	worker    *asynq.Server
@@ -182,9 +183,14 @@ func (m *Main) Ready(ctx context.Context) error {
 }
 
 func (m *Main) startServer(inbox *postgres.Inbox) error {
+	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Logger: m.Logger})
+	if err := m.batcher.Start(context.Background()); err != nil {
+		return err
+	}
 	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	m.server = httpapi.New(httpapi.Params{
-		Sources: m.source, Providers: provider, Inbox: inbox, Enqueue: m.enqueue,
+		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
+		QueueDepth: m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver,
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
 		Metrics:   m.Metrics, Ready: m.Ready,
@@ -263,6 +269,9 @@ func (m *Main) Close(ctx context.Context) error {
 		errs = append(errs, m.server.Shutdown(ctx))
 		<-m.served
 		errs = append(errs, m.reserver.Shutdown(ctx))
+	}
+	if m.batcher != nil {
+		errs = append(errs, m.batcher.Shutdown(ctx)) // after the server: its requests are answered first
 	}
 	if m.scheduler != nil {
 		m.scheduler.Shutdown()

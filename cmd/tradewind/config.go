@@ -29,6 +29,7 @@ type Config struct {
 	SweepInterval     time.Duration `env:"TRADEWIND_SWEEP_INTERVAL" default:"15s" validate:"min=1s,max=1h" help:"a duration between 1s and 1h, e.g. 15s"`
 	SweepGrace        time.Duration `env:"TRADEWIND_SWEEP_GRACE" default:"10s" validate:"min=0,max=1h" help:"a duration between 0s and 1h, e.g. 10s"`
 	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
+	ShedQueueDepth    int           `env:"TRADEWIND_SHED_QUEUE_DEPTH" default:"100000" validate:"min=0" help:"a task count, 0 or more (0 turns load shedding off)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
 }
 

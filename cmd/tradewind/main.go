@@ -49,6 +49,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		run("schedule", "Run the cron: the inbox sweeper", Roles{Schedule: true}),
 		newMigrateCommand(stderr),
 		newSimulateCommand(stdout, stderr),
+		newBenchCommand(stdout, stderr),
 	)
 	return root
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/go-playground/validator/v10"
 	"gopkg.in/yaml.v3"
 
+	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -101,6 +102,9 @@ func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (
 			}
 		}
 		if err := a.CheckSource(src); err != nil {
+			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
+		}
+		if _, _, _, err := httpapi.SourceRateLimit(src); err != nil {
 			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
 		}
 		out[e.ID] = src

@@ -1,0 +1,332 @@
+package postgres
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// InboxBatcher is the inbox with group commit: concurrent Insert calls share one
+// multi-row INSERT and one COMMIT, so a storm of webhooks costs a few commits
+// instead of one each. Every other method is the plain Inbox's.
+//
+// Batching is natural, without a timer: a call that finds a commit slot free goes
+// to PostgreSQL at once; while every slot is busy committing, the calls that
+// arrive meanwhile collect into the next batch. Each caller is answered only once
+// its own batch has committed, with exactly its own results; when a batch fails,
+// every caller in it gets the error and none of its rows exists.
+type InboxBatcher struct {
+	*Inbox // Get, Pending, MarkAttempt and Reject go straight to the inbox
+
+	p     InboxBatcherParams
+	calls chan *insertCall
+	slots chan struct{} // one token per batch committing
+	done  chan struct{} // closed when the collector and every flush have ended
+
+	// flushCtx bounds the batches' statements; Shutdown cancels it when its ctx
+	// ends first.
+	flushCtx    context.Context
+	cancelFlush context.CancelFunc
+
+	mu    sync.RWMutex // guards state against sends on a closed calls channel
+	state int
+
+	// waiting counts calls accepted but not yet handed to a batch.
+	waiting atomic.Int64
+
+	stmtMu sync.Mutex
+	stmt   *sqlx.Stmt // insertSQL, prepared on first use
+}
+
+// InboxBatcherParams configure an InboxBatcher.
+type InboxBatcherParams struct {
+	Inbox *Inbox
+	// MaxRows is the most rows one batch inserts (default 256). A single call with
+	// more entries is a batch of its own.
+	MaxRows int
+	// MaxInFlight is the most batches committing at once, each on its own
+	// connection (default 2). Fewer, larger batches cost PostgreSQL less (on 2
+	// cores, 1 in flight acknowledged ~10-20% more than 4 at 8 concurrent
+	// requests); 2 keeps one slow commit from holding up every request.
+	MaxInFlight int
+	Logger      *slog.Logger
+}
+
+const (
+	batcherNew = iota
+	batcherRunning
+	batcherStopped
+)
+
+var _ domain.Inbox = (*InboxBatcher)(nil)
+
+type insertCall struct {
+	ctx     context.Context
+	entries []domain.InboxEntry
+	done    chan insertOutcome // buffered: a flush never waits for a caller that gave up
+}
+
+type insertOutcome struct {
+	results []domain.InsertResult
+	err     error
+}
+
+// NewInboxBatcher returns a batcher; Start it before the first Insert.
+func NewInboxBatcher(p InboxBatcherParams) *InboxBatcher {
+	if p.MaxRows <= 0 {
+		p.MaxRows = 256
+	}
+	if p.MaxInFlight <= 0 {
+		p.MaxInFlight = 2
+	}
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &InboxBatcher{
+		Inbox: p.Inbox, p: p,
+		calls: make(chan *insertCall, p.MaxRows),
+		slots: make(chan struct{}, p.MaxInFlight),
+		done:  make(chan struct{}),
+	}
+}
+
+// Start starts collecting and committing batches. ctx bounds only the start:
+// the batcher runs until Shutdown, so that requests still in flight when a
+// process is told to stop are stored and answered.
+func (b *InboxBatcher) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != batcherNew {
+		return domain.Errorf(domain.EINTERNAL, "inbox batcher started twice")
+	}
+	b.state = batcherRunning
+	b.flushCtx, b.cancelFlush = context.WithCancel(context.Background())
+	go b.collect()
+	return nil
+}
+
+// Shutdown stops accepting calls, commits the ones already accepted and waits for
+// every batch to finish. When ctx ends first, batches still committing are
+// cancelled (their callers get an error, their rows roll back) and ctx's error is
+// returned.
+func (b *InboxBatcher) Shutdown(ctx context.Context) error {
+	b.mu.RLock()
+	cancel := b.cancelFlush
+	b.mu.RUnlock()
+	if cancel != nil {
+		defer context.AfterFunc(ctx, cancel)() // also while waiting for calls still being handed over
+	}
+	b.mu.Lock()
+	started := b.state != batcherNew
+	if b.state == batcherRunning {
+		close(b.calls)
+	}
+	b.state = batcherStopped
+	b.mu.Unlock()
+	if !started {
+		return nil
+	}
+	var err error
+	select {
+	case <-b.done:
+	case <-ctx.Done():
+		<-b.done // cancelled statements return promptly
+		err = ctx.Err()
+	}
+	cancel()
+	b.stmtMu.Lock()
+	if b.stmt != nil {
+		_ = b.stmt.Close()
+	}
+	b.stmtMu.Unlock()
+	return err
+}
+
+// Waiting returns the number of Insert calls accepted but not yet in a batch
+// being committed: the queue in front of the commit slots.
+func (b *InboxBatcher) Waiting() int { return int(b.waiting.Load()) }
+
+// Insert implements domain.Inbox: the entries are committed with those of
+// concurrent calls, in one statement and one commit. It returns once that commit
+// has succeeded or failed; the results are this call's own, in order. Returns
+// EUNAVAILABLE when the database cannot be reached or the batcher is not running,
+// and ctx's error when ctx ends first (the entries may then be stored or not;
+// a retry is answered as a duplicate if they were).
+func (b *InboxBatcher) Insert(ctx context.Context, entries []domain.InboxEntry) ([]domain.InsertResult, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	call := &insertCall{ctx: ctx, entries: entries, done: make(chan insertOutcome, 1)}
+	b.mu.RLock()
+	if b.state != batcherRunning {
+		b.mu.RUnlock()
+		return nil, domain.Errorf(domain.EUNAVAILABLE, "inbox insert: the inbox is not accepting writes (shutting down); retry shortly")
+	}
+	b.waiting.Add(1)
+	select {
+	case b.calls <- call:
+		b.mu.RUnlock()
+	case <-ctx.Done():
+		b.waiting.Add(-1)
+		b.mu.RUnlock()
+		return nil, translate("inbox insert", ctx.Err())
+	}
+	select {
+	case out := <-call.done:
+		return out.results, out.err
+	case <-ctx.Done():
+		return nil, translate("inbox insert", ctx.Err())
+	}
+}
+
+// collect gathers calls into batches and hands each to a flush as soon as a
+// commit slot is free. It ends when calls is closed and every batch is done.
+func (b *InboxBatcher) collect() {
+	var (
+		flushes sync.WaitGroup
+		batch   []*insertCall
+		rows    int
+		carry   *insertCall // took the batch over MaxRows: first of the next one
+		open    = true      // calls is not closed yet
+	)
+	defer func() {
+		flushes.Wait()
+		close(b.done)
+	}()
+	// add puts c in the batch, or reports false when it must wait for the next one.
+	add := func(c *insertCall) bool {
+		if len(batch) > 0 && rows+len(c.entries) > b.p.MaxRows {
+			carry = c
+			return false
+		}
+		batch, rows = append(batch, c), rows+len(c.entries)
+		return true
+	}
+	for {
+		if carry != nil {
+			c := carry
+			carry = nil
+			add(c)
+		}
+		if len(batch) == 0 {
+			if !open {
+				return
+			}
+			c, ok := <-b.calls
+			if !ok {
+				return
+			}
+			add(c)
+		}
+		// Wait for a commit slot, collecting what arrives meanwhile.
+	wait:
+		for carry == nil && rows < b.p.MaxRows && open {
+			select {
+			case b.slots <- struct{}{}:
+				break wait
+			case c, ok := <-b.calls:
+				if !ok {
+					open = false
+					break
+				}
+				add(c)
+			}
+		}
+		if carry != nil || rows >= b.p.MaxRows || !open {
+			b.slots <- struct{}{} // the batch is full (or closing): only a slot will do
+		} else {
+			// Holding a slot: take what is already waiting, without waiting.
+		drain:
+			for carry == nil && rows < b.p.MaxRows {
+				select {
+				case c, ok := <-b.calls:
+					if !ok {
+						open = false
+						break drain
+					}
+					add(c)
+				default:
+					break drain
+				}
+			}
+		}
+		b.waiting.Add(-int64(len(batch)))
+		flushes.Add(1)
+		go func(batch []*insertCall) {
+			defer func() {
+				<-b.slots
+				flushes.Done()
+			}()
+			b.flush(batch)
+		}(batch)
+		batch, rows = nil, 0
+	}
+}
+
+// flush commits one batch and answers each of its callers.
+func (b *InboxBatcher) flush(batch []*insertCall) {
+	live := batch[:0]
+	var entries []domain.InboxEntry
+	for _, c := range batch {
+		if c.ctx.Err() != nil {
+			continue // the caller has given up and been answered with an error
+		}
+		live = append(live, c)
+		entries = append(entries, c.entries...)
+	}
+	if len(live) == 0 {
+		return
+	}
+	results, err := b.commit(entries)
+	if err != nil {
+		b.p.Logger.Warn("inbox batch failed; every caller in it is answered with the error",
+			slog.Int("calls", len(live)), slog.Int("rows", len(entries)), slog.String("error", err.Error()))
+	}
+	for _, c := range live {
+		if err != nil {
+			c.done <- insertOutcome{err: err}
+			continue
+		}
+		n := len(c.entries)
+		c.done <- insertOutcome{results: results[:n:n]}
+		results = results[n:]
+	}
+}
+
+// commit inserts entries with one statement, its own transaction: one INSERT
+// and its COMMIT (plus, when some entries were already stored, one SELECT for
+// their ids). Deferred constraints are checked at that COMMIT, and a failure
+// there fails the statement, so the batch. The statement is prepared once per
+// connection: a batch costs one round trip, without parsing or planning.
+func (b *InboxBatcher) commit(entries []domain.InboxEntry) ([]domain.InsertResult, error) {
+	ctx := b.flushCtx
+	stmt, err := b.prepared(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return insertEntries(ctx, b.Inbox.DB, stmt.QueryxContext, entries)
+}
+
+// prepared returns the prepared insertSQL, preparing it on first use (or again
+// after a failure to).
+func (b *InboxBatcher) prepared(ctx context.Context) (*sqlx.Stmt, error) {
+	b.stmtMu.Lock()
+	defer b.stmtMu.Unlock()
+	if b.stmt != nil {
+		return b.stmt, nil
+	}
+	stmt, err := b.Inbox.DB.PreparexContext(ctx, insertSQL)
+	if err != nil {
+		return nil, translate("inbox insert: prepare", err)
+	}
+	b.stmt = stmt
+	return stmt, nil
+}
