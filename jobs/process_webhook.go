@@ -26,11 +26,12 @@ type ProcessWebhookPayload struct {
 // queued, retrying or running, enqueuing the entry again is a no-op.
 func ProcessWebhookTaskID(inboxID int64) string { return "inbox:" + strconv.FormatInt(inboxID, 10) }
 
-// NewProcessWebhookTask returns the task that applies inbox entry id.
-func NewProcessWebhookTask(inboxID int64) *asynq.Task {
+// NewProcessWebhookTask returns the task that applies inbox entry id, on queue
+// (QueueCritical for payment gateways, QueueDefault for storefronts).
+func NewProcessWebhookTask(inboxID int64, queue string) *asynq.Task {
 	b, _ := json.Marshal(ProcessWebhookPayload{InboxID: inboxID})
 	return asynq.NewTask(TypeProcessWebhook, b,
-		asynq.TaskID(ProcessWebhookTaskID(inboxID)), asynq.Queue(QueueDefault), asynq.MaxRetry(20))
+		asynq.TaskID(ProcessWebhookTaskID(inboxID)), asynq.Queue(queue), asynq.MaxRetry(20))
 }
 
 // Enqueuer is the part of asynq.Client the ingress and sweeper use.
@@ -38,10 +39,10 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
-// EnqueueEntry enqueues the task for an inbox entry. A task already queued for it
-// is not an error.
-func EnqueueEntry(ctx context.Context, q Enqueuer, inboxID int64) error {
-	_, err := q.EnqueueContext(ctx, NewProcessWebhookTask(inboxID))
+// EnqueueEntry enqueues the task for an inbox entry on queue. A task already
+// queued for it is not an error.
+func EnqueueEntry(ctx context.Context, q Enqueuer, inboxID int64, queue string) error {
+	_, err := q.EnqueueContext(ctx, NewProcessWebhookTask(inboxID, queue))
 	if errors.Is(err, asynq.ErrTaskIDConflict) {
 		return nil
 	}

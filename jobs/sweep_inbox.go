@@ -52,7 +52,9 @@ func (h *SweepInbox) Sweep(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	for i, id := range ids {
-		if err := EnqueueEntry(ctx, h.Queue, id); err != nil {
+		// Swept entries are late already; they go to the default queue whatever
+		// their provider, rather than costing a read of each row here.
+		if err := EnqueueEntry(ctx, h.Queue, id, QueueDefault); err != nil {
 			return i, fmt.Errorf("sweep: enqueue inbox entry %d: %w", id, err)
 		}
 	}

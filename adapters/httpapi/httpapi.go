@@ -27,7 +27,7 @@ type Params struct {
 	Inbox     domain.Inbox
 	// Enqueue queues an inbox entry for the workers. A failure is logged, never
 	// answered: the entry is committed and the sweeper queues it later.
-	Enqueue   func(ctx context.Context, inboxID int64) error
+	Enqueue   func(ctx context.Context, inboxID int64, src domain.Source) error
 	Orders    domain.OrderReader
 	Conflicts domain.Conflicts
 	Inventory domain.Inventory

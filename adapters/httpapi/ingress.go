@@ -105,7 +105,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		}
 		fresh++
 		if entries[i].Status == domain.InboxReceived {
-			s.enqueue(c.UserContext(), r.ID, src.ID)
+			s.enqueue(c.UserContext(), r.ID, src)
 		}
 	}
 	switch {
@@ -124,10 +124,10 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 
 // enqueue queues a committed entry. Failure is not the provider's problem: the
 // entry is safe in PostgreSQL and the sweeper will queue it.
-func (s *Server) enqueue(ctx context.Context, id int64, source string) {
-	if err := s.p.Enqueue(ctx, id); err != nil {
+func (s *Server) enqueue(ctx context.Context, id int64, src domain.Source) {
+	if err := s.p.Enqueue(ctx, id, src); err != nil {
 		s.p.Logger.Warn("could not queue a stored webhook; the sweeper will queue it",
-			slog.Int64("inbox_id", id), slog.String("source", source), slog.String("error", err.Error()))
+			slog.Int64("inbox_id", id), slog.String("source", src.ID), slog.String("error", err.Error()))
 	}
 }
 

@@ -67,7 +67,7 @@ func newGuardEnv(t *testing.T, sources map[string]domain.Source, depth func(cont
 		Sources:   func(id string) (domain.Source, bool) { s, ok := sources[id]; return s, ok },
 		Providers: func(kind string) (domain.Provider, bool) { return stripe.Provider{}, kind == stripe.Kind },
 		Inbox:     &postgres.Inbox{DB: db},
-		Enqueue:   func(context.Context, int64) error { return nil },
+		Enqueue:   func(context.Context, int64, domain.Source) error { return nil },
 		Metrics:   tprom.New(),
 		Ready:     func(context.Context) error { return nil },
 		APIToken:  "guard-test-token-0123", MaxBody: 64 << 10,

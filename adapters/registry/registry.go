@@ -47,6 +47,16 @@ var adapters = map[string]Adapter{
 	square.Kind:     square.Provider{},
 }
 
+// gateways are the payment gateways: their webhooks are applied before
+// storefronts' when workers are behind.
+var gateways = map[string]bool{
+	stripe.Kind: true, adyen.Kind: true, fygaro.Kind: true, paypal.Kind: true,
+	plugnpay.Kind: true, powertranz.Kind: true, square.Kind: true,
+}
+
+// IsGateway reports whether a provider kind is a payment gateway.
+func IsGateway(kind string) bool { return gateways[kind] }
+
 // Lookup returns the adapter for a provider kind.
 func Lookup(kind string) (Adapter, bool) {
 	a, ok := adapters[kind]

@@ -146,11 +146,18 @@ func provider(kind string) (domain.Provider, bool) {
 
 // enqueue queues an inbox entry, failing fast while Redis is known to be down:
 // the circuit breaker keeps a Redis outage from slowing every acknowledgement.
-func (m *Main) enqueue(ctx context.Context, id int64) error {
+//
+// Payment gateways' webhooks go to the critical queue, storefronts' to the default
+// one: money is applied first when workers are behind.
+func (m *Main) enqueue(ctx context.Context, id int64, src domain.Source) error {
+	queue := jobs.QueueDefault
+	if registry.IsGateway(src.Provider) {
+		queue = jobs.QueueCritical
+	}
 	_, err := m.breaker.Execute(func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		return struct{}{}, jobs.EnqueueEntry(ctx, m.client, id)
+		return struct{}{}, jobs.EnqueueEntry(ctx, m.client, id, queue)
 	})
 	return err
 }

@@ -210,3 +210,17 @@ func TestInventoryAPI(t *testing.T) {
 		t.Errorf("no token = %d, want 401", resp.StatusCode)
 	}
 }
+
+func TestPaymentsAreQueuedBeforeOrders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.start(e.config(), Roles{Serve: true}) // no worker: the tasks stay queued
+	e.send(m, delivery{testSource, "payment_intent.succeeded", webhook.SampleOptions{OrderRef: "9301", Amount: 100}})
+	e.send(m, delivery{shopifySource, shopify.TopicOrdersCreate, webhook.SampleOptions{OrderRef: "9301", SKU: "Q-1", Amount: 100}})
+	for queue, want := range map[string]int{"critical": 1, "default": 1} {
+		info, err := m.inspector.GetQueueInfo(queue)
+		if err != nil || info.Pending != want {
+			t.Errorf("queue %s: %+v, %v; want %d pending", queue, info, err, want)
+		}
+	}
+}
