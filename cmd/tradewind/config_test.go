@@ -89,6 +89,7 @@ func TestSourcesFile(t *testing.T) {
 		{"wrong secret shape", "sources:\n  - id: a\n    provider: stripe\n    secrets: [\"sk_live_x\"]\n", "starts with whsec_"},
 		{"empty", "sources: []\n", "list at least one source"},
 		{"not yaml", "sources: [\n", "sources file s.yaml"},
+		{"missing env setting", "sources:\n  - id: a\n    provider: stripe\n    secrets: [whsec_1]\n    api_token: env:TW_TOKEN_NOT_SET\n", "api_token: environment variable TW_TOKEN_NOT_SET is not set"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,9 +108,13 @@ func TestSourcesFile(t *testing.T) {
 			}
 		})
 	}
-	got, _ := ParseSources("s.yaml", []byte("sources:\n  - id: w\n    provider: stripe\n    secrets: [whsec_1]\n    order_ref_key: order_id\n"), envMap(nil))
-	if got["w"].OrderRefKey() != "order_id" {
-		t.Errorf("order_ref_key setting = %q, want order_id", got["w"].OrderRefKey())
+	got, err := ParseSources("s.yaml", []byte("sources:\n  - id: w\n    provider: stripe\n    secrets: [whsec_1]\n    order_ref_key: order_id\n    api_token: env:TW_TOKEN\n"),
+		envMap(map[string]string{"TW_TOKEN": "tok_from_env"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["w"].OrderRefKey() != "order_id" || got["w"].Settings["api_token"] != "tok_from_env" {
+		t.Errorf("settings = %v, want order_ref_key order_id and api_token from the environment", got["w"].Settings)
 	}
 }
 

@@ -94,9 +94,18 @@ func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (
 			src.Secrets = append(src.Secrets, s)
 		}
 		for k, val := range e.Settings {
-			switch val.(type) {
-			case string, int, int64, float64, bool:
-				src.Settings[k] = fmt.Sprint(val)
+			switch v := val.(type) {
+			case string:
+				if name, ok := strings.CutPrefix(v, "env:"); ok {
+					env, set := getenv(name)
+					if !set || env == "" {
+						return nil, fail("%s: %s: environment variable %s is not set", at, k, name)
+					}
+					v = env
+				}
+				src.Settings[k] = v
+			case int, int64, float64, bool:
+				src.Settings[k] = fmt.Sprint(v)
 			default:
 				return nil, fail("%s: %s: must be a single value (string, number or boolean)", at, k)
 			}
