@@ -18,6 +18,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook"
@@ -49,19 +50,7 @@ type guardEnv struct {
 // clock and queue depth.
 func newGuardEnv(t *testing.T, sources map[string]domain.Source, depth func(context.Context) (int, error), shedAt int) *guardEnv {
 	t.Helper()
-	ctx := context.Background()
-	db, err := postgres.Open(ctx, testenv.DatabaseURL(t), 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	mg, err := postgres.Migrator(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := mg.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := pgtest.Open(t, 5)
 	e := &guardEnv{t: t, db: db, clock: &clock{now: time.Now()}}
 	e.server = httpapi.New(httpapi.Params{
 		Sources:   func(id string) (domain.Source, bool) { s, ok := sources[id]; return s, ok },
