@@ -95,3 +95,24 @@ type Applier interface {
 	// changes nothing the second time.
 	ApplyEntry(ctx context.Context, entryID int64, events []Event) error
 }
+
+// InboxFilter selects inbox entries; empty fields match everything.
+type InboxFilter struct {
+	Source string
+	Status string
+	Limit  int
+	// BeforeID pages backwards: only entries with a smaller id.
+	BeforeID int64
+}
+
+// InboxBrowser lets ops look at and replay stored webhooks.
+type InboxBrowser interface {
+	// List returns entries, newest first, without their bodies.
+	List(ctx context.Context, f InboxFilter) ([]InboxEntry, error)
+	// Get returns one entry with its headers and body. Returns ENOTFOUND if there is none.
+	Get(ctx context.Context, id int64) (InboxEntry, error)
+	// Requeue puts a failed, rejected, ignored or stuck entry back to received so it
+	// is applied again. Returns ENOTFOUND if there is none and ECONFLICT if it is
+	// already applied (replaying it would change nothing).
+	Requeue(ctx context.Context, id int64) (InboxEntry, error)
+}

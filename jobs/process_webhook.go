@@ -94,22 +94,23 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return h.Inbox.Reject(ctx, domain.Rejection{Source: entry.Source, Cause: domain.CauseNotConfirmed,
 			Detail: domain.ErrorMessage(err), ReceivedAt: entry.ReceivedAt, InboxID: entry.ID})
 	case code == domain.EINVALID || code == domain.ENOTFOUND:
+		// Retrying cannot help. The inbox row records the failure for ops, and the
+		// task completes rather than being archived, so that a replay (or the
+		// sweeper) can queue the entry again under the same task id.
 		log.Error("cannot apply; marked failed", slog.String("error", err.Error()))
 		h.observe(entry.Source, "failed")
-		if merr := h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error()); merr != nil {
-			return merr
-		}
-		return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		return h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error())
 	default:
-		status := domain.InboxReceived
 		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, _ := asynq.GetMaxRetry(ctx)
 		if retried >= maxRetry {
-			status = domain.InboxFailed
+			// Out of retries: failed for ops to replay, and the task completes (see above).
+			log.Error("apply failed on the last retry; marked failed", slog.String("error", err.Error()))
 			h.observe(entry.Source, "failed")
+			return h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error())
 		}
 		log.Warn("apply failed; will retry", slog.String("error", err.Error()), slog.Int("retried", retried))
-		if merr := h.Inbox.MarkAttempt(ctx, entry.ID, status, err.Error()); merr != nil {
+		if merr := h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxReceived, err.Error()); merr != nil {
 			log.Warn("could not record the failed attempt", slog.String("error", merr.Error()))
 		}
 		return err

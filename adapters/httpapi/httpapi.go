@@ -31,6 +31,8 @@ type Params struct {
 	Orders    domain.OrderReader
 	Conflicts domain.Conflicts
 	Inventory domain.Inventory
+	// Webhooks lets ops list, read and replay stored webhooks.
+	Webhooks domain.InboxBrowser
 	// Reservations is the flash-sale reservation API.
 	Reservations domain.Reservations
 	Metrics      *tprom.Metrics
@@ -110,6 +112,9 @@ func New(p Params) *Server {
 	api.Post("/conflicts/:id/resolve", s.resolveConflict)
 	api.Get("/inventory/:sku", s.getStock)
 	api.Put("/inventory/:sku", s.setStock)
+	api.Get("/webhooks", s.listWebhooks)
+	api.Get("/webhooks/:id", s.getWebhook)
+	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
 	api.Delete("/reservations/:id", s.deleteReservation)
 	return s

@@ -1,6 +1,7 @@
 // Command tradewind is Tradewind's one binary: the webhook ingress and API
 // (serve), the Asynq worker (work), the cron (schedule), all three at once (all),
-// migrations (migrate) and a provider simulator (simulate).
+// migrations (migrate), replays of stored webhooks (replay), a provider simulator
+// (simulate) and benchmarks (bench).
 package main
 
 import (
@@ -49,6 +50,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		run("schedule", "Run the cron: the inbox sweeper", Roles{Schedule: true}),
 		newMigrateCommand(stderr),
 		newSimulateCommand(stdout, stderr),
+		newReplayCommand(stdout),
 		newBenchCommand(stdout, stderr),
 	)
 	return root

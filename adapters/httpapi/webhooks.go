@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+type webhookJSON struct {
+	ID          int64               `json:"id"`
+	Source      string              `json:"source"`
+	Provider    string              `json:"provider"`
+	EventID     string              `json:"event_id"`
+	EventType   string              `json:"event_type"`
+	Status      string              `json:"status"`
+	Attempts    int                 `json:"attempts"`
+	LastError   string              `json:"last_error,omitempty"`
+	Unconfirmed bool                `json:"unconfirmed,omitempty"`
+	OccurredAt  *time.Time          `json:"occurred_at,omitempty"`
+	ReceivedAt  time.Time           `json:"received_at"`
+	Headers     map[string][]string `json:"headers,omitempty"`
+	Body        string              `json:"body,omitempty"`
+	// BodyEncoding is "base64" when the body is not UTF-8 text.
+	BodyEncoding string `json:"body_encoding,omitempty"`
+}
+
+func webhookView(e domain.InboxEntry, full bool) webhookJSON {
+	w := webhookJSON{ID: e.ID, Source: e.Source, Provider: e.Provider, EventID: e.EventID, EventType: e.EventType,
+		Status: e.Status, Attempts: e.Attempts, LastError: e.LastError, Unconfirmed: e.Unconfirmed, ReceivedAt: e.ReceivedAt}
+	if !e.OccurredAt.IsZero() {
+		t := e.OccurredAt.UTC()
+		w.OccurredAt = &t
+	}
+	if full {
+		w.Headers = e.Header
+		if utf8.Valid(e.Body) {
+			w.Body = string(e.Body)
+		} else {
+			w.Body, w.BodyEncoding = base64Encode(e.Body), "base64"
+		}
+	}
+	return w
+}
+
+var inboxStatuses = map[string]bool{
+	domain.InboxReceived: true, domain.InboxApplied: true, domain.InboxIgnored: true, domain.InboxFailed: true, domain.InboxRejected: true,
+}
+
+// listWebhooks is GET /api/v1/webhooks?source=&status=&limit=&before=.
+func (s *Server) listWebhooks(c *fiber.Ctx) error {
+	f := domain.InboxFilter{Source: c.Query("source"), Status: c.Query("status"), Limit: c.QueryInt("limit", 100)}
+	if f.Status != "" && !inboxStatuses[f.Status] {
+		return domain.Errorf(domain.EINVALID, "status: %q is not a webhook status; use received, applied, ignored, failed or rejected", f.Status)
+	}
+	if f.Limit < 1 || f.Limit > 1000 {
+		return domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
+	}
+	if b := c.Query("before"); b != "" {
+		id, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || id < 1 {
+			return domain.Errorf(domain.EINVALID, "before: %q is not a webhook id", b)
+		}
+		f.BeforeID = id
+	}
+	list, err := s.p.Webhooks.List(c.UserContext(), f)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookJSON, len(list))
+	for i, e := range list {
+		out[i] = webhookView(e, false)
+	}
+	return c.JSON(fiber.Map{"webhooks": out})
+}
+
+func webhookID(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, domain.Errorf(domain.EINVALID, "webhook id %q is not a number", c.Params("id"))
+	}
+	return id, nil
+}
+
+// getWebhook is GET /api/v1/webhooks/:id, with the headers and body as received.
+func (s *Server) getWebhook(c *fiber.Ctx) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.p.Webhooks.Get(c.UserContext(), id)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(webhookView(e, true))
+}
+
+// replayWebhook is POST /api/v1/webhooks/:id/replay: a failed, rejected, ignored or
+// stuck webhook is applied again, through the same path as the first time.
+func (s *Server) replayWebhook(c *fiber.Ctx) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.p.Webhooks.Requeue(c.UserContext(), id)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
+	}
+	if err != nil {
+		return err
+	}
+	src, ok := s.p.Sources(e.Source)
+	if !ok {
+		src = domain.Source{ID: e.Source, Provider: e.Provider}
+	}
+	s.enqueue(c.UserContext(), e.ID, src)
+	return c.Status(http.StatusAccepted).JSON(webhookView(e, false))
+}
+
+func base64Encode(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

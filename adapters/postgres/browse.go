@@ -1,0 +1,58 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+var _ domain.InboxBrowser = (*Inbox)(nil)
+
+// List implements domain.InboxBrowser.
+func (s *Inbox) List(ctx context.Context, f domain.InboxFilter) ([]domain.InboxEntry, error) {
+	if f.Limit <= 0 || f.Limit > 1000 {
+		f.Limit = 100
+	}
+	var rows []inboxRow
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `
+		SELECT id, source, provider, event_id, event_type, '{}'::jsonb AS headers, ''::bytea AS body, occurred_at, received_at,
+			status, attempts, last_error, unconfirmed, applied_at
+		FROM inbox
+		WHERE ($1 = '' OR source = $1) AND ($2 = '' OR status = $2) AND ($3 = 0 OR id < $3)
+		ORDER BY id DESC LIMIT $4`, f.Source, f.Status, f.BeforeID, f.Limit)
+	if err != nil {
+		return nil, translate("list inbox", err)
+	}
+	out := make([]domain.InboxEntry, len(rows))
+	for i, r := range rows {
+		if out[i], err = r.entry(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Requeue implements domain.InboxBrowser.
+func (s *Inbox) Requeue(ctx context.Context, id int64) (domain.InboxEntry, error) {
+	var status string
+	err := sqlx.GetContext(ctx, s.DB, &status, `
+		WITH old AS (SELECT status FROM inbox WHERE id = $1 FOR UPDATE)
+		UPDATE inbox SET status = 'received' FROM old
+		WHERE inbox.id = $1 AND old.status <> 'applied'
+		RETURNING old.status`, id)
+	if err != nil {
+		e, gerr := s.Get(ctx, id)
+		if gerr != nil {
+			return domain.InboxEntry{}, gerr
+		}
+		if e.Status == domain.InboxApplied {
+			return e, &domain.Error{Code: domain.ECONFLICT, Reason: "already_applied",
+				Message: fmt.Sprintf("webhook %d is applied already; replaying it would change nothing", id)}
+		}
+		return domain.InboxEntry{}, translate(fmt.Sprintf("requeue inbox entry %d", id), err)
+	}
+	return s.Get(ctx, id)
+}

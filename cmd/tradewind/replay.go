@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/hibiken/asynq"
+	"github.com/spf13/cobra"
+
+	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/registry"
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
+)
+
+func newReplayCommand(stdout io.Writer) *cobra.Command {
+	var (
+		status, source string
+		limit          int
+	)
+	cmd := &cobra.Command{
+		Use:   "replay [webhook-id ...]",
+		Short: "Apply stored webhooks again: by id, or every one with --status (and --source)",
+		Long: `Put stored webhooks back in the queue so they are applied again through the same
+path as the first time: failed ones after a fix, rejected ones once the gateway
+confirms, ignored ones after an upgrade taught Tradewind their type. A webhook that
+is applied already is left alone: replaying it would change nothing.`,
+		Example: `  tradewind replay 1042 1043
+  tradewind replay --status failed --source acme-stripe`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 && status == "" {
+				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
+			}
+			for _, a := range args {
+				if id, err := strconv.ParseInt(a, 10, 64); err != nil || id < 1 {
+					return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
+				}
+			}
+			if status == domain.InboxApplied {
+				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
+			}
+			cfg, err := LoadConfig(osEnv, false)
+			var ce *ConfigError
+			if errors.As(err, &ce) && ce.Key == "TRADEWIND_SOURCES_FILE" {
+				err = nil // replay needs only the databases
+			}
+			if err != nil {
+				return err
+			}
+			return runReplay(cmd.Context(), stdout, cfg, args, domain.InboxFilter{Status: status, Source: source, Limit: limit})
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "replay every webhook with this status: failed, rejected, ignored or received")
+	cmd.Flags().StringVar(&source, "source", "", "with --status: only this source's webhooks")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "with --status: at most this many, newest first")
+	return cmd
+}
+
+func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string, f domain.InboxFilter) error {
+	var ids []int64
+	for _, a := range args {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
+		}
+		ids = append(ids, id)
+	}
+	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	inbox := &postgres.Inbox{DB: db}
+	if f.Status != "" {
+		list, err := inbox.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range list {
+			ids = append(ids, e.ID)
+		}
+	}
+	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+	}
+	client := asynq.NewClient(redisOpt)
+	defer client.Close()
+
+	replayed, skipped := 0, 0
+	for _, id := range ids {
+		e, err := inbox.Requeue(ctx, id)
+		switch {
+		case domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND:
+			fmt.Fprintf(stdout, "webhook %d: %s\n", id, domain.ErrorMessage(err))
+			skipped++
+			continue
+		case err != nil:
+			return err
+		}
+		queue := jobs.QueueDefault
+		if registry.IsGateway(e.Provider) {
+			queue = jobs.QueueCritical
+		}
+		if err := jobs.EnqueueEntry(ctx, client, id, queue); err != nil {
+			return fmt.Errorf("webhook %d is marked for replay but could not be queued (the sweeper will queue it): %w", id, err)
+		}
+		replayed++
+	}
+	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, skipped)
+	if skipped > 0 && replayed == 0 {
+		return errors.New("nothing was replayed")
+	}
+	return nil
+}
