@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tradewind/tradewind/adapters/registry"
 )
 
 func envMap(kv map[string]string) func(string) (string, bool) {
@@ -130,4 +132,23 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 			t.Errorf("README.md does not document %s", key)
 		}
 	}
+}
+
+// FuzzParseSources: a sources file is bytes from outside; nothing may panic, and
+// whatever parses names a known provider for every source.
+func FuzzParseSources(f *testing.F) {
+	f.Add([]byte("sources:\n  - id: acme-stripe\n    provider: stripe\n    secrets: [\"whsec_a\"]\n"))
+	f.Add([]byte("sources:\n  - {id: a, provider: hmac, secrets: [k], header: X-Sig, rate_limit: 5}\n"))
+	f.Add([]byte("sources: [\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, err := ParseSources("fuzz.yaml", raw, envMap(nil))
+		if err != nil {
+			return
+		}
+		for id, s := range got {
+			if _, ok := registry.Lookup(s.Provider); !ok || s.ID != id {
+				t.Fatalf("parsed source %q with unknown provider %q", id, s.Provider)
+			}
+		}
+	})
 }
