@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,6 +21,8 @@ type Ledger struct {
 	// there: "backorder" (the default) keeps it waiting for stock, "cancel" cancels
 	// it in Tradewind. Either way a conflict is recorded.
 	OversellPolicy string
+
+	stmts statements // the apply path's statements, prepared once per connection
 }
 
 // Oversell policies.
@@ -39,31 +42,45 @@ const (
 	outcomeRecorded = "recorded"
 )
 
-// ApplyEntry implements domain.Applier. The inbox row is locked first, so two
-// workers holding the same entry serialize and the second finds it applied.
+// ApplyEntry implements domain.Applier. The inbox row is claimed first (marked
+// applied, which locks it), so two workers holding the same entry serialize and
+// the second finds it applied; a failure rolls the claim back with the rest.
+// Returns ENOTFOUND if the entry does not exist.
 func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
-	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(tx *sqlx.Tx) error {
-		var status string
-		if err := tx.GetContext(ctx, &status, `SELECT status FROM inbox WHERE id = $1 FOR UPDATE`, entryID); err != nil {
+	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
+		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts}
+		claimed, err := claimEntry(ctx, tx, entryID)
+		if err != nil || !claimed {
 			return err
-		}
-		if status == domain.InboxApplied || status == domain.InboxIgnored || status == domain.InboxRejected {
-			return nil
 		}
 		for _, ev := range events {
 			if err := l.applyEvent(ctx, tx, entryID, ev); err != nil {
 				return fmt.Errorf("%s %s: %w", ev.Type, ev.EventID, err)
 			}
 		}
-		_, err := tx.ExecContext(ctx,
-			`UPDATE inbox SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = '' WHERE id = $1`, entryID)
-		return err
+		return nil
 	})
+}
+
+// claimEntry marks an inbox entry applied inside tx, before its events are applied:
+// one statement that both locks the row and records the outcome the transaction
+// commits with. It reports false when the entry is applied, ignored or rejected
+// already (a concurrent claim waits for the holder's commit, then finds it so), and
+// sql.ErrNoRows when there is no such entry.
+func claimEntry(ctx context.Context, tx *ltx, entryID int64) (bool, error) {
+	var id int64
+	err := tx.GetContext(ctx, &id, `
+		UPDATE inbox SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = ''
+		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID)
+	if err == sql.ErrNoRows {
+		return false, tx.GetContext(ctx, &id, `SELECT id FROM inbox WHERE id = $1`, entryID)
+	}
+	return err == nil, err
 }
 
 // applyEvent applies one event inside tx, exactly once: the applied_events row is
 // inserted first and a conflict means a previous transaction already applied it.
-func (l *Ledger) applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev domain.Event) error {
+func (l *Ledger) applyEvent(ctx context.Context, tx *ltx, entryID int64, ev domain.Event) error {
 	body, err := json.Marshal(ev)
 	if err != nil {
 		return err
@@ -71,7 +88,7 @@ func (l *Ledger) applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev 
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO applied_events (source, event_id, inbox_id, event_type, order_ref, occurred_at, event)
 		VALUES ($1, $2, $3, $4, NULLIF($5, ''), $6, $7) ON CONFLICT DO NOTHING`,
-		ev.Source, ev.EventID, entryID, string(ev.Type), ev.OrderRef, nullTime(ev.OccurredAt), body)
+		ev.Source, ev.EventID, entryID, string(ev.Type), ev.OrderRef, nullTime(ev.OccurredAt), string(body))
 	if err != nil {
 		return err
 	}
@@ -111,22 +128,20 @@ func (l *Ledger) applyEvent(ctx context.Context, tx *sqlx.Tx, entryID int64, ev 
 	return err
 }
 
-// lockOrder returns the order row locked FOR UPDATE, creating a pending placeholder
-// when the order is not known yet (a payment that arrived before its order).
-func lockOrder(ctx context.Context, tx *sqlx.Tx, ref string) (orderRow, error) {
-	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO orders (ref, status) VALUES ($1, 'pending') ON CONFLICT (ref) DO NOTHING`, ref); err != nil {
-		return orderRow{}, err
-	}
+// lockOrder returns the order row locked, creating a pending placeholder when the
+// order is not known yet (a payment that arrived before its order). The no-op
+// update on conflict takes the row lock and returns the row in the same statement.
+func lockOrder(ctx context.Context, tx *ltx, ref string) (orderRow, error) {
 	var o orderRow
-	err := tx.GetContext(ctx, &o, `SELECT `+orderColumns+` FROM orders WHERE ref = $1 FOR UPDATE`, ref)
+	err := tx.GetContext(ctx, &o, `INSERT INTO orders (ref, status) VALUES ($1, 'pending')
+		ON CONFLICT (ref) DO UPDATE SET ref = EXCLUDED.ref RETURNING `+orderColumns, ref)
 	return o, err
 }
 
 // applyPayment folds a payment event into its payment row. Amounts only grow and
 // refunds are keyed by their own id, so any order of arrival ends the same.
 // It returns the order the payment belongs to, if known.
-func applyPayment(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	p := ev.Payment
 	if p == nil {
 		p = &domain.PaymentChange{}
@@ -183,7 +198,7 @@ func applyPayment(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, er
 }
 
 // applyDispute records a dispute's state; closed is terminal.
-func applyDispute(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+func applyDispute(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	d := ev.Dispute
 	if d == nil {
 		return "", fmt.Errorf("dispute event without dispute")
@@ -208,7 +223,7 @@ func applyDispute(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, er
 
 // applyOrder applies a storefront snapshot when it is newer than the one held;
 // an older one changes nothing and is recorded as stale.
-func applyOrder(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	if ev.OrderRef == "" {
 		return "", fmt.Errorf("order event without order ref")
 	}
@@ -245,7 +260,7 @@ func applyOrder(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, erro
 		UPDATE orders SET status = $2, currency = $3, total = $4, lines = $5, version = $6, snapshot_at = $7,
 			snapshot_event = $8, updated_at = now()
 		WHERE ref = $1`,
-		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, lines, ev.Version, nullTime(ev.OccurredAt), ev.EventID)
+		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID)
 	return outcomeApplied, err
 }
 
@@ -276,7 +291,7 @@ func (o orderRow) status() domain.OrderStatus {
 const orderColumns = `ref, status, payment_status, currency, total, lines, version, snapshot_at, snapshot_event, local_status, created_at, updated_at`
 
 // applyStockLevel applies a storefront's absolute stock level as of its own time.
-func (l *Ledger) applyStockLevel(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+func (l *Ledger) applyStockLevel(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	if ev.Stock == nil || ev.Stock.SKU == "" {
 		return "", fmt.Errorf("stock event without SKU")
 	}
@@ -285,8 +300,11 @@ func (l *Ledger) applyStockLevel(ctx context.Context, tx *sqlx.Tx, ev domain.Eve
 
 // setStock sets a SKU's level as of ev's time and then gives orders backordered on
 // the SKU another chance at it. Those orders are locked before the SKU, the same
-// order every other path takes, so the two cannot deadlock.
-func (l *Ledger) setStock(ctx context.Context, tx *sqlx.Tx, sku string, level int64, cause string, ev domain.Event) (string, error) {
+// order every other path takes; and every SKU their settling may move is locked
+// with this one, in SKU order, before any is moved, as allocate takes an order's
+// SKUs: so neither an order's transaction nor another level's can wait on this one
+// while it waits on them.
+func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64, cause string, ev domain.Event) (string, error) {
 	var waiting []string
 	if err := tx.SelectContext(ctx, &waiting,
 		`SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered' ORDER BY order_ref`, sku); err != nil {
@@ -294,6 +312,25 @@ func (l *Ledger) setStock(ctx context.Context, tx *sqlx.Tx, sku string, level in
 	}
 	for _, ref := range waiting {
 		if _, err := lockOrder(ctx, tx, ref); err != nil {
+			return "", err
+		}
+	}
+	skus := []string{sku}
+	if len(waiting) > 0 {
+		// What allocate looks at for these orders: their lines, allocations and
+		// active checkout reservations.
+		if err := tx.SelectContext(ctx, &skus, `
+			SELECT sku FROM allocations WHERE order_ref = ANY($1)
+			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > now()
+			UNION SELECT ln->>'sku' FROM orders o, jsonb_array_elements(o.lines) ln
+				WHERE o.ref = ANY($1) AND ln->>'sku' <> '' AND (ln->>'quantity')::bigint > 0
+			UNION SELECT $2::text`, pq.StringArray(waiting), sku); err != nil {
+			return "", err
+		}
+		sort.Strings(skus) // allocate's order (bytes), not the database's collation
+	}
+	for _, s := range skus {
+		if _, err := lockSKU(ctx, tx, s); err != nil {
 			return "", err
 		}
 	}
@@ -328,7 +365,7 @@ func (l *Ledger) setStock(ctx context.Context, tx *sqlx.Tx, sku string, level in
 }
 
 // applyCustomer upserts a customer when the snapshot is newer than the one held.
-func applyCustomer(ctx context.Context, tx *sqlx.Tx, ev domain.Event) (string, error) {
+func applyCustomer(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	if ev.Customer == nil || ev.CustomerRef == "" {
 		return "", fmt.Errorf("customer event without customer")
 	}

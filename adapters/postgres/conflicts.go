@@ -96,18 +96,11 @@ type conflictCheck struct {
 }
 
 // recordConflicts opens (or resolves by rule) each active condition and resolves
-// the standing ones whose condition no longer holds. Conflicts a person resolved stay resolved.
-func recordConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef, eventID string, checks []conflictCheck) error {
-	var standing []struct {
-		Kind string `db:"kind"`
-		SKU  string `db:"sku"`
-	}
-	// Conflicts still standing: open ones, and those a rule resolved while the
-	// condition held (no person has touched them, and it has not cleared yet).
-	if err := sqlx.SelectContext(ctx, tx, &standing, `SELECT kind, sku FROM conflicts
-		WHERE order_ref = $1 AND note = '' AND rule NOT LIKE 'condition cleared%'`, orderRef); err != nil {
-		return err
-	}
+// the standing ones whose condition no longer holds. Conflicts a person resolved
+// stay resolved. standing are the order's conflicts still standing, as
+// loadOrderState read them: open ones, and those a rule resolved while the
+// condition held (no person has touched them, and it has not cleared yet).
+func recordConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef, eventID string, checks []conflictCheck, standing []standingConflict) error {
 	isStanding := func(c conflictCheck) bool {
 		for _, o := range standing {
 			if o.Kind == c.kind && o.SKU == c.sku {

@@ -20,6 +20,8 @@ import (
 // Inbox is the PostgreSQL inbox of accepted webhooks.
 type Inbox struct {
 	DB *sqlx.DB
+
+	stmts statements // Get's statement, prepared once per connection: every task reads its entry
 }
 
 var _ domain.Inbox = (*Inbox)(nil)
@@ -194,7 +196,11 @@ const inboxColumns = `id, source, provider, event_id, event_type, headers, body,
 // Get implements domain.Inbox.
 func (s *Inbox) Get(ctx context.Context, id int64) (domain.InboxEntry, error) {
 	var r inboxRow
-	if err := s.DB.GetContext(ctx, &r, `SELECT `+inboxColumns+` FROM inbox WHERE id = $1`, id); err != nil {
+	stmt, err := s.stmts.get(ctx, s.DB, `SELECT `+inboxColumns+` FROM inbox WHERE id = $1`)
+	if err == nil {
+		err = stmt.GetContext(ctx, &r, id)
+	}
+	if err != nil {
 		return domain.InboxEntry{}, translate(fmt.Sprintf("inbox entry %d", id), err)
 	}
 	return r.entry()

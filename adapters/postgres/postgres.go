@@ -24,11 +24,23 @@ import (
 
 // Open connects to PostgreSQL and checks the connection.
 // Returns EUNAVAILABLE when the server cannot be reached.
+//
+// Every connection sends parameterized statements in binary-parameter mode
+// (lib/pq's binary_parameters), whatever url says: one round trip per statement
+// instead of two (a separate parse). In that mode a []byte parameter goes in
+// binary format, which is right for bytea and wrong for jsonb or text: pass those
+// as strings.
 func Open(ctx context.Context, url string, maxConns int) (*sqlx.DB, error) {
-	db, err := sqlx.Open("postgres", url)
+	cfg, err := pq.NewConfig(url)
 	if err != nil {
 		return nil, domain.WrapError(err, domain.EINVALID, "TRADEWIND_DATABASE_URL: not a valid PostgreSQL URL")
 	}
+	cfg.BinaryParameters = true
+	connector, err := pq.NewConnectorConfig(cfg)
+	if err != nil {
+		return nil, domain.WrapError(err, domain.EINVALID, "TRADEWIND_DATABASE_URL: not a valid PostgreSQL URL")
+	}
+	db := sqlx.NewDb(sql.OpenDB(connector), "postgres")
 	if maxConns > 0 {
 		db.SetMaxOpenConns(maxConns)
 		db.SetMaxIdleConns(maxConns)

@@ -44,13 +44,12 @@ func (r inventoryRow) stock() domain.Stock {
 
 const inventoryColumns = `sku, on_hand, reserved, set_level, set_at, set_event, updated_at`
 
-// lockSKU returns a SKU's inventory row locked FOR UPDATE, creating it at zero.
+// lockSKU returns a SKU's inventory row locked, creating it at zero. The no-op
+// update on conflict takes the row lock and returns the row in the same statement.
 func lockSKU(ctx context.Context, tx sqlx.ExtContext, sku string) (inventoryRow, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO inventory (sku) VALUES ($1) ON CONFLICT (sku) DO NOTHING`, sku); err != nil {
-		return inventoryRow{}, err
-	}
 	var r inventoryRow
-	err := sqlx.GetContext(ctx, tx, &r, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1 FOR UPDATE`, sku)
+	err := sqlx.GetContext(ctx, tx, &r, `INSERT INTO inventory (sku) VALUES ($1)
+		ON CONFLICT (sku) DO UPDATE SET sku = EXCLUDED.sku RETURNING `+inventoryColumns, sku)
 	return r, err
 }
 
@@ -172,7 +171,7 @@ func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at 
 				Message: fmt.Sprintf("on_hand %d is below the %d units reserved for orders and checkouts; release reservations first or set at least %d", onHand, inv.Reserved, inv.Reserved)}
 		}
 		ev := domain.Event{Source: "api", EventID: fmt.Sprintf("%s:%s:%d", cause, sku, at.UnixNano()), OccurredAt: at}
-		outcome, err := l.setStock(ctx, tx, sku, onHand, cause, ev)
+		outcome, err := l.setStock(ctx, &ltx{Tx: tx}, sku, onHand, cause, ev)
 		if outcome == outcomeStale {
 			return domain.Errorf(domain.ECONFLICT, "a level stated at %s is newer than this one; check the clocks", inv.SetAt.Time.UTC().Format(time.RFC3339))
 		}

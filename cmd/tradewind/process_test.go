@@ -70,7 +70,7 @@ func TestWorkerKilledMidApplyIsRetriedAndAppliesOnce(t *testing.T) {
 	if r := post(t, webhookURL(m, testSource), stripeEvent(t, "payment_intent.succeeded", "evt_kill_1", "7001", 3300, newSecret, time.Now())); r.status != http.StatusOK {
 		t.Fatalf("POST = %d %s", r.status, r.body)
 	}
-	waitingOnLock := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM orders WHERE ref%'`
+	waitingOnLock := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%INTO orders%'`
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 		return e.count(waitingOnLock) == 1, "the worker blocked inside its apply transaction"
 	})
