@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -71,6 +72,10 @@ func (m *Main) Addr() string {
 // Run connects to PostgreSQL and Redis and starts the components of roles.
 func (m *Main) Run(ctx context.Context, roles Roles) error {
 	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
+	if domain.ErrorCode(err) == domain.EUNAVAILABLE {
+		return fmt.Errorf("TRADEWIND_DATABASE_URL: PostgreSQL at %s does not answer; start it (make run starts a local one) or fix the URL: %v",
+			urlHost(m.Config.DatabaseURL), errors.Unwrap(err))
+	}
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: %w", err)
 	}
@@ -83,6 +88,11 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
+	if err := m.redis.Ping(ctx).Err(); err != nil {
+		// Not fatal: webhooks are still stored and answered, and queued once Redis is back.
+		m.Logger.Warn("Redis does not answer (TRADEWIND_REDIS_URL); webhooks are stored and will be queued when it returns",
+			slog.String("redis", urlHost(m.Config.RedisURL)), slog.String("error", err.Error()))
+	}
 	m.client = asynq.NewClient(m.redisOpt)
 	m.inspector = asynq.NewInspector(m.redisOpt)
 	m.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
@@ -296,4 +306,13 @@ func (m *Main) Close(ctx context.Context) error {
 		errs = append(errs, m.DB.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// urlHost is the host:port of a URL, for messages that must not echo credentials.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Host
 }
