@@ -1,6 +1,8 @@
 package domain
 
 import (
+	"encoding/json"
+	"fmt"
 	"strings"
 )
 
@@ -76,4 +78,49 @@ func ParseMinorUnits(s, currency string) (int64, error) {
 		v = -v
 	}
 	return v, nil
+}
+
+// FormatMinorUnits writes minor units of currency as the exact decimal string a provider
+// sends ("25.00", "-0.05", "1200" for JPY): the inverse of ParseMinorUnits.
+func FormatMinorUnits(amount int64, currency string) string {
+	exp := CurrencyExponent(currency)
+	neg := amount < 0
+	if neg {
+		amount = -amount
+	}
+	s := fmt.Sprintf("%0*d", exp+1, amount)
+	if exp > 0 {
+		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
+// Decimal is a money field as a provider sends it in JSON: a decimal string ("10.50") or a
+// bare number (10.50), kept as its exact text so that ParseMinorUnits reads it, never
+// float64. JSON null is "".
+type Decimal string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Decimal) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*d = ""
+		return nil
+	}
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*d = Decimal(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return err
+	}
+	*d = Decimal(n)
+	return nil
 }

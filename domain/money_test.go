@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,4 +71,60 @@ func formatUSD(v int64) string {
 		cents = "0" + cents
 	}
 	return sign + strconv.FormatInt(v/100, 10) + "." + cents
+}
+
+func TestFormatMinorUnits(t *testing.T) {
+	tests := []struct {
+		name, currency string
+		in             int64
+		want           string
+	}{
+		{"dollars and cents", "USD", 2500, "25.00"},
+		{"cents only", "USD", 5, "0.05"},
+		{"zero", "USD", 0, "0.00"},
+		{"negative", "USD", -5, "-0.05"},
+		{"yen", "JPY", 1200, "1200"},
+		{"negative yen", "JPY", -3, "-3"},
+		{"three decimals", "BHD", 1234, "1.234"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := FormatMinorUnits(tt.in, tt.currency)
+			if got != tt.want {
+				t.Fatalf("FormatMinorUnits(%d, %s) = %q, want %q", tt.in, tt.currency, got, tt.want)
+			}
+			back, err := ParseMinorUnits(got, tt.currency)
+			if err != nil || back != tt.in {
+				t.Fatalf("ParseMinorUnits(%q) = %d, %v; want %d", got, back, err, tt.in)
+			}
+		})
+	}
+}
+
+func TestDecimalUnmarshalJSON(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Decimal
+		wantErr  bool
+	}{
+		{"string", `"10.50"`, "10.50", false},
+		{"number kept as text", `10.50`, "10.50", false},
+		{"large number exact", `12345678901234567.89`, "12345678901234567.89", false},
+		{"null", `null`, "", false},
+		{"bool refused", `true`, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v struct {
+				D Decimal `json:"d"`
+			}
+			err := json.Unmarshal([]byte(`{"d":`+tt.in+`}`), &v)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err == nil && v.D != tt.want {
+				t.Fatalf("got %q, want %q", v.D, tt.want)
+			}
+		})
+	}
 }

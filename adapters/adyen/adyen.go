@@ -15,13 +15,11 @@
 package adyen
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -119,9 +117,7 @@ type batch struct {
 
 func decodeItem(raw []byte) (Item, error) {
 	var it Item
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&it); err != nil {
+	if err := webhook.DecodeJSON(raw, &it); err != nil {
 		return it, webhook.Invalid("NotificationRequestItem: %v", err)
 	}
 	return it, nil
@@ -189,14 +185,6 @@ func (Provider) Verify(src domain.Source, d domain.Delivery) error {
 	return nil
 }
 
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 // Parse implements domain.Provider: one message per notification item.
 func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
 	its, raws, err := items(d.Body)
@@ -208,7 +196,7 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 		if it.PSPReference == "" || it.EventCode == "" {
 			return nil, webhook.Invalid("notificationItems[%d] lacks pspReference or eventCode", i)
 		}
-		msgs[i] = domain.Message{ID: it.ID(), Type: it.EventCode, OccurredAt: parseTime(it.EventDate), Payload: raws[i]}
+		msgs[i] = domain.Message{ID: it.ID(), Type: it.EventCode, OccurredAt: webhook.ParseTime(it.EventDate), Payload: raws[i]}
 	}
 	return msgs, nil
 }
@@ -252,7 +240,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		payment = it.PSPReference
 	}
 	ev := domain.Event{
-		Provider: Kind, Source: src.ID, EventID: it.ID(), OccurredAt: parseTime(it.EventDate),
+		Provider: Kind, Source: src.ID, EventID: it.ID(), OccurredAt: webhook.ParseTime(it.EventDate),
 		OrderRef: it.MerchantReference, PaymentRef: payment,
 	}
 	pay := func(t domain.EventType, reason string) []domain.Event {

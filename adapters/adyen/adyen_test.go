@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -31,12 +30,7 @@ var src = domain.Source{ID: "acme-adyen", Provider: adyen.Kind, Secrets: []strin
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 type katFile struct {

@@ -49,17 +49,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "adyen: an HMAC key (hex) is needed (--secret …)")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
+	if o.Currency == "" { // set before FillDefaults, whose default is USD
+		o.Currency = "EUR"
 	}
+	o.FillDefaults()
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "EUR"
 	}
 	payment := pspRef("payment:" + o.OrderRef)
 	own := pspRef("event:" + o.EventID)

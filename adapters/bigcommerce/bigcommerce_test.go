@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -35,12 +34,7 @@ func source(apiBase string) domain.Source {
 var src = source("https://api.bigcommerce.com")
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 // sign delivers body signed with the Standard Webhooks scheme under the source's client secret.

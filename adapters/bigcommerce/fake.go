@@ -92,9 +92,7 @@ func (s *FakeStore) AddSample(body []byte, o webhook.SampleOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
+	o.FillDefaults()
 	if p.Scope == ScopeSKUInventoryUpdated {
 		inv := p.Data.Inventory
 		if inv == nil {
@@ -106,18 +104,6 @@ func (s *FakeStore) AddSample(body []byte, o webhook.SampleOptions) error {
 	id, err := p.id()
 	if err != nil {
 		return err
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 1
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
 	}
 	s.PutOrder(FakeOrder{
 		ID: id, CustomerID: 11, Currency: strings.ToUpper(o.Currency), Modified: o.Now,

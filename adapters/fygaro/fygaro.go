@@ -19,7 +19,6 @@
 package fygaro
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -92,9 +91,7 @@ func (h hook) ref() string {
 
 func decode(body []byte) (hook, error) {
 	var h hook
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&h); err != nil {
+	if err := webhook.DecodeJSON(body, &h); err != nil {
 		return h, webhook.Invalid("body is not a Fygaro hook: %v", err)
 	}
 	if h.ref() == "" {
@@ -146,10 +143,8 @@ func jwtClaims(token string) (claims, error) {
 	if err != nil {
 		return c, webhook.Invalid("jwt: payload is not base64url: %v", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
 	// json.Number also accepts a quoted number, so "amount": "100.01" and 100.01 both decode.
-	if err := dec.Decode(&c); err != nil {
+	if err := webhook.DecodeJSON(raw, &c); err != nil {
 		return c, webhook.Invalid("jwt: payload claims: %v", err)
 	}
 	return c, nil

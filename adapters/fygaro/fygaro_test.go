@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,12 +19,7 @@ const testdata = "../../testdata/fygaro"
 var src = domain.Source{ID: "acme-fygaro", Provider: fygaro.Kind, Secrets: []string{"fyg_test_secret_7c1d"}}
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 type kat struct {

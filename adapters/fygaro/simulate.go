@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -19,23 +18,6 @@ func (Provider) SampleTypes() []string { return []string{EventPaymentSucceeded} 
 
 // Flow implements webhook.Simulator: Fygaro tells only of the successful payment.
 func (Provider) Flow() []string { return []string{EventPaymentSucceeded} }
-
-// FormatMinorUnits writes minor units as the exact decimal string of currency ("25.00").
-func FormatMinorUnits(amount int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	s := fmt.Sprintf("%0*d", exp+1, amount)
-	if exp > 0 {
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
 
 // SignJWT returns a compact HS256 JWT of claims, as Fygaro builds the hook's jwt.
 func SignJWT(secret, kid string, claims map[string]any) (string, error) {
@@ -67,25 +49,17 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "fygaro: an API secret is needed to sign (--secret …)")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = randomHex(8)
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
 	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
 	cur := strings.ToUpper(o.Currency)
 	const kid = "tradewind-sim"
 	jwt, err := SignJWT(src.Secrets[0], kid, map[string]any{
-		"amount": FormatMinorUnits(o.Amount, cur), "currency": cur, "custom_reference": o.OrderRef,
+		"amount": domain.FormatMinorUnits(o.Amount, cur), "currency": cur, "custom_reference": o.OrderRef,
 	})
 	if err != nil {
 		return webhook.Request{}, err

@@ -262,9 +262,7 @@ func (Provider) Parse(src domain.Source, d domain.Delivery) ([]domain.Message, e
 		return nil, err
 	}
 	var doc any
-	dec := json.NewDecoder(bytes.NewReader(d.Body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
+	if err := webhook.DecodeJSON(d.Body, &doc); err != nil {
 		return nil, webhook.Invalid("body is not JSON: %v", err)
 	}
 	id, ok := scalar(doc, c.idPath)

@@ -55,9 +55,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "hmac: a shared secret is needed (--secret …)")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		b := make([]byte, 12)
 		_, _ = rand.Read(b)
@@ -65,18 +63,6 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 1
 	}
 	cur := strings.ToUpper(o.Currency)
 	d := map[string]any{"occurred_at": o.Now.UTC().Format(time.RFC3339), "order_ref": o.OrderRef}

@@ -165,7 +165,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	if err := json.Unmarshal(e.Resource, &r); err != nil {
 		return nil, webhook.Invalid("%s: resource: %v", e.EventType, err)
 	}
-	ev := domain.Event{Provider: Kind, Source: src.ID, EventID: e.ID, OccurredAt: parseTime(e.CreateTime), OrderRef: r.orderRef()}
+	ev := domain.Event{Provider: Kind, Source: src.ID, EventID: e.ID, OccurredAt: webhook.ParseTime(e.CreateTime), OrderRef: r.orderRef()}
 	pay := func(t domain.EventType, ref string, amount int64, cur, reason string) []domain.Event {
 		ev.Type, ev.PaymentRef = t, ref
 		ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur, Reason: reason}

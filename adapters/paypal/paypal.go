@@ -21,7 +21,6 @@
 package paypal
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -370,9 +369,7 @@ type event struct {
 
 func decode(body []byte) (event, error) {
 	var e event
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&e); err != nil {
+	if err := webhook.DecodeJSON(body, &e); err != nil {
 		return e, webhook.Invalid("body is not a PayPal event: %v", err)
 	}
 	if e.ID == "" || e.EventType == "" {
@@ -381,21 +378,13 @@ func decode(body []byte) (event, error) {
 	return e, nil
 }
 
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 // Parse implements domain.Provider.
 func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
 	e, err := decode(d.Body)
 	if err != nil {
 		return nil, err
 	}
-	return []domain.Message{{ID: e.ID, Type: e.EventType, OccurredAt: parseTime(e.CreateTime), Payload: d.Body}}, nil
+	return []domain.Message{{ID: e.ID, Type: e.EventType, OccurredAt: webhook.ParseTime(e.CreateTime), Payload: d.Body}}, nil
 }
 
 var handled = map[string]bool{

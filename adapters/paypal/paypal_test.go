@@ -39,12 +39,7 @@ const (
 var now = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 // simSource is a source whose cert_file pins the simulator's certificate.

@@ -101,23 +101,6 @@ func (Provider) Flow() []string {
 	return []string{"CHECKOUT.ORDER.APPROVED", "PAYMENT.CAPTURE.COMPLETED", "CHECKOUT.ORDER.COMPLETED", "PAYMENT.CAPTURE.REFUNDED"}
 }
 
-// FormatMinorUnits writes minor units as the exact decimal string of currency ("25.00").
-func FormatMinorUnits(amount int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	s := fmt.Sprintf("%0*d", exp+1, amount)
-	if exp > 0 {
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
 func simID(prefix, seed string, n int) string {
 	sum := sha256.Sum256([]byte(seed))
 	return prefix + strings.ToUpper(hex.EncodeToString(sum[:])[:n])
@@ -137,9 +120,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if err != nil {
 		return webhook.Request{}, err
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b)
@@ -148,14 +129,8 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
 	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
 	cur := strings.ToUpper(o.Currency)
-	value := FormatMinorUnits(o.Amount, cur)
+	value := domain.FormatMinorUnits(o.Amount, cur)
 	now := o.Now.UTC().Format(time.RFC3339)
 	orderID := simID("", "order:"+o.OrderRef, 17)
 	captureID := simID("", "capture:"+o.OrderRef, 17)

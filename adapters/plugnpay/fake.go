@@ -27,12 +27,12 @@ func NewFakeGateway() *FakeGateway { return &FakeGateway{txs: map[string]Transac
 // Approve registers order orderID (PlugnPay's pt_order_id) as successful, for the cart
 // order acctCode, amount minor units of currency.
 func (g *FakeGateway) Approve(orderID, acctCode string, amount int64, currency string) {
-	g.set(Transaction{OrderID: orderID, FinalStatus: "success", Amount: formatMinor(amount, currency), Currency: strings.ToUpper(currency), AcctCode: acctCode})
+	g.set(Transaction{OrderID: orderID, FinalStatus: "success", Amount: domain.FormatMinorUnits(amount, currency), Currency: strings.ToUpper(currency), AcctCode: acctCode})
 }
 
 // Decline registers order orderID with a final status such as "badcard" or "fraud".
 func (g *FakeGateway) Decline(orderID, acctCode, finalStatus string, amount int64, currency string) {
-	g.set(Transaction{OrderID: orderID, FinalStatus: finalStatus, Amount: formatMinor(amount, currency), Currency: strings.ToUpper(currency), AcctCode: acctCode})
+	g.set(Transaction{OrderID: orderID, FinalStatus: finalStatus, Amount: domain.FormatMinorUnits(amount, currency), Currency: strings.ToUpper(currency), AcctCode: acctCode})
 }
 
 func (g *FakeGateway) set(tx Transaction) {
@@ -122,14 +122,4 @@ func (g *FakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprint(w, ans.Encode())
-}
-
-// formatMinor writes minor units as a decimal string of currency's exponent ("25.00").
-func formatMinor(amount int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	s := fmt.Sprintf("%0*d", exp+1, amount)
-	if exp > 0 {
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
-	}
-	return s
 }

@@ -29,7 +29,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -76,23 +75,13 @@ var (
 func (Provider) Kind() string { return Kind }
 
 func password(src domain.Source) string {
-	if p := src.Settings[SettingPublisherPassword]; p != "" {
-		return p
-	}
-	if len(src.Secrets) > 0 {
-		return src.Secrets[0]
-	}
-	return ""
+	return webhook.SettingOrSecret(src, SettingPublisherPassword)
 }
 
 // CheckSource implements domain.Provider.
 func (Provider) CheckSource(src domain.Source) error {
-	raw := src.Settings[SettingAPIBaseURL]
-	if raw == "" {
-		return domain.Errorf(domain.EINVALID, "api_base_url: required for plugnpay sources; PlugnPay's gateway root, e.g. https://pay1.plugnpay.com")
-	}
-	if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return domain.Errorf(domain.EINVALID, "api_base_url: %q is not an absolute http(s) URL", raw)
+	if err := webhook.CheckBaseURL(src, SettingAPIBaseURL, Kind, "PlugnPay's gateway root, e.g. https://pay1.plugnpay.com"); err != nil {
+		return err
 	}
 	if src.Settings[SettingPublisherName] == "" {
 		return domain.Errorf(domain.EINVALID, "publisher_name: required for plugnpay sources; the merchant's PlugnPay username (gateway account)")
@@ -166,17 +155,9 @@ type confirmed struct {
 	ConfirmedAt time.Time   `json:"confirmed_at"`
 }
 
-func unavailable(err error, format string, args ...any) error {
-	e := domain.Errorf(domain.EUNAVAILABLE, format, args...)
-	e.Err = err
-	return e
-}
-
 func refused(format string, args ...any) error {
 	return domain.Errorf(domain.EUNAUTHORIZED, format, args...)
 }
-
-var defaultClient = &http.Client{Timeout: 30 * time.Second}
 
 // Fetch implements domain.Fetcher: it queries the transaction with PlugnPay and returns
 // the message confirmed, or EUNAUTHORIZED when PlugnPay does not report it successful for
@@ -194,38 +175,23 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 		return m, err
 	}
 	if err := p.CheckSource(src); err != nil {
-		return m, unavailable(err, "source %q cannot confirm PlugnPay callbacks: %s", src.ID, domain.ErrorMessage(err))
+		return m, webhook.Unavailable(err, "source %q cannot confirm PlugnPay callbacks: %s", src.ID, domain.ErrorMessage(err))
 	}
 	form := url.Values{
 		"publisher-name": {src.Settings[SettingPublisherName]}, "publisher-password": {password(src)},
 		"mode": {"query_trans"}, "orderID": {cb.OrderID},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(src.Settings[SettingAPIBaseURL], "/")+RemotePath, strings.NewReader(form.Encode()))
+	header := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
+	status, raw, err := webhook.PostToGateway(ctx, p.Client, "PlugnPay", src.Settings[SettingAPIBaseURL], RemotePath, header, []byte(form.Encode()))
 	if err != nil {
-		return m, unavailable(err, "building the PlugnPay request failed")
+		return m, err
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	client := p.Client
-	if client == nil {
-		client = defaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return m, unavailable(err, "PlugnPay %s is unreachable; will retry", RemotePath)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	switch {
-	case err != nil:
-		return m, unavailable(err, "reading PlugnPay's answer failed; will retry")
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return m, unavailable(nil, "PlugnPay answered %d; will retry", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return m, unavailable(nil, "PlugnPay answered %d to query_trans; check api_base_url and the publisher credentials", resp.StatusCode)
+	if status != http.StatusOK {
+		return m, webhook.Unavailable(nil, "PlugnPay answered %d to query_trans; check api_base_url and the publisher credentials", status)
 	}
 	ans, err := url.ParseQuery(strings.TrimSpace(string(raw)))
 	if err != nil {
-		return m, unavailable(err, "PlugnPay's answer is not URL-encoded; will retry")
+		return m, webhook.Unavailable(err, "PlugnPay's answer is not URL-encoded; will retry")
 	}
 	tx := Transaction{
 		OrderID: ans.Get("orderID"), FinalStatus: strings.ToLower(ans.Get("FinalStatus")),
@@ -234,7 +200,7 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 	switch tx.FinalStatus {
 	case "success":
 	case "problem":
-		return m, unavailable(nil, "PlugnPay reported a problem querying order %s (%s); will retry", cb.OrderID, ans.Get("MErrMsg"))
+		return m, webhook.Unavailable(nil, "PlugnPay reported a problem querying order %s (%s); will retry", cb.OrderID, ans.Get("MErrMsg"))
 	default:
 		return m, refused("PlugnPay reports order %s as %q (%s); not applied", cb.OrderID, tx.FinalStatus, ans.Get("MErrMsg"))
 	}

@@ -3,7 +3,6 @@ package plugnpay_test
 import (
 	"context"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -24,12 +23,7 @@ var (
 )
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 func gateway(t *testing.T) (*plugnpay.FakeGateway, domain.Source) {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -26,20 +25,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if eventType != EventCallback {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "plugnpay: cannot simulate %q; try %s", eventType, EventCallback)
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = fmt.Sprint(o.Now.UnixNano())
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = defaultCurrency
 	}
 	sum := sha256.Sum256([]byte("pnp:" + o.EventID))
 	form := url.Values{
@@ -47,7 +38,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		"pt_order_classifier":   {o.OrderRef},
 		"pi_response_status":    {"success"},
 		"pi_response_code":      {"00"},
-		"pt_transaction_amount": {formatMinor(o.Amount, o.Currency)},
+		"pt_transaction_amount": {domain.FormatMinorUnits(o.Amount, o.Currency)},
 		"pt_currency":           {strings.ToUpper(o.Currency)},
 	}
 	h := http.Header{}

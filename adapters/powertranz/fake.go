@@ -120,7 +120,7 @@ func (g *FakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tx := ft.tx
 		resp = Callback{
 			TransactionType: tx.TransactionType, TransactionIdentifier: tx.TransactionIdentifier, OrderIdentifier: tx.OrderIdentifier,
-			TotalAmount: json.Number(formatMinor(tx.Amount, tx.Currency)), CurrencyCode: NumericCurrency(tx.Currency),
+			TotalAmount: json.Number(domain.FormatMinorUnits(tx.Amount, tx.Currency)), CurrencyCode: NumericCurrency(tx.Currency),
 			Approved: ft.approved, IsoResponseCode: "05", ResponseMessage: "Do not honour",
 		}
 		if ft.approved {
@@ -129,25 +129,4 @@ func (g *FakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
-}
-
-// formatMinor writes minor units as a decimal string of currency's exponent ("25.00").
-func formatMinor(amount int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	neg := amount < 0
-	if neg {
-		amount = -amount
-	}
-	digits := []byte{}
-	for v := amount; v > 0 || len(digits) <= exp; v /= 10 {
-		digits = append([]byte{byte('0' + v%10)}, digits...)
-	}
-	s := string(digits)
-	if exp > 0 {
-		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
-	}
-	if neg {
-		s = "-" + s
-	}
-	return s
 }

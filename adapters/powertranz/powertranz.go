@@ -28,7 +28,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -77,24 +76,12 @@ var (
 // Kind implements domain.Provider.
 func (Provider) Kind() string { return Kind }
 
-func password(src domain.Source) string {
-	if p := src.Settings[SettingPassword]; p != "" {
-		return p
-	}
-	if len(src.Secrets) > 0 {
-		return src.Secrets[0]
-	}
-	return ""
-}
+func password(src domain.Source) string { return webhook.SettingOrSecret(src, SettingPassword) }
 
 // CheckSource implements domain.Provider.
 func (Provider) CheckSource(src domain.Source) error {
-	raw := src.Settings[SettingAPIBaseURL]
-	if raw == "" {
-		return domain.Errorf(domain.EINVALID, "api_base_url: required for powertranz sources; PowerTranz's API root, e.g. https://staging.ptranz.com for tests or the production root PowerTranz gave you")
-	}
-	if u, err := url.Parse(raw); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return domain.Errorf(domain.EINVALID, "api_base_url: %q is not an absolute http(s) URL", raw)
+	if err := webhook.CheckBaseURL(src, SettingAPIBaseURL, Kind, "PowerTranz's API root, e.g. https://staging.ptranz.com for tests or the production root PowerTranz gave you"); err != nil {
+		return err
 	}
 	if src.Settings[SettingID] == "" {
 		return domain.Errorf(domain.EINVALID, "powertranz_id: required for powertranz sources; the merchant's PowerTranz Id (e.g. 88801234)")
@@ -141,9 +128,7 @@ func callbackJSON(body []byte) []byte {
 
 func decodeCallback(b []byte) (Callback, error) {
 	var c Callback
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&c); err != nil {
+	if err := webhook.DecodeJSON(b, &c); err != nil {
 		return c, webhook.Invalid("not a PowerTranz SPI response (JSON, or a form with a Response field): %v", err)
 	}
 	return c, nil
@@ -196,14 +181,6 @@ func money(c Callback) (int64, string, error) {
 	return v, cur, err
 }
 
-var defaultClient = &http.Client{Timeout: 30 * time.Second}
-
-func unavailable(err error, format string, args ...any) error {
-	e := domain.Errorf(domain.EUNAVAILABLE, format, args...)
-	e.Err = err
-	return e
-}
-
 // Fetch implements domain.Fetcher: it completes the SPI payment with PowerTranz and
 // returns the message confirmed, or EUNAUTHORIZED when PowerTranz does not approve this
 // transaction for the callback's order, amount and currency (never applied), or
@@ -224,40 +201,25 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 		return m, err
 	}
 	if err := p.CheckSource(src); err != nil {
-		return m, unavailable(err, "source %q cannot confirm PowerTranz callbacks: %s", src.ID, domain.ErrorMessage(err))
+		return m, webhook.Unavailable(err, "source %q cannot confirm PowerTranz callbacks: %s", src.ID, domain.ErrorMessage(err))
 	}
 	token, _ := json.Marshal(cb.SpiToken)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(src.Settings[SettingAPIBaseURL], "/")+PaymentPath, bytes.NewReader(token))
-	if err != nil {
-		return m, unavailable(err, "building the PowerTranz request failed")
+	header := http.Header{
+		"Content-Type": {"application/json"}, "Accept": {"application/json"},
+		HeaderID: {src.Settings[SettingID]}, HeaderPassword: {password(src)},
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set(HeaderID, src.Settings[SettingID])
-	req.Header.Set(HeaderPassword, password(src))
-	client := p.Client
-	if client == nil {
-		client = defaultClient
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return m, unavailable(err, "PowerTranz %s is unreachable; will retry", PaymentPath)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	status, raw, err := webhook.PostToGateway(ctx, p.Client, "PowerTranz", src.Settings[SettingAPIBaseURL], PaymentPath, header, token)
 	switch {
 	case err != nil:
-		return m, unavailable(err, "reading PowerTranz's answer failed; will retry")
-	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
-		return m, unavailable(nil, "PowerTranz answered %d; will retry", resp.StatusCode)
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return m, unavailable(nil, "PowerTranz refused the merchant credentials (%d); check powertranz_id and powertranz_password", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return m, domain.Errorf(domain.EUNAUTHORIZED, "PowerTranz answered %d to the payment completion of transaction %s; not confirmed", resp.StatusCode, cb.TransactionIdentifier)
+		return m, err
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return m, webhook.Unavailable(nil, "PowerTranz refused the merchant credentials (%d); check powertranz_id and powertranz_password", status)
+	case status != http.StatusOK:
+		return m, domain.Errorf(domain.EUNAUTHORIZED, "PowerTranz answered %d to the payment completion of transaction %s; not confirmed", status, cb.TransactionIdentifier)
 	}
 	got, err := decodeCallback(raw)
 	if err != nil {
-		return m, unavailable(err, "PowerTranz's answer is not an SPI response; will retry")
+		return m, webhook.Unavailable(err, "PowerTranz's answer is not an SPI response; will retry")
 	}
 	if !got.Approved {
 		return m, domain.Errorf(domain.EUNAUTHORIZED, "PowerTranz did not approve transaction %s (%s %s); not applied", cb.TransactionIdentifier, got.IsoResponseCode, got.ResponseMessage)

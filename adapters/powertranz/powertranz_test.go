@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -26,12 +25,7 @@ var (
 )
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 // confirming is the worker's path, Fetch then Normalize, for webhooktest.Contract: the

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -32,20 +31,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if eventType != EventCallback {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "powertranz: cannot simulate %q; try %s", eventType, EventCallback)
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = fmt.Sprint(o.Now.UnixNano())
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
 	}
 	num := NumericCurrency(o.Currency)
 	if num == "" {
@@ -54,7 +45,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	tok := sha256.Sum256([]byte("spi:" + o.EventID))
 	cb := Callback{
 		TransactionType: 2, Approved: false, TransactionIdentifier: guid("tx:" + o.EventID),
-		TotalAmount: json.Number(formatMinor(o.Amount, o.Currency)), CurrencyCode: num,
+		TotalAmount: json.Number(domain.FormatMinorUnits(o.Amount, o.Currency)), CurrencyCode: num,
 		IsoResponseCode: "HP0", ResponseMessage: "HPP preprocessing complete", OrderIdentifier: o.OrderRef,
 		SpiToken: hex.EncodeToString(tok[:20]) + "-sim",
 	}

@@ -174,23 +174,12 @@ func (t times) occurred() time.Time {
 	for _, k := range []string{"updated_at", "processed_at", "created_at"} {
 		var s string
 		if json.Unmarshal(t[k], &s) == nil {
-			if at := parseTime(s); !at.IsZero() {
+			if at := webhook.ParseTime(s); !at.IsZero() {
 				return at
 			}
 		}
 	}
 	return time.Time{}
-}
-
-func parseTime(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 // Parse implements domain.Provider.
@@ -206,52 +195,27 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 	if err := json.Unmarshal(d.Body, &t); err != nil {
 		return nil, webhook.Invalid("body is not a Shopify JSON resource: %v", err)
 	}
-	at := parseTime(d.Header.Get(TriggeredAtHeader))
+	at := webhook.ParseTime(d.Header.Get(TriggeredAtHeader))
 	if at.IsZero() {
 		at = t.occurred()
 	}
 	return []domain.Message{{ID: id, Type: topic, OccurredAt: at, Payload: d.Body}}, nil
 }
 
-// decimal is a money field as Shopify sends it (a decimal string; a bare JSON number is
-// accepted too), kept as text so that it is parsed exactly, never through float64.
-type decimal string
-
-func (d *decimal) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*d = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*d = decimal(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*d = decimal(n)
-	return nil
-}
-
 type order struct {
-	ID                int64   `json:"id"`
-	Currency          string  `json:"currency"`
-	TotalPrice        decimal `json:"total_price"`
-	UpdatedAt         string  `json:"updated_at"`
-	CancelledAt       *string `json:"cancelled_at"`
-	FulfillmentStatus *string `json:"fulfillment_status"`
+	ID                int64          `json:"id"`
+	Currency          string         `json:"currency"`
+	TotalPrice        domain.Decimal `json:"total_price"`
+	UpdatedAt         string         `json:"updated_at"`
+	CancelledAt       *string        `json:"cancelled_at"`
+	FulfillmentStatus *string        `json:"fulfillment_status"`
 	LineItems         []struct {
-		ID        int64   `json:"id"`
-		SKU       *string `json:"sku"`
-		Quantity  int64   `json:"quantity"`
-		Price     decimal `json:"price"`
-		VariantID *int64  `json:"variant_id"`
-		ProductID *int64  `json:"product_id"`
+		ID        int64          `json:"id"`
+		SKU       *string        `json:"sku"`
+		Quantity  int64          `json:"quantity"`
+		Price     domain.Decimal `json:"price"`
+		VariantID *int64         `json:"variant_id"`
+		ProductID *int64         `json:"product_id"`
 	} `json:"line_items"`
 	Customer *struct {
 		ID int64 `json:"id"`
@@ -267,10 +231,10 @@ type refund struct {
 		RestockType string `json:"restock_type"`
 	} `json:"refund_line_items"`
 	Transactions []struct {
-		Kind     string  `json:"kind"`
-		Status   string  `json:"status"`
-		Amount   decimal `json:"amount"`
-		Currency string  `json:"currency"`
+		Kind     string         `json:"kind"`
+		Status   string         `json:"status"`
+		Amount   domain.Decimal `json:"amount"`
+		Currency string         `json:"currency"`
 	} `json:"transactions"`
 }
 
@@ -334,7 +298,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 }
 
 func millis(s string) int64 {
-	if t := parseTime(s); !t.IsZero() {
+	if t := webhook.ParseTime(s); !t.IsZero() {
 		return t.UnixMilli()
 	}
 	return 0

@@ -3,7 +3,6 @@ package shopify_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,7 @@ const testdata = "../../testdata/shopify"
 var src = domain.Source{ID: "acme-shopify", Provider: shopify.Kind, Secrets: []string{"shpss_test_client_secret"}}
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 // unwrap returns the bytes of the fixture's single top-level member ("order",

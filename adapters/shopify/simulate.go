@@ -44,23 +44,6 @@ func small(s string) int64 {
 	return int64(h.Sum64()%9_000_000_000) + 1_000_000_000
 }
 
-// money formats minor units as Shopify's decimal string.
-func money(minor int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	if exp == 0 {
-		return strconv.FormatInt(minor, 10)
-	}
-	p := int64(1)
-	for range exp {
-		p *= 10
-	}
-	sign := ""
-	if minor < 0 {
-		sign, minor = "-", -minor
-	}
-	return fmt.Sprintf("%s%d.%0*d", sign, minor/p, exp, minor%p)
-}
-
 // Sample implements webhook.Simulator. X-Shopify-Webhook-Id is EventID (a random UUID
 // when empty), so a repeated EventID is a duplicate delivery. The order id is OrderRef,
 // which must be numeric like Shopify's.
@@ -71,9 +54,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "shopify: a signing secret is needed (--secret <client secret>)")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = uuid()
 	}
@@ -83,18 +64,6 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	orderID, err := strconv.ParseInt(o.OrderRef, 10, 64)
 	if err != nil || orderID <= 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "shopify: order ids are positive integers; %q is not one", o.OrderRef)
-	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 1
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
 	}
 	now := o.Now.UTC().Truncate(time.Second)
 	ts := now.Format(time.RFC3339)
@@ -110,11 +79,11 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 			"id": refundID, "order_id": orderID, "created_at": ts, "processed_at": ts, "note": "Simulated refund", "restock": false,
 			"refund_line_items": []any{map[string]any{
 				"id": small("rli:" + o.EventID), "quantity": o.Quantity, "line_item_id": small("line:" + o.OrderRef), "restock_type": "return",
-				"subtotal": money(o.Amount*o.Quantity, o.Currency),
+				"subtotal": domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency),
 			}},
 			"transactions": []any{map[string]any{
 				"id": small("tx:" + o.EventID), "order_id": orderID, "kind": "refund", "gateway": "bogus", "status": "success",
-				"amount": money(o.Amount*o.Quantity, o.Currency), "currency": o.Currency, "created_at": ts,
+				"amount": domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency), "currency": o.Currency, "created_at": ts,
 			}},
 		}
 	case TopicInventoryLevelsUpdate:
@@ -138,15 +107,15 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	case TopicCustomersCreate, TopicCustomersUpdate:
 		body = customer
 	default:
-		total := money(o.Amount*o.Quantity, o.Currency)
+		total := domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency)
 		ord := map[string]any{
 			"id": orderID, "name": "#" + o.OrderRef, "order_number": orderID % 100000, "email": "jane.doe@example.com",
 			"created_at": ts, "updated_at": ts, "currency": o.Currency, "presentment_currency": o.Currency,
-			"subtotal_price": total, "total_price": total, "total_tax": money(0, o.Currency), "total_discounts": money(0, o.Currency),
+			"subtotal_price": total, "total_price": total, "total_tax": domain.FormatMinorUnits(0, o.Currency), "total_discounts": domain.FormatMinorUnits(0, o.Currency),
 			"financial_status": "pending", "fulfillment_status": nil, "cancelled_at": nil, "cancel_reason": nil,
 			"line_items": []any{map[string]any{
 				"id": small("line:" + o.OrderRef), "variant_id": small("variant:" + o.SKU), "product_id": small("product:" + o.SKU),
-				"sku": o.SKU, "title": "Simulated product", "quantity": o.Quantity, "price": money(o.Amount, o.Currency),
+				"sku": o.SKU, "title": "Simulated product", "quantity": o.Quantity, "price": domain.FormatMinorUnits(o.Amount, o.Currency),
 				"requires_shipping": true, "fulfillment_status": nil,
 			}},
 			"customer": customer,

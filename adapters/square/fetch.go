@@ -90,7 +90,7 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 		return m, err
 	}
 	var o object
-	if err := unmarshal(e.Data.Object, &o); err != nil {
+	if err := webhook.DecodeJSON(e.Data.Object, &o); err != nil {
 		return m, webhook.Invalid("%s: data.object: %v", e.Type, err)
 	}
 	oc := o.OrderCreated

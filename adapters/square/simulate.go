@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -48,26 +47,15 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if nu == "" {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "square: the source needs notification_url, the URL Square signs")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
+	if o.Quantity == 0 { // set before FillDefaults, whose default is 1
+		o.Quantity = 10
 	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = RandomEventID()
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 10
 	}
 	now := o.Now.UTC().Format("2006-01-02T15:04:05.000Z")
 	amount := map[string]any{"amount": o.Amount, "currency": strings.ToUpper(o.Currency)}

@@ -16,7 +16,6 @@
 package square
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -141,15 +140,9 @@ type event struct {
 	FetchedOrder *fullOrder `json:"tradewind_fetched_order,omitempty"`
 }
 
-func unmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	return dec.Decode(v)
-}
-
 func decode(body []byte) (event, error) {
 	var e event
-	if err := unmarshal(body, &e); err != nil {
+	if err := webhook.DecodeJSON(body, &e); err != nil {
 		return e, webhook.Invalid("body is not a Square event: %v", err)
 	}
 	if e.EventID == "" || e.Type == "" {
@@ -158,21 +151,13 @@ func decode(body []byte) (event, error) {
 	return e, nil
 }
 
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
-}
-
 // Parse implements domain.Provider.
 func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, error) {
 	e, err := decode(d.Body)
 	if err != nil {
 		return nil, err
 	}
-	return []domain.Message{{ID: e.EventID, Type: e.Type, OccurredAt: parseTime(e.CreatedAt), Payload: d.Body}}, nil
+	return []domain.Message{{ID: e.EventID, Type: e.Type, OccurredAt: webhook.ParseTime(e.CreatedAt), Payload: d.Body}}, nil
 }
 
 var handled = map[string]bool{
@@ -256,7 +241,7 @@ type object struct {
 
 func first(ts ...string) time.Time {
 	for _, s := range ts {
-		if t := parseTime(s); !t.IsZero() {
+		if t := webhook.ParseTime(s); !t.IsZero() {
 			return t
 		}
 	}
@@ -276,10 +261,10 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	if len(e.Data.Object) == 0 {
 		return nil, webhook.Invalid("%s: data.object is missing", e.Type)
 	}
-	if err := unmarshal(e.Data.Object, &o); err != nil {
+	if err := webhook.DecodeJSON(e.Data.Object, &o); err != nil {
 		return nil, webhook.Invalid("%s: data.object: %v", e.Type, err)
 	}
-	base := domain.Event{Provider: Kind, Source: src.ID, EventID: e.EventID, OccurredAt: parseTime(e.CreatedAt)}
+	base := domain.Event{Provider: Kind, Source: src.ID, EventID: e.EventID, OccurredAt: webhook.ParseTime(e.CreatedAt)}
 
 	switch e.Type {
 	case "payment.created", "payment.updated":

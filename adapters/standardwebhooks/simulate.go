@@ -46,26 +46,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if err != nil {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "standardwebhooks: secrets[0]: %s", domain.ErrorMessage(err))
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = randomID()
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 1
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
 	}
 	now := o.Now.UTC().Truncate(time.Millisecond)
 	d := map[string]any{"occurred_at": now.Format(time.RFC3339Nano)}

@@ -220,24 +220,13 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 	if err != nil {
 		return nil, err
 	}
-	at := parseTime(e.Timestamp)
+	at := webhook.ParseTime(e.Timestamp)
 	if at.IsZero() {
 		if ts, err := strconv.ParseInt(d.Header.Get(TimestampHeader), 10, 64); err == nil {
 			at = time.Unix(ts, 0).UTC()
 		}
 	}
 	return []domain.Message{{ID: id, Type: e.Type, OccurredAt: at, Payload: d.Body}}, nil
-}
-
-func parseTime(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }
 
 // family says which part of data an event type carries.
@@ -316,11 +305,11 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		PaymentRef:  d.PaymentRef,
 		CustomerRef: d.CustomerRef,
 	}
-	if t := parseTime(e.Timestamp); !t.IsZero() {
+	if t := webhook.ParseTime(e.Timestamp); !t.IsZero() {
 		ev.OccurredAt = t
 	}
 	if d.OccurredAt != "" {
-		t := parseTime(d.OccurredAt)
+		t := webhook.ParseTime(d.OccurredAt)
 		if t.IsZero() {
 			return nil, webhook.Invalid("%s: data.occurred_at %q is not an RFC 3339 time", e.Type, d.OccurredAt)
 		}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -43,20 +42,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "stripe: a signing secret is needed (--secret whsec_…)")
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		o.EventID = RandomID("evt_")
 	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
 	}
 	pi := "pi_sim_" + o.OrderRef
 	meta := map[string]string{src.OrderRefKey(): o.OrderRef}

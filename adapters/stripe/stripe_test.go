@@ -2,7 +2,6 @@ package stripe_test
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,12 +17,7 @@ const testdata = "../../testdata/stripe"
 var src = domain.Source{ID: "acme-stripe", Provider: stripe.Kind, Secrets: []string{"whsec_test_secret"}}
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 func TestKnownAnswerVector(t *testing.T) {

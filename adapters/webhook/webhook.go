@@ -1,7 +1,8 @@
 // Package webhook holds what the provider adapters share: constant-time signature
 // comparison over several secrets, timestamp tolerance, the "t=…,v1=…" header form,
-// and the Simulator interface that `tradewind simulate` and the adapter contract
-// suite drive.
+// JSON and timestamp decoding (decode.go), the server-to-server call of gateways whose
+// callbacks come unsigned (gateway.go), and the Simulator interface that
+// `tradewind simulate` and the adapter contract suite drive.
 package webhook
 
 import (
@@ -191,6 +192,28 @@ type SampleOptions struct {
 	Amount   int64     // minor units
 	Currency string    // ISO 4217, upper case
 	Now      time.Time // signing time
+}
+
+// FillDefaults gives the zero fields the defaults most adapters share: Now the current
+// time, SKU "SKU-1", Quantity 1, Amount 2500 minor units, Currency "USD". An adapter with
+// other defaults sets them first; EventID and OrderRef have provider forms and are the
+// adapter's to fill.
+func (o *SampleOptions) FillDefaults() {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.SKU == "" {
+		o.SKU = "SKU-1"
+	}
+	if o.Quantity == 0 {
+		o.Quantity = 1
+	}
+	if o.Amount == 0 {
+		o.Amount = 2500
+	}
+	if o.Currency == "" {
+		o.Currency = "USD"
+	}
 }
 
 // Simulator builds correctly signed sample deliveries. Every adapter implements it,

@@ -5,12 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -36,19 +34,6 @@ func stable(s string, mod uint64) int64 {
 	return int64(h.Sum64()%mod) + 1
 }
 
-// money formats minor units as WooCommerce's decimal string.
-func money(minor int64, currency string) string {
-	exp := domain.CurrencyExponent(currency)
-	if exp == 0 {
-		return strconv.FormatInt(minor, 10)
-	}
-	p := int64(1)
-	for range exp {
-		p *= 10
-	}
-	return fmt.Sprintf("%d.%0*d", minor/p, exp, minor%p)
-}
-
 // Sample implements webhook.Simulator. WooCommerce has no event id: the simulated
 // X-WC-Webhook-ID and X-WC-Webhook-Delivery-ID derive from EventID (random when empty),
 // so a repeated EventID is a duplicate delivery. The order id is OrderRef, which must be
@@ -57,9 +42,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if !handled[eventType] && eventType != TypePing {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "woocommerce: cannot simulate %q; try one of: %s, %s", eventType, strings.Join(p.SampleTypes(), ", "), TypePing)
 	}
-	if o.Now.IsZero() {
-		o.Now = time.Now()
-	}
+	o.FillDefaults()
 	if o.EventID == "" {
 		b := make([]byte, 12)
 		_, _ = rand.Read(b)
@@ -82,18 +65,6 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if err != nil || orderID <= 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "woocommerce: order ids are positive integers; %q is not one", o.OrderRef)
 	}
-	if o.SKU == "" {
-		o.SKU = "SKU-1"
-	}
-	if o.Quantity == 0 {
-		o.Quantity = 1
-	}
-	if o.Amount == 0 {
-		o.Amount = 2500
-	}
-	if o.Currency == "" {
-		o.Currency = "USD"
-	}
 	gmt := o.Now.UTC().Format("2006-01-02T15:04:05")
 	productID := stable("product:"+o.SKU, 100000)
 	customerID := stable("customer:"+o.OrderRef, 100000)
@@ -107,22 +78,22 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		if eventType == TopicOrderCreated {
 			status = "pending"
 		}
-		sub := money(o.Amount*o.Quantity, o.Currency)
+		sub := domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency)
 		body = map[string]any{
 			"id": orderID, "parent_id": 0, "number": o.OrderRef, "order_key": "wc_order_" + hex.EncodeToString([]byte(o.OrderRef)),
 			"created_via": "checkout", "status": status, "currency": o.Currency, "date_created_gmt": gmt, "date_modified_gmt": gmt,
-			"discount_total": money(0, o.Currency), "shipping_total": money(0, o.Currency), "total": sub, "total_tax": money(0, o.Currency),
+			"discount_total": domain.FormatMinorUnits(0, o.Currency), "shipping_total": domain.FormatMinorUnits(0, o.Currency), "total": sub, "total_tax": domain.FormatMinorUnits(0, o.Currency),
 			"customer_id": customerID, "billing": map[string]any{"first_name": "Jane", "last_name": "Doe", "email": "jane.doe@example.com"},
 			"payment_method": "stripe", "payment_method_title": "Credit Card (Stripe)",
 			"line_items": []any{map[string]any{
 				"id": stable("line:"+o.OrderRef, 100000), "name": "Simulated product", "product_id": productID, "variation_id": 0,
-				"quantity": o.Quantity, "subtotal": sub, "total": sub, "sku": o.SKU, "price": json.Number(money(o.Amount, o.Currency)),
+				"quantity": o.Quantity, "subtotal": sub, "total": sub, "sku": o.SKU, "price": json.Number(domain.FormatMinorUnits(o.Amount, o.Currency)),
 			}},
 		}
 	case resource == "product":
 		body = map[string]any{
 			"id": productID, "name": "Simulated product", "type": "simple", "status": "publish", "sku": o.SKU,
-			"price": money(o.Amount, o.Currency), "regular_price": money(o.Amount, o.Currency), "date_modified_gmt": gmt,
+			"price": domain.FormatMinorUnits(o.Amount, o.Currency), "regular_price": domain.FormatMinorUnits(o.Amount, o.Currency), "date_modified_gmt": gmt,
 			"manage_stock": true, "stock_quantity": o.Quantity, "stock_status": "instock", "backorders": "no",
 		}
 	default: // customer.*

@@ -228,44 +228,20 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 	return []domain.Message{{ID: key, Type: topic, OccurredAt: at, Payload: d.Body}}, nil
 }
 
-// number is a JSON number (or numeric string) kept as text, never through float64.
-type number string
-
-func (n *number) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*n = ""
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*n = number(s)
-		return nil
-	}
-	var v json.Number
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*n = number(v)
-	return nil
-}
-
 type order struct {
-	ID              int64  `json:"id"`
-	Status          string `json:"status"`
-	Currency        string `json:"currency"`
-	Total           number `json:"total"`
-	DateModifiedGMT string `json:"date_modified_gmt"`
-	CustomerID      int64  `json:"customer_id"`
+	ID              int64          `json:"id"`
+	Status          string         `json:"status"`
+	Currency        string         `json:"currency"`
+	Total           domain.Decimal `json:"total"`
+	DateModifiedGMT string         `json:"date_modified_gmt"`
+	CustomerID      int64          `json:"customer_id"`
 	LineItems       []struct {
-		ProductID   int64  `json:"product_id"`
-		VariationID int64  `json:"variation_id"`
-		Quantity    int64  `json:"quantity"`
-		Subtotal    number `json:"subtotal"`
-		Price       number `json:"price"`
-		SKU         string `json:"sku"`
+		ProductID   int64          `json:"product_id"`
+		VariationID int64          `json:"variation_id"`
+		Quantity    int64          `json:"quantity"`
+		Subtotal    domain.Decimal `json:"subtotal"`
+		Price       domain.Decimal `json:"price"`
+		SKU         string         `json:"sku"`
 	} `json:"line_items"`
 }
 

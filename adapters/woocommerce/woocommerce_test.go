@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,12 +22,7 @@ const testdata = "../../testdata/woocommerce"
 var src = domain.Source{ID: "acme-woo", Provider: woocommerce.Kind, Secrets: []string{"wc_tradewind_test_secret"}}
 
 func read(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(testdata, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return webhooktest.ReadFile(t, filepath.Join(testdata, name))
 }
 
 // TestKnownAnswerVector checks WooCommerce's own vector (an empty secret, so only the

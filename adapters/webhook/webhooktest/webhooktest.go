@@ -188,6 +188,16 @@ func ids(ms []domain.Message) []string {
 	return out
 }
 
+// ReadFile returns the contents of a test data file, failing the test when it cannot be read.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Golden compares got, as indented JSON, with the golden file at path, or rewrites
 // the file when the test runs with -update.
 func Golden(t *testing.T, path string, got any) {
