@@ -115,4 +115,8 @@ type InboxBrowser interface {
 	// is applied again. Returns ENOTFOUND if there is none and ECONFLICT if it is
 	// already applied (replaying it would change nothing).
 	Requeue(ctx context.Context, id int64) (InboxEntry, error)
+	// CountByStatus returns how many entries were received at or after since, per status.
+	CountByStatus(ctx context.Context, since time.Time) (map[string]int, error)
+	// Rejections returns the newest refused requests, newest first, at most limit.
+	Rejections(ctx context.Context, limit int) ([]Rejection, error)
 }

@@ -1,5 +1,6 @@
 // Package httpapi is Tradewind's HTTP surface on Fiber: the webhook ingress, the
-// health and metrics endpoints, and the JSON API under /api/v1.
+// health and metrics endpoints, the JSON API under /api/v1 and the ops dashboard
+// under /ops/.
 package httpapi
 
 import (
@@ -58,6 +59,7 @@ type Server struct {
 	rejectLimit *rate.Limiter
 	limits      sourceLimits // per-source rate limits (ratelimit.go)
 	shed        shedder      // cached queue depth for load shedding (shed.go)
+	sess        sessions     // the dashboard's session cookies (session.go)
 }
 
 // statusByCode is the one table from error code to HTTP status.
@@ -89,7 +91,7 @@ func New(p Params) *Server {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200)}
+	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now}}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tradewind",
 		DisableStartupMessage: true,
@@ -117,6 +119,8 @@ func New(p Params) *Server {
 	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
 	api.Delete("/reservations/:id", s.deleteReservation)
+
+	s.mountDashboard()
 	return s
 }
 

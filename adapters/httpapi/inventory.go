@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"reflect"
 	"strconv"
 	"strings"
@@ -19,6 +20,11 @@ func decodeBody(c *fiber.Ctx, v any) error {
 	if err := c.BodyParser(v); err != nil {
 		return domain.Errorf(domain.EINVALID, "the body is not valid JSON for this endpoint: %v", err)
 	}
+	return check(v)
+}
+
+// check validates a request however it arrived (JSON body or dashboard form).
+func check(v any) error {
 	if err := validate.Struct(v); err != nil {
 		if verrs, ok := err.(validator.ValidationErrors); ok && len(verrs) > 0 {
 			fe := verrs[0]
@@ -66,21 +72,38 @@ func (s *Server) setStock(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	st, err := s.p.Inventory.SetOnHand(c.UserContext(), c.Params("sku"), *req.OnHand, s.p.Now(), domain.StockManualSet)
+	st, err := s.setOnHand(c.UserContext(), c.Params("sku"), req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(st)
 }
 
-// listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=.
-func (s *Server) listConflicts(c *fiber.Ctx) error {
-	f := domain.ConflictFilter{State: c.Query("state"), Kind: c.Query("kind"), OrderRef: c.Query("order_ref"), Limit: c.QueryInt("limit", 100)}
+// setOnHand sets a SKU's level as a person stated it, as of now.
+func (s *Server) setOnHand(ctx context.Context, sku string, req setStockRequest) (domain.Stock, error) {
+	if err := check(req); err != nil {
+		return domain.Stock{}, err
+	}
+	return s.p.Inventory.SetOnHand(ctx, sku, *req.OnHand, s.p.Now(), domain.StockManualSet)
+}
+
+// conflictFilter checks the list filters the API and the dashboard share.
+func conflictFilter(state, kind, orderRef string, limit int) (domain.ConflictFilter, error) {
+	f := domain.ConflictFilter{State: state, Kind: kind, OrderRef: orderRef, Limit: limit}
 	if f.State != "" && f.State != domain.ConflictOpen && f.State != domain.ConflictResolved {
-		return domain.Errorf(domain.EINVALID, "state: %q is not a conflict state; use open or resolved", f.State)
+		return f, domain.Errorf(domain.EINVALID, "state: %q is not a conflict state; use open or resolved", f.State)
 	}
 	if f.Limit < 1 || f.Limit > 1000 {
-		return domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
+		return f, domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
+	}
+	return f, nil
+}
+
+// listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=.
+func (s *Server) listConflicts(c *fiber.Ctx) error {
+	f, err := conflictFilter(c.Query("state"), c.Query("kind"), c.Query("order_ref"), c.QueryInt("limit", 100))
+	if err != nil {
+		return err
 	}
 	list, err := s.p.Conflicts.List(c.UserContext(), f)
 	if err != nil {
@@ -103,12 +126,21 @@ func (s *Server) resolveConflict(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	cf, err := s.p.Conflicts.Resolve(c.UserContext(), id, req.Note)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return domain.Errorf(domain.ENOTFOUND, "no conflict %d", id)
-	}
+	cf, err := s.resolve(c.UserContext(), id, req)
 	if err != nil {
 		return err
 	}
 	return c.JSON(cf)
+}
+
+// resolve closes an open conflict with a person's note.
+func (s *Server) resolve(ctx context.Context, id int64, req resolveRequest) (domain.Conflict, error) {
+	if err := check(req); err != nil {
+		return domain.Conflict{}, err
+	}
+	cf, err := s.p.Conflicts.Resolve(ctx, id, req.Note)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return cf, domain.Errorf(domain.ENOTFOUND, "no conflict %d", id)
+	}
+	return cf, err
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,25 +28,31 @@ type orderJSON struct {
 	UpdatedAt     time.Time             `json:"updated_at"`
 }
 
-// getOrder is GET /api/v1/orders/:ref.
-func (s *Server) getOrder(c *fiber.Ctx) error {
-	o, events, err := s.p.Orders.Order(c.UserContext(), c.Params("ref"))
+// order returns an order, its timeline and its conflicts.
+func (s *Server) order(ctx context.Context, ref string) (domain.Order, []domain.AppliedEvent, []domain.Conflict, error) {
+	o, events, err := s.p.Orders.Order(ctx, ref)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
-			return domain.Errorf(domain.ENOTFOUND, "no order %q: Tradewind has received no event naming it", c.Params("ref"))
+			return o, nil, nil, domain.Errorf(domain.ENOTFOUND, "no order %q: Tradewind has received no event naming it", ref)
 		}
+		return o, nil, nil, err
+	}
+	if events == nil {
+		events = []domain.AppliedEvent{}
+	}
+	conflicts, err := s.p.Conflicts.List(ctx, domain.ConflictFilter{OrderRef: o.Ref, Limit: 100})
+	return o, events, conflicts, err
+}
+
+// getOrder is GET /api/v1/orders/:ref.
+func (s *Server) getOrder(c *fiber.Ctx) error {
+	o, events, conflicts, err := s.order(c.UserContext(), c.Params("ref"))
+	if err != nil {
 		return err
 	}
 	lines := make([]lineJSON, len(o.Lines))
 	for i, l := range o.Lines {
 		lines[i] = lineJSON(l)
-	}
-	if events == nil {
-		events = []domain.AppliedEvent{}
-	}
-	conflicts, err := s.p.Conflicts.List(c.UserContext(), domain.ConflictFilter{OrderRef: o.Ref, Limit: 100})
-	if err != nil {
-		return err
 	}
 	return c.JSON(orderJSON{
 		Ref: o.Ref, Status: o.DisplayStatus(), PaymentStatus: o.PaymentStatus, Currency: o.Currency, Total: o.Total,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -52,21 +53,30 @@ var inboxStatuses = map[string]bool{
 	domain.InboxReceived: true, domain.InboxApplied: true, domain.InboxIgnored: true, domain.InboxFailed: true, domain.InboxRejected: true,
 }
 
-// listWebhooks is GET /api/v1/webhooks?source=&status=&limit=&before=.
-func (s *Server) listWebhooks(c *fiber.Ctx) error {
-	f := domain.InboxFilter{Source: c.Query("source"), Status: c.Query("status"), Limit: c.QueryInt("limit", 100)}
+// webhookFilter checks the list filters the API and the dashboard share.
+func webhookFilter(source, status string, limit int, before string) (domain.InboxFilter, error) {
+	f := domain.InboxFilter{Source: source, Status: status, Limit: limit}
 	if f.Status != "" && !inboxStatuses[f.Status] {
-		return domain.Errorf(domain.EINVALID, "status: %q is not a webhook status; use received, applied, ignored, failed or rejected", f.Status)
+		return f, domain.Errorf(domain.EINVALID, "status: %q is not a webhook status; use received, applied, ignored, failed or rejected", f.Status)
 	}
 	if f.Limit < 1 || f.Limit > 1000 {
-		return domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
+		return f, domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
 	}
-	if b := c.Query("before"); b != "" {
-		id, err := strconv.ParseInt(b, 10, 64)
+	if before != "" {
+		id, err := strconv.ParseInt(before, 10, 64)
 		if err != nil || id < 1 {
-			return domain.Errorf(domain.EINVALID, "before: %q is not a webhook id", b)
+			return f, domain.Errorf(domain.EINVALID, "before: %q is not a webhook id", before)
 		}
 		f.BeforeID = id
+	}
+	return f, nil
+}
+
+// listWebhooks is GET /api/v1/webhooks?source=&status=&limit=&before=.
+func (s *Server) listWebhooks(c *fiber.Ctx) error {
+	f, err := webhookFilter(c.Query("source"), c.Query("status"), c.QueryInt("limit", 100), c.Query("before"))
+	if err != nil {
+		return err
 	}
 	list, err := s.p.Webhooks.List(c.UserContext(), f)
 	if err != nil {
@@ -87,41 +97,56 @@ func webhookID(c *fiber.Ctx) (int64, error) {
 	return id, nil
 }
 
+// webhook returns one stored webhook with its headers and body.
+func (s *Server) webhook(ctx context.Context, id int64) (domain.InboxEntry, error) {
+	e, err := s.p.Webhooks.Get(ctx, id)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return e, domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
+	}
+	return e, err
+}
+
 // getWebhook is GET /api/v1/webhooks/:id, with the headers and body as received.
 func (s *Server) getWebhook(c *fiber.Ctx) error {
 	id, err := webhookID(c)
 	if err != nil {
 		return err
 	}
-	e, err := s.p.Webhooks.Get(c.UserContext(), id)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
-	}
+	e, err := s.webhook(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
 	return c.JSON(webhookView(e, true))
 }
 
-// replayWebhook is POST /api/v1/webhooks/:id/replay: a failed, rejected, ignored or
-// stuck webhook is applied again, through the same path as the first time.
-func (s *Server) replayWebhook(c *fiber.Ctx) error {
-	id, err := webhookID(c)
-	if err != nil {
-		return err
-	}
-	e, err := s.p.Webhooks.Requeue(c.UserContext(), id)
+// replay applies a failed, rejected, ignored or stuck webhook again, through the
+// same path as the first time: the API's replay and the dashboard's Replay button.
+func (s *Server) replay(ctx context.Context, id int64) (domain.InboxEntry, error) {
+	e, err := s.p.Webhooks.Requeue(ctx, id)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
+		return e, domain.Errorf(domain.ENOTFOUND, "no webhook %d", id)
 	}
 	if err != nil {
-		return err
+		return e, err
 	}
 	src, ok := s.p.Sources(e.Source)
 	if !ok {
 		src = domain.Source{ID: e.Source, Provider: e.Provider}
 	}
-	s.enqueue(c.UserContext(), e.ID, src)
+	s.enqueue(ctx, e.ID, src)
+	return e, nil
+}
+
+// replayWebhook is POST /api/v1/webhooks/:id/replay.
+func (s *Server) replayWebhook(c *fiber.Ctx) error {
+	id, err := webhookID(c)
+	if err != nil {
+		return err
+	}
+	e, err := s.replay(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
 	return c.Status(http.StatusAccepted).JSON(webhookView(e, false))
 }
 

@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -55,4 +57,50 @@ func (s *Inbox) Requeue(ctx context.Context, id int64) (domain.InboxEntry, error
 		return domain.InboxEntry{}, translate(fmt.Sprintf("requeue inbox entry %d", id), err)
 	}
 	return s.Get(ctx, id)
+}
+
+// CountByStatus implements domain.InboxBrowser.
+func (s *Inbox) CountByStatus(ctx context.Context, since time.Time) (map[string]int, error) {
+	var rows []struct {
+		Status string `db:"status"`
+		N      int    `db:"n"`
+	}
+	err := sqlx.SelectContext(ctx, s.DB, &rows,
+		`SELECT status, count(*) AS n FROM inbox WHERE received_at >= $1 GROUP BY status`, since)
+	if err != nil {
+		return nil, translate("count inbox by status", err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+// Rejections implements domain.InboxBrowser.
+func (s *Inbox) Rejections(ctx context.Context, limit int) ([]domain.Rejection, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	var rows []struct {
+		ID         int64         `db:"id"`
+		Source     string        `db:"source"`
+		Cause      string        `db:"cause"`
+		Detail     string        `db:"detail"`
+		RemoteAddr string        `db:"remote_addr"`
+		ReceivedAt time.Time     `db:"received_at"`
+		InboxID    sql.NullInt64 `db:"inbox_id"`
+	}
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `
+		SELECT id, source, cause, detail, remote_addr, received_at, inbox_id
+		FROM rejections ORDER BY received_at DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, translate("list rejections", err)
+	}
+	out := make([]domain.Rejection, len(rows))
+	for i, r := range rows {
+		out[i] = domain.Rejection{ID: r.ID, Source: r.Source, Cause: r.Cause, Detail: r.Detail, RemoteAddr: r.RemoteAddr,
+			ReceivedAt: r.ReceivedAt.UTC(), InboxID: r.InboxID.Int64}
+	}
+	return out, nil
 }
