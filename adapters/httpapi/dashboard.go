@@ -130,7 +130,13 @@ func (s *Server) opsLoginForm(c *fiber.Ctx) error {
 func (s *Server) opsLogin(c *fiber.Ctx) error {
 	next := localNext(c.FormValue("next"))
 	token := c.FormValue("token")
+	if s.failedLogins.Tokens() < 1 {
+		c.Set(fiber.HeaderRetryAfter, "10")
+		return s.render(c, http.StatusTooManyRequests, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
+			Error: "Too many wrong sign-ins just now. Wait ten seconds, then paste TRADEWIND_API_TOKEN again."})
+	}
 	if s.p.APIToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.p.APIToken)) != 1 {
+		s.failedLogins.Allow() // spend a token: only wrong sign-ins count
 		return s.render(c, http.StatusUnauthorized, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
 			Error: "That is not the API token. Paste the value of TRADEWIND_API_TOKEN from the server's environment and sign in again."})
 	}

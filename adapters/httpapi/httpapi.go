@@ -57,9 +57,12 @@ type Server struct {
 	// rejectLimit bounds how many rejections per second are written to
 	// PostgreSQL, so a flood of bad requests cannot turn into a flood of writes.
 	rejectLimit *rate.Limiter
-	limits      sourceLimits // per-source rate limits (ratelimit.go)
-	shed        shedder      // cached queue depth for load shedding (shed.go)
-	sess        sessions     // the dashboard's session cookies (session.go)
+	// failedLogins bounds wrong dashboard sign-ins (all clients together), so the
+	// API token cannot be guessed at speed.
+	failedLogins *rate.Limiter
+	limits       sourceLimits // per-source rate limits (ratelimit.go)
+	shed         shedder      // cached queue depth for load shedding (shed.go)
+	sess         sessions     // the dashboard's session cookies (session.go)
 }
 
 // statusByCode is the one table from error code to HTTP status.
@@ -91,7 +94,7 @@ func New(p Params) *Server {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now}}
+	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), failedLogins: rate.NewLimiter(1, 10), sess: sessions{key: []byte(p.APIToken), now: p.Now}}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tradewind",
 		DisableStartupMessage: true,

@@ -331,3 +331,24 @@ func TestDashboardEscapesHostileEventID(t *testing.T) {
 		t.Errorf("overview:\n%s", p.body)
 	}
 }
+
+func TestDashboardSlowsDownTokenGuessing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.start(e.config(), Roles{Serve: true})
+	o := newOps(t, m)
+	limited := 0
+	for i := range 15 {
+		p := o.post("/ops/login", url.Values{"token": {fmt.Sprintf("guess-%d-0123456789", i)}})
+		switch p.status {
+		case http.StatusUnauthorized:
+		case http.StatusTooManyRequests:
+			limited++
+		default:
+			t.Fatalf("guess %d = %d", i, p.status)
+		}
+	}
+	if limited == 0 {
+		t.Error("15 wrong sign-ins in a row were all answered 401; want the later ones refused with 429")
+	}
+}
