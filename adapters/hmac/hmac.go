@@ -8,18 +8,12 @@
 // signatures may be sent comma-separated (sender-side rotation); every configured secret
 // is tried (receiver-side rotation). Dedupe on the JSON value at id_path.
 //
-// Format: the body is a JSON object whose type (at type_path) is a Tradewind domain event
-// name (PaymentSucceeded, OrderPlaced, InventoryLevelSet, …) and whose "data" object holds
-// that event's parts exactly as domain.Event marshals them (order_ref, payment_ref,
-// customer_ref, occurred_at, version, and one of order, payment, dispute, stock,
-// customer), with money as integer minor units: the generic form the standardwebhooks
-// source also reads, under a configurable HMAC. An optional top-level "timestamp" (RFC
-// 3339) stands in for data.occurred_at. Unknown keys in data are rejected so a misspelt
-// amount cannot pass as zero. Other types are stored as ignored.
+// Format: Tradewind's generic event format (package generic, docs/generic-format.md), the
+// one the standardwebhooks source also reads, with its type at type_path instead of
+// "type". Its signed time, when the body gives none, is the timestamp header's.
 package hmac
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -28,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/generic"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -282,132 +277,11 @@ func (Provider) Parse(src domain.Source, d domain.Delivery) ([]domain.Message, e
 	return []domain.Message{m}, nil
 }
 
-// family maps each handled type to the part of domain.Event it must carry.
-var family = map[domain.EventType]string{
-	domain.OrderPlaced:       "order",
-	domain.OrderUpdated:      "order",
-	domain.OrderCancelled:    "order",
-	domain.OrderFulfilled:    "order",
-	domain.PaymentAuthorized: "payment",
-	domain.PaymentSucceeded:  "payment",
-	domain.PaymentFailed:     "payment",
-	domain.PaymentRefunded:   "payment",
-	domain.DisputeOpened:     "dispute",
-	domain.DisputeClosed:     "dispute",
-	domain.InventoryLevelSet: "stock",
-	domain.CustomerUpserted:  "customer",
-}
+// Handles implements domain.Provider: the domain event names of the generic format.
+func (Provider) Handles(eventType string) bool { return generic.Handles(eventType) }
 
-// Handles implements domain.Provider: the domain event names.
-func (Provider) Handles(eventType string) bool {
-	_, ok := family[domain.EventType(eventType)]
-	return ok
-}
-
-// data is the generic body's "data": domain.Event's parts.
-type data struct {
-	OccurredAt  time.Time             `json:"occurred_at"`
-	Version     int64                 `json:"version"`
-	OrderRef    string                `json:"order_ref"`
-	PaymentRef  string                `json:"payment_ref"`
-	CustomerRef string                `json:"customer_ref"`
-	Order       *domain.OrderSnapshot `json:"order"`
-	Payment     *domain.PaymentChange `json:"payment"`
-	Dispute     *domain.Dispute       `json:"dispute"`
-	Stock       *domain.StockLevel    `json:"stock"`
-	Customer    *domain.Customer      `json:"customer"`
-}
-
-var defaultStatus = map[domain.EventType]domain.OrderStatus{
-	domain.OrderPlaced:    domain.StatusPlaced,
-	domain.OrderUpdated:   domain.StatusPlaced,
-	domain.OrderCancelled: domain.StatusCancelled,
-	domain.OrderFulfilled: domain.StatusFulfilled,
-}
-
-// Normalize implements domain.Provider.
+// Normalize implements domain.Provider: the body in Tradewind's generic format, the id
+// and type found by Parse, the timestamp header's time when the body gives none.
 func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
-	t := domain.EventType(m.Type)
-	fam, ok := family[t]
-	if !ok {
-		return nil, nil
-	}
-	var env struct {
-		Timestamp time.Time       `json:"timestamp"`
-		Data      json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(m.Payload, &env); err != nil {
-		return nil, webhook.Invalid("body is not a JSON object: %v", err)
-	}
-	if len(env.Data) == 0 || string(env.Data) == "null" {
-		return nil, webhook.Invalid("%s: the body has no \"data\" object with the event's parts", t)
-	}
-	var dt data
-	dec := json.NewDecoder(bytes.NewReader(env.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&dt); err != nil {
-		return nil, webhook.Invalid("%s: data: %v (money is integer minor units; see docs/providers/hmac.md)", t, err)
-	}
-	parts := map[string]bool{"order": dt.Order != nil, "payment": dt.Payment != nil, "dispute": dt.Dispute != nil, "stock": dt.Stock != nil, "customer": dt.Customer != nil}
-	for p, set := range parts {
-		if set != (p == fam) {
-			if set {
-				return nil, webhook.Invalid("%s: data.%s is set; a %s event carries data.%s only", t, p, t, fam)
-			}
-			return nil, webhook.Invalid("%s: data.%s is required", t, fam)
-		}
-	}
-	ev := domain.Event{
-		Type: t, Provider: Kind, Source: src.ID, EventID: m.ID, OccurredAt: dt.OccurredAt.UTC(), Version: dt.Version,
-		OrderRef: dt.OrderRef, PaymentRef: dt.PaymentRef, CustomerRef: dt.CustomerRef,
-		Order: dt.Order, Payment: dt.Payment, Dispute: dt.Dispute, Stock: dt.Stock, Customer: dt.Customer,
-	}
-	switch {
-	case !dt.OccurredAt.IsZero():
-	case !env.Timestamp.IsZero():
-		ev.OccurredAt = env.Timestamp.UTC()
-	default:
-		ev.OccurredAt = m.OccurredAt
-	}
-	var err error
-	switch fam {
-	case "order":
-		if ev.OrderRef == "" {
-			return nil, webhook.Invalid("%s: data.order_ref is required", t)
-		}
-		if ev.Order.Status == "" {
-			ev.Order.Status = defaultStatus[t]
-		}
-		if ev.Order.Currency != "" || ev.Order.Total != 0 {
-			if ev.Order.Currency, err = domain.NormalizeCurrency(ev.Order.Currency); err != nil {
-				return nil, err
-			}
-		}
-	case "payment":
-		if ev.PaymentRef == "" {
-			return nil, webhook.Invalid("%s: data.payment_ref is required", t)
-		}
-		if t != domain.PaymentRefunded && (ev.Payment.RefundRef != "" || ev.Payment.Restock) {
-			return nil, webhook.Invalid("%s: data.payment.refund_ref and restock belong to PaymentRefunded only", t)
-		}
-		if ev.Payment.Currency, err = domain.NormalizeCurrency(ev.Payment.Currency); err != nil {
-			return nil, err
-		}
-	case "dispute":
-		if ev.PaymentRef == "" || ev.Dispute.Ref == "" {
-			return nil, webhook.Invalid("%s: data.payment_ref and data.dispute.ref are required", t)
-		}
-		if ev.Dispute.Currency, err = domain.NormalizeCurrency(ev.Dispute.Currency); err != nil {
-			return nil, err
-		}
-	case "stock":
-		if ev.Stock.SKU == "" {
-			return nil, webhook.Invalid("%s: data.stock.sku is required", t)
-		}
-	case "customer":
-		if ev.CustomerRef == "" {
-			return nil, webhook.Invalid("%s: data.customer_ref is required", t)
-		}
-	}
-	return []domain.Event{ev}, nil
+	return generic.Normalize(Kind, src, m)
 }

@@ -12,30 +12,16 @@
 //
 // Dedupe on webhook-id.
 //
-// Payload: Tradewind's generic format, for any sender that can emit Standard Webhooks
-// (a custom storefront, an ERP, a script):
+// Payload: Tradewind's generic event format (package generic, docs/generic-format.md), for
+// any sender that can emit Standard Webhooks (a custom storefront, an ERP, a script):
 //
 //	{"type": "OrderPlaced", "timestamp": "2026-11-24T12:00:00Z", "data": {…}}
 //
-// type is one of the domain event names (OrderPlaced, OrderUpdated, OrderCancelled,
-// OrderFulfilled, PaymentAuthorized, PaymentSucceeded, PaymentFailed, PaymentRefunded,
-// DisputeOpened, DisputeClosed, InventoryLevelSet, CustomerUpserted); any other type is
-// stored as ignored. data holds the references and exactly the one part that matches the
-// type's family, shaped like domain.Event's JSON: order_ref, payment_ref, customer_ref,
-// optional occurred_at (RFC 3339) and version (an integer that orders snapshots), and one
-// of order {status, currency, total, lines [{sku, quantity, unit_price}]}, payment
-// {amount, currency, refund_ref, restock, reason}, dispute {ref, amount, currency, status,
-// reason}, stock {sku, on_hand} or customer {email, first_name, last_name}. Money is
-// integer minor units beside an ISO 4217 code (any case; normalized to upper case).
-//
-// Quirks: data is decoded strictly (an unknown key such as a misspelt "totl" is EINVALID,
-// not silently zero). OccurredAt is data.occurred_at, else the body's timestamp, else the
-// signed webhook-timestamp. An order's status defaults by type (placed; cancelled for
-// OrderCancelled, fulfilled for OrderFulfilled) and must agree with the type when given.
+// The type is the body's "type"; the signed time, when the body gives none, is
+// webhook-timestamp.
 package standardwebhooks
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -43,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/generic"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -229,190 +216,11 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 	return []domain.Message{{ID: id, Type: e.Type, OccurredAt: at, Payload: d.Body}}, nil
 }
 
-// family says which part of data an event type carries.
-type family int
+// Handles implements domain.Provider: the domain event names of the generic format.
+func (Provider) Handles(eventType string) bool { return generic.Handles(eventType) }
 
-const (
-	famOrder family = iota + 1
-	famPayment
-	famDispute
-	famStock
-	famCustomer
-)
-
-var handled = map[string]family{
-	string(domain.OrderPlaced):       famOrder,
-	string(domain.OrderUpdated):      famOrder,
-	string(domain.OrderCancelled):    famOrder,
-	string(domain.OrderFulfilled):    famOrder,
-	string(domain.PaymentAuthorized): famPayment,
-	string(domain.PaymentSucceeded):  famPayment,
-	string(domain.PaymentFailed):     famPayment,
-	string(domain.PaymentRefunded):   famPayment,
-	string(domain.DisputeOpened):     famDispute,
-	string(domain.DisputeClosed):     famDispute,
-	string(domain.InventoryLevelSet): famStock,
-	string(domain.CustomerUpserted):  famCustomer,
-}
-
-// Handles implements domain.Provider.
-func (Provider) Handles(eventType string) bool { return handled[eventType] != 0 }
-
-// data is the generic payload's data object: domain.Event's references and parts.
-type data struct {
-	OccurredAt  string                `json:"occurred_at"`
-	Version     int64                 `json:"version"`
-	OrderRef    string                `json:"order_ref"`
-	PaymentRef  string                `json:"payment_ref"`
-	CustomerRef string                `json:"customer_ref"`
-	Order       *domain.OrderSnapshot `json:"order"`
-	Payment     *domain.PaymentChange `json:"payment"`
-	Dispute     *domain.Dispute       `json:"dispute"`
-	Stock       *domain.StockLevel    `json:"stock"`
-	Customer    *domain.Customer      `json:"customer"`
-}
-
-// Normalize implements domain.Provider.
+// Normalize implements domain.Provider: the body in Tradewind's generic format, with the
+// webhook-id and type Parse found and, when the body gives no time, webhook-timestamp.
 func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
-	e, err := decode(m.Payload)
-	if err != nil {
-		return nil, err
-	}
-	fam := handled[e.Type]
-	if fam == 0 {
-		return nil, nil
-	}
-	if len(e.Data) == 0 || string(e.Data) == "null" {
-		return nil, webhook.Invalid("%s: payload lacks the data object", e.Type)
-	}
-	var d data
-	dec := json.NewDecoder(bytes.NewReader(e.Data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		return nil, webhook.Invalid("%s: data: %v", e.Type, err)
-	}
-	if d.Version < 0 {
-		return nil, webhook.Invalid("%s: data.version must not be negative", e.Type)
-	}
-	ev := domain.Event{
-		Type:        domain.EventType(e.Type),
-		Provider:    Kind,
-		Source:      src.ID,
-		EventID:     m.ID,
-		OccurredAt:  m.OccurredAt,
-		Version:     d.Version,
-		OrderRef:    d.OrderRef,
-		PaymentRef:  d.PaymentRef,
-		CustomerRef: d.CustomerRef,
-	}
-	if t := webhook.ParseTime(e.Timestamp); !t.IsZero() {
-		ev.OccurredAt = t
-	}
-	if d.OccurredAt != "" {
-		t := webhook.ParseTime(d.OccurredAt)
-		if t.IsZero() {
-			return nil, webhook.Invalid("%s: data.occurred_at %q is not an RFC 3339 time", e.Type, d.OccurredAt)
-		}
-		ev.OccurredAt = t
-	}
-	if err := fill(&ev, fam, d); err != nil {
-		return nil, err
-	}
-	return []domain.Event{ev}, nil
-}
-
-// fill checks that d carries exactly the part of fam, validates it and sets it on ev.
-func fill(ev *domain.Event, fam family, d data) error {
-	typ := ev.Type
-	parts := map[family]bool{famOrder: d.Order != nil, famPayment: d.Payment != nil, famDispute: d.Dispute != nil, famStock: d.Stock != nil, famCustomer: d.Customer != nil}
-	names := map[family]string{famOrder: "order", famPayment: "payment", famDispute: "dispute", famStock: "stock", famCustomer: "customer"}
-	for f := famOrder; f <= famCustomer; f++ {
-		if f != fam && parts[f] {
-			return webhook.Invalid("%s: data.%s does not belong to this type; send only data.%s", typ, names[f], names[fam])
-		}
-	}
-	if !parts[fam] {
-		return webhook.Invalid("%s: data.%s is required", typ, names[fam])
-	}
-	var err error
-	switch fam {
-	case famOrder:
-		if ev.OrderRef == "" {
-			return webhook.Invalid("%s: data.order_ref is required", typ)
-		}
-		o := *d.Order
-		want := domain.StatusPlaced
-		switch typ {
-		case domain.OrderCancelled:
-			want = domain.StatusCancelled
-		case domain.OrderFulfilled:
-			want = domain.StatusFulfilled
-		}
-		switch {
-		case o.Status == "":
-			o.Status = want
-		case o.Status != domain.StatusPlaced && o.Status != domain.StatusFulfilled && o.Status != domain.StatusCancelled:
-			return webhook.Invalid("%s: data.order.status %q must be placed, fulfilled or cancelled", typ, o.Status)
-		case (typ == domain.OrderCancelled || typ == domain.OrderFulfilled) && o.Status != want:
-			return webhook.Invalid("%s: data.order.status %q contradicts the type; use %q or leave it out", typ, o.Status, want)
-		}
-		if o.Currency, err = domain.NormalizeCurrency(o.Currency); err != nil {
-			return webhook.Invalid("%s: data.order.currency: %s", typ, domain.ErrorMessage(err))
-		}
-		if o.Total < 0 {
-			return webhook.Invalid("%s: data.order.total must not be negative", typ)
-		}
-		for i, l := range o.Lines {
-			if l.SKU == "" || l.Quantity <= 0 || l.UnitPrice < 0 {
-				return webhook.Invalid("%s: data.order.lines[%d] needs a sku, a positive quantity and a unit_price ≥ 0", typ, i)
-			}
-		}
-		ev.Order = &o
-	case famPayment:
-		if ev.PaymentRef == "" {
-			return webhook.Invalid("%s: data.payment_ref is required", typ)
-		}
-		p := *d.Payment
-		if p.Currency, err = domain.NormalizeCurrency(p.Currency); err != nil {
-			return webhook.Invalid("%s: data.payment.currency: %s", typ, domain.ErrorMessage(err))
-		}
-		if p.Amount < 0 {
-			return webhook.Invalid("%s: data.payment.amount must not be negative", typ)
-		}
-		if typ != domain.PaymentRefunded && (p.RefundRef != "" || p.Restock) {
-			return webhook.Invalid("%s: refund_ref and restock belong to PaymentRefunded", typ)
-		}
-		ev.Payment = &p
-	case famDispute:
-		if ev.PaymentRef == "" {
-			return webhook.Invalid("%s: data.payment_ref is required", typ)
-		}
-		ds := *d.Dispute
-		if ds.Ref == "" {
-			return webhook.Invalid("%s: data.dispute.ref is required", typ)
-		}
-		if ds.Currency, err = domain.NormalizeCurrency(ds.Currency); err != nil {
-			return webhook.Invalid("%s: data.dispute.currency: %s", typ, domain.ErrorMessage(err))
-		}
-		if ds.Amount < 0 {
-			return webhook.Invalid("%s: data.dispute.amount must not be negative", typ)
-		}
-		ev.Dispute = &ds
-	case famStock:
-		s := *d.Stock
-		if s.SKU == "" {
-			return webhook.Invalid("%s: data.stock.sku is required", typ)
-		}
-		if s.OnHand < 0 {
-			return webhook.Invalid("%s: data.stock.on_hand must not be negative", typ)
-		}
-		ev.Stock = &s
-	case famCustomer:
-		if ev.CustomerRef == "" {
-			return webhook.Invalid("%s: data.customer_ref is required", typ)
-		}
-		c := *d.Customer
-		ev.Customer = &c
-	}
-	return nil
+	return generic.Normalize(Kind, src, m)
 }
