@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -20,7 +21,9 @@ import (
 // committed.
 func (s *Server) ingest(c *fiber.Ctx) error {
 	start := s.p.Now()
-	sourceID := c.Params("source")
+	// Fiber's strings point into a buffer the next request reuses: the id outlives
+	// this one as a metrics label, so it gets its own copy.
+	sourceID := strings.Clone(c.Params("source"))
 	outcome := "accepted"
 	defer func() {
 		s.p.Metrics.Webhooks.WithLabelValues(metricSource(sourceID, s.p.Sources), outcome).Inc()

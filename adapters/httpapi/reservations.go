@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -26,7 +27,7 @@ func (s *Server) createReservation(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	key := c.Get("Idempotency-Key")
+	key := strings.Clone(c.Get("Idempotency-Key")) // the batch may outlive this request's buffers
 	if len(key) > 200 {
 		return domain.Errorf(domain.EINVALID, "Idempotency-Key: at most 200 characters")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/lib/pq"
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -16,3 +17,14 @@ func postgresAddr(t *testing.T, dbURL string) string {
 }
 
 func pqArray(s []string) any { return pq.StringArray(s) }
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -205,5 +206,35 @@ func TestPostgresDownAnswers503AndTheRetryIsAppliedOnce(t *testing.T) {
 	waitPaymentStatus(t, m, "6001", "paid", 10*time.Second)
 	if n := e.count(`SELECT count(*) FROM applied_events`); n != 1 {
 		t.Errorf("applied events = %d, want 1", n)
+	}
+}
+
+func TestMetricsCountRequestsByOutcome(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.start(e.config(), allRoles)
+	req := stripeEvent(t, "payment_intent.succeeded", "evt_metrics_1", "9501", 100, newSecret, time.Now())
+	post(t, webhookURL(m, testSource), req)
+	post(t, webhookURL(m, testSource), req)
+	post(t, webhookURL(m, testSource), stripeEvent(t, "payment_intent.succeeded", "evt_metrics_2", "9502", 100, "whsec_wrong", time.Now()))
+	waitPaymentStatus(t, m, "9501", "paid", 10*time.Second)
+
+	resp, err := http.Get("http://" + m.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`tradewind_webhooks_total{outcome="accepted",source="acme-stripe"} 1`,
+		`tradewind_webhooks_total{outcome="duplicate",source="acme-stripe"} 1`,
+		`tradewind_webhooks_total{outcome="verification_failed",source="acme-stripe"} 1`,
+		`tradewind_webhook_ack_seconds_count{source="acme-stripe"} 3`,
+		`tradewind_inbox_processed_total{outcome="applied",source="acme-stripe"} 1`,
+		`tradewind_queue_depth{queue=`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s in:\n%s", want, grepLines(string(body), "tradewind_webhook"))
+		}
 	}
 }
