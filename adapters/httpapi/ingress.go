@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,13 +20,12 @@ import (
 // committed.
 func (s *Server) ingest(c *fiber.Ctx) error {
 	start := s.p.Now()
-	// Fiber's strings point into a buffer the next request reuses: the id outlives
-	// this one as a metrics label, so it gets its own copy.
-	sourceID := strings.Clone(c.Params("source"))
+	sourceID := c.Params("source")
 	outcome := "accepted"
 	defer func() {
-		s.p.Metrics.Webhooks.WithLabelValues(metricSource(sourceID, s.p.Sources), outcome).Inc()
-		s.p.Metrics.Ack.WithLabelValues(metricSource(sourceID, s.p.Sources)).Observe(time.Since(start).Seconds())
+		label := metricSource(sourceID, s.p.Sources)
+		s.p.Metrics.Webhooks.WithLabelValues(label, outcome).Inc()
+		s.p.Metrics.Ack.WithLabelValues(label).Observe(s.p.Now().Sub(start).Seconds())
 	}()
 	reject := func(cause string, err error) error {
 		outcome = cause
@@ -158,9 +156,11 @@ func requestHeader(c *fiber.Ctx) http.Header {
 }
 
 // metricSource keeps label cardinality bounded: unknown sources share one label.
+// It returns the configured id, never the request's own string: Fiber's strings
+// point into a buffer the next request reuses, and a label outlives the request.
 func metricSource(id string, sources func(string) (domain.Source, bool)) string {
-	if _, ok := sources(id); ok {
-		return id
+	if src, ok := sources(id); ok {
+		return src.ID
 	}
 	return "unknown"
 }
