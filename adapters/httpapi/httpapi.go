@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/ratelog"
 )
 
 // Params are the server's dependencies.
@@ -37,10 +39,14 @@ type Params struct {
 	// Reservations is the flash-sale reservation API.
 	Reservations domain.Reservations
 	Metrics      *tprom.Metrics
-	// Ready reports whether PostgreSQL and Redis answer.
-	Ready    func(ctx context.Context) error
-	APIToken string
-	MaxBody  int // bytes; larger webhook bodies are answered 413
+	// ReadyChecks are what /readyz checks, by name ("postgres", "redis"). A
+	// failure is answered "unreachable" and logged: its text can name internal
+	// addresses, which /readyz must not show.
+	ReadyChecks map[string]func(ctx context.Context) error
+	APIToken    string
+	// MetricsTokenRequired puts /metrics behind the API token too.
+	MetricsTokenRequired bool
+	MaxBody              int // bytes; larger webhook bodies are answered 413
 	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
 	// ingress reads it at most once a second. ShedQueueDepth is the depth above
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
@@ -63,7 +69,13 @@ type Server struct {
 	limits       sourceLimits // per-source rate limits (ratelimit.go)
 	shed         shedder      // cached queue depth for load shedding (shed.go)
 	sess         sessions     // the dashboard's session cookies (session.go)
+	// warn writes warnings that an outage repeats on every request (a failed
+	// enqueue while Redis is down) at most once per kind every 10 seconds.
+	warn *ratelog.Logger
 }
+
+// warnEvery is how often one kind of repeated warning is written at most.
+const warnEvery = 10 * time.Second
 
 // statusByCode is the one table from error code to HTTP status.
 var statusByCode = map[string]int{
@@ -94,7 +106,8 @@ func New(p Params) *Server {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), failedLogins: rate.NewLimiter(1, 10), sess: sessions{key: []byte(p.APIToken), now: p.Now}}
+	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), failedLogins: rate.NewLimiter(1, 10), sess: sessions{key: []byte(p.APIToken), now: p.Now},
+		warn: ratelog.New(p.Logger, warnEvery, p.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tradewind",
 		DisableStartupMessage: true,
@@ -108,7 +121,12 @@ func New(p Params) *Server {
 	})
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/readyz", s.ready)
-	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{})))
+	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))
+	if p.MetricsTokenRequired {
+		s.app.Get("/metrics", s.requireToken, metrics)
+	} else {
+		s.app.Get("/metrics", metrics)
+	}
 	s.app.Post("/webhooks/:source", s.ingest)
 
 	api := s.app.Group("/api/v1", s.requireToken)
@@ -164,13 +182,42 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(fiber.Map{"error": body})
 }
 
+// ready runs every readiness check at once, each within 2 seconds, and answers
+// {"status":"ready"|"unavailable","checks":{"postgres":"ok"|"unreachable",…}}:
+// 200 when all pass, 503 (with the error shape too) when one fails. The cause
+// is logged, not answered: it can name the database's address.
 func (s *Server) ready(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	if err := s.p.Ready(ctx); err != nil {
-		return domain.WrapError(err, domain.EUNAVAILABLE, "not ready: "+err.Error())
+	type result struct {
+		name string
+		err  error
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	results := make(chan result, len(s.p.ReadyChecks))
+	for name, check := range s.p.ReadyChecks {
+		go func() { results <- result{name, check(ctx)} }()
+	}
+	checks, down := make(map[string]string, len(s.p.ReadyChecks)), []string{}
+	for range s.p.ReadyChecks {
+		r := <-results
+		if r.err == nil {
+			checks[r.name] = "ok"
+			continue
+		}
+		checks[r.name] = "unreachable"
+		down = append(down, r.name)
+		s.warn.Warn(ctx, "readyz:"+r.name, "readiness check failed",
+			slog.String("check", r.name), slog.String("error", r.err.Error()))
+	}
+	if len(down) == 0 {
+		return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+	}
+	slices.Sort(down)
+	c.Set(fiber.HeaderRetryAfter, "5")
+	return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{
+		"status": "unavailable", "checks": checks,
+		"error": fiber.Map{"code": domain.EUNAVAILABLE, "message": "not ready: " + strings.Join(down, ", ") + " unreachable"},
+	})
 }
 
 func (s *Server) requireToken(c *fiber.Ctx) error {

@@ -127,7 +127,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 // entry is safe in PostgreSQL and the sweeper will queue it.
 func (s *Server) enqueue(ctx context.Context, id int64, src domain.Source) {
 	if err := s.p.Enqueue(ctx, id, src); err != nil {
-		s.p.Logger.Warn("could not queue a stored webhook; the sweeper will queue it",
+		s.warn.Warn(ctx, "enqueue", "could not queue a stored webhook; the sweeper will queue it",
 			slog.Int64("inbox_id", id), slog.String("source", src.ID), slog.String("error", err.Error()))
 	}
 }

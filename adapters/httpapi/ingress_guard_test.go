@@ -58,7 +58,6 @@ func newGuardEnv(t *testing.T, sources map[string]domain.Source, depth func(cont
 		Inbox:     &postgres.Inbox{DB: db},
 		Enqueue:   func(context.Context, int64, domain.Source) error { return nil },
 		Metrics:   tprom.New(),
-		Ready:     func(context.Context) error { return nil },
 		APIToken:  "guard-test-token-0123", MaxBody: 64 << 10,
 		QueueDepth: depth, ShedQueueDepth: shedAt,
 		Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now,

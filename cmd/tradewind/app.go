@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -20,6 +20,7 @@ import (
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/ratelog"
 	"github.com/tradewind/tradewind/jobs"
 )
 
@@ -50,10 +51,14 @@ type Main struct {
 	server    *httpapi.Server
 	reserver  *postgres.Reserver
 	batcher   *postgres.InboxBatcher // the ingress's inbox: group commit
-	listener  net.Listener
-	served    chan error
+	listener  *httpapi.Listener
+	serveDone chan struct{} // closed when the HTTP server has stopped serving
+	serveErr  error         // why it stopped; read after serveDone is closed
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewMain returns a Main for a validated configuration and sources.
@@ -188,18 +193,32 @@ func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
 	return out, nil
 }
 
-// Ready reports whether PostgreSQL and Redis both answer.
-func (m *Main) Ready(ctx context.Context) error {
-	if err := postgres.Ping(ctx, m.DB); err != nil {
-		return fmt.Errorf("postgres: %w", err)
+// readyChecks are what /readyz checks: PostgreSQL and Redis answer.
+func (m *Main) readyChecks() map[string]func(context.Context) error {
+	return map[string]func(context.Context) error{
+		"postgres": func(ctx context.Context) error { return postgres.Ping(ctx, m.DB) },
+		"redis":    func(ctx context.Context) error { return m.redis.Ping(ctx).Err() },
 	}
-	if err := m.redis.Ping(ctx).Err(); err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	return nil
 }
 
+// ServeDone is closed when the HTTP server stops serving (after Close, or on a
+// failure it cannot pass); nil when this Main does not serve.
+func (m *Main) ServeDone() <-chan struct{} { return m.serveDone }
+
+// ServeErr is why the HTTP server stopped: nil after Close. Read it after ServeDone.
+func (m *Main) ServeErr() error { return m.serveErr }
+
 func (m *Main) startServer(inbox *postgres.Inbox) error {
+	// Bind first: an address in use fails before anything is started.
+	ln, err := listen(m.Config.Listen)
+	if err != nil {
+		return err
+	}
+	maxConns := connectionCap(m.Config)
+	m.listener = httpapi.NewListener(ln, httpapi.ListenerParams{
+		MaxConns: maxConns, MaxConnsPerIP: m.Config.MaxConnectionsPerIP,
+		Log: ratelog.New(m.Logger, 10*time.Second, nil),
+	})
 	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Logger: m.Logger})
 	if err := m.batcher.Start(context.Background()); err != nil {
 		return err
@@ -210,17 +229,17 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		QueueDepth: m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
-		Metrics:   m.Metrics, Ready: m.Ready,
+		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 	})
-	ln, err := net.Listen("tcp", m.Config.Listen)
-	if err != nil {
-		return fmt.Errorf("TRADEWIND_LISTEN: %w", err)
-	}
-	m.listener = ln
-	m.served = make(chan error, 1)
-	go func() { m.served <- m.server.App().Listener(ln) }()
-	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)))
+	m.serveDone = make(chan struct{})
+	srv, lis := m.server, m.listener
+	go func() {
+		defer close(m.serveDone)
+		m.serveErr = srv.App().Listener(lis)
+	}()
+	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)),
+		slog.Int("max_connections", maxConns), slog.Int("max_connections_per_ip", m.Config.MaxConnectionsPerIP))
 	return nil
 }
 
@@ -279,13 +298,36 @@ func (m *Main) startScheduler() error {
 }
 
 // Close stops accepting requests, lets in-flight requests and tasks finish, and
-// releases connections. It is safe to call after a partial Run.
+// releases connections. It is safe to call after a partial Run, after the HTTP
+// server failed, and more than once (later calls return the first one's result).
+// It waits for the HTTP server no longer than ctx allows.
 func (m *Main) Close(ctx context.Context) error {
+	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
+	return m.closeErr
+}
+
+func (m *Main) close(ctx context.Context) error {
 	var errs []error
 	if m.server != nil {
-		errs = append(errs, m.server.Shutdown(ctx))
-		<-m.served
+		// In-flight requests get the shutdown timeout, not all of ctx: what follows
+		// (the batcher's last commit, the worker) needs some too.
+		sctx, cancel := ctx, context.CancelFunc(func() {})
+		if m.Config.ShutdownTimeout > 0 {
+			sctx, cancel = context.WithTimeout(ctx, m.Config.ShutdownTimeout)
+		}
+		errs = append(errs, m.server.Shutdown(sctx))
+		// Shutdown closes the listener only if Serve had taken it; closing it here
+		// too ends a Serve that was only starting. Listener.Close is idempotent.
+		errs = append(errs, m.listener.Close())
+		select {
+		case <-m.serveDone:
+		case <-sctx.Done():
+			errs = append(errs, fmt.Errorf("the HTTP server did not stop in time: %w", sctx.Err()))
+		}
+		cancel()
 		errs = append(errs, m.reserver.Shutdown(ctx))
+	} else if m.listener != nil {
+		errs = append(errs, m.listener.Close()) // bound, but Run failed before serving
 	}
 	if m.batcher != nil {
 		errs = append(errs, m.batcher.Shutdown(ctx)) // after the server: its requests are answered first

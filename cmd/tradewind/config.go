@@ -31,6 +31,10 @@ type Config struct {
 	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
 	ShedQueueDepth    int           `env:"TRADEWIND_SHED_QUEUE_DEPTH" default:"100000" validate:"min=0" help:"a task count, 0 or more (0 turns load shedding off)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
+	// MaxConnections 0 is sized from the open-file limit (see connectionCap).
+	MaxConnections       int  `env:"TRADEWIND_MAX_CONNECTIONS" default:"0" validate:"min=0,max=10000000" help:"a connection count, 0 or more (0: sized from the open-file limit, RLIMIT_NOFILE)"`
+	MaxConnectionsPerIP  int  `env:"TRADEWIND_MAX_CONNECTIONS_PER_IP" default:"0" validate:"min=0,max=10000000" help:"a connection count per client IP, 0 or more (0: no per-IP limit)"`
+	MetricsTokenRequired bool `env:"TRADEWIND_METRICS_TOKEN_REQUIRED" default:"false" help:"true or false"`
 }
 
 // ConfigError names the offending variable and what would be valid.
@@ -45,7 +49,7 @@ func (e *ConfigError) Error() string {
 }
 
 // serverOnly are the fields only the HTTP server needs.
-var serverOnly = []string{"Listen", "APIToken"}
+var serverOnly = []string{"Listen", "APIToken", "MaxConnections", "MaxConnectionsPerIP"}
 
 // LoadConfig reads the configuration from getenv and validates it. Roles without
 // the HTTP server (work, schedule, migrate) do not need its settings.
@@ -87,6 +91,11 @@ func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, er
 		}
 		return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: problem, Valid: f.Tag.Get("help")}
 	}
+	if err == nil && withServer && cfg.MaxConnections > 0 && cfg.MaxConnectionsPerIP > cfg.MaxConnections {
+		return cfg, &ConfigError{Key: "TRADEWIND_MAX_CONNECTIONS_PER_IP",
+			Problem: fmt.Sprintf("is %d, above TRADEWIND_MAX_CONNECTIONS (%d)", cfg.MaxConnectionsPerIP, cfg.MaxConnections),
+			Valid:   "at most TRADEWIND_MAX_CONNECTIONS, or 0 for no per-IP limit"}
+	}
 	return cfg, err
 }
 
@@ -100,6 +109,12 @@ func setField(f reflect.Value, raw string) error {
 			return errors.New("not a whole number")
 		}
 		f.SetInt(int64(n))
+	case bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return errors.New("not true or false")
+		}
+		f.SetBool(b)
 	case time.Duration:
 		d, err := time.ParseDuration(raw)
 		if err != nil {

@@ -63,6 +63,8 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // runRoles runs until SIGINT or SIGTERM, then shuts down gracefully and returns nil.
+// A failure to start (an address in use, a database that does not answer) or an
+// HTTP server that stops by itself returns an error, so the process exits non-zero.
 func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	cfg, err := LoadConfig(osEnv, roles.Serve)
 	if err != nil {
@@ -76,25 +78,62 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	m := NewMain(cfg, sources, logger)
-	runErr := m.Run(ctx, roles)
+	return runMain(ctx, stop, NewMain(cfg, sources, logger), roles)
+}
+
+// runMain runs m until ctx ends or its HTTP server stops, then closes it within
+// a bound. stopSignals is called when shutdown begins, so that a second SIGINT
+// or SIGTERM kills at once.
+func runMain(ctx context.Context, stopSignals func(), m *Main, roles Roles) error {
+	runErr := m.Run(ctx, roles) // main prints a start failure
 	if runErr == nil {
-		select {
-		case <-ctx.Done():
-			logger.Info("shutting down: finishing in-flight requests and tasks")
-		case err := <-m.served:
-			runErr = fmt.Errorf("http server stopped: %w", err)
+		runErr = waitForStop(ctx, m)
+	}
+	stopSignals()
+	err := closeMain(m)
+	if runErr == nil && err == nil {
+		m.Logger.Info("stopped")
+	}
+	return errors.Join(runErr, err)
+}
+
+// waitForStop waits for ctx to end (a signal: nil) or for the HTTP server to
+// stop by itself (an error, so that the process exits non-zero).
+func waitForStop(ctx context.Context, m *Main) error {
+	select {
+	case <-ctx.Done():
+		m.Logger.Info("shutting down: finishing in-flight requests and tasks")
+		return nil
+	case <-m.ServeDone(): // a nil channel, never ready, when this process does not serve
+		err := errors.New("the HTTP server stopped unexpectedly")
+		if m.ServeErr() != nil {
+			err = fmt.Errorf("the HTTP server stopped: %w", m.ServeErr())
 		}
+		m.Logger.Error("shutting down", slog.String("error", err.Error()))
+		return err
 	}
-	closeCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout+5*time.Second)
+}
+
+// closeMain closes m and gives up after the shutdown timeout plus a margin for
+// the worker's own wait: the process then exits rather than hang. A failure of
+// Close itself is logged; only running out of time is returned.
+func closeMain(m *Main) error {
+	timeout := m.Config.ShutdownTimeout + 5*time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := m.Close(closeCtx); err != nil {
-		logger.Warn("shutdown", slog.String("error", err.Error()))
+	closed := make(chan error, 1)
+	go func() { closed <- m.Close(ctx) }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			m.Logger.Warn("shutdown", slog.String("error", err.Error()))
+		}
+		return nil
+	case <-ctx.Done():
+		err := fmt.Errorf("shutdown did not finish within %s (TRADEWIND_SHUTDOWN_TIMEOUT + 5s); exiting anyway", timeout)
+		m.Logger.Error("shutdown", slog.String("error", err.Error()))
+		return err
 	}
-	if runErr == nil {
-		logger.Info("stopped")
-	}
-	return runErr
 }
 
 func newMigrateCommand(stderr io.Writer) *cobra.Command {
