@@ -1,10 +1,14 @@
 package adyen_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tradewind/tradewind/adapters/adyen"
+	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -209,5 +213,95 @@ func TestUnitsUnrepresentable(t *testing.T) {
 				t.Fatalf("= %d, %v; want EINVALID %s containing %q", got, err, domain.ReasonUnrepresentable, tt.want)
 			}
 		})
+	}
+}
+
+// withAmount is the real AUTHORISATION fixture (adyen-go-api-library's webhook test)
+// with its amount changed to value in currency.
+func withAmount(t *testing.T, currency string, value int64) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(read(t, "adyen_go_AUTHORISATION.json"), &b); err != nil {
+		t.Fatal(err)
+	}
+	it := b["notificationItems"].([]any)[0].(map[string]any)["NotificationRequestItem"].(map[string]any)
+	it["amount"] = map[string]any{"currency": currency, "value": value}
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestNormalizeCurrencyUnits: the normalized payment holds ISO 4217 minor units whatever
+// Adyen's unit for the currency. Expected amounts are worked out by hand from Adyen's
+// table: CLP 15000.00 is value 1500000 at Adyen's 2 decimals, and 15000 pesos in ISO's 0.
+func TestNormalizeCurrencyUnits(t *testing.T) {
+	tests := []struct {
+		name     string
+		currency string
+		value    int64 // Adyen's amount.value
+		want     int64 // ISO 4217 minor units
+		wantErr  string
+	}{
+		{"EUR unchanged", "EUR", 10100, 10100, ""},
+		{"CLP: Adyen 2 decimals, ISO 0", "CLP", 1500000, 15000, ""},
+		{"ISK: Adyen 2 decimals, ISO 0", "ISK", 279000, 2790, ""},
+		{"CVE: Adyen 0 decimals, ISO 2", "CVE", 2500, 250000, ""},
+		{"IDR: Adyen 0 decimals, ISO 2", "IDR", 150000, 15000000, ""},
+		{"JPY: 0 both", "JPY", 1200, 1200, ""},
+		{"KWD: 3 both", "KWD", 10250, 10250, ""},
+		{"BHD: 3 both", "BHD", 5130, 5130, ""},
+		{"CLP centavos have no ISO value", "CLP", 150050, 0, "refusing to round"},
+		{"ISK aurar have no ISO value", "ISK", 279001, 0, "refusing to round"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := domain.Delivery{Body: withAmount(t, tt.currency, tt.value)}
+			msgs, err := adyen.Provider{}.Parse(src, d)
+			if err != nil || len(msgs) != 1 {
+				t.Fatalf("Parse = %v, %v", msgs, err)
+			}
+			evs, err := adyen.Provider{}.Normalize(src, msgs[0])
+			if tt.wantErr != "" {
+				if domain.ErrorCode(err) != domain.EINVALID || domain.ErrorReason(err) != domain.ReasonUnrepresentable || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Normalize = %v, %v; want a permanent EINVALID %s", evs, err, domain.ReasonUnrepresentable)
+				}
+				return
+			}
+			if err != nil || len(evs) != 1 || evs[0].Payment == nil {
+				t.Fatalf("Normalize = %+v, %v", evs, err)
+			}
+			want := domain.PaymentChange{Amount: tt.want, Currency: tt.currency}
+			if diff := cmp.Diff(want, *evs[0].Payment); diff != "" {
+				t.Errorf("payment (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestSignedNonISOCurrency: a notification signed over Adyen's raw IDR value verifies
+// (the signing string keeps amount.value as Adyen sent it) and normalizes to ISO units.
+// The simulator takes ISO minor units and writes Adyen's.
+func TestSignedNonISOCurrency(t *testing.T) {
+	p := adyen.Provider{}
+	d := sample(t, src, "CAPTURE", webhook.SampleOptions{EventID: "idr-1", OrderRef: "1001", Amount: 1500000, Currency: "IDR", Now: now}) // Rp 15,000.00
+	it := sampleItem(t, d)
+	if it.Amount.Value != 15000 || !strings.Contains(it.SigningString(), ":15000:IDR:") {
+		t.Fatalf("signed item = %d %q, want Adyen's value 15000 in the signing string", it.Amount.Value, it.SigningString())
+	}
+	if err := p.Verify(src, d); err != nil {
+		t.Fatalf("Verify = %v", err)
+	}
+	msgs, err := p.Parse(src, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := p.Normalize(src, msgs[0])
+	if err != nil || len(evs) != 1 || evs[0].Payment.Amount != 1500000 {
+		t.Fatalf("Normalize = %+v, %v; want 1500000 (ISO minor units of IDR)", evs, err)
+	}
+	if _, err := p.Sample(src, "CAPTURE", webhook.SampleOptions{Amount: 1050, Currency: "IDR", Now: now}); domain.ErrorReason(err) != domain.ReasonUnrepresentable {
+		t.Errorf("Sample(IDR 10.50) = %v; Adyen cannot write sen, want %s", err, domain.ReasonUnrepresentable)
 	}
 }
