@@ -83,12 +83,18 @@ func ParseMinorUnits(s, currency string) (int64, error) {
 // FormatMinorUnits writes minor units of currency as the exact decimal string a provider
 // sends ("25.00", "-0.05", "1200" for JPY): the inverse of ParseMinorUnits.
 func FormatMinorUnits(amount int64, currency string) string {
-	exp := CurrencyExponent(currency)
+	return FormatScaled(amount, CurrencyExponent(currency))
+}
+
+// FormatScaled writes an integer amount that carries exp decimals as an exact decimal
+// string (2550, 2 → "25.50"; 7, 3 → "0.007"; 1200, 0 → "1200").
+func FormatScaled(amount int64, exp int) string {
 	neg := amount < 0
+	u := uint64(amount)
 	if neg {
-		amount = -amount
+		u = -u
 	}
-	s := fmt.Sprintf("%0*d", exp+1, amount)
+	s := fmt.Sprintf("%0*d", exp+1, u)
 	if exp > 0 {
 		s = s[:len(s)-exp] + "." + s[len(s)-exp:]
 	}

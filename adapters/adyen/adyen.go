@@ -10,7 +10,9 @@
 //
 // Quirks: the scheme signs those eight fields, not the bytes, so fields outside them
 // (eventDate, reason, additionalData, paymentMethod) are not authenticated. Amounts are
-// already minor units. merchantReference is the order ref. Adyen expects the literal body
+// in Adyen's minor units, which are ISO 4217's except for CLP, CVE, IDR and ISK (Units):
+// the signature covers the raw value, the normalized event holds ISO units.
+// merchantReference is the order ref. Adyen expects the literal body
 // "[accepted]" (Ack) in the 2xx answer; the ingress writes it.
 package adyen
 
@@ -67,7 +69,7 @@ func hexKey(s string) ([]byte, error) {
 	return k, nil
 }
 
-// Amount is an item's amount, in minor units.
+// Amount is an item's amount, in Adyen's minor units (see Units).
 type Amount struct {
 	Value    int64  `json:"value"`
 	Currency string `json:"currency"`
@@ -232,6 +234,12 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	if err != nil {
 		return nil, err
 	}
+	// amount.value is in Adyen's units (CLP, CVE, IDR and ISK differ from ISO 4217); the
+	// event holds ISO minor units. Verify signed the raw value.
+	value, err := Units.FromProvider(it.Amount.Value, cur)
+	if err != nil {
+		return nil, err
+	}
 	ok := it.Success == "true"
 	// The payment is the original authorisation: modifications (capture, refund, …)
 	// carry their own pspReference and name the payment in originalReference.
@@ -245,7 +253,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	}
 	pay := func(t domain.EventType, reason string) []domain.Event {
 		ev.Type = t
-		ev.Payment = &domain.PaymentChange{Amount: it.Amount.Value, Currency: cur, Reason: reason}
+		ev.Payment = &domain.PaymentChange{Amount: value, Currency: cur, Reason: reason}
 		return []domain.Event{ev}
 	}
 	switch it.EventCode {
@@ -286,7 +294,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		}
 		// Standard notifications carry no dispute id: the dispute is named by its payment,
 		// so the opening and the reversal meet on one dispute.
-		ev.Dispute = &domain.Dispute{Ref: payment, Amount: it.Amount.Value, Currency: cur, Status: status, Reason: it.Reason}
+		ev.Dispute = &domain.Dispute{Ref: payment, Amount: value, Currency: cur, Status: status, Reason: it.Reason}
 		return []domain.Event{ev}, nil
 	}
 	return nil, nil

@@ -324,6 +324,11 @@ func TestGolden(t *testing.T) {
 		{"adyen_go_CAPTURE", read(t, "adyen_go_CAPTURE.json")},
 		{"adyen_go_OFFER_CLOSED", read(t, "adyen_go_OFFER_CLOSED.json")},
 		{"kat_notification_EVENT", k.Notification},
+		// The AUTHORISATION fixture in rupiah: Adyen's value 150000 is Rp 150,000 (Adyen
+		// writes IDR with 0 decimals), 15000000 in ISO minor units (2).
+		{"adyen_go_AUTHORISATION_IDR", withAmount(t, "IDR", 150000)},
+		// …and in Icelandic krónur: Adyen's 279000 is 2,790 kr. (Adyen 2 decimals, ISO 0).
+		{"adyen_go_AUTHORISATION_ISK", withAmount(t, "ISK", 279000)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

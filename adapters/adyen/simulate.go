@@ -53,6 +53,10 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		o.Currency = "EUR"
 	}
 	o.FillDefaults()
+	value, err := Units.ToProvider(o.Amount, o.Currency) // o.Amount is ISO minor units
+	if err != nil {
+		return webhook.Request{}, err
+	}
 	if o.OrderRef == "" {
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
 	}
@@ -63,7 +67,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	}
 	it := Item{
 		AdditionalData:      map[string]any{},
-		Amount:              Amount{Value: o.Amount, Currency: strings.ToUpper(o.Currency)},
+		Amount:              Amount{Value: value, Currency: strings.ToUpper(o.Currency)},
 		EventCode:           eventType,
 		EventDate:           o.Now.UTC().Format(time.RFC3339),
 		MerchantAccountCode: "TradewindSimECOM",

@@ -28,7 +28,7 @@ func (m *money) minor(what string) (int64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	v, err := domain.ParseMinorUnits(val, c)
+	v, err := Units.ParseDecimal(val, c)
 	if err != nil {
 		return 0, "", err
 	}

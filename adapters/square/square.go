@@ -5,7 +5,8 @@
 // Square Developer Dashboard, taken from the source's notification_url setting (never from
 // the request: proxies rewrite URLs). No timestamp is signed. Dedupe on event_id.
 //
-// Quirks: Square money is already in minor units ({"amount": 2500, "currency": "USD"}).
+// Quirks: Square money is in the currency's base unit ({"amount": 2500, "currency": "USD"}),
+// ISO 4217's minor unit for every currency Square lists (Units).
 // Payments name a Square order (order_id) and optionally the merchant's reference_id; the
 // order ref is the Square order id unless the source sets order_ref_field: reference_id.
 // order.created/order.updated carry the order's id, state and version only (no totals or
@@ -186,7 +187,11 @@ func (m *money) normalize(what string) (int64, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	return m.Amount, cur, nil
+	amount, err := Units.FromProvider(m.Amount, cur)
+	if err != nil {
+		return 0, "", err
+	}
+	return amount, cur, nil
 }
 
 type payment struct {

@@ -43,6 +43,11 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "stripe: a signing secret is needed (--secret whsec_…)")
 	}
 	o.FillDefaults()
+	amount, err := Units.ToProvider(o.Amount, o.Currency) // o.Amount is ISO minor units
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	o.Amount = amount // from here on, Stripe's units
 	if o.EventID == "" {
 		o.EventID = RandomID("evt_")
 	}

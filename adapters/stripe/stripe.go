@@ -106,7 +106,8 @@ var handled = map[string]bool{
 func (Provider) Handles(eventType string) bool { return handled[eventType] }
 
 // object is the union of the Stripe object fields Tradewind reads
-// (payment intent, charge, refund, dispute, checkout session).
+// (payment intent, charge, refund, dispute, checkout session). Its amounts are in
+// Stripe's units until toISO; an amount field added here must be added there.
 type object struct {
 	ID                string            `json:"id"`
 	Amount            int64             `json:"amount"`
@@ -129,6 +130,21 @@ type object struct {
 		Message string `json:"message"`
 	} `json:"last_payment_error"`
 	FailureMessage string `json:"failure_message"`
+}
+
+// toISO converts the object's amounts from Stripe's units of cur (Units: Stripe writes
+// ISK with two decimals and MGA with none, where ISO 4217 has 0 and 2) to ISO 4217 minor
+// units, the unit of every normalized event. Returns EINVALID (unrepresentable_amount)
+// for an amount with no exact ISO value.
+func (o *object) toISO(cur string) error {
+	for _, f := range []*int64{&o.Amount, &o.AmountReceived, &o.AmountCapturable, &o.AmountCaptured, &o.AmountRefunded, &o.AmountTotal} {
+		v, err := Units.FromProvider(*f, cur)
+		if err != nil {
+			return err
+		}
+		*f = v
+	}
+	return nil
 }
 
 // ref returns the id of a field that is an id string or an expanded object.
@@ -163,6 +179,9 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	cur := ""
 	if o.Currency != "" {
 		if cur, err = domain.NormalizeCurrency(o.Currency); err != nil {
+			return nil, err
+		}
+		if err := o.toISO(cur); err != nil {
 			return nil, err
 		}
 	}

@@ -92,6 +92,17 @@ func TestGolden(t *testing.T) {
 		{"charge_refunded", envelope(t, "charge.refunded", "openapi_fixture_charge.json", func(o map[string]any) {
 			o["captured"], o["amount_captured"], o["amount_refunded"], o["payment_intent"] = true, 100, 40, "pi_1PgafyB7WZ01zgkWSjxsAJo3"
 		})},
+		// The same payment intent in Icelandic krónur and Malagasy ariary: Stripe writes ISK
+		// with two decimals (always 00) and MGA with none; the goldens hold ISO 4217 minor
+		// units, written by hand: 2,790 kr. is 2790 (ISO 0 decimals), Ar 5,000 is 500000 (ISO 2).
+		{"payment_intent_succeeded_isk", envelope(t, "payment_intent.succeeded", "openapi_fixture_payment_intent.json", func(o map[string]any) {
+			withOrder(o)
+			o["currency"], o["amount"], o["amount_received"], o["status"] = "isk", 279000, 279000, "succeeded"
+		})},
+		{"payment_intent_succeeded_mga", envelope(t, "payment_intent.succeeded", "openapi_fixture_payment_intent.json", func(o map[string]any) {
+			withOrder(o)
+			o["currency"], o["amount"], o["amount_received"], o["status"] = "mga", 5000, 5000, "succeeded"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -264,6 +264,30 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 					t.Errorf("order = %+v, want refunded in EUR after AUTHORISATION, CAPTURE, REFUND", o)
 				}
 			}},
+		// Currencies whose provider unit is not ISO 4217's: the simulator writes the provider's
+		// units on the wire (Stripe ISK 279000, Adyen IDR 15000), the store holds ISO's.
+		{name: "stripe ISK payment is stored in ISO minor units", kind: "stripe", types: []string{"payment_intent.succeeded"},
+			opts: func(o *simulateOptions) { o.sample.Currency, o.sample.Amount = "ISK", 2790 },
+			check: func(t *testing.T, r providerRun) {
+				if b := string(r.report.sent[0].req.Body); !strings.Contains(b, `"amount_received":279000`) {
+					t.Fatalf("sent %s, want Stripe's ISK amount 279000 on the wire", b)
+				}
+				r.waitPaid(t)
+				if n := r.e.count(`SELECT captured FROM payments WHERE currency = 'ISK'`); n != 2790 {
+					t.Errorf("captured = %d ISK, want 2790 (Stripe sent 279000 with two decimals)", n)
+				}
+			}},
+		{name: "adyen IDR capture is stored in ISO minor units", kind: "adyen", types: []string{"CAPTURE"},
+			opts: func(o *simulateOptions) { o.sample.Currency, o.sample.Amount = "IDR", 1500000 },
+			check: func(t *testing.T, r providerRun) {
+				if b := string(r.report.sent[0].req.Body); !strings.Contains(b, `"value":15000,`) {
+					t.Fatalf("sent %s, want Adyen's IDR value 15000 on the wire", b)
+				}
+				r.waitPaid(t)
+				if n := r.e.count(`SELECT captured FROM payments WHERE currency = 'IDR'`); n != 1500000 {
+					t.Errorf("captured = %d IDR, want 1500000 (Adyen sent 15000 without decimals)", n)
+				}
+			}},
 		{name: "square payment.updated makes the order paid", kind: "square", types: []string{"payment.updated"},
 			check: func(t *testing.T, r providerRun) { r.waitPaid(t) }},
 		{name: "fygaro hook makes the order paid", kind: "fygaro",
