@@ -88,3 +88,8 @@ func (e *env) row(id int64) row {
 	}
 	return r
 }
+
+func waitFor(t *testing.T, cond func() (bool, string)) {
+	t.Helper()
+	testenv.Eventually(t, 20*time.Second, cond)
+}
