@@ -132,8 +132,9 @@ type InboxBrowser interface {
 	// Get returns one entry with its headers and body. Returns ENOTFOUND if there is none.
 	Get(ctx context.Context, id int64) (InboxEntry, error)
 	// Requeue puts a failed, rejected, ignored or stuck entry back to received so it
-	// is applied again. Returns ENOTFOUND if there is none and ECONFLICT if it is
-	// already applied (replaying it would change nothing).
+	// is applied again, its attempts counted from zero. Returns ENOTFOUND if there
+	// is none and ECONFLICT if it is already applied (replaying it would change
+	// nothing).
 	Requeue(ctx context.Context, id int64) (InboxEntry, error)
 	// CountByStatus returns how many entries were received at or after since, per status.
 	CountByStatus(ctx context.Context, since time.Time) (map[string]int, error)

@@ -85,7 +85,8 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if entry.Attempts > maxAttempts {
 		// Tried as often as allowed already (Redis lost the task's own counter, or
 		// attempts died with their worker): give up without trying again.
-		return h.fail(ctx, entry, log, fmt.Errorf("gave up after %d attempts (the maximum); last error: %s", entry.Attempts-1, entry.LastError))
+		return h.fail(ctx, entry, log, fmt.Errorf("gave up after %d attempts, the maximum; fix the cause of the last error and replay the webhook; last error: %s",
+			entry.Attempts-1, entry.LastError))
 	}
 
 	err = h.process(ctx, entry, log)
@@ -96,7 +97,7 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		log.Debug("applied")
 		return nil
 	case errors.As(err, &postponed):
-		log.Debug("postponed", slog.String("reason", postponed.Reason), slog.Duration("delay", postponed.Delay))
+		log.Debug("postponed", slog.String("reason", postponed.Reason), slog.String("delay", postponed.Delay.Round(time.Second).String()))
 		if cerr := h.Inbox.CancelAttempt(ctx, entry.ID); cerr != nil {
 			log.Warn("could not take back the postponed attempt", slog.String("error", cerr.Error()))
 		}

@@ -105,6 +105,10 @@ func TestInboxAttemptsAreCountedAtEachStart(t *testing.T) {
 	if e.Status != domain.InboxFailed || e.LastError != "bad input" {
 		t.Errorf("entry = %s %q, want failed with its reason", e.Status, e.LastError)
 	}
+	// A replay starts the count again: the maximum bounds one try, not the webhook's life.
+	if e, err := in.Requeue(ctx, id); err != nil || e.Attempts != 0 || e.Status != domain.InboxReceived {
+		t.Errorf("Requeue = %s with %d attempts, %v; want received with 0", e.Status, e.Attempts, err)
+	}
 	if _, err := in.BeginAttempt(ctx, id+1000); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("BeginAttempt of a missing entry = %v, want ENOTFOUND", err)
 	}
