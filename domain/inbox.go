@@ -70,16 +70,36 @@ type Inbox interface {
 	// Get returns one entry. Returns ENOTFOUND if there is none.
 	Get(ctx context.Context, id int64) (InboxEntry, error)
 
-	// Pending returns the ids of entries still received and received before
-	// the given time, oldest first, at most limit.
-	Pending(ctx context.Context, before time.Time, limit int) ([]int64, error)
+	// Pending returns entries still received and received before the given
+	// time, with ids above afterID, in id order, at most limit: a page of what
+	// the sweeper may have to queue again.
+	Pending(ctx context.Context, before time.Time, afterID int64, limit int) ([]PendingEntry, error)
 
-	// MarkAttempt records a failed attempt at applying an entry; when final, the
-	// entry's status becomes failed (or rejected, when cause is not_confirmed).
+	// BeginAttempt counts an attempt at applying a received entry, in a statement
+	// of its own (the count survives a crash or a rollback of the attempt), and
+	// returns the entry with Attempts including this one. An entry that is no
+	// longer received is returned as it is, its attempts not counted. Returns
+	// ENOTFOUND if there is none.
+	BeginAttempt(ctx context.Context, id int64) (InboxEntry, error)
+
+	// CancelAttempt takes back BeginAttempt's count for an attempt that was
+	// postponed before it did anything.
+	CancelAttempt(ctx context.Context, id int64) error
+
+	// MarkAttempt records how an attempt at applying an entry ended: still
+	// received (it will be retried) with the error, or final — failed, or
+	// rejected when the provider did not confirm the message.
 	MarkAttempt(ctx context.Context, id int64, status string, lastErr string) error
 
 	// Reject records a refused request.
 	Reject(ctx context.Context, r Rejection) error
+}
+
+// PendingEntry is an entry the sweeper may have to queue: its id and the
+// provider whose webhooks it holds (which decides its queue).
+type PendingEntry struct {
+	ID       int64
+	Provider string
 }
 
 // InsertResult says what Insert did with one entry.
@@ -112,8 +132,9 @@ type InboxBrowser interface {
 	// Get returns one entry with its headers and body. Returns ENOTFOUND if there is none.
 	Get(ctx context.Context, id int64) (InboxEntry, error)
 	// Requeue puts a failed, rejected, ignored or stuck entry back to received so it
-	// is applied again. Returns ENOTFOUND if there is none and ECONFLICT if it is
-	// already applied (replaying it would change nothing).
+	// is applied again, its attempts counted from zero. Returns ENOTFOUND if there
+	// is none and ECONFLICT if it is already applied (replaying it would change
+	// nothing).
 	Requeue(ctx context.Context, id int64) (InboxEntry, error)
 	// CountByStatus returns how many entries were received at or after since, per status.
 	CountByStatus(ctx context.Context, since time.Time) (map[string]int, error)

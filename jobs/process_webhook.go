@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
+	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -27,29 +29,23 @@ type ProcessWebhookPayload struct {
 func ProcessWebhookTaskID(inboxID int64) string { return "inbox:" + strconv.FormatInt(inboxID, 10) }
 
 // NewProcessWebhookTask returns the task that applies inbox entry id, on queue
-// (QueueCritical for payment gateways, QueueDefault for storefronts).
+// (QueueFor the entry's provider). Asynq's retry counter is a second bound: the
+// attempts counted in PostgreSQL decide (see ProcessWebhook.MaxAttempts).
 func NewProcessWebhookTask(inboxID int64, queue string) *asynq.Task {
 	b, _ := json.Marshal(ProcessWebhookPayload{InboxID: inboxID})
 	return asynq.NewTask(TypeProcessWebhook, b,
-		asynq.TaskID(ProcessWebhookTaskID(inboxID)), asynq.Queue(queue), asynq.MaxRetry(20))
-}
-
-// Enqueuer is the part of asynq.Client the ingress and sweeper use.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-// EnqueueEntry enqueues the task for an inbox entry on queue. A task already
-// queued for it is not an error.
-func EnqueueEntry(ctx context.Context, q Enqueuer, inboxID int64, queue string) error {
-	_, err := q.EnqueueContext(ctx, NewProcessWebhookTask(inboxID, queue))
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return nil
-	}
-	return err
+		asynq.TaskID(ProcessWebhookTaskID(inboxID)), asynq.Queue(queue), asynq.MaxRetry(DefaultMaxAttempts))
 }
 
 // ProcessWebhook is the handler for TypeProcessWebhook.
+//
+// It decides how an attempt ends. Applied, or ignored: done. Not confirmed by the
+// provider: rejected, done. Input at fault (Permanent): failed at once, with the
+// reason on the webhook, and the task is archived (asynq.SkipRetry). Anything else
+// is transient: retried with backoff, until the entry's attempts, counted in
+// PostgreSQL at each start, reach MaxAttempts (or Asynq's own counter runs out);
+// then failed. A confirmation call over its source's cap is postponed, spending
+// no attempt.
 type ProcessWebhook struct {
 	Inbox     domain.Inbox
 	Applier   domain.Applier
@@ -57,6 +53,10 @@ type ProcessWebhook struct {
 	Provider  func(kind string) (domain.Provider, bool)
 	Logger    *slog.Logger
 	OnApplied func(source, outcome string) // metrics hook; may be nil
+	// MaxAttempts bounds the attempts at one entry (DefaultMaxAttempts when 0).
+	MaxAttempts int
+	// Confirmations caps confirmation calls per source; nil means no cap.
+	Confirmations *ConfirmLimiter
 }
 
 // ProcessTask implements asynq.Handler.
@@ -65,7 +65,7 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.InboxID == 0 {
 		return fmt.Errorf("undecodable %s payload %q: %v: %w", TypeProcessWebhook, t.Payload(), err, asynq.SkipRetry)
 	}
-	entry, err := h.Inbox.Get(ctx, p.InboxID)
+	entry, err := h.Inbox.BeginAttempt(ctx, p.InboxID)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		return fmt.Errorf("inbox entry %d does not exist: %w", p.InboxID, asynq.SkipRetry)
 	}
@@ -73,17 +73,35 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	if entry.Status != domain.InboxReceived {
-		return nil // applied, ignored or rejected already: nothing to do
+		return nil // applied, ignored, failed or rejected already: nothing to do
 	}
 	log := h.Logger.With(slog.Int64("inbox_id", entry.ID), slog.String("source", entry.Source),
-		slog.String("event_id", entry.EventID), slog.String("event_type", entry.EventType))
+		slog.String("event_id", entry.EventID), slog.String("event_type", entry.EventType),
+		slog.Int("attempt", entry.Attempts))
+	maxAttempts := h.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = DefaultMaxAttempts
+	}
+	if entry.Attempts > maxAttempts {
+		// Tried as often as allowed already (Redis lost the task's own counter, or
+		// attempts died with their worker): give up without trying again.
+		return h.fail(ctx, entry, log, fmt.Errorf("gave up after %d attempts, the maximum; fix the cause of the last error and replay the webhook; last error: %s",
+			entry.Attempts-1, entry.LastError))
+	}
 
 	err = h.process(ctx, entry, log)
+	var postponed *PostponedError
 	switch code := domain.ErrorCode(err); {
 	case err == nil:
 		h.observe(entry.Source, "applied")
 		log.Debug("applied")
 		return nil
+	case errors.As(err, &postponed):
+		log.Debug("postponed", slog.String("reason", postponed.Reason), slog.String("delay", postponed.Delay.Round(time.Second).String()))
+		if cerr := h.Inbox.CancelAttempt(ctx, entry.ID); cerr != nil {
+			log.Warn("could not take back the postponed attempt", slog.String("error", cerr.Error()))
+		}
+		return err
 	case code == domain.EUNAUTHORIZED:
 		// The provider did not confirm the message: never applied, shown as rejected.
 		log.Warn("provider did not confirm the message; rejected", slog.String("error", err.Error()))
@@ -93,21 +111,13 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		h.observe(entry.Source, "rejected")
 		return h.Inbox.Reject(ctx, domain.Rejection{Source: entry.Source, Cause: domain.CauseNotConfirmed,
 			Detail: domain.ErrorMessage(err), ReceivedAt: entry.ReceivedAt, InboxID: entry.ID})
-	case code == domain.EINVALID || code == domain.ENOTFOUND:
-		// Retrying cannot help. The inbox row records the failure for ops, and the
-		// task completes rather than being archived, so that a replay (or the
-		// sweeper) can queue the entry again under the same task id.
-		log.Error("cannot apply; marked failed", slog.String("error", err.Error()))
-		h.observe(entry.Source, "failed")
-		return h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error())
+	case Permanent(err):
+		return h.fail(ctx, entry, log, err)
 	default:
 		retried, _ := asynq.GetRetryCount(ctx)
-		maxRetry, _ := asynq.GetMaxRetry(ctx)
-		if retried >= maxRetry {
-			// Out of retries: failed for ops to replay, and the task completes (see above).
-			log.Error("apply failed on the last retry; marked failed", slog.String("error", err.Error()))
-			h.observe(entry.Source, "failed")
-			return h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error())
+		maxRetry, ok := asynq.GetMaxRetry(ctx)
+		if entry.Attempts >= maxAttempts || (ok && retried >= maxRetry) {
+			return h.fail(ctx, entry, log, fmt.Errorf("attempt %d of at most %d failed: %w", entry.Attempts, maxAttempts, err))
 		}
 		log.Warn("apply failed; will retry", slog.String("error", err.Error()), slog.Int("retried", retried))
 		if merr := h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxReceived, err.Error()); merr != nil {
@@ -115,6 +125,17 @@ func (h *ProcessWebhook) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 		return err
 	}
+}
+
+// fail marks entry failed with err as the reason shown on the webhook, and ends
+// the task without retry (it is archived; a replay queues the entry again).
+func (h *ProcessWebhook) fail(ctx context.Context, entry domain.InboxEntry, log *slog.Logger, err error) error {
+	log.Error("cannot apply; marked failed", slog.String("error", err.Error()))
+	if merr := h.Inbox.MarkAttempt(ctx, entry.ID, domain.InboxFailed, err.Error()); merr != nil {
+		return fmt.Errorf("mark inbox entry %d failed (%v): %w", entry.ID, err, merr) // retried: the row must say failed
+	}
+	h.observe(entry.Source, "failed")
+	return fmt.Errorf("inbox entry %d failed: %w: %w", entry.ID, err, asynq.SkipRetry)
 }
 
 func (h *ProcessWebhook) process(ctx context.Context, entry domain.InboxEntry, log *slog.Logger) error {
@@ -128,6 +149,14 @@ func (h *ProcessWebhook) process(ctx context.Context, entry domain.InboxEntry, l
 	}
 	msg := entry.Message()
 	if f, ok := p.(domain.Fetcher); ok {
+		if msg.Unconfirmed && h.Confirmations != nil {
+			// Unsigned callbacks can be sent by anyone: each costs an outbound call
+			// with the merchant's credentials, so their rate is capped per source.
+			if d := h.Confirmations.Wait(src); d > 0 {
+				return &PostponedError{Delay: d + rand.N(time.Minute),
+					Reason: fmt.Sprintf("source %s is over its %s", src.ID, SettingConfirmRateLimit)}
+			}
+		}
 		fetched, err := f.Fetch(ctx, src, msg)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -23,40 +24,102 @@ func NewSweepInboxTask() *asynq.Task {
 }
 
 // SweepInbox is the handler for TypeSweepInbox.
+//
+// It pages through received entries by id, from where its last sweep stopped,
+// and queues each on its own queue (QueueFor its provider). An entry whose task
+// is already queued, scheduled, retrying or running is skipped, so a backlog of
+// retrying entries cannot hide newer entries that were never queued: a sweep goes
+// on until it has queued Batch entries, looked at MaxScan, or come back round to
+// where it began.
 type SweepInbox struct {
-	Inbox  domain.Inbox
-	Queue  Enqueuer
-	Grace  time.Duration // entries younger than this are left to the ingress
-	Batch  int
-	Now    func() time.Time
-	Logger *slog.Logger
+	Inbox   domain.Inbox
+	Queue   Enqueuer
+	Tasks   TaskInspector // lets an archived task be replaced; may be nil
+	Grace   time.Duration // entries younger than this are left to the ingress
+	Batch   int           // entries queued per sweep at most (default 1000)
+	MaxScan int           // entries looked at per sweep at most (default 20 × Batch)
+	Now     func() time.Time
+	Logger  *slog.Logger
+
+	mu     sync.Mutex
+	cursor int64 // the id the next sweep starts after
+}
+
+// SweepResult says what a sweep did.
+type SweepResult struct {
+	Enqueued      int // entries queued
+	AlreadyQueued int // entries skipped: their task exists
+	Scanned       int // entries looked at
 }
 
 // ProcessTask implements asynq.Handler.
 func (h *SweepInbox) ProcessTask(ctx context.Context, _ *asynq.Task) error {
-	n, err := h.Sweep(ctx)
-	if n > 0 {
-		h.Logger.Info("swept inbox entries into the queue", slog.Int("count", n))
+	res, err := h.Sweep(ctx)
+	attrs := []any{slog.Int("enqueued", res.Enqueued), slog.Int("already_queued", res.AlreadyQueued), slog.Int("scanned", res.Scanned)}
+	switch {
+	case err != nil:
+		h.Logger.Warn("inbox sweep stopped", append(attrs, slog.String("error", err.Error()))...)
+	case res.Enqueued > 0:
+		h.Logger.Info("swept inbox entries into the queue", attrs...)
+	case res.Scanned > 0:
+		h.Logger.Debug("inbox sweep: every pending entry is queued", attrs...)
 	}
 	return err
 }
 
-// Sweep queues pending entries and returns how many it queued.
-func (h *SweepInbox) Sweep(ctx context.Context) (int, error) {
+const sweepPage = 500
+
+// Sweep queues received entries that have no task and reports what it did.
+func (h *SweepInbox) Sweep(ctx context.Context) (SweepResult, error) {
 	batch := h.Batch
 	if batch <= 0 {
 		batch = 1000
 	}
-	ids, err := h.Inbox.Pending(ctx, h.Now().Add(-h.Grace), batch)
-	if err != nil {
-		return 0, err
+	maxScan := h.MaxScan
+	if maxScan <= 0 {
+		maxScan = 20 * batch
 	}
-	for i, id := range ids {
-		// Swept entries are late already; they go to the default queue whatever
-		// their provider, rather than costing a read of each row here.
-		if err := EnqueueEntry(ctx, h.Queue, id, QueueDefault); err != nil {
-			return i, fmt.Errorf("sweep: enqueue inbox entry %d: %w", id, err)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var res SweepResult
+	before := h.Now().Add(-h.Grace)
+	start, wrapped := h.cursor, false
+	for res.Enqueued < batch && res.Scanned < maxScan {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		page, err := h.Inbox.Pending(ctx, before, h.cursor, min(sweepPage, maxScan-res.Scanned))
+		if err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
+		if len(page) == 0 {
+			if start == 0 || wrapped {
+				h.cursor = 0 // at the end: the next sweep starts from the oldest
+				return res, nil
+			}
+			h.cursor, wrapped = 0, true // round again, up to where this sweep began
+			continue
+		}
+		for _, e := range page {
+			if wrapped && e.ID > start {
+				h.cursor = 0
+				return res, nil
+			}
+			r, err := EnqueueEntry(ctx, h.Queue, h.Tasks, e.ID, e.Provider)
+			if err != nil {
+				return res, fmt.Errorf("sweep: enqueue inbox entry %d: %w", e.ID, err)
+			}
+			h.cursor = e.ID
+			res.Scanned++
+			if r == Enqueued {
+				res.Enqueued++
+			} else {
+				res.AlreadyQueued++
+			}
+			if res.Enqueued >= batch {
+				break
+			}
 		}
 	}
-	return len(ids), nil
+	return res, nil
 }

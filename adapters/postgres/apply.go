@@ -70,7 +70,7 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 func claimEntry(ctx context.Context, tx *ltx, entryID int64) (bool, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `
-		UPDATE inbox SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = ''
+		UPDATE inbox SET status = 'applied', applied_at = now(), last_error = ''
 		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID)
 	if err == sql.ErrNoRows {
 		return false, tx.GetContext(ctx, &id, `SELECT id FROM inbox WHERE id = $1`, entryID)

@@ -42,7 +42,7 @@ func (s *Inbox) Requeue(ctx context.Context, id int64) (domain.InboxEntry, error
 	var status string
 	err := sqlx.GetContext(ctx, s.DB, &status, `
 		WITH old AS (SELECT status FROM inbox WHERE id = $1 FOR UPDATE)
-		UPDATE inbox SET status = 'received' FROM old
+		UPDATE inbox SET status = 'received', attempts = 0 FROM old
 		WHERE inbox.id = $1 AND old.status <> 'applied'
 		RETURNING old.status`, id)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -206,18 +207,55 @@ func (s *Inbox) Get(ctx context.Context, id int64) (domain.InboxEntry, error) {
 	return r.entry()
 }
 
-// Pending implements domain.Inbox.
-func (s *Inbox) Pending(ctx context.Context, before time.Time, limit int) ([]int64, error) {
-	var ids []int64
-	err := s.DB.SelectContext(ctx, &ids,
-		`SELECT id FROM inbox WHERE status = 'received' AND received_at < $1 ORDER BY received_at LIMIT $2`, before, limit)
-	return ids, translate("inbox pending", err)
+// Pending implements domain.Inbox. It pages by id over the partial index of
+// received entries (inbox_received_by_id).
+func (s *Inbox) Pending(ctx context.Context, before time.Time, afterID int64, limit int) ([]domain.PendingEntry, error) {
+	var rows []struct {
+		ID       int64  `db:"id"`
+		Provider string `db:"provider"`
+	}
+	err := s.DB.SelectContext(ctx, &rows,
+		`SELECT id, provider FROM inbox WHERE status = 'received' AND id > $1 AND received_at < $2 ORDER BY id LIMIT $3`,
+		afterID, before, limit)
+	if err != nil {
+		return nil, translate("inbox pending", err)
+	}
+	out := make([]domain.PendingEntry, len(rows))
+	for i, r := range rows {
+		out[i] = domain.PendingEntry{ID: r.ID, Provider: r.Provider}
+	}
+	return out, nil
 }
 
-// MarkAttempt implements domain.Inbox.
+// BeginAttempt implements domain.Inbox: one prepared UPDATE … RETURNING counts
+// the attempt and reads the entry, so a task costs no more round trips than a
+// plain read; only an entry that is not received (or absent) costs a second one.
+func (s *Inbox) BeginAttempt(ctx context.Context, id int64) (domain.InboxEntry, error) {
+	var r inboxRow
+	stmt, err := s.stmts.get(ctx, s.DB,
+		`UPDATE inbox SET attempts = attempts + 1 WHERE id = $1 AND status = 'received' RETURNING `+inboxColumns)
+	if err == nil {
+		err = stmt.GetContext(ctx, &r, id)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.Get(ctx, id)
+	}
+	if err != nil {
+		return domain.InboxEntry{}, translate(fmt.Sprintf("inbox entry %d: begin attempt", id), err)
+	}
+	return r.entry()
+}
+
+// CancelAttempt implements domain.Inbox.
+func (s *Inbox) CancelAttempt(ctx context.Context, id int64) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE inbox SET attempts = attempts - 1 WHERE id = $1 AND attempts > 0`, id)
+	return translate("inbox cancel attempt", err)
+}
+
+// MarkAttempt implements domain.Inbox. Attempts are counted by BeginAttempt.
 func (s *Inbox) MarkAttempt(ctx context.Context, id int64, status, lastErr string) error {
 	_, err := s.DB.ExecContext(ctx,
-		`UPDATE inbox SET attempts = attempts + 1, status = $2, last_error = $3 WHERE id = $1 AND status NOT IN ('applied', 'ignored')`,
+		`UPDATE inbox SET status = $2, last_error = $3 WHERE id = $1 AND status NOT IN ('applied', 'ignored')`,
 		id, status, truncate(lastErr, 2000))
 	return translate("inbox mark attempt", err)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/url"
 	"sync"
 	"time"
@@ -159,20 +158,15 @@ func provider(kind string) (domain.Provider, bool) {
 	return a, ok
 }
 
-// enqueue queues an inbox entry, failing fast while Redis is known to be down:
-// the circuit breaker keeps a Redis outage from slowing every acknowledgement.
-//
-// Payment gateways' webhooks go to the critical queue, storefronts' to the default
-// one: money is applied first when workers are behind.
+// enqueue queues an inbox entry on its queue (jobs.QueueFor), failing fast while
+// Redis is known to be down: the circuit breaker keeps a Redis outage from slowing
+// every acknowledgement.
 func (m *Main) enqueue(ctx context.Context, id int64, src domain.Source) error {
-	queue := jobs.QueueDefault
-	if registry.IsGateway(src.Provider) {
-		queue = jobs.QueueCritical
-	}
 	_, err := m.breaker.Execute(func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(ctx, time.Second)
 		defer cancel()
-		return struct{}{}, jobs.EnqueueEntry(ctx, m.client, id, queue)
+		_, err := jobs.EnqueueEntry(ctx, m.client, m.inspector, id, src.Provider)
+		return struct{}{}, err
 	})
 	return err
 }
@@ -243,13 +237,6 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	return nil
 }
 
-// retryDelay is exponential backoff with full jitter: up to 1s, 2s, 4s, … capped at 10 minutes.
-func retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
-	ceiling := time.Second << min(n, 10)
-	ceiling = min(ceiling, 10*time.Minute)
-	return ceiling/2 + rand.N(ceiling/2+1)
-}
-
 func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
 		Concurrency:     m.Config.WorkerConcurrency,
@@ -257,7 +244,8 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		Logger:          jobs.Logger{L: m.Logger},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: m.Config.ShutdownTimeout,
-		RetryDelayFunc:  retryDelay,
+		RetryDelayFunc:  jobs.RetryDelay,
+		IsFailure:       jobs.IsFailure, // a postponed task spends no retry
 		// How long an idle worker waits before asking Redis again (default 1s): the
 		// floor of end-to-end latency when the queue runs empty.
 		TaskCheckInterval: 100 * time.Millisecond,
@@ -265,13 +253,14 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
 		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy}, Source: m.source, Provider: provider, Logger: m.Logger,
-		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
+		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
+		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	})
 	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
 		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
 	})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
-		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
+		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	})
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
@@ -293,7 +282,7 @@ func (m *Main) startScheduler() error {
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
-	m.Logger.Info("scheduler started", slog.Duration("sweep_interval", m.Config.SweepInterval))
+	m.Logger.Info("scheduler started", slog.String("sweep_interval", m.Config.SweepInterval.String()))
 	return nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/jobs"
 )
@@ -89,6 +88,8 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
+	inspector := asynq.NewInspector(redisOpt)
+	defer inspector.Close()
 
 	replayed, skipped := 0, 0
 	for _, id := range ids {
@@ -101,11 +102,7 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 		case err != nil:
 			return err
 		}
-		queue := jobs.QueueDefault
-		if registry.IsGateway(e.Provider) {
-			queue = jobs.QueueCritical
-		}
-		if err := jobs.EnqueueEntry(ctx, client, id, queue); err != nil {
+		if _, err := jobs.EnqueueEntry(ctx, client, inspector, id, e.Provider); err != nil {
 			return fmt.Errorf("webhook %d is marked for replay but could not be queued (the sweeper will queue it): %w", id, err)
 		}
 		replayed++

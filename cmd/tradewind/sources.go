@@ -14,6 +14,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
 )
 
 // sourcesFile is the YAML sources file. Keys of an entry other than id, provider
@@ -114,6 +115,9 @@ func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (
 			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
 		}
 		if _, _, _, err := httpapi.SourceRateLimit(src); err != nil {
+			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
+		}
+		if _, err := jobs.ConfirmRateLimit(src); err != nil {
 			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
 		}
 		out[e.ID] = src
