@@ -49,16 +49,19 @@ func checkCredentials(src domain.Source) error {
 // confirms the stored event with PayPal: an OAuth 2 client-credentials token from
 // POST <api_base_url>/v1/oauth2/token, then GET
 // <api_base_url>/v1/notifications/webhooks-events/{event id}, PayPal's own copy of the
-// event. The stored body must normalize to exactly what PayPal's copy does (type, ids,
-// amounts, refs, time); the message is returned unchanged. Without credentials the
-// message is returned as is.
+// event. When the stored body normalizes to exactly what PayPal's copy does (type, ids,
+// amounts, refs, time) the message is returned unchanged; when it does not, the body was
+// forged under a genuine event id and the message returned carries PayPal's copy, so the
+// facts applied are PayPal's (the inbox keeps the first body stored under an event id:
+// rejecting it would leave the genuine event unapplied for ever). Without credentials
+// the message is returned as is.
 //
 // PayPal's verify-webhook-signature endpoint is not used: it checks the same signature
 // over the same CRC-32, so a body forged to the genuine CRC would pass it too; the event
 // as PayPal stored it cannot be forged.
 //
-// Returns EUNAUTHORIZED when PayPal has no such event (404) or its copy differs (the
-// message is then rejected, never applied), EUNAVAILABLE when PayPal cannot be reached or
+// Returns EUNAUTHORIZED when PayPal has no such event (404) or its copy is another
+// event or unreadable (the message is then rejected, never applied), EUNAVAILABLE when PayPal cannot be reached or
 // answers 401/403 (bad credentials are fixed without losing the message), 429 or 5xx.
 func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message) (domain.Message, error) {
 	if src.Settings[SettingClientID] == "" || src.Settings[SettingClientSecret] == "" {
@@ -80,9 +83,15 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 	if err != nil || theirs.ID != e.ID || theirs.EventType != e.EventType {
 		return m, webhook.Reject("PayPal's copy of event %s is not a %s event with that id; the delivered body was not PayPal's", e.ID, e.EventType)
 	}
-	fetched, err := p.Normalize(src, domain.Message{ID: m.ID, Type: m.Type, OccurredAt: webhook.ParseTime(theirs.CreateTime), Payload: body})
-	if err != nil || !reflect.DeepEqual(stored, fetched) {
-		return m, webhook.Reject("the delivered body of event %s differs from PayPal's own copy of it (amounts, references or time); it was not PayPal's and is not applied", e.ID)
+	confirmed := domain.Message{ID: m.ID, Type: m.Type, OccurredAt: webhook.ParseTime(theirs.CreateTime), Payload: body}
+	fetched, err := p.Normalize(src, confirmed)
+	if err != nil {
+		return m, webhook.Reject("PayPal's copy of event %s cannot be read: %s", e.ID, domain.ErrorMessage(err))
+	}
+	if !reflect.DeepEqual(stored, fetched) {
+		// The delivered body was forged (the inbox keeps the first body under an event
+		// id, so the genuine delivery could not replace it): apply PayPal's own copy.
+		return confirmed, nil
 	}
 	return m, nil
 }

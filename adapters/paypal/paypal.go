@@ -16,8 +16,8 @@
 // source has API credentials (client_id, client_secret; api_base_url, default
 // https://api-m.paypal.com), every event is confirmed with PayPal before it is applied:
 // Fetch (domain.Fetcher, confirm.go) reads the event by its id from PayPal's
-// GET /v1/notifications/webhooks-events/{id} and refuses a body whose facts differ from
-// PayPal's own copy. Sources without credentials rely on the single-use id alone, which
+// GET /v1/notifications/webhooks-events/{id}: an event PayPal does not have is rejected,
+// and a body whose facts differ from PayPal's copy is replaced by that copy. Sources without credentials rely on the single-use id alone, which
 // stops replays of a transmission already received but not a forged body that reaches
 // Tradewind before the genuine one: set the credentials in production.
 //
