@@ -169,7 +169,7 @@ func (p Provider) forgetToken(src domain.Source) {
 // (client credentials, HTTP basic auth).
 func (p Provider) token(ctx context.Context, src domain.Source) (string, error) {
 	key := tokenKey(src)
-	now := time.Now()
+	now := p.now()
 	if p.cache != nil {
 		p.cache.tokens.mu.Lock()
 		t, ok := p.cache.tokens.m[key]

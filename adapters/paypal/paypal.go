@@ -93,6 +93,8 @@ type Options struct {
 	// checks. Only for tests against PayPal's published (expired) sandbox certificate;
 	// the registry leaves it false, which checks them all.
 	InsecureSkipCertChecks bool
+	// Now is the clock API tokens expire by (default time.Now).
+	Now func() time.Time
 }
 
 // Provider is the PayPal adapter. Make it with New: it holds the caches of fetched
@@ -127,6 +129,13 @@ func (p Provider) timeout() time.Duration {
 		return p.opt.FetchTimeout
 	}
 	return 10 * time.Second
+}
+
+func (p Provider) now() time.Time {
+	if p.opt.Now != nil {
+		return p.opt.Now()
+	}
+	return time.Now()
 }
 
 func (p Provider) client() *http.Client {
