@@ -28,6 +28,9 @@ type Params struct {
 	Sources   func(id string) (domain.Source, bool)
 	Providers func(kind string) (domain.Provider, bool)
 	Inbox     domain.Inbox
+	// Transmissions makes transmission ids single-use for providers that need it
+	// (domain.SingleUse: PayPal); nil checks nothing.
+	Transmissions domain.Transmissions
 	// Enqueue queues an inbox entry for the workers. A failure is logged, never
 	// answered: the entry is committed and the sweeper queues it later.
 	Enqueue   func(ctx context.Context, inboxID int64, src domain.Source) error

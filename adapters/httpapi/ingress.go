@@ -64,6 +64,9 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if err := provider.Verify(src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}
+	if cause, err := s.claimTransmission(c.UserContext(), provider, src, d); err != nil {
+		return reject(cause, err)
+	}
 	// The rate limit counts verified requests only, so that forged ones cannot use
 	// up a provider's allowance.
 	wait, err := s.limits.allow(src, start)

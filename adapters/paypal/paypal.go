@@ -9,6 +9,18 @@
 // transmission time must be within 5 minutes of the receive time, and the certificate valid
 // at the receive time. Dedupe on the event id.
 //
+// The signature binds the body only by its CRC-32, which anyone can match with a forged
+// body. Two defences: the transmission id is single-use (Provider implements
+// domain.SingleUse; the ingress refuses a second, different body under a used id as
+// replayed_transmission, and a repeat of the same body is a duplicate), and, when the
+// source has API credentials (client_id, client_secret; api_base_url, default
+// https://api-m.paypal.com), every event is confirmed with PayPal before it is applied:
+// Fetch (domain.Fetcher, confirm.go) reads the event by its id from PayPal's
+// GET /v1/notifications/webhooks-events/{id}: an event PayPal does not have is rejected,
+// and a body whose facts differ from PayPal's copy is replaced by that copy. Sources without credentials rely on the single-use id alone, which
+// stops replays of a transmission already received but not a forged body that reaches
+// Tradewind before the genuine one: set the credentials in production.
+//
 // PayPal has no shared secret: a PayPal source's secrets list stays empty. What a secret
 // does elsewhere, the webhook id does here (a delivery for another webhook does not
 // verify), and certificate rotation is PayPal's (a new URL) or the pinned list's.
@@ -21,6 +33,7 @@
 package paypal
 
 import (
+	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -67,29 +80,84 @@ const Tolerance = 5 * time.Minute
 // certHosts are the names PayPal's message-verification certificates are issued to.
 var certHosts = []string{"messageverificationcerts.paypal.com", "messageverificationcerts.sandbox.paypal.com"}
 
-// Provider is the PayPal adapter. The zero value is ready to use in production.
-type Provider struct {
-	// Client fetches certificates from PAYPAL-CERT-URL; nil means a client with a 10 s
-	// timeout that follows redirects only to paypal.com hosts.
+// Options configure a Provider made by New.
+type Options struct {
+	// Client fetches certificates from PAYPAL-CERT-URL and calls PayPal's API; nil means
+	// a client with FetchTimeout that follows redirects only to paypal.com hosts.
 	Client *http.Client
+	// FetchTimeout bounds one certificate download or API call (default 10 s).
+	FetchTimeout time.Duration
 	// Roots verifies fetched certificates' chains; nil means the system roots.
 	Roots *x509.CertPool
 	// InsecureSkipCertChecks skips the certificate's validity period, chain and host name
 	// checks. Only for tests against PayPal's published (expired) sandbox certificate;
-	// the registry uses the zero value, which checks them all.
+	// the registry leaves it false, which checks them all.
 	InsecureSkipCertChecks bool
+	// Now is the clock API tokens expire by (default time.Now).
+	Now func() time.Time
+}
+
+// Provider is the PayPal adapter. Make it with New: it holds the caches of fetched
+// certificates, parsed cert_file pins and API tokens. The zero value works but caches
+// nothing (every delivery downloads its certificate).
+type Provider struct {
+	opt   Options
+	cache *caches
+}
+
+// caches are a Provider's; every copy of the Provider shares them.
+type caches struct {
+	certs  *certCache
+	pinned sync.Map // path → pinnedFile
+	tokens *tokenCache
+}
+
+// New returns a Provider with its own caches.
+func New(o Options) Provider {
+	return Provider{opt: o, cache: &caches{certs: &certCache{max: 32, m: map[string][]*x509.Certificate{}}, tokens: &tokenCache{m: map[string]token{}}}}
 }
 
 var (
 	_ domain.Provider   = Provider{}
+	_ domain.SingleUse  = Provider{}
+	_ domain.Fetcher    = Provider{}
 	_ webhook.Simulator = Provider{}
 )
+
+func (p Provider) timeout() time.Duration {
+	if p.opt.FetchTimeout > 0 {
+		return p.opt.FetchTimeout
+	}
+	return 10 * time.Second
+}
+
+func (p Provider) now() time.Time {
+	if p.opt.Now != nil {
+		return p.opt.Now()
+	}
+	return time.Now()
+}
+
+func (p Provider) client() *http.Client {
+	if p.opt.Client != nil {
+		return p.opt.Client
+	}
+	return &http.Client{
+		Timeout: p.timeout(),
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 3 || req.URL.Scheme != "https" || !paypalHost(req.URL.Hostname()) {
+				return errors.New("redirect away from https paypal.com refused")
+			}
+			return nil
+		},
+	}
+}
 
 // Kind implements domain.Provider.
 func (Provider) Kind() string { return Kind }
 
 // CheckSource implements domain.Provider.
-func (Provider) CheckSource(src domain.Source) error {
+func (p Provider) CheckSource(src domain.Source) error {
 	if strings.TrimSpace(src.Settings[SettingWebhookID]) == "" {
 		return domain.Errorf(domain.EINVALID, "webhook_id: required for paypal sources; the Webhook ID shown for this URL in the PayPal developer dashboard (Apps & Credentials → your app → Webhooks)")
 	}
@@ -97,11 +165,11 @@ func (Provider) CheckSource(src domain.Source) error {
 		return domain.Errorf(domain.EINVALID, "secrets: PayPal signs with a certificate, not a shared secret; leave secrets empty (the webhook id goes under webhook_id)")
 	}
 	if f := src.Settings[SettingCertFile]; f != "" {
-		if _, err := loadPinned(f); err != nil {
+		if _, err := p.loadPinned(f); err != nil {
 			return domain.Errorf(domain.EINVALID, "cert_file: %s", domain.ErrorMessage(err))
 		}
 	}
-	return nil
+	return checkCredentials(src)
 }
 
 // CRC32 is the IEEE CRC-32 of body as PayPal writes it in the signed message.
@@ -154,13 +222,13 @@ func (p Provider) Verify(src domain.Source, d domain.Delivery) error {
 // certificates returns the certificates a delivery may be signed with, checked at t.
 func (p Provider) certificates(src domain.Source, certURL string, t time.Time) ([]*x509.Certificate, error) {
 	if f := src.Settings[SettingCertFile]; f != "" {
-		pinned, err := loadPinned(f)
+		pinned, err := p.loadPinned(f)
 		if err != nil {
 			return nil, webhook.Reject("source %q: cert_file: %s", src.ID, domain.ErrorMessage(err))
 		}
 		var valid []*x509.Certificate
 		for _, c := range pinned {
-			if p.InsecureSkipCertChecks || (!t.Before(c.NotBefore) && !t.After(c.NotAfter)) {
+			if p.opt.InsecureSkipCertChecks || (!t.Before(c.NotBefore) && !t.After(c.NotAfter)) {
 				valid = append(valid, c)
 			}
 		}
@@ -177,13 +245,13 @@ func (p Provider) certificates(src domain.Source, certURL string, t time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	if !p.InsecureSkipCertChecks {
+	if !p.opt.InsecureSkipCertChecks {
 		inter := x509.NewCertPool()
 		for _, c := range chain[1:] {
 			inter.AddCert(c)
 		}
 		leaf := chain[0]
-		if _, err := leaf.Verify(x509.VerifyOptions{Roots: p.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: p.opt.Roots, Intermediates: inter, CurrentTime: t, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 			return nil, webhook.Reject("the certificate at PAYPAL-CERT-URL does not verify at %s: %v", t.UTC().Format(time.RFC3339), err)
 		}
 		named := false
@@ -214,29 +282,24 @@ func paypalHost(h string) bool {
 	return h == "paypal.com" || strings.HasSuffix(h, ".paypal.com")
 }
 
-var defaultClient = &http.Client{
-	Timeout: 10 * time.Second,
-	CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 3 || req.URL.Scheme != "https" || !paypalHost(req.URL.Hostname()) {
-			return errors.New("redirect away from https paypal.com refused")
-		}
-		return nil
-	},
-}
-
 // maxCertBytes bounds a fetched certificate chain.
 const maxCertBytes = 64 << 10
 
 func (p Provider) fetch(u *url.URL) ([]*x509.Certificate, error) {
 	key := u.String()
-	if chain, ok := certs.get(key); ok {
-		return chain, nil
+	if p.cache != nil {
+		if chain, ok := p.cache.certs.get(key); ok {
+			return chain, nil
+		}
 	}
-	client := p.Client
-	if client == nil {
-		client = defaultClient
+	// Verify has no context of its own yet: the download is bounded by FetchTimeout.
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
+	if err != nil {
+		return nil, webhook.Reject("PAYPAL-CERT-URL %q is not a URL", key)
 	}
-	resp, err := client.Get(key)
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return nil, domain.WrapError(err, domain.EUNAVAILABLE, "cannot fetch PayPal's certificate from PAYPAL-CERT-URL; PayPal will retry")
 	}
@@ -255,7 +318,9 @@ func (p Provider) fetch(u *url.URL) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, webhook.Reject("PAYPAL-CERT-URL: %s", domain.ErrorMessage(err))
 	}
-	certs.put(key, chain)
+	if p.cache != nil {
+		p.cache.certs.put(key, chain)
+	}
 	return chain, nil
 }
 
@@ -311,9 +376,6 @@ func (c *certCache) put(k string, v []*x509.Certificate) {
 	c.order = append(c.order, k)
 }
 
-// certs is shared by every Provider value: PayPal has a handful of certificates.
-var certs = &certCache{max: 32, m: map[string][]*x509.Certificate{}}
-
 // pinnedFile is a cert_file entry's parsed certificates, reloaded when the file changes.
 type pinnedFile struct {
 	mod   time.Time
@@ -321,10 +383,9 @@ type pinnedFile struct {
 	certs []*x509.Certificate
 }
 
-var pinned sync.Map // path → pinnedFile
-
-// loadPinned reads cert_file: one or more comma-separated PEM files.
-func loadPinned(list string) ([]*x509.Certificate, error) {
+// loadPinned reads cert_file: one or more comma-separated PEM files, parsed once per
+// file version when the Provider has caches.
+func (p Provider) loadPinned(list string) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	for _, path := range strings.Split(list, ",") {
 		path = strings.TrimSpace(path)
@@ -335,7 +396,7 @@ func loadPinned(list string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, domain.Errorf(domain.EINVALID, "%s: cannot read: %v", path, errors.Unwrap(err))
 		}
-		if v, ok := pinned.Load(path); ok {
+		if v, ok := p.pinnedFile(path); ok {
 			if pf := v.(pinnedFile); pf.mod.Equal(st.ModTime()) && pf.size == st.Size() {
 				out = append(out, pf.certs...)
 				continue
@@ -349,13 +410,35 @@ func loadPinned(list string) ([]*x509.Certificate, error) {
 		if err != nil {
 			return nil, domain.Errorf(domain.EINVALID, "%s: %s", path, domain.ErrorMessage(err))
 		}
-		pinned.Store(path, pinnedFile{mod: st.ModTime(), size: st.Size(), certs: cs})
+		if p.cache != nil {
+			p.cache.pinned.Store(path, pinnedFile{mod: st.ModTime(), size: st.Size(), certs: cs})
+		}
 		out = append(out, cs...)
 	}
 	if len(out) == 0 {
 		return nil, domain.Errorf(domain.EINVALID, "no certificate file named; give one or more PEM files, comma-separated")
 	}
 	return out, nil
+}
+
+func (p Provider) pinnedFile(path string) (any, bool) {
+	if p.cache == nil {
+		return nil, false
+	}
+	return p.cache.pinned.Load(path)
+}
+
+// Transmission implements domain.SingleUse: PAYPAL-TRANSMISSION-ID (signed, with the
+// time) may carry one body only. A replay can verify while the signed time is within
+// Tolerance of the receive time, so the id is remembered until then, plus a minute for
+// clocks that differ between replicas.
+func (Provider) Transmission(_ domain.Source, d domain.Delivery) (domain.Transmission, bool) {
+	id := d.Header.Get(HeaderTransmissionID)
+	sent, err := time.Parse(time.RFC3339Nano, d.Header.Get(HeaderTransmissionTime))
+	if id == "" || err != nil {
+		return domain.Transmission{}, false
+	}
+	return domain.Transmission{ID: id, Until: sent.Add(Tolerance + time.Minute)}, true
 }
 
 // event is PayPal's webhook event envelope.

@@ -158,10 +158,12 @@ func TestFetchedCertificate(t *testing.T) {
 
 	// The sandbox certificate's chain is not published with it (and it expired in 2017):
 	// production checks reject it; the test-only option accepts it.
-	if err := (paypal.Provider{Client: client}).Verify(s, k.d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (paypal.New(paypal.Options{Client: client})).Verify(s, k.d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify with chain checks = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
-	p := paypal.Provider{Client: client, InsecureSkipCertChecks: true}
+	// Each Provider has its own cache: p downloads once for its three deliveries.
+	rt.calls.Store(0)
+	p := paypal.New(paypal.Options{Client: client, InsecureSkipCertChecks: true})
 	for range 3 {
 		if err := p.Verify(s, k.d); err != nil {
 			t.Fatalf("Verify with fetched certificate = %v", err)
@@ -189,7 +191,7 @@ func TestFetchedCertificate(t *testing.T) {
 			d := k.d
 			d.Header = k.d.Header.Clone()
 			d.Header.Set("Paypal-Cert-Url", tt.url)
-			err := paypal.Provider{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}.Verify(s, d)
+			err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(s, d)
 			if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 			}
@@ -204,7 +206,7 @@ func TestFetchedCertificate(t *testing.T) {
 		d.Header = k.d.Header.Clone()
 		d.Header.Set("Paypal-Cert-Url", "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-down")
 		rt := &roundTrip{serve: servePEM([]byte("oops"), http.StatusBadGateway)}
-		err := paypal.Provider{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}.Verify(s, d)
+		err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(s, d)
 		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
 			t.Errorf("Verify = %v, want %s", err, domain.EUNAVAILABLE)
 		}
@@ -251,7 +253,7 @@ func TestFetchedChainChecks(t *testing.T) {
 			h.Set("Paypal-Transmission-Sig", base64.StdEncoding.EncodeToString(sig))
 			h.Set("Paypal-Auth-Algo", "SHA256withRSA")
 			h.Set("Paypal-Cert-Url", "https://api.paypal.com/v1/notifications/certs/CERT-chain-"+string(rune('a'+i)))
-			p := paypal.Provider{Client: &http.Client{Transport: &roundTrip{serve: servePEM(tt.pem, http.StatusOK)}}, Roots: roots}
+			p := paypal.New(paypal.Options{Client: &http.Client{Transport: &roundTrip{serve: servePEM(tt.pem, http.StatusOK)}}, Roots: roots})
 			err := p.Verify(s, domain.Delivery{Header: h, Body: body, ReceivedAt: now})
 			if tt.ok != (err == nil) {
 				t.Errorf("Verify = %v, want ok=%v", err, tt.ok)
@@ -270,7 +272,7 @@ func TestPinnedCertificateValidityAtReceivedAt(t *testing.T) {
 	if err := (paypal.Provider{}).Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify after the pinned certificate expired = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
-	if err := (paypal.Provider{InsecureSkipCertChecks: true}).Verify(s, d); err != nil {
+	if err := (paypal.New(paypal.Options{InsecureSkipCertChecks: true})).Verify(s, d); err != nil {
 		t.Errorf("Verify with the test-only option = %v", err)
 	}
 }

@@ -41,7 +41,7 @@ var adapters = map[string]Adapter{
 	adyen.Kind:      adyen.Provider{},
 	fygaro.Kind:     fygaro.Provider{},
 	hmac.Kind:       hmac.Provider{},
-	paypal.Kind:     paypal.Provider{},
+	paypal.Kind:     paypal.New(paypal.Options{}),
 	plugnpay.Kind:   plugnpay.Provider{},
 	powertranz.Kind: powertranz.Provider{},
 	square.Kind:     square.Provider{},

@@ -5,13 +5,26 @@
 // webhooks made in the admin). The scheme signs no timestamp, so there is no tolerance to
 // check: a replayed delivery is caught by dedupe. Every configured secret is tried.
 //
-// Dedupe on X-Shopify-Webhook-Id. X-Shopify-Event-Id (shared by the webhooks of one event
-// across subscriptions) stays in the stored delivery headers. The type is X-Shopify-Topic.
+// What is signed: the body, and nothing else. X-Shopify-Topic, X-Shopify-Webhook-Id,
+// X-Shopify-Triggered-At and every other header can be changed by whoever replays a
+// genuine body, so no fact is taken from them (docs/providers.md):
+//
+//   - The inbox dedupes on X-Shopify-Webhook-Id (Shopify's documented key), so a replay
+//     under a new id is stored as a new row; it is harmless because every event's id is
+//     derived from the signed body ("<resource>:<id>:<digest of the body>", see eventID):
+//     the same body yields the same events, which apply once.
+//   - X-Shopify-Topic only selects how the body is read, and a body that contradicts its
+//     topic yields no event: orders/paid needs financial_status paid (or, later,
+//     partially_refunded or refunded), orders/cancelled a cancelled_at, orders/fulfilled
+//     fulfillment_status fulfilled, customers/* a body that is not an order, refund,
+//     product or inventory level. Snapshot status comes from the body alone.
+//   - OccurredAt is the body's own updated_at (processed_at, created_at), never
+//     X-Shopify-Triggered-At: it orders stock levels and ties between snapshots.
 //
 // Topics: orders/create → OrderPlaced; orders/updated → OrderUpdated, or OrderCancelled /
 // OrderFulfilled when the snapshot says so; orders/cancelled → OrderCancelled;
-// orders/fulfilled → OrderFulfilled; orders/paid → OrderUpdated (the snapshot, event id
-// "<webhook id>:order") and PaymentSucceeded ("<webhook id>:payment", PaymentRef
+// orders/fulfilled → OrderFulfilled; orders/paid → OrderUpdated (the snapshot) and
+// PaymentSucceeded (event id "<snapshot event id>:payment", PaymentRef
 // "shopify:<order id>", amount total_price); refunds/create → PaymentRefunded (PaymentRef
 // "shopify:<order id>", RefundRef the refund id, amount the sum of its successful refund
 // transactions, Restock when restock is true or any refund line's restock_type is "return"
@@ -19,9 +32,9 @@
 // customers/update → CustomerUpserted.
 //
 // Snapshot status: cancelled when cancelled_at is set, fulfilled when fulfillment_status is
-// "fulfilled", placed otherwise. OccurredAt is X-Shopify-Triggered-At, else the resource's
-// updated_at (a refund's processed_at or created_at). Version is updated_at in unix
-// milliseconds (refunds have none: 0).
+// "fulfilled", placed otherwise. OccurredAt is the resource's updated_at (a refund's
+// processed_at or created_at). Version is updated_at in unix milliseconds (refunds have
+// none: 0).
 //
 // Quirks: ids are above 2^53 in current shops and are decoded as int64, never float64.
 // Money is decimal strings ("409.94"), parsed exactly into the order's currency (the shop
@@ -38,7 +51,9 @@
 package shopify
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -195,15 +210,13 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 	if err := json.Unmarshal(d.Body, &t); err != nil {
 		return nil, webhook.Invalid("body is not a Shopify JSON resource: %v", err)
 	}
-	at := webhook.ParseTime(d.Header.Get(TriggeredAtHeader))
-	if at.IsZero() {
-		at = t.occurred()
-	}
-	return []domain.Message{{ID: id, Type: topic, OccurredAt: at, Payload: d.Body}}, nil
+	// X-Shopify-Triggered-At is not signed: the time is the body's own.
+	return []domain.Message{{ID: id, Type: topic, OccurredAt: t.occurred(), Payload: d.Body}}, nil
 }
 
 type order struct {
 	ID                int64          `json:"id"`
+	FinancialStatus   string         `json:"financial_status"`
 	Currency          string         `json:"currency"`
 	TotalPrice        domain.Decimal `json:"total_price"`
 	UpdatedAt         string         `json:"updated_at"`
@@ -271,10 +284,10 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	if err := json.Unmarshal(m.Payload, &t); err != nil {
 		return nil, webhook.Invalid("%s: body is not a Shopify JSON resource: %v", m.Type, err)
 	}
-	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID, OccurredAt: m.OccurredAt}
-	if base.OccurredAt.IsZero() {
-		base.OccurredAt = t.occurred()
-	}
+	// Only the signed body counts: the time is its own (rows stored before the
+	// Triggered-At header was ignored hold that header's time in m.OccurredAt), and
+	// event ids are derived from it below.
+	base := domain.Event{Provider: Kind, Source: src.ID, OccurredAt: t.occurred()}
 	switch m.Type {
 	case TopicRefundsCreate:
 		return normalizeRefund(base, m)
@@ -288,7 +301,13 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if c.ID == 0 {
 			return nil, webhook.Invalid("%s: customer id is missing", m.Type)
 		}
+		for _, k := range []string{"line_items", "order_id", "inventory_item_id", "variants", "financial_status"} {
+			if _, ok := t[k]; ok {
+				return nil, nil // an order, refund, level or product replayed under a customer topic
+			}
+		}
 		ev := base
+		ev.EventID = eventID("customer", id(c.ID), m.Payload)
 		ev.Type, ev.CustomerRef, ev.Version = domain.CustomerUpserted, id(c.ID), millis(c.UpdatedAt)
 		ev.Customer = &domain.Customer{Email: str(c.Email), FirstName: str(c.FirstName), LastName: str(c.LastName)}
 		return []domain.Event{ev}, nil
@@ -296,6 +315,21 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		return normalizeOrder(base, m)
 	}
 }
+
+// eventID is the id of the event a signed body yields: the resource, its id and a digest
+// of the body's bytes. Shopify's own ids (X-Shopify-Webhook-Id, X-Shopify-Event-Id) are
+// unsigned headers; with ids from the body, the same body replayed under any headers
+// yields events already applied, and two different bodies (signed, so Shopify's) never
+// share one. Identical bodies sent under two topics (orders/updated and orders/paid for
+// one change) share the snapshot event, which is the same snapshot.
+func eventID(resource, resourceID string, body []byte) string {
+	sum := sha256.Sum256(body)
+	return resource + ":" + resourceID + ":" + hex.EncodeToString(sum[:8])
+}
+
+// paidStatuses are the financial statuses of an order that has been paid: orders/paid
+// may arrive after a refund changed "paid" to one of the others.
+var paidStatuses = map[string]bool{"paid": true, "partially_refunded": true, "refunded": true}
 
 func millis(s string) int64 {
 	if t := webhook.ParseTime(s); !t.IsZero() {
@@ -311,6 +345,14 @@ func normalizeOrder(base domain.Event, m domain.Message) ([]domain.Event, error)
 	}
 	if o.ID == 0 {
 		return nil, webhook.Invalid("%s: order id is missing", m.Type)
+	}
+	// The topic is unsigned: a body that contradicts it is a replay under another
+	// topic (or a Shopify oddity) and changes nothing.
+	switch {
+	case m.Type == TopicOrdersPaid && !paidStatuses[o.FinancialStatus],
+		m.Type == TopicOrdersCancelled && str(o.CancelledAt) == "",
+		m.Type == TopicOrdersFulfilled && str(o.FulfillmentStatus) != "fulfilled":
+		return nil, nil
 	}
 	cur, err := domain.NormalizeCurrency(o.Currency)
 	if err != nil {
@@ -345,36 +387,31 @@ func normalizeOrder(base domain.Event, m domain.Message) ([]domain.Event, error)
 		snap.Lines = append(snap.Lines, domain.Line{SKU: sku, Quantity: l.Quantity, UnitPrice: unit})
 	}
 	ev := base
+	ev.EventID = eventID("order", id(o.ID), m.Payload)
 	ev.OrderRef, ev.Version, ev.Order = id(o.ID), millis(o.UpdatedAt), snap
 	if o.Customer != nil && o.Customer.ID != 0 {
 		ev.CustomerRef = id(o.Customer.ID)
 	}
-	switch m.Type {
-	case TopicOrdersCreate:
+	// The status is the body's (checked against the topic above); the topic only
+	// names a new order.
+	switch {
+	case snap.Status == domain.StatusCancelled:
+		ev.Type = domain.OrderCancelled
+	case snap.Status == domain.StatusFulfilled:
+		ev.Type = domain.OrderFulfilled
+	case m.Type == TopicOrdersCreate:
 		ev.Type = domain.OrderPlaced
-	case TopicOrdersCancelled:
-		ev.Type, snap.Status = domain.OrderCancelled, domain.StatusCancelled
-	case TopicOrdersFulfilled:
-		ev.Type, snap.Status = domain.OrderFulfilled, domain.StatusFulfilled
-	default: // orders/updated, orders/paid
-		switch snap.Status {
-		case domain.StatusCancelled:
-			ev.Type = domain.OrderCancelled
-		case domain.StatusFulfilled:
-			ev.Type = domain.OrderFulfilled
-		default:
-			ev.Type = domain.OrderUpdated
-		}
+	default:
+		ev.Type = domain.OrderUpdated
 	}
 	if m.Type != TopicOrdersPaid {
 		return []domain.Event{ev}, nil
 	}
-	// orders/paid: the snapshot, and the payment that made the order paid.
+	// orders/paid whose body says paid: the snapshot, and the payment that made the order paid.
 	pay := base
 	pay.Type, pay.OrderRef, pay.PaymentRef, pay.CustomerRef = domain.PaymentSucceeded, ev.OrderRef, "shopify:"+ev.OrderRef, ev.CustomerRef
-	pay.EventID = m.ID + ":payment"
+	pay.EventID = ev.EventID + ":payment"
 	pay.Payment = &domain.PaymentChange{Amount: total, Currency: cur}
-	ev.EventID = m.ID + ":order"
 	return []domain.Event{ev, pay}, nil
 }
 
@@ -416,6 +453,7 @@ func normalizeRefund(base domain.Event, m domain.Message) ([]domain.Event, error
 		}
 	}
 	ev := base
+	ev.EventID = eventID("refund", id(r.ID), m.Payload)
 	ev.Type, ev.OrderRef = domain.PaymentRefunded, id(r.OrderID)
 	ev.PaymentRef = "shopify:" + ev.OrderRef
 	ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur, RefundRef: id(r.ID), Restock: restock, Reason: str(r.Note)}
@@ -445,6 +483,7 @@ func normalizeInventory(src domain.Source, base domain.Event, m domain.Message) 
 		sku = "inventory_item:" + id(l.InventoryItemID)
 	}
 	ev := base
+	ev.EventID = eventID("inventory_level", id(l.InventoryItemID)+"@"+id(l.LocationID), m.Payload)
 	ev.Type, ev.Version = domain.InventoryLevelSet, millis(l.UpdatedAt)
 	ev.Stock = &domain.StockLevel{SKU: sku, OnHand: *l.Available}
 	return []domain.Event{ev}, nil

@@ -143,6 +143,8 @@ func TestGolden(t *testing.T) {
 	order := unwrap(t, "shopify_python_api_order.json")
 	bigIDs := []byte(strings.NewReplacer("450789469", "820982911946154508", "207119551", "115310627314723954").Replace(string(order)))
 	cancelled := []byte(strings.Replace(string(order), `"cancelled_at": null`, `"cancelled_at": "2008-01-10T12:00:00-05:00"`, 1))
+	paid := paidBody(t, order)
+	fulfilled := []byte(strings.Replace(string(order), `"fulfillment_status": null`, `"fulfillment_status": "fulfilled"`, 1))
 	var customer struct {
 		Customer json.RawMessage `json:"customer"`
 	}
@@ -157,9 +159,10 @@ func TestGolden(t *testing.T) {
 	}{
 		{"orders_create", shopify.TopicOrdersCreate, order, ""},
 		{"orders_updated_ids_above_2p53", shopify.TopicOrdersUpdated, bigIDs, ""},
-		{"orders_paid", shopify.TopicOrdersPaid, order, "2008-01-10T16:00:05.123Z"},
+		// X-Shopify-Triggered-At is unsigned: occurred_at stays the body's updated_at.
+		{"orders_paid", shopify.TopicOrdersPaid, paid, "2008-01-10T16:00:05.123Z"},
 		{"orders_cancelled", shopify.TopicOrdersCancelled, cancelled, ""},
-		{"orders_fulfilled", shopify.TopicOrdersFulfilled, order, ""},
+		{"orders_fulfilled", shopify.TopicOrdersFulfilled, fulfilled, ""},
 		{"refunds_create", shopify.TopicRefundsCreate, read(t, "refunds_create.body.json"), ""},
 		{"inventory_levels_update", shopify.TopicInventoryLevelsUpdate, unwrap(t, "shopify_python_api_inventory_level.json"), ""},
 		{"customers_update", shopify.TopicCustomersUpdate, customer.Customer, ""},
@@ -174,8 +177,18 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// paidBody is the fixture order (financial_status authorized) as Shopify sends it once paid.
+func paidBody(t *testing.T, order []byte) []byte {
+	t.Helper()
+	paid := strings.Replace(string(order), `"financial_status": "authorized"`, `"financial_status": "paid"`, 1)
+	if paid == string(order) {
+		t.Fatal("the fixture order no longer says financial_status authorized")
+	}
+	return []byte(paid)
+}
+
 func TestIDsAboveFloatPrecisionStayExact(t *testing.T) {
-	order := unwrap(t, "shopify_python_api_order.json")
+	order := paidBody(t, unwrap(t, "shopify_python_api_order.json"))
 	body := []byte(strings.NewReplacer("450789469", "9007199254740993", "207119551", "9007199254740995").Replace(string(order)))
 	evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersPaid, "w1", body, ""))
 	want := []string{"9007199254740993", "shopify:9007199254740993", "9007199254740995"}
@@ -299,4 +312,78 @@ func TestSampleUsesMappedInventoryItem(t *testing.T) {
 	if len(evs) != 1 || *evs[0].Stock != (domain.StockLevel{SKU: "IPOD2008GREEN", OnHand: 3}) {
 		t.Fatalf("events = %+v, want IPOD2008GREEN at 3", evs)
 	}
+}
+
+// kinds lists the types and ids of events, for comparisons.
+func kinds(evs []domain.Event) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, string(e.Type)+" "+e.EventID)
+	}
+	return out
+}
+
+// TestFactsComeFromTheSignedBodyNotTheTopic: Shopify signs the body only. A genuine body
+// resent under another X-Shopify-Topic (and a new webhook id, triggered-at) must not
+// yield a fact the body does not state, and the same body must always yield the same
+// event ids, whatever the headers say.
+func TestFactsComeFromTheSignedBodyNotTheTopic(t *testing.T) {
+	order := unwrap(t, "shopify_python_api_order.json") // financial_status authorized, not cancelled, not fulfilled
+	paid := paidBody(t, order)
+	var customer struct {
+		Customer json.RawMessage `json:"customer"`
+	}
+	if err := json.Unmarshal(order, &customer); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		topic string
+		body  []byte
+		want  []domain.EventType
+	}{
+		{"orders/create body as orders/paid: no payment", shopify.TopicOrdersPaid, order, nil},
+		{"orders/create body as orders/cancelled: no cancel", shopify.TopicOrdersCancelled, order, nil},
+		{"orders/create body as orders/fulfilled: no fulfilment", shopify.TopicOrdersFulfilled, order, nil},
+		{"order body as customers/update: no customer", shopify.TopicCustomersUpdate, order, nil},
+		{"order body as customers/create: no customer", shopify.TopicCustomersCreate, paid, nil},
+		{"orders/create body as orders/updated: the body's snapshot", shopify.TopicOrdersUpdated, order, []domain.EventType{domain.OrderUpdated}},
+		{"genuine orders/paid", shopify.TopicOrdersPaid, paid, []domain.EventType{domain.OrderUpdated, domain.PaymentSucceeded}},
+		{"paid body as orders/updated: snapshot only", shopify.TopicOrdersUpdated, paid, []domain.EventType{domain.OrderUpdated}},
+		{"genuine customers/update", shopify.TopicCustomersUpdate, customer.Customer, []domain.EventType{domain.CustomerUpserted}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := delivery(t, src, tt.topic, "attacker-chosen-id", tt.body, "2030-01-01T00:00:00Z")
+			evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, d)
+			var got []domain.EventType
+			for _, e := range evs {
+				got = append(got, e.Type)
+				if e.OccurredAt.Year() == 2030 {
+					t.Errorf("%s occurred_at %s is X-Shopify-Triggered-At, an unsigned header", e.Type, e.OccurredAt)
+				}
+				if strings.Contains(e.EventID, "attacker-chosen-id") {
+					t.Errorf("%s event id %q comes from X-Shopify-Webhook-Id, an unsigned header", e.Type, e.EventID)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("event types (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("same body under other headers yields the same event ids", func(t *testing.T) {
+		first := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersPaid, "w1", paid, "2008-01-10T16:00:05Z"))
+		again := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersPaid, "w2", paid, "2031-01-01T00:00:00Z"))
+		asUpdate := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersUpdated, "w3", paid, ""))
+		if diff := cmp.Diff(kinds(first), kinds(again)); diff != "" {
+			t.Errorf("replay under a new webhook id (-first +replay):\n%s", diff)
+		}
+		if diff := cmp.Diff(kinds(first)[:1], kinds(asUpdate)); diff != "" {
+			t.Errorf("the same body as orders/updated: its snapshot event (-orders/paid +orders/updated):\n%s", diff)
+		}
+		other := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersUpdated, "w1", order, ""))
+		if kinds(other)[0] == kinds(asUpdate)[0] {
+			t.Errorf("two different bodies share the event id %s", kinds(other)[0])
+		}
+	})
 }

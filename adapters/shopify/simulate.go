@@ -108,9 +108,13 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		body = customer
 	default:
 		total := domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency)
+		// Each step of an order's life updates it: updated_at (the snapshot's version,
+		// signed in the body) grows along the flow, so shuffled deliveries converge on
+		// the last step as they do from Shopify.
+		step := map[string]time.Duration{TopicOrdersPaid: 1, TopicOrdersUpdated: 1, TopicOrdersFulfilled: 2, TopicOrdersCancelled: 3}[eventType]
 		ord := map[string]any{
 			"id": orderID, "name": "#" + o.OrderRef, "order_number": orderID % 100000, "email": "jane.doe@example.com",
-			"created_at": ts, "updated_at": ts, "currency": o.Currency, "presentment_currency": o.Currency,
+			"created_at": ts, "updated_at": now.Add(step * time.Second).Format(time.RFC3339), "currency": o.Currency, "presentment_currency": o.Currency,
 			"subtotal_price": total, "total_price": total, "total_tax": domain.FormatMinorUnits(0, o.Currency), "total_discounts": domain.FormatMinorUnits(0, o.Currency),
 			"financial_status": "pending", "fulfillment_status": nil, "cancelled_at": nil, "cancel_reason": nil,
 			"line_items": []any{map[string]any{

@@ -18,6 +18,19 @@
 // "<webhook id>:<resource id>:delivery:<X-WC-Webhook-Delivery-ID>": a resource can be
 // deleted, restored and deleted again, and WooCommerce does not retry deliveries.
 //
+// What is signed: the body only. X-WC-Webhook-Topic, -ID, -Delivery-ID, -Resource, -Event
+// and -Source are not covered by the signature, so whoever holds one genuine body can
+// resend it under any of them. Hence (docs/providers.md): the topic only selects how the
+// body is read and a body that contradicts it yields nothing (order.deleted needs the
+// deletion body, exactly {"id": N}; customer.* a body that is not an order or product;
+// the order topics and product.updated need the fields they read); events' ids derive
+// from the body ("<resource>:<id>:<digest of the body>"; a deletion,
+// "order:<id>:deleted"), so a body replayed under new header ids yields events already
+// applied. The inbox keeps keying on the headers below: a replay adds a row, never an
+// effect. The cost: an order deleted, restored and deleted again is cancelled by the
+// first deletion only (the second body is identical; WooCommerce signs no time); a
+// restore after the second deletion is still applied.
+//
 // Topics: order.created → OrderPlaced; order.updated and order.restored → OrderUpdated,
 // OrderCancelled or OrderFulfilled by status; order.deleted → OrderCancelled; product.updated
 // → InventoryLevelSet when manage_stock is true and stock_quantity is set (SKU = sku, else
@@ -47,7 +60,9 @@
 package woocommerce
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -287,7 +302,12 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if err := json.Unmarshal(m.Payload, &r); err != nil || r.ID == 0 {
 			return nil, webhook.Invalid("%s: payload lacks the order id", m.Type)
 		}
+		var keys map[string]json.RawMessage
+		if json.Unmarshal(m.Payload, &keys) != nil || len(keys) != 1 {
+			return nil, nil // not a deletion body: another resource replayed under order.deleted
+		}
 		ev := base
+		ev.EventID = "order:" + id(r.ID) + ":deleted"
 		ev.Type, ev.OrderRef, ev.Version = domain.OrderCancelled, id(r.ID), m.OccurredAt.UnixMilli()
 		ev.Order = &domain.OrderSnapshot{Status: domain.StatusCancelled}
 		return []domain.Event{ev}, nil
@@ -308,6 +328,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 			sku = "woo-product:" + id(p.ID)
 		}
 		ev := base
+		ev.EventID = eventID("product", id(p.ID), m.Payload)
 		ev.Type, ev.Version = domain.InventoryLevelSet, millis(p.DateModifiedGMT)
 		ev.Stock = &domain.StockLevel{SKU: sku, OnHand: qty}
 		return []domain.Event{ev}, nil
@@ -319,13 +340,29 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if c.ID == 0 {
 			return nil, webhook.Invalid("%s: customer id is missing", m.Type)
 		}
+		var keys map[string]json.RawMessage
+		_ = json.Unmarshal(m.Payload, &keys)
+		for _, k := range []string{"line_items", "order_key", "manage_stock", "stock_quantity"} {
+			if _, ok := keys[k]; ok {
+				return nil, nil // an order or product replayed under a customer topic
+			}
+		}
 		ev := base
+		ev.EventID = eventID("customer", id(c.ID), m.Payload)
 		ev.Type, ev.CustomerRef, ev.Version = domain.CustomerUpserted, id(c.ID), millis(c.DateModifiedGMT)
 		ev.Customer = &domain.Customer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}
 		return []domain.Event{ev}, nil
 	default:
 		return normalizeOrder(base, m)
 	}
+}
+
+// eventID is the id of the event a signed body yields: the resource, its id and a digest
+// of the body's bytes, so that the same body yields the same event whatever unsigned
+// headers it arrives with, and two different (signed) bodies never share an id.
+func eventID(resource, resourceID string, body []byte) string {
+	sum := sha256.Sum256(body)
+	return resource + ":" + resourceID + ":" + hex.EncodeToString(sum[:8])
 }
 
 func millis(s string) int64 {
@@ -372,6 +409,7 @@ func normalizeOrder(ev domain.Event, m domain.Message) ([]domain.Event, error) {
 		}
 		snap.Lines = append(snap.Lines, domain.Line{SKU: sku, Quantity: l.Quantity, UnitPrice: unit})
 	}
+	ev.EventID = eventID("order", id(o.ID), m.Payload)
 	ev.OrderRef, ev.Order = id(o.ID), snap
 	if at := wcTime(o.DateModifiedGMT); !at.IsZero() {
 		ev.OccurredAt, ev.Version = at, at.UnixMilli()

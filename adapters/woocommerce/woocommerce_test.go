@@ -389,3 +389,50 @@ func TestProductStock(t *testing.T) {
 		})
 	}
 }
+
+// TestFactsComeFromTheSignedBodyNotTheTopic: WooCommerce signs the body only; the topic
+// and the ids in X-WC-Webhook-* headers can be changed by whoever resends a genuine body.
+func TestFactsComeFromTheSignedBodyNotTheTopic(t *testing.T) {
+	order := read(t, "wc_rest_docs_v3_order_727.json") // status processing
+	tests := []struct {
+		name  string
+		topic string
+		body  []byte
+		want  []domain.EventType
+	}{
+		{"order body as order.deleted: no cancel", woocommerce.TopicOrderDeleted, order, nil},
+		{"customer body as order.deleted: no cancel", woocommerce.TopicOrderDeleted, read(t, "customer_updated.body.json"), nil},
+		{"order body as customer.updated: no customer", woocommerce.TopicCustomerUpdated, order, nil},
+		{"product body as customer.created: no customer", woocommerce.TopicCustomerCreated, read(t, "product_updated.body.json"), nil},
+		{"order body as product.updated: no stock", woocommerce.TopicProductUpdated, order, nil},
+		{"genuine deletion", woocommerce.TopicOrderDeleted, []byte(`{"id":727}`), []domain.EventType{domain.OrderCancelled}},
+		{"order body as order.updated: the body's status", woocommerce.TopicOrderUpdated, order, []domain.EventType{domain.OrderUpdated}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			evs := webhooktest.NormalizeAll(t, woocommerce.Provider{}, src, delivery(t, tt.topic, tt.body))
+			var got []domain.EventType
+			for _, e := range evs {
+				got = append(got, e.Type)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("event types (-want +got):\n%s", diff)
+			}
+		})
+	}
+	t.Run("same body under other header ids yields the same event ids", func(t *testing.T) {
+		for _, tc := range []struct {
+			topic string
+			body  []byte
+		}{{woocommerce.TopicOrderUpdated, order}, {woocommerce.TopicOrderDeleted, []byte(`{"id":727}`)}, {woocommerce.TopicProductUpdated, read(t, "product_updated.body.json")}} {
+			first := webhooktest.NormalizeAll(t, woocommerce.Provider{}, src, delivery(t, tc.topic, tc.body))
+			d := delivery(t, tc.topic, tc.body)
+			d.Header.Set(woocommerce.IDHeader, "99")
+			d.Header.Set(woocommerce.DeliveryIDHeader, "ffffffffffffffffffffffffffffffff")
+			again := webhooktest.NormalizeAll(t, woocommerce.Provider{}, src, d)
+			if len(first) != 1 || len(again) != 1 || first[0].EventID != again[0].EventID {
+				t.Errorf("%s: event ids %v then %v under new header ids, want one and the same", tc.topic, first, again)
+			}
+		}
+	})
+}

@@ -220,7 +220,8 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
-		QueueDepth: m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
+		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
+		QueueDepth:    m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
