@@ -18,9 +18,12 @@ import (
 // fail its query and come back as a 500. The API and the dashboard refuse it up
 // front instead, in one place (checkInput), so no handler can forget.
 
-// maxInputValue bounds one path segment, query value or form field, in bytes.
-// The longest legitimate one is a conflict's note (2000 characters).
-const maxInputValue = 8 << 10
+// Bounds on one value, in bytes. Refs, SKUs, ids and filters are far shorter
+// than maxURLValue; the longest form field is a conflict's note (2000 characters).
+const (
+	maxURLValue  = 1 << 10 // a path segment or a query value
+	maxFormValue = 8 << 10 // a field of a url-encoded form
+)
 
 // textProblem says what is wrong with one value, or "" when nothing is.
 func textProblem(v []byte, limit int) string {
@@ -51,26 +54,26 @@ func inputError(c *fiber.Ctx) error {
 		if err != nil {
 			return domain.Errorf(domain.EINVALID, "the path has a malformed %%-escape in %q; write a literal %% as %%25", shortName([]byte(seg)))
 		}
-		if p := textProblem([]byte(dec), maxInputValue); p != "" {
+		if p := textProblem([]byte(dec), maxURLValue); p != "" {
 			return domain.Errorf(domain.EINVALID, "a path segment %s", p)
 		}
 	}
 	var err error
-	visit := func(where string) func(k, v []byte) {
+	visit := func(where string, limit int) func(k, v []byte) {
 		return func(k, v []byte) {
 			if err != nil {
 				return
 			}
 			if p := textProblem(k, 200); p != "" {
 				err = domain.Errorf(domain.EINVALID, "a %s parameter's name %s", where, p)
-			} else if p := textProblem(v, maxInputValue); p != "" {
+			} else if p := textProblem(v, limit); p != "" {
 				err = domain.Errorf(domain.EINVALID, "%s parameter %q %s", where, shortName(k), p)
 			}
 		}
 	}
-	c.Request().URI().QueryArgs().VisitAll(visit("query"))
+	c.Request().URI().QueryArgs().VisitAll(visit("query", maxURLValue))
 	if err == nil && bytes.HasPrefix(c.Request().Header.ContentType(), []byte(fiber.MIMEApplicationForm)) {
-		c.Request().PostArgs().VisitAll(visit("form"))
+		c.Request().PostArgs().VisitAll(visit("form", maxFormValue))
 	}
 	return err
 }
