@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -144,25 +143,37 @@ func TestPathParametersArePercentDecoded(t *testing.T) {
 	})
 
 	t.Run("webhooks and reservations", func(t *testing.T) {
+		var list webhookList
+		if api(t, m, http.MethodGet, "/api/v1/webhooks?limit=1", nil, &list); len(list.Webhooks) != 1 {
+			t.Fatalf("no webhook listed: %+v", list)
+		}
+		id := list.Webhooks[0].ID
 		var one struct {
 			ID int64 `json:"id"`
 		}
-		status, body := rawAPI(t, m, http.MethodGet, "/api/v1/webhooks/%31", "") // "1"
-		if _ = json.Unmarshal([]byte(body), &one); status != http.StatusOK || one.ID != 1 {
-			t.Errorf("GET /api/v1/webhooks/%%31 = %d %s, want webhook 1", status, body)
+		path := "/api/v1/webhooks/" + percentEncode(fmt.Sprint(id)) // 17 is %31%37
+		status, body := rawAPI(t, m, http.MethodGet, path, "")
+		if _ = json.Unmarshal([]byte(body), &one); status != http.StatusOK || one.ID != id {
+			t.Errorf("GET %s = %d %s, want webhook %d", path, status, body, id)
 		}
 		var r domain.Reservation
 		status, body = rawAPI(t, m, http.MethodPost, "/api/v1/reservations", `{"sku": "SKU/RED L", "quantity": 2}`)
 		if _ = json.Unmarshal([]byte(body), &r); status != http.StatusCreated || r.SKU != "SKU/RED L" {
 			t.Fatalf("reserve = %d %s", status, body)
 		}
-		var escaped bytes.Buffer // every byte of the id percent-encoded
-		for _, b := range []byte(r.ID) {
-			fmt.Fprintf(&escaped, "%%%02X", b)
-		}
-		status, body = rawAPI(t, m, http.MethodDelete, "/api/v1/reservations/"+escaped.String(), "")
+		path = "/api/v1/reservations/" + percentEncode(r.ID)
+		status, body = rawAPI(t, m, http.MethodDelete, path, "")
 		if _ = json.Unmarshal([]byte(body), &r); status != http.StatusOK || r.State != domain.ReservationReleased {
-			t.Errorf("DELETE %s = %d %s, want the reservation released", escaped.String(), status, body)
+			t.Errorf("DELETE %s = %d %s, want the reservation released", path, status, body)
 		}
 	})
+}
+
+// percentEncode escapes every byte of s, as a client may.
+func percentEncode(s string) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
