@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -21,13 +20,17 @@ import (
 // interfaces and helpers as the JSON API (replay, order, resolve, setOnHand, the
 // filters), so a button does exactly what the matching API call does.
 
-const localSession = "ops_session"
+// Locals of a signed-in request: the session's cookie value and its id.
+const (
+	localSession   = "ops_session"
+	localSessionID = "ops_session_id"
+)
 
 // pageSize is how many webhooks a page of the list shows.
 const pageSize = 50
 
 func (s *Server) mountDashboard() {
-	ops := s.app.Group("/ops", s.opsHeaders)
+	ops := s.app.Group("/ops", s.opsHeaders, s.opsCheckInput)
 	ops.Get("/static/ops.css", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderCacheControl, "public, max-age=3600")
 		c.Type("css", "utf-8")
@@ -35,10 +38,12 @@ func (s *Server) mountDashboard() {
 	})
 	ops.Get("/login", s.opsLoginForm)
 	ops.Post("/login", s.opsLogin)
-	ops.Get("/logout", s.opsLogout)
-	ops.Post("/logout", s.opsLogout)
 
 	auth, form := s.opsAuth, []fiber.Handler{s.opsAuth, s.opsCSRF}
+	// Signing out is a form with the form token, so a link or an image on another
+	// site cannot sign anyone out; GET only points at the button.
+	ops.Get("/logout", auth, s.opsLogoutPage)
+	ops.Post("/logout", append(form, s.opsLogout)...)
 	ops.Get("/", auth, s.opsOverview)
 	ops.Get("/webhooks", auth, s.opsWebhooks)
 	ops.Get("/webhooks/:id", auth, s.opsWebhook)
@@ -64,10 +69,40 @@ func (s *Server) opsHeaders(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-// opsAuth sends anyone without a valid session to the login page.
+// opsCheckInput refuses a path, query string or form that PostgreSQL could not
+// take (query.go), on a page rather than in JSON.
+func (s *Server) opsCheckInput(c *fiber.Ctx) error {
+	if err := inputError(c); err != nil {
+		st, msg := s.failure(c, err)
+		return s.render(c, st, "message", web.Page{Title: "Bad request", Error: "The address or the form was refused: " + msg + "."})
+	}
+	return c.Next()
+}
+
+// session returns the cookie value and id of c's session when it is signed by us,
+// unexpired and still active in the session store (not signed out).
+func (s *Server) session(c *fiber.Ctx) (value, id string, ok bool, err error) {
+	value = strings.Clone(c.Cookies(sessionCookie))
+	id, ok = s.sess.valid(value)
+	if !ok || s.p.Sessions == nil {
+		return "", "", false, nil
+	}
+	ok, err = s.p.Sessions.Active(c.UserContext(), id, s.p.Now())
+	if err != nil || !ok {
+		return "", "", false, err
+	}
+	return value, id, true, nil
+}
+
+// opsAuth sends anyone without an active session to the login page.
 func (s *Server) opsAuth(c *fiber.Ctx) error {
-	v := c.Cookies(sessionCookie)
-	if !s.sess.valid(v) {
+	v, id, ok, err := s.session(c)
+	if err != nil {
+		st, msg := s.failure(c, err)
+		return s.render(c, st, "message", web.Page{Title: "Sign-in unavailable",
+			Error: "Your session could not be checked: " + msg + ". Reload the page in a moment."})
+	}
+	if !ok {
 		next := "/ops/"
 		if c.Method() == fiber.MethodGet {
 			next = c.OriginalURL()
@@ -75,13 +110,20 @@ func (s *Server) opsAuth(c *fiber.Ctx) error {
 		return c.Redirect("/ops/login?next="+url.QueryEscape(localNext(next)), http.StatusSeeOther)
 	}
 	c.Locals(localSession, v)
+	c.Locals(localSessionID, id)
 	return c.Next()
 }
 
-// opsCSRF refuses a form that does not carry the session's form token.
+// opsCSRF refuses a form that does not carry the session's form token, in a form
+// field or the X-CSRF-Token header; never in the query string, where it would be
+// written to logs and histories.
 func (s *Server) opsCSRF(c *fiber.Ctx) error {
 	v, _ := c.Locals(localSession).(string)
-	if !s.sess.checkCSRF(v, c.FormValue("csrf")) {
+	token := c.Get("X-CSRF-Token")
+	if token == "" {
+		token = formValue(c, "csrf")
+	}
+	if !s.sess.checkCSRF(v, token) {
 		return s.render(c, http.StatusForbidden, "message", web.Page{Title: "Form refused",
 			Error: "This form did not carry a valid form token (it is older than your session, or did not come from this dashboard). Go back, reload the page and submit it again."})
 	}
@@ -121,32 +163,59 @@ func (s *Server) failure(c *fiber.Ctx, err error) (int, string) {
 
 func (s *Server) opsLoginForm(c *fiber.Ctx) error {
 	next := localNext(c.Query("next"))
-	if s.sess.valid(c.Cookies(sessionCookie)) {
+	if _, _, ok, err := s.session(c); ok && err == nil {
 		return c.Redirect(next, http.StatusSeeOther)
 	}
 	return s.render(c, http.StatusOK, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next}})
 }
 
+// opsLogin signs in with the API token, read from the form body only (a token in
+// a URL would be logged). Wrong tokens count against the client's address, with
+// wrong bearer tokens (auth.go); other clients are not affected.
 func (s *Server) opsLogin(c *fiber.Ctx) error {
-	next := localNext(c.FormValue("next"))
-	token := c.FormValue("token")
-	if s.failedLogins.Tokens() < 1 {
-		c.Set(fiber.HeaderRetryAfter, "10")
+	next := localNext(formValue(c, "next"))
+	right, err := s.checkGuess(c, formValue(c, "token"))
+	if err != nil {
 		return s.render(c, http.StatusTooManyRequests, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
-			Error: "Too many wrong sign-ins just now. Wait ten seconds, then paste TRADEWIND_API_TOKEN again."})
+			Error: fmt.Sprintf("Too many wrong sign-ins from your address just now. Wait %s seconds, then paste TRADEWIND_API_TOKEN again.",
+				string(c.Response().Header.Peek(fiber.HeaderRetryAfter)))})
 	}
-	if s.p.APIToken == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.p.APIToken)) != 1 {
-		s.failedLogins.Allow() // spend a token: only wrong sign-ins count
+	if !right {
 		return s.render(c, http.StatusUnauthorized, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
 			Error: "That is not the API token. Paste the value of TRADEWIND_API_TOKEN from the server's environment and sign in again."})
 	}
-	v, exp := s.sess.issue()
+	if s.p.Sessions == nil {
+		return s.render(c, http.StatusServiceUnavailable, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
+			Error: "This server has no session store, so nobody can sign in to the dashboard."})
+	}
+	v, id, exp := s.sess.issue()
+	if err := s.p.Sessions.Create(c.UserContext(), domain.Session{ID: id, CreatedAt: s.p.Now(), ExpiresAt: exp}); err != nil {
+		st, msg := s.failure(c, err)
+		return s.render(c, st, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
+			Error: "You could not be signed in: " + msg + ". Try again in a moment."})
+	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: v, Path: "/ops", Expires: exp, HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
 	return c.Redirect(next, http.StatusSeeOther)
 }
 
+// opsLogoutPage answers GET /ops/logout without signing out: 405, and a page
+// whose Sign out button (in the menu) posts the form.
+func (s *Server) opsLogoutPage(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderAllow, fiber.MethodPost)
+	return s.render(c, http.StatusMethodNotAllowed, "message", web.Page{Title: "Sign out",
+		Notice: "You are still signed in. To sign out, press Sign out at the top of this page."})
+}
+
+// opsLogout ends the session in the store, so the cookie is worthless on every
+// replica even if it was copied, and clears it in this browser.
 func (s *Server) opsLogout(c *fiber.Ctx) error {
+	id, _ := c.Locals(localSessionID).(string)
+	if err := s.p.Sessions.Revoke(c.UserContext(), id); err != nil {
+		st, msg := s.failure(c, err)
+		return s.render(c, st, "message", web.Page{Title: "Sign out",
+			Error: "You are still signed in: " + msg + ". Press Sign out again in a moment."})
+	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/ops", Expires: time.Unix(0, 0), HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
 	return c.Redirect("/ops/login", http.StatusSeeOther)
@@ -322,12 +391,12 @@ func (s *Server) opsConflicts(c *fiber.Ctx) error {
 }
 
 func (s *Server) opsResolve(c *fiber.Ctx) error {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	id, err := strconv.ParseInt(param(c, "id"), 10, 64)
 	if err != nil {
 		return s.conflictList(c, http.StatusBadRequest, domain.ConflictOpen, "",
-			fmt.Sprintf("Conflict id %q is not a number; use the Resolve button beside the conflict.", c.Params("id")), "")
+			fmt.Sprintf("Conflict id %q is not a number; use the Resolve button beside the conflict.", param(c, "id")), "")
 	}
-	_, err = s.resolve(c.UserContext(), id, resolveRequest{Note: strings.TrimSpace(c.FormValue("note"))})
+	_, err = s.resolve(c.UserContext(), id, resolveRequest{Note: strings.TrimSpace(formValue(c, "note"))})
 	if err != nil {
 		st, msg := s.failure(c, err)
 		if st == http.StatusBadRequest {
@@ -420,7 +489,7 @@ func (s *Server) opsInventory(c *fiber.Ctx) error {
 }
 
 func (s *Server) opsSetStock(c *fiber.Ctx) error {
-	sku, raw := strings.TrimSpace(c.FormValue("sku")), strings.TrimSpace(c.FormValue("on_hand"))
+	sku, raw := strings.TrimSpace(formValue(c, "sku")), strings.TrimSpace(formValue(c, "on_hand"))
 	if sku == "" {
 		return s.inventory(c, http.StatusBadRequest, "", raw, "Enter a SKU first, look it up, then set its on-hand level.", "")
 	}

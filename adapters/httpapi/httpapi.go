@@ -5,10 +5,10 @@ package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -49,7 +49,14 @@ type Params struct {
 	APIToken    string
 	// MetricsTokenRequired puts /metrics behind the API token too.
 	MetricsTokenRequired bool
-	MaxBody              int // bytes; larger webhook bodies are answered 413
+	// Sessions keeps the dashboard's sign-ins, so signing out ends a session on
+	// every replica.
+	Sessions domain.Sessions
+	// TrustedProxies are the load balancers whose ClientIPHeader (default
+	// X-Forwarded-For) names the client; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
+	ClientIPHeader string
+	MaxBody        int // bytes; larger webhook bodies are answered 413
 	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
 	// ingress reads it at most once a second. ShedQueueDepth is the depth above
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
@@ -66,12 +73,13 @@ type Server struct {
 	// rejectLimit bounds how many rejections per second are written to
 	// PostgreSQL, so a flood of bad requests cannot turn into a flood of writes.
 	rejectLimit *rate.Limiter
-	// failedLogins bounds wrong dashboard sign-ins (all clients together), so the
-	// API token cannot be guessed at speed.
-	failedLogins *rate.Limiter
-	limits       sourceLimits // per-source rate limits (ratelimit.go)
-	shed         shedder      // cached queue depth for load shedding (shed.go)
-	sess         sessions     // the dashboard's session cookies (session.go)
+	// guesses bounds wrong API tokens (bearer or dashboard sign-in) per client
+	// address (auth.go), so the token cannot be guessed at speed.
+	guesses *guessLimiter
+	clients clientAddrs
+	limits  sourceLimits // per-source rate limits (ratelimit.go)
+	shed    shedder      // cached queue depth for load shedding (shed.go)
+	sess    sessions     // the dashboard's session cookies (session.go)
 	// warn writes warnings that an outage repeats on every request (a failed
 	// enqueue while Redis is down) at most once per kind every 10 seconds.
 	warn *ratelog.Logger
@@ -109,7 +117,11 @@ func New(p Params) *Server {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), failedLogins: rate.NewLimiter(1, 10), sess: sessions{key: []byte(p.APIToken), now: p.Now},
+	if p.ClientIPHeader == "" {
+		p.ClientIPHeader = fiber.HeaderXForwardedFor
+	}
+	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now},
+		guesses: newGuessLimiter(guessEvery, guessBurst, guessKeys), clients: clientAddrs{p.TrustedProxies, p.ClientIPHeader},
 		warn: ratelog.New(p.Logger, warnEvery, p.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tradewind",
@@ -132,7 +144,7 @@ func New(p Params) *Server {
 	}
 	s.app.Post("/webhooks/:source", s.ingest)
 
-	api := s.app.Group("/api/v1", s.requireToken)
+	api := s.app.Group("/api/v1", s.requireToken, s.checkInput)
 	api.Get("/orders/:ref", s.getOrder)
 	api.Get("/conflicts", s.listConflicts)
 	api.Post("/conflicts/:id/resolve", s.resolveConflict)
@@ -221,13 +233,4 @@ func (s *Server) ready(c *fiber.Ctx) error {
 		"status": "unavailable", "checks": checks,
 		"error": fiber.Map{"code": domain.EUNAVAILABLE, "message": "not ready: " + strings.Join(down, ", ") + " unreachable"},
 	})
-}
-
-func (s *Server) requireToken(c *fiber.Ctx) error {
-	auth := c.Get(fiber.HeaderAuthorization)
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(token), []byte(s.p.APIToken)) != 1 {
-		return domain.Errorf(domain.EUNAUTHORIZED, "send the API token as 'Authorization: Bearer <token>' (the value of TRADEWIND_API_TOKEN)")
-	}
-	return c.Next()
 }

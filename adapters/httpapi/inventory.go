@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ var validate = validator.New(validator.WithRequiredStructEnabled())
 func decodeBody(c *fiber.Ctx, v any) error {
 	if err := c.BodyParser(v); err != nil {
 		return domain.Errorf(domain.EINVALID, "the body is not valid JSON for this endpoint: %v", err)
+	}
+	if err := stringsError(v); err != nil {
+		return err
 	}
 	return check(v)
 }
@@ -52,9 +56,10 @@ func init() {
 
 // getStock is GET /api/v1/inventory/:sku.
 func (s *Server) getStock(c *fiber.Ctx) error {
-	st, err := s.p.Inventory.Stock(c.UserContext(), c.Params("sku"))
+	sku := param(c, "sku")
+	st, err := s.p.Inventory.Stock(c.UserContext(), sku)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		return domain.Errorf(domain.ENOTFOUND, "no SKU %q: set its stock with PUT /api/v1/inventory/%s {\"on_hand\": N}", c.Params("sku"), c.Params("sku"))
+		return domain.Errorf(domain.ENOTFOUND, "no SKU %q: set its stock with PUT /api/v1/inventory/%s {\"on_hand\": N}", sku, url.PathEscape(sku))
 	}
 	if err != nil {
 		return err
@@ -72,7 +77,7 @@ func (s *Server) setStock(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	st, err := s.setOnHand(c.UserContext(), c.Params("sku"), req)
+	st, err := s.setOnHand(c.UserContext(), param(c, "sku"), req)
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func (s *Server) order(ctx context.Context, ref string) (domain.Order, []domain.
 
 // getOrder is GET /api/v1/orders/:ref.
 func (s *Server) getOrder(c *fiber.Ctx) error {
-	o, events, conflicts, err := s.order(c.UserContext(), c.Params("ref"))
+	o, events, conflicts, err := s.order(c.UserContext(), param(c, "ref"))
 	if err != nil {
 		return err
 	}

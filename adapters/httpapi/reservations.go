@@ -49,7 +49,7 @@ func (s *Server) createReservation(c *fiber.Ctx) error {
 
 // deleteReservation is DELETE /api/v1/reservations/:id.
 func (s *Server) deleteReservation(c *fiber.Ctx) error {
-	r, err := s.p.Reservations.Release(c.UserContext(), c.Params("id"))
+	r, err := s.p.Reservations.Release(c.UserContext(), param(c, "id"))
 	if err != nil {
 		return err
 	}

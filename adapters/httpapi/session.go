@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"strconv"
@@ -9,9 +10,11 @@ import (
 	"time"
 )
 
-// The dashboard's session is a cookie that carries its own expiry and an HMAC of it,
-// keyed by the API token: no server-side state, so any replica accepts it, and
-// changing TRADEWIND_API_TOKEN signs everyone out.
+// The dashboard's session cookie is "<id>.<expiry>.<HMAC of both>", keyed by the
+// API token. The HMAC and the expiry are checked first, without a query, so a
+// forged cookie costs nothing; then the id must be an active row of the session
+// store (PostgreSQL), which signing out deletes on every replica at once. Changing
+// TRADEWIND_API_TOKEN still signs everyone out.
 const (
 	sessionCookie = "tradewind_ops"
 	sessionTTL    = 12 * time.Hour
@@ -31,24 +34,37 @@ func (s sessions) mac(purpose, msg string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// issue returns a new session value and when it expires.
-func (s sessions) issue() (string, time.Time) {
-	exp := s.now().Add(sessionTTL).Truncate(time.Second)
-	e := strconv.FormatInt(exp.Unix(), 10)
-	return e + "." + s.mac("session", e), exp
+// issue returns a new session cookie value, its id (the part the session store
+// keeps) and when it expires.
+func (s sessions) issue() (value, id string, exp time.Time) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	id = base64.RawURLEncoding.EncodeToString(b)
+	exp = s.now().Add(sessionTTL).Truncate(time.Second)
+	msg := id + "." + strconv.FormatInt(exp.Unix(), 10)
+	return msg + "." + s.mac("session", msg), id, exp
 }
 
-// valid reports whether a session value is signed by us and not expired.
-func (s sessions) valid(v string) bool {
-	e, sig, ok := strings.Cut(v, ".")
-	if !ok || len(s.key) == 0 {
-		return false
+// valid returns the session id of a cookie value signed by us and not expired.
+// Whether the session is still active (not signed out) is the store's to say.
+func (s sessions) valid(v string) (id string, ok bool) {
+	i := strings.LastIndexByte(v, '.')
+	if i < 0 || len(s.key) == 0 {
+		return "", false
 	}
-	if !hmac.Equal([]byte(sig), []byte(s.mac("session", e))) {
-		return false
+	msg, sig := v[:i], v[i+1:]
+	if !hmac.Equal([]byte(sig), []byte(s.mac("session", msg))) {
+		return "", false
+	}
+	id, e, ok := strings.Cut(msg, ".")
+	if !ok || id == "" {
+		return "", false
 	}
 	unix, err := strconv.ParseInt(e, 10, 64)
-	return err == nil && s.now().Before(time.Unix(unix, 0))
+	if err != nil || !s.now().Before(time.Unix(unix, 0)) {
+		return "", false
+	}
+	return id, true
 }
 
 // csrf is the form token of a session: derived from it, so it needs no storage and

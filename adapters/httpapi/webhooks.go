@@ -90,9 +90,10 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 }
 
 func webhookID(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	raw := param(c, "id")
+	id, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || id < 1 {
-		return 0, domain.Errorf(domain.EINVALID, "webhook id %q is not a number", c.Params("id"))
+		return 0, domain.Errorf(domain.EINVALID, "webhook id %q is not a number", raw)
 	}
 	return id, nil
 }

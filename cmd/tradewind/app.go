@@ -218,6 +218,10 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		return err
 	}
 	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+	trusted, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
+	}
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
@@ -226,6 +230,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
+		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener

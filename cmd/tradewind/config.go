@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+
+	"github.com/tradewind/tradewind/adapters/httpapi"
 )
 
 // Config is the process configuration, read from TRADEWIND_* environment variables.
@@ -35,6 +37,12 @@ type Config struct {
 	MaxConnections       int  `env:"TRADEWIND_MAX_CONNECTIONS" default:"0" validate:"min=0,max=10000000" help:"a connection count, 0 or more (0: sized from the open-file limit, RLIMIT_NOFILE)"`
 	MaxConnectionsPerIP  int  `env:"TRADEWIND_MAX_CONNECTIONS_PER_IP" default:"0" validate:"min=0,max=10000000" help:"a connection count per client IP, 0 or more (0: no per-IP limit)"`
 	MetricsTokenRequired bool `env:"TRADEWIND_METRICS_TOKEN_REQUIRED" default:"false" help:"true or false"`
+
+	// Client addresses, for the per-client limits on wrong API tokens: the load
+	// balancers allowed to name the client in ClientIPHeader; from anyone else the
+	// header is ignored.
+	TrustedProxies string `env:"TRADEWIND_TRUSTED_PROXIES" validate:"proxies" help:"IP addresses or CIDR prefixes of your load balancers, comma-separated, e.g. 10.0.0.0/8,192.0.2.7; empty (the default) trusts none"`
+	ClientIPHeader string `env:"TRADEWIND_CLIENT_IP_HEADER" default:"X-Forwarded-For" validate:"required,max=100,printascii,excludesall= :" help:"a header name, e.g. X-Forwarded-For or X-Real-IP"`
 }
 
 // ConfigError names the offending variable and what would be valid.
@@ -136,6 +144,10 @@ func newValidator() *validator.Validate {
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != ""
+	})
+	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
+		_, err := httpapi.ParseTrustedProxies(fl.Field().String())
+		return err == nil
 	})
 	return v
 }

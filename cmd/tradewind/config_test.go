@@ -33,7 +33,8 @@ func TestConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "127.0.0.1:8080" || cfg.SweepInterval != 15*time.Second || cfg.MaxBodyBytes != 1<<20 {
+	if cfg.Listen != "127.0.0.1:8080" || cfg.SweepInterval != 15*time.Second || cfg.MaxBodyBytes != 1<<20 ||
+		cfg.TrustedProxies != "" || cfg.ClientIPHeader != "X-Forwarded-For" {
 		t.Errorf("defaults = %+v", cfg)
 	}
 }
@@ -50,6 +51,9 @@ func TestBadConfigNamesTheKey(t *testing.T) {
 		{"duration", "TRADEWIND_SWEEP_INTERVAL", "soon", `TRADEWIND_SWEEP_INTERVAL is "soon", not a duration`},
 		{"log level", "TRADEWIND_LOG_LEVEL", "loud", "one of debug, info, warn, error"},
 		{"sources file", "TRADEWIND_SOURCES_FILE", "/no/such/file.yaml", "TRADEWIND_SOURCES_FILE"},
+		{"trusted proxy prefix", "TRADEWIND_TRUSTED_PROXIES", "10.0.0.0/33", `TRADEWIND_TRUSTED_PROXIES is "10.0.0.0/33"`},
+		{"trusted proxy name", "TRADEWIND_TRUSTED_PROXIES", "10.0.0.1,lb.internal", "IP addresses or CIDR prefixes"},
+		{"client IP header", "TRADEWIND_CLIENT_IP_HEADER", "X-Forwarded-For: 1.2.3.4", "TRADEWIND_CLIENT_IP_HEADER"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,8 @@ type ops struct {
 	t       *testing.T
 	base    string
 	session *http.Cookie
+	ip      string      // sent as X-Forwarded-For, for servers that trust the test as a proxy
+	header  http.Header // sent with every request
 }
 
 func newOps(t *testing.T, m *Main) *ops { return &ops{t: t, base: "http://" + m.Addr()} }
@@ -51,6 +53,12 @@ func (o *ops) do(method, path string, form url.Values) page {
 	}
 	if o.session != nil {
 		req.AddCookie(o.session)
+	}
+	if o.ip != "" {
+		req.Header.Set("X-Forwarded-For", o.ip)
+	}
+	for k, v := range o.header {
+		req.Header[k] = v
 	}
 	resp, err := noRedirect.Do(req)
 	if err != nil {
@@ -149,7 +157,7 @@ func TestDashboardLogin(t *testing.T) {
 	})
 
 	t.Run("logout clears the cookie", func(t *testing.T) {
-		p := o.post("/ops/logout", url.Values{})
+		p := o.post("/ops/logout", url.Values{"csrf": {o.csrf("/ops/")}})
 		if p.status != http.StatusSeeOther || len(p.cookies) != 1 || p.cookies[0].Value != "" || !p.cookies[0].Expires.Before(time.Now()) {
 			t.Errorf("logout = %d %+v, want the cookie cleared", p.status, p.cookies)
 		}
