@@ -21,15 +21,27 @@ type Ledger struct {
 	// there: "backorder" (the default) keeps it waiting for stock, "cancel" cancels
 	// it in Tradewind. Either way a conflict is recorded.
 	OversellPolicy string
+	// Grace is how long a conflict that can be an artefact of arrival order waits
+	// before it is shown (see domain.DecideConflicts); 0 shows it at once.
+	Grace time.Duration
+	// Now is the clock (time.Now when nil), read once per transaction.
+	Now func() time.Time
 
 	stmts statements // the apply path's statements, prepared once per connection
 }
 
 // Oversell policies.
 const (
-	OversellBackorder = "backorder"
-	OversellCancel    = "cancel"
+	OversellBackorder = domain.OversellBackorder
+	OversellCancel    = domain.OversellCancel
 )
+
+func (l *Ledger) now() time.Time {
+	if l.Now == nil {
+		return time.Now()
+	}
+	return l.Now()
+}
 
 var _ domain.Applier = (*Ledger)(nil)
 
@@ -48,7 +60,7 @@ const (
 // Returns ENOTFOUND if the entry does not exist.
 func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
 	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
-		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts}
+		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claimed, err := claimEntry(ctx, tx, entryID)
 		if err != nil || !claimed {
 			return err
@@ -295,7 +307,7 @@ func (l *Ledger) applyStockLevel(ctx context.Context, tx *ltx, ev domain.Event) 
 	if ev.Stock == nil || ev.Stock.SKU == "" {
 		return "", fmt.Errorf("stock event without SKU")
 	}
-	return l.setStock(ctx, tx, ev.Stock.SKU, ev.Stock.OnHand, domain.StockStorefrontSet, ev)
+	return l.setStock(ctx, tx, ev.Stock.SKU, ev.Stock.OnHand, domain.LevelStamp{At: ev.OccurredAt}, domain.StockStorefrontSet, ev)
 }
 
 // setStock sets a SKU's level as of ev's time and then gives orders backordered on
@@ -304,7 +316,7 @@ func (l *Ledger) applyStockLevel(ctx context.Context, tx *ltx, ev domain.Event) 
 // with this one, in SKU order, before any is moved, as allocate takes an order's
 // SKUs: so neither an order's transaction nor another level's can wait on this one
 // while it waits on them.
-func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64, cause string, ev domain.Event) (string, error) {
+func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64, stamp domain.LevelStamp, cause string, ev domain.Event) (string, error) {
 	var waiting []string
 	if err := tx.SelectContext(ctx, &waiting,
 		`SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered' ORDER BY order_ref`, sku); err != nil {
@@ -321,10 +333,10 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 		// active checkout reservations.
 		if err := tx.SelectContext(ctx, &skus, `
 			SELECT sku FROM allocations WHERE order_ref = ANY($1)
-			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > now()
+			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > $3
 			UNION SELECT ln->>'sku' FROM orders o, jsonb_array_elements(o.lines) ln
 				WHERE o.ref = ANY($1) AND ln->>'sku' <> '' AND (ln->>'quantity')::bigint > 0
-			UNION SELECT $2::text`, pq.StringArray(waiting), sku); err != nil {
+			UNION SELECT $2::text`, pq.StringArray(waiting), sku, tx.now); err != nil {
 			return "", err
 		}
 		sort.Strings(skus) // allocate's order (bytes), not the database's collation
@@ -334,19 +346,12 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 			return "", err
 		}
 	}
-	stale, oversold, err := setLevel(ctx, tx, sku, level, ev.OccurredAt, cause, ev.Source, ev.EventID)
-	switch {
-	case err != nil:
+	stale, err := setLevel(ctx, tx, sku, level, stamp, cause, ev.Source, ev.EventID)
+	if err != nil {
 		return "", err
-	case stale:
-		return outcomeStale, upsertConflict(ctx, tx, domain.ConflictStaleStock, "", sku, domain.ConflictResolved,
-			"ignored: older than the level already applied",
-			fmt.Sprintf("%s stated %d units as of %s, older than the level applied", ev.Source, level, ev.OccurredAt.UTC().Format(time.RFC3339)), ev.EventID)
-	case oversold > 0:
-		if err := upsertConflict(ctx, tx, domain.ConflictOversold, "", sku, domain.ConflictOpen, "",
-			fmt.Sprintf("%s stated %d units, %d fewer than are reserved; on_hand held at the reserved count: cancel orders or restock", ev.Source, level, oversold), ev.EventID); err != nil {
-			return "", err
-		}
+	}
+	if stale {
+		return outcomeStale, nil
 	}
 	// Orders backordered while this transaction waited for the SKU: settle those no
 	// one else holds; a transaction holding one will settle it itself, after us.
