@@ -357,6 +357,9 @@ func (a *allocator) apply(sku string, m StockMove) {
 }
 
 func (a *allocator) commit(sku string, m StockMove) {
+	if m.DeltaOnHand == 0 && m.NominalOnHand == 0 && m.DeltaReserved == 0 {
+		return // nothing held, nothing to give back
+	}
 	s := a.stock[sku]
 	s.OnHand += m.DeltaOnHand
 	s.Reserved += m.DeltaReserved
