@@ -9,11 +9,19 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// conflictFilter checks the list filters the API and the dashboard share.
+// conflictFilter checks the list filters the API and the dashboard share. The
+// state defaults to open, what a person must look at; "all" lists every state but
+// pending (conflicts that may be artefacts of arrival order, not yet shown).
 func conflictFilter(state, kind, orderRef string, limit int) (domain.ConflictFilter, error) {
 	f := domain.ConflictFilter{State: state, Kind: kind, OrderRef: orderRef, Limit: limit}
-	if f.State != "" && f.State != domain.ConflictOpen && f.State != domain.ConflictResolved {
-		return f, domain.Errorf(domain.EINVALID, "state: %q is not a conflict state; use open or resolved", f.State)
+	switch f.State {
+	case "":
+		f.State = domain.ConflictOpen
+	case "all":
+		f.State = ""
+	case domain.ConflictOpen, domain.ConflictResolved, domain.ConflictCleared, domain.ConflictPending:
+	default:
+		return f, domain.Errorf(domain.EINVALID, "state: %q is not a conflict state; use open (the default), resolved, cleared, pending or all", f.State)
 	}
 	if f.Limit < 1 || f.Limit > 1000 {
 		return f, domain.Errorf(domain.EINVALID, "limit: must be between 1 and 1000")
@@ -21,7 +29,8 @@ func conflictFilter(state, kind, orderRef string, limit int) (domain.ConflictFil
 	return f, nil
 }
 
-// listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=.
+// listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=; state
+// defaults to open.
 func (s *Server) listConflicts(c *fiber.Ctx) error {
 	f, err := conflictFilter(c.Query("state"), c.Query("kind"), c.Query("order_ref"), c.QueryInt("limit", 100))
 	if err != nil {

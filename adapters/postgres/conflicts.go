@@ -136,17 +136,27 @@ func upsertConflict(ctx context.Context, tx sqlx.ExtContext, orderRef string, c 
 // conflict is gone) or after (and clears the shown conflict). Orders busy in
 // another transaction are skipped until the next run.
 func (s *Conflicts) Mature(ctx context.Context, now time.Time, grace time.Duration, limit int) (int, error) {
-	db, ok := s.DB.(*sqlx.DB)
-	if !ok {
-		return 0, fmt.Errorf("mature conflicts: needs a *sqlx.DB")
+	if db, ok := s.DB.(*sqlx.DB); ok {
+		var n int
+		err := inTx(ctx, db, "mature conflicts", func(tx *sqlx.Tx) error {
+			var err error
+			n, err = matureConflicts(ctx, tx, now, grace, limit)
+			return err
+		})
+		return n, err
 	}
+	n, err := matureConflicts(ctx, s.DB, now, grace, limit) // already in the caller's transaction
+	return n, translate("mature conflicts", err)
+}
+
+func matureConflicts(ctx context.Context, tx sqlx.ExtContext, now time.Time, grace time.Duration, limit int) (int, error) {
 	n := 0
-	err := inTx(ctx, db, "mature conflicts", func(tx *sqlx.Tx) error {
+	err := func() error {
 		var rows []struct {
 			conflictRow
 			HeldSince time.Time `db:"held_since"`
 		}
-		if err := tx.SelectContext(ctx, &rows, `
+		if err := sqlx.SelectContext(ctx, tx, &rows, `
 			SELECT c.id, c.kind, c.order_ref, c.sku, c.state, c.resolved_by, c.rule, c.note, c.detail, c.events, c.created_at,
 				c.resolved_at, c.held_since
 			FROM conflicts c JOIN orders o ON o.ref = c.order_ref
@@ -166,6 +176,6 @@ func (s *Conflicts) Mature(ctx context.Context, now time.Time, grace time.Durati
 			n++
 		}
 		return nil
-	})
+	}()
 	return n, err
 }

@@ -31,6 +31,11 @@ type Config struct {
 	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
 	ShedQueueDepth    int           `env:"TRADEWIND_SHED_QUEUE_DEPTH" default:"100000" validate:"min=0" help:"a task count, 0 or more (0 turns load shedding off)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
+
+	// Conflicts that can be mere artefacts of arrival order (a refund before its
+	// capture, a payment before its order's total) are shown only once they have
+	// held this long; the conflicts:mature task shows them.
+	ConflictGrace time.Duration `env:"TRADEWIND_CONFLICT_GRACE" default:"2m" validate:"min=0,max=24h" help:"a duration between 0s and 24h, e.g. 2m"`
 }
 
 // ConfigError names the offending variable and what would be valid.
