@@ -36,11 +36,13 @@ const (
 	OversellCancel    = domain.OversellCancel
 )
 
+// now reads the clock once for a transaction, to the microsecond PostgreSQL keeps,
+// so what is decided from it and what is stored agree.
 func (l *Ledger) now() time.Time {
 	if l.Now == nil {
-		return time.Now()
+		return time.Now().Truncate(time.Microsecond)
 	}
-	return l.Now()
+	return l.Now().Truncate(time.Microsecond)
 }
 
 var _ domain.Applier = (*Ledger)(nil)

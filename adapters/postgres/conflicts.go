@@ -136,6 +136,7 @@ func upsertConflict(ctx context.Context, tx sqlx.ExtContext, orderRef string, c 
 // conflict is gone) or after (and clears the shown conflict). Orders busy in
 // another transaction are skipped until the next run.
 func (s *Conflicts) Mature(ctx context.Context, now time.Time, grace time.Duration, limit int) (int, error) {
+	now = now.Truncate(time.Microsecond)
 	if db, ok := s.DB.(*sqlx.DB); ok {
 		var n int
 		err := inTx(ctx, db, "mature conflicts", func(tx *sqlx.Tx) error {

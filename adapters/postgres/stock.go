@@ -171,7 +171,8 @@ func (s *Inventory) now() time.Time {
 // SetOnHand implements domain.Inventory.
 func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (domain.Stock, error) {
 	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace}
-	now := s.now()
+	now := s.now().Truncate(time.Microsecond)
+	at = at.Truncate(time.Microsecond) // as PostgreSQL keeps it
 	err := inTx(ctx, s.DB, "set stock", func(tx *sqlx.Tx) error {
 		var inv inventoryRow
 		err := tx.GetContext(ctx, &inv, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1`, sku)
