@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -370,4 +371,35 @@ func TestAnyPermutationAndDuplicationSettlesAlike(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestGrant(t *testing.T) {
+	tests := []struct {
+		name             string
+		available, qty   int64
+		wantLeft         int64
+		wantErr, wantFit bool
+	}{
+		{"granted", 5, 3, 2, false, true},
+		{"granted to the last unit", 3, 3, 0, false, true},
+		{"too few", 2, 3, 2, true, false},
+		{"nothing available (never negative in the answer)", -1, 1, -1, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			left, err := Grant("S", tt.available, tt.qty)
+			if left != tt.wantLeft || (err != nil) != tt.wantErr || ShortOf(tt.available, tt.qty) == tt.wantFit {
+				t.Errorf("Grant(%d, %d) = %d, %v", tt.available, tt.qty, left, err)
+			}
+			if err != nil {
+				var e *Error
+				if !errors.As(err, &e) || e.Reason != "insufficient_stock" || e.Fields["available"] != max(tt.available, 0) {
+					t.Errorf("error %#v, want insufficient_stock with the quantity available", err)
+				}
+			}
+		})
+	}
+	if CheckManualLevel(2, 3) == nil || CheckManualLevel(3, 3) != nil {
+		t.Error("CheckManualLevel: below reserved is refused, at reserved is fine")
+	}
 }

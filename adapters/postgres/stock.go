@@ -179,9 +179,8 @@ func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at 
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}
-		if onHand < inv.Reserved {
-			return &domain.Error{Code: domain.ECONFLICT, Reason: "below_reserved",
-				Message: fmt.Sprintf("on_hand %d is below the %d units reserved for orders and checkouts; release reservations first or set at least %d", onHand, inv.Reserved, inv.Reserved)}
+		if err := domain.CheckManualLevel(onHand, inv.Reserved); err != nil {
+			return err
 		}
 		ev := domain.Event{Source: "api", EventID: fmt.Sprintf("%s:%s:%d", cause, sku, at.UnixNano()), OccurredAt: at}
 		// A level of Tradewind's own, stamped at its arrival: every change applied
