@@ -84,8 +84,8 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 func claimEntry(ctx context.Context, tx *ltx, entryID int64) (bool, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `
-		UPDATE inbox SET status = 'applied', applied_at = now(), attempts = attempts + 1, last_error = ''
-		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID)
+		UPDATE inbox SET status = 'applied', applied_at = $2, attempts = attempts + 1, last_error = ''
+		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID, tx.now)
 	if err == sql.ErrNoRows {
 		return false, tx.GetContext(ctx, &id, `SELECT id FROM inbox WHERE id = $1`, entryID)
 	}
@@ -197,8 +197,8 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
 			failed         = payments.failed OR EXCLUDED.failed,
 			failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-			updated_at     = now()`,
-		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason)
+			updated_at     = $11`,
+		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason, tx.now)
 	if err != nil {
 		return "", err
 	}
@@ -230,8 +230,8 @@ func applyDispute(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			status     = CASE WHEN EXCLUDED.closed AND NOT disputes.closed THEN EXCLUDED.status ELSE disputes.status END,
 			closed     = disputes.closed OR EXCLUDED.closed,
 			amount     = GREATEST(disputes.amount, EXCLUDED.amount),
-			updated_at = now()`,
-		ev.Provider, d.Ref, ev.PaymentRef, d.Amount, d.Currency, d.Status, closed)
+			updated_at = $8`,
+		ev.Provider, d.Ref, ev.PaymentRef, d.Amount, d.Currency, d.Status, closed, tx.now)
 	return orderRef, err
 }
 
@@ -259,8 +259,8 @@ func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 		// A bare status change (WooCommerce's order.deleted sends only an id): keep
 		// what the last snapshot said of money and lines.
 		_, err = tx.ExecContext(ctx, `
-			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = now() WHERE ref = $1`,
-			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID)
+			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = $6 WHERE ref = $1`,
+			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
 		return outcomeApplied, err
 	}
 	if ev.Order.Status != "" {
@@ -272,9 +272,9 @@ func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	}
 	_, err = tx.ExecContext(ctx, `
 		UPDATE orders SET status = $2, currency = $3, total = $4, lines = $5, version = $6, snapshot_at = $7,
-			snapshot_event = $8, updated_at = now()
+			snapshot_event = $8, updated_at = $9
 		WHERE ref = $1`,
-		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID)
+		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
 	return outcomeApplied, err
 }
 
@@ -383,9 +383,9 @@ func applyCustomer(ctx context.Context, tx *ltx, ev domain.Event) (string, error
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO customers (ref, source, email, first_name, last_name, version) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (ref) DO UPDATE SET source = EXCLUDED.source, email = EXCLUDED.email, first_name = EXCLUDED.first_name,
-			last_name = EXCLUDED.last_name, version = EXCLUDED.version, updated_at = now()
+			last_name = EXCLUDED.last_name, version = EXCLUDED.version, updated_at = $7
 		WHERE customers.version < EXCLUDED.version`,
-		ev.CustomerRef, ev.Source, ev.Customer.Email, ev.Customer.FirstName, ev.Customer.LastName, version)
+		ev.CustomerRef, ev.Source, ev.Customer.Email, ev.Customer.FirstName, ev.Customer.LastName, version, tx.now)
 	if err != nil {
 		return "", err
 	}
