@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -49,4 +50,31 @@ type Reservations interface {
 
 	// Expire releases active reservations whose time has passed and returns how many.
 	Expire(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
+// Grant decides one reservation request against what a SKU has available (its
+// row locked, requests taken in arrival order): granted, it returns what is left;
+// otherwise ECONFLICT insufficient_stock with the quantity available. A request
+// that finds too little should be decided again after the SKU's due reservations
+// have been expired (ShortOf says when).
+func Grant(sku string, available, quantity int64) (left int64, err error) {
+	if ShortOf(available, quantity) {
+		return available, &Error{Code: ECONFLICT, Reason: "insufficient_stock",
+			Message: fmt.Sprintf("only %d of %s available, %d requested", max(available, 0), sku, quantity),
+			Fields:  map[string]any{"available": max(available, 0)}}
+	}
+	return available - quantity, nil
+}
+
+// ShortOf reports whether quantity is more than is available.
+func ShortOf(available, quantity int64) bool { return quantity > available }
+
+// CheckManualLevel refuses a level a person sets below what is reserved for
+// orders and checkouts: ECONFLICT below_reserved, saying what would do.
+func CheckManualLevel(onHand, reserved int64) error {
+	if onHand < reserved {
+		return &Error{Code: ECONFLICT, Reason: "below_reserved",
+			Message: fmt.Sprintf("on_hand %d is below the %d units reserved for orders and checkouts; release reservations first or set at least %d", onHand, reserved, reserved)}
+	}
+	return nil
 }

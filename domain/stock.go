@@ -2,6 +2,7 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -82,4 +83,46 @@ type Inventory interface {
 	// SetOnHand sets a SKU's on-hand level as of at, recording cause in the
 	// ledger. Returns ECONFLICT when the level is below what is reserved.
 	SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (Stock, error)
+}
+
+// LevelDecision is how an absolute stock level is absorbed.
+type LevelDecision struct {
+	Stale    bool  // older than the level applied: it changes nothing
+	OnHand   int64 // on_hand after it
+	Oversold int64 // units it fell short of what is reserved (on_hand is held at the reserved count)
+	Stamp    LevelStamp
+	Conflict *ConflictChange // the SKU's conflict it opens or resolves by rule, if any
+}
+
+// AbsorbLevel decides how a level stated as of stamp is applied to a SKU:
+//
+//   - a level at or before the one applied is stale and changes nothing (recorded
+//     as a resolved stale_stock_level conflict), except that a level of
+//     Tradewind's own never loses to an earlier own level: between two of them
+//     arrival decides, and the new stamp is moved just past the old one;
+//   - otherwise on_hand becomes the level plus later, the changes recorded for
+//     events after its time (the changes at or before it are in the level);
+//   - a result below what is reserved is held at the reserved count and opens an
+//     oversold conflict on the SKU.
+//
+// source and eventID describe where the level came from, for the conflict.
+func AbsorbLevel(cur SKUStock, level int64, stamp LevelStamp, later int64, source, eventID string) LevelDecision {
+	if prev := cur.Level; prev != nil && !stamp.At.After(prev.At) {
+		if !(stamp.Own && prev.Own) {
+			return LevelDecision{Stale: true, OnHand: cur.OnHand, Stamp: *prev, Conflict: &ConflictChange{
+				Kind: ConflictStaleStock, State: ConflictResolved, ResolvedBy: ResolvedByRule, Resolved: true,
+				Rule:   "ignored: older than the level already applied",
+				Detail: fmt.Sprintf("%s stated %d units as of %s, older than the level applied", source, level, stamp.At.UTC().Format(time.RFC3339)),
+				Event:  eventID,
+			}}
+		}
+		stamp.At = prev.At.Add(time.Microsecond) // the database keeps microseconds
+	}
+	d := LevelDecision{OnHand: level + later, Stamp: stamp}
+	if d.OnHand < cur.Reserved {
+		d.Oversold, d.OnHand = cur.Reserved-d.OnHand, cur.Reserved
+		d.Conflict = &ConflictChange{Kind: ConflictOversold, State: ConflictOpen, Event: eventID,
+			Detail: fmt.Sprintf("%s stated %d units, %d fewer than are reserved; on_hand held at the reserved count: cancel orders or restock", source, level, d.Oversold)}
+	}
+	return d
 }

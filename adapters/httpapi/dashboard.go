@@ -369,6 +369,9 @@ const conflictPageSize = 200
 
 // conflictList renders the conflicts page for state and kind, with an error or a notice.
 func (s *Server) conflictList(c *fiber.Ctx, status int, state, kind, errMsg, notice string) error {
+	if state == "" {
+		state = domain.ConflictOpen // what a person must look at
+	}
 	b := conflictsPage{State: state, Kind: kind, Kinds: conflictKinds}
 	page := web.Page{Title: "Conflicts", Nav: "conflicts", Error: errMsg, Notice: notice, Body: &b}
 	f, err := conflictFilter(state, kind, "", conflictPageSize)

@@ -21,15 +21,29 @@ type Ledger struct {
 	// there: "backorder" (the default) keeps it waiting for stock, "cancel" cancels
 	// it in Tradewind. Either way a conflict is recorded.
 	OversellPolicy string
+	// Grace is how long a conflict that can be an artefact of arrival order waits
+	// before it is shown (see domain.DecideConflicts); 0 shows it at once.
+	Grace time.Duration
+	// Now is the clock (time.Now when nil), read once per transaction.
+	Now func() time.Time
 
 	stmts statements // the apply path's statements, prepared once per connection
 }
 
 // Oversell policies.
 const (
-	OversellBackorder = "backorder"
-	OversellCancel    = "cancel"
+	OversellBackorder = domain.OversellBackorder
+	OversellCancel    = domain.OversellCancel
 )
+
+// now reads the clock once for a transaction, to the microsecond PostgreSQL keeps,
+// so what is decided from it and what is stored agree.
+func (l *Ledger) now() time.Time {
+	if l.Now == nil {
+		return time.Now().Truncate(time.Microsecond)
+	}
+	return l.Now().Truncate(time.Microsecond)
+}
 
 var _ domain.Applier = (*Ledger)(nil)
 
@@ -48,7 +62,7 @@ const (
 // Returns ENOTFOUND if the entry does not exist.
 func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
 	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
-		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts}
+		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claimed, err := claimEntry(ctx, tx, entryID)
 		if err != nil || !claimed {
 			return err
@@ -70,8 +84,8 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 func claimEntry(ctx context.Context, tx *ltx, entryID int64) (bool, error) {
 	var id int64
 	err := tx.GetContext(ctx, &id, `
-		UPDATE inbox SET status = 'applied', applied_at = now(), last_error = ''
-		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID)
+		UPDATE inbox SET status = 'applied', applied_at = $2, last_error = ''
+		WHERE id = $1 AND status NOT IN ('applied', 'ignored', 'rejected') RETURNING id`, entryID, tx.now)
 	if err == sql.ErrNoRows {
 		return false, tx.GetContext(ctx, &id, `SELECT id FROM inbox WHERE id = $1`, entryID)
 	}
@@ -183,8 +197,8 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
 			failed         = payments.failed OR EXCLUDED.failed,
 			failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-			updated_at     = now()`,
-		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason)
+			updated_at     = $11`,
+		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason, tx.now)
 	if err != nil {
 		return "", err
 	}
@@ -216,8 +230,8 @@ func applyDispute(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			status     = CASE WHEN EXCLUDED.closed AND NOT disputes.closed THEN EXCLUDED.status ELSE disputes.status END,
 			closed     = disputes.closed OR EXCLUDED.closed,
 			amount     = GREATEST(disputes.amount, EXCLUDED.amount),
-			updated_at = now()`,
-		ev.Provider, d.Ref, ev.PaymentRef, d.Amount, d.Currency, d.Status, closed)
+			updated_at = $8`,
+		ev.Provider, d.Ref, ev.PaymentRef, d.Amount, d.Currency, d.Status, closed, tx.now)
 	return orderRef, err
 }
 
@@ -245,8 +259,8 @@ func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 		// A bare status change (WooCommerce's order.deleted sends only an id): keep
 		// what the last snapshot said of money and lines.
 		_, err = tx.ExecContext(ctx, `
-			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = now() WHERE ref = $1`,
-			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID)
+			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = $6 WHERE ref = $1`,
+			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
 		return outcomeApplied, err
 	}
 	if ev.Order.Status != "" {
@@ -258,9 +272,9 @@ func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	}
 	_, err = tx.ExecContext(ctx, `
 		UPDATE orders SET status = $2, currency = $3, total = $4, lines = $5, version = $6, snapshot_at = $7,
-			snapshot_event = $8, updated_at = now()
+			snapshot_event = $8, updated_at = $9
 		WHERE ref = $1`,
-		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID)
+		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
 	return outcomeApplied, err
 }
 
@@ -295,7 +309,7 @@ func (l *Ledger) applyStockLevel(ctx context.Context, tx *ltx, ev domain.Event) 
 	if ev.Stock == nil || ev.Stock.SKU == "" {
 		return "", fmt.Errorf("stock event without SKU")
 	}
-	return l.setStock(ctx, tx, ev.Stock.SKU, ev.Stock.OnHand, domain.StockStorefrontSet, ev)
+	return l.setStock(ctx, tx, ev.Stock.SKU, ev.Stock.OnHand, domain.LevelStamp{At: ev.OccurredAt}, domain.StockStorefrontSet, ev)
 }
 
 // setStock sets a SKU's level as of ev's time and then gives orders backordered on
@@ -304,7 +318,7 @@ func (l *Ledger) applyStockLevel(ctx context.Context, tx *ltx, ev domain.Event) 
 // with this one, in SKU order, before any is moved, as allocate takes an order's
 // SKUs: so neither an order's transaction nor another level's can wait on this one
 // while it waits on them.
-func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64, cause string, ev domain.Event) (string, error) {
+func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64, stamp domain.LevelStamp, cause string, ev domain.Event) (string, error) {
 	var waiting []string
 	if err := tx.SelectContext(ctx, &waiting,
 		`SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered' ORDER BY order_ref`, sku); err != nil {
@@ -321,10 +335,10 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 		// active checkout reservations.
 		if err := tx.SelectContext(ctx, &skus, `
 			SELECT sku FROM allocations WHERE order_ref = ANY($1)
-			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > now()
+			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > $3
 			UNION SELECT ln->>'sku' FROM orders o, jsonb_array_elements(o.lines) ln
 				WHERE o.ref = ANY($1) AND ln->>'sku' <> '' AND (ln->>'quantity')::bigint > 0
-			UNION SELECT $2::text`, pq.StringArray(waiting), sku); err != nil {
+			UNION SELECT $2::text`, pq.StringArray(waiting), sku, tx.now); err != nil {
 			return "", err
 		}
 		sort.Strings(skus) // allocate's order (bytes), not the database's collation
@@ -334,19 +348,12 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 			return "", err
 		}
 	}
-	stale, oversold, err := setLevel(ctx, tx, sku, level, ev.OccurredAt, cause, ev.Source, ev.EventID)
-	switch {
-	case err != nil:
+	stale, err := setLevel(ctx, tx, sku, level, stamp, cause, ev.Source, ev.EventID)
+	if err != nil {
 		return "", err
-	case stale:
-		return outcomeStale, upsertConflict(ctx, tx, domain.ConflictStaleStock, "", sku, domain.ConflictResolved,
-			"ignored: older than the level already applied",
-			fmt.Sprintf("%s stated %d units as of %s, older than the level applied", ev.Source, level, ev.OccurredAt.UTC().Format(time.RFC3339)), ev.EventID)
-	case oversold > 0:
-		if err := upsertConflict(ctx, tx, domain.ConflictOversold, "", sku, domain.ConflictOpen, "",
-			fmt.Sprintf("%s stated %d units, %d fewer than are reserved; on_hand held at the reserved count: cancel orders or restock", ev.Source, level, oversold), ev.EventID); err != nil {
-			return "", err
-		}
+	}
+	if stale {
+		return outcomeStale, nil
 	}
 	// Orders backordered while this transaction waited for the SKU: settle those no
 	// one else holds; a transaction holding one will settle it itself, after us.
@@ -376,9 +383,9 @@ func applyCustomer(ctx context.Context, tx *ltx, ev domain.Event) (string, error
 	res, err := tx.ExecContext(ctx, `
 		INSERT INTO customers (ref, source, email, first_name, last_name, version) VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (ref) DO UPDATE SET source = EXCLUDED.source, email = EXCLUDED.email, first_name = EXCLUDED.first_name,
-			last_name = EXCLUDED.last_name, version = EXCLUDED.version, updated_at = now()
+			last_name = EXCLUDED.last_name, version = EXCLUDED.version, updated_at = $7
 		WHERE customers.version < EXCLUDED.version`,
-		ev.CustomerRef, ev.Source, ev.Customer.Email, ev.Customer.FirstName, ev.Customer.LastName, version)
+		ev.CustomerRef, ev.Source, ev.Customer.Email, ev.Customer.FirstName, ev.Customer.LastName, version, tx.now)
 	if err != nil {
 		return "", err
 	}

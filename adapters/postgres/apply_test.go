@@ -152,8 +152,8 @@ func TestConflicts(t *testing.T) {
 			t.Fatal("partial capture did not open amount_mismatch")
 		}
 		apply(t, db, l, b.payment(domain.PaymentSucceeded, "p2", 3, 100))
-		if got := kinds("F1")[domain.ConflictAmountMismatch]; got != "resolved" {
-			t.Errorf("after the full capture amount_mismatch is %q, want resolved", got)
+		if got := kinds("F1")[domain.ConflictAmountMismatch]; got != domain.ConflictCleared {
+			t.Errorf("after the full capture amount_mismatch is %q, want cleared", got)
 		}
 		g := builder{ref: "F2", sku: "SKU-F2", t0: t0}
 		apply(t, db, l, g.order(domain.OrderCancelled, "c", 2, domain.StatusCancelled, 1, 100), g.payment(domain.PaymentSucceeded, "p", 3, 100))
@@ -215,7 +215,7 @@ func TestARuleResolvedConflictClearsWhenItsConditionDoes(t *testing.T) {
 	apply(t, db, l, b.refund("r1", 4, 500, false)) // the refund arrives before the capture
 	apply(t, db, l, b.payment(domain.PaymentSucceeded, "paid", 3, 500))
 	list, _ := (&postgres.Conflicts{DB: db}).List(t.Context(), domain.ConflictFilter{OrderRef: "V1"})
-	if len(list) != 1 || !strings.HasPrefix(list[0].Rule, "condition cleared by") {
+	if len(list) != 1 || list[0].State != domain.ConflictCleared || !strings.HasPrefix(list[0].Rule, "condition cleared by") {
 		t.Errorf("conflicts = %+v, want refund_exceeds_capture marked cleared", list)
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// Conflicts lists and resolves recorded conflicts.
+// Conflicts lists, resolves and matures recorded conflicts.
 type Conflicts struct {
 	DB sqlx.ExtContext
 }
@@ -25,6 +25,7 @@ type conflictRow struct {
 	OrderRef   string         `db:"order_ref"`
 	SKU        string         `db:"sku"`
 	State      string         `db:"state"`
+	ResolvedBy string         `db:"resolved_by"`
 	Rule       string         `db:"rule"`
 	Note       string         `db:"note"`
 	Detail     string         `db:"detail"`
@@ -34,7 +35,7 @@ type conflictRow struct {
 }
 
 func (r conflictRow) conflict() domain.Conflict {
-	c := domain.Conflict{ID: r.ID, Kind: r.Kind, State: r.State, OrderRef: r.OrderRef, SKU: r.SKU, Detail: r.Detail,
+	c := domain.Conflict{ID: r.ID, Kind: r.Kind, State: r.State, ResolvedBy: r.ResolvedBy, OrderRef: r.OrderRef, SKU: r.SKU, Detail: r.Detail,
 		Rule: r.Rule, Note: r.Note, Events: []string(r.Events), CreatedAt: r.CreatedAt.UTC()}
 	if r.ResolvedAt.Valid {
 		t := r.ResolvedAt.Time.UTC()
@@ -46,7 +47,7 @@ func (r conflictRow) conflict() domain.Conflict {
 	return c
 }
 
-const conflictColumns = `id, kind, order_ref, sku, state, rule, note, detail, events, created_at, resolved_at`
+const conflictColumns = `id, kind, order_ref, sku, state, resolved_by, rule, note, detail, events, created_at, resolved_at`
 
 // List implements domain.Conflicts.
 func (s *Conflicts) List(ctx context.Context, f domain.ConflictFilter) ([]domain.Conflict, error) {
@@ -55,7 +56,7 @@ func (s *Conflicts) List(ctx context.Context, f domain.ConflictFilter) ([]domain
 	}
 	var rows []conflictRow
 	err := sqlx.SelectContext(ctx, s.DB, &rows, `SELECT `+conflictColumns+` FROM conflicts
-		WHERE ($1 = '' OR state = $1) AND ($2 = '' OR kind = $2) AND ($3 = '' OR order_ref = $3)
+		WHERE (state = $1 OR ($1 = '' AND state <> 'pending')) AND ($2 = '' OR kind = $2) AND ($3 = '' OR order_ref = $3)
 		ORDER BY id DESC LIMIT $4`, f.State, f.Kind, f.OrderRef, f.Limit)
 	if err != nil {
 		return nil, translate("list conflicts", err)
@@ -70,7 +71,7 @@ func (s *Conflicts) List(ctx context.Context, f domain.ConflictFilter) ([]domain
 // Resolve implements domain.Conflicts.
 func (s *Conflicts) Resolve(ctx context.Context, id int64, note string) (domain.Conflict, error) {
 	var r conflictRow
-	err := sqlx.GetContext(ctx, s.DB, &r, `UPDATE conflicts SET state = 'resolved', note = $2, rule = 'resolved by a person', resolved_at = now()
+	err := sqlx.GetContext(ctx, s.DB, &r, `UPDATE conflicts SET state = 'resolved', resolved_by = 'person', note = $2, rule = 'resolved by a person', resolved_at = now()
 		WHERE id = $1 AND state = 'open' RETURNING `+conflictColumns, id, note)
 	if err == sql.ErrNoRows {
 		var state string
@@ -86,62 +87,96 @@ func (s *Conflicts) Resolve(ctx context.Context, id int64, note string) (domain.
 	return r.conflict(), nil
 }
 
-// conflictCheck is one conflict condition evaluated on an order's current state.
-type conflictCheck struct {
-	kind   string
-	sku    string
-	active bool
-	detail string
-	rule   string // set when a stated rule resolves it at once; empty leaves it open for a person
-}
-
-// recordConflicts opens (or resolves by rule) each active condition and resolves
-// the standing ones whose condition no longer holds. Conflicts a person resolved
-// stay resolved. standing are the order's conflicts still standing, as
-// loadOrderState read them: open ones, and those a rule resolved while the
-// condition held (no person has touched them, and it has not cleared yet).
-func recordConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef, eventID string, checks []conflictCheck, standing []standingConflict) error {
-	isStanding := func(c conflictCheck) bool {
-		for _, o := range standing {
-			if o.Kind == c.kind && o.SKU == c.sku {
-				return true
-			}
-		}
-		return false
-	}
-	for _, c := range checks {
-		if !c.active && !isStanding(c) {
-			continue
-		}
-		if !c.active {
-			if _, err := tx.ExecContext(ctx, `
-				UPDATE conflicts SET state = 'resolved', rule = 'condition cleared by ' || $4, resolved_at = now()
-				WHERE kind = $1 AND order_ref = $2 AND sku = $3 AND note = ''`, c.kind, orderRef, c.sku, eventID); err != nil {
+// saveConflicts writes what domain.DecideConflicts decided about an order's
+// conflicts. A person's resolution is never overwritten.
+func saveConflicts(ctx context.Context, tx sqlx.ExtContext, orderRef string, changes []domain.ConflictChange, now time.Time) error {
+	for _, c := range changes {
+		if c.Delete {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM conflicts WHERE kind = $1 AND order_ref = $2 AND sku = $3 AND state = 'pending'`,
+				c.Kind, orderRef, c.SKU); err != nil {
 				return err
 			}
 			continue
 		}
-		state := domain.ConflictOpen
-		if c.rule != "" {
-			state = domain.ConflictResolved
-		}
-		if err := upsertConflict(ctx, tx, c.kind, orderRef, c.sku, state, c.rule, c.detail, eventID); err != nil {
+		if err := upsertConflict(ctx, tx, orderRef, c, now); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func upsertConflict(ctx context.Context, tx sqlx.ExtContext, kind, orderRef, sku, state, rule, detail, eventID string) error {
+func upsertConflict(ctx context.Context, tx sqlx.ExtContext, orderRef string, c domain.ConflictChange, now time.Time) error {
+	since := c.HeldSince
+	if since.IsZero() {
+		since = now
+	}
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO conflicts (kind, order_ref, sku, state, rule, detail, events, resolved_at)
-		VALUES ($1, $2, $3, $4, $5, $6, ARRAY[$7]::text[], CASE WHEN $4 = 'resolved' THEN now() END)
+		INSERT INTO conflicts (kind, order_ref, sku, state, resolved_by, rule, detail, events, held_since, created_at, resolved_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $8::text = '' THEN '{}'::text[] ELSE ARRAY[$8::text] END, $9, $11,
+			CASE WHEN $10::boolean THEN $11::timestamptz END)
 		ON CONFLICT (kind, order_ref, sku) DO UPDATE SET
-			detail = EXCLUDED.detail,
-			events = CASE WHEN $7 = ANY(conflicts.events) THEN conflicts.events ELSE array_append(conflicts.events, $7) END,
-			state = CASE WHEN conflicts.note <> '' THEN conflicts.state ELSE EXCLUDED.state END,
-			rule = CASE WHEN conflicts.note <> '' THEN conflicts.rule ELSE EXCLUDED.rule END,
-			resolved_at = CASE WHEN conflicts.note <> '' THEN conflicts.resolved_at ELSE EXCLUDED.resolved_at END`,
-		kind, orderRef, sku, state, rule, detail, eventID)
+			detail      = CASE WHEN EXCLUDED.detail = '' THEN conflicts.detail ELSE EXCLUDED.detail END,
+			events      = CASE WHEN $8::text = '' OR $8::text = ANY(conflicts.events) THEN conflicts.events ELSE array_append(conflicts.events, $8::text) END,
+			state       = CASE WHEN conflicts.resolved_by = 'person' THEN conflicts.state ELSE EXCLUDED.state END,
+			resolved_by = CASE WHEN conflicts.resolved_by = 'person' THEN conflicts.resolved_by ELSE EXCLUDED.resolved_by END,
+			rule        = CASE WHEN conflicts.resolved_by = 'person' THEN conflicts.rule ELSE EXCLUDED.rule END,
+			held_since  = CASE WHEN conflicts.resolved_by = 'person' THEN conflicts.held_since ELSE EXCLUDED.held_since END,
+			resolved_at = CASE WHEN conflicts.resolved_by = 'person' THEN conflicts.resolved_at
+				WHEN $10::boolean THEN $11::timestamptz
+				WHEN EXCLUDED.state IN ('open', 'pending') THEN NULL
+				ELSE conflicts.resolved_at END`,
+		c.Kind, orderRef, c.SKU, c.State, c.ResolvedBy, c.Rule, c.Detail, c.Event, since, c.Resolved, now)
 	return err
+}
+
+// Mature shows the pending conflicts whose condition has held for grace by now,
+// at most limit of them, and returns how many it showed. Each is decided by
+// domain.MatureConflict with its order locked, the lock the apply path takes
+// first, so an event clearing it concurrently either runs before (and the
+// conflict is gone) or after (and clears the shown conflict). Orders busy in
+// another transaction are skipped until the next run.
+func (s *Conflicts) Mature(ctx context.Context, now time.Time, grace time.Duration, limit int) (int, error) {
+	now = now.Truncate(time.Microsecond)
+	if db, ok := s.DB.(*sqlx.DB); ok {
+		var n int
+		err := inTx(ctx, db, "mature conflicts", func(tx *sqlx.Tx) error {
+			var err error
+			n, err = matureConflicts(ctx, tx, now, grace, limit)
+			return err
+		})
+		return n, err
+	}
+	n, err := matureConflicts(ctx, s.DB, now, grace, limit) // already in the caller's transaction
+	return n, translate("mature conflicts", err)
+}
+
+func matureConflicts(ctx context.Context, tx sqlx.ExtContext, now time.Time, grace time.Duration, limit int) (int, error) {
+	n := 0
+	err := func() error {
+		var rows []struct {
+			conflictRow
+			HeldSince time.Time `db:"held_since"`
+		}
+		if err := sqlx.SelectContext(ctx, tx, &rows, `
+			SELECT c.id, c.kind, c.order_ref, c.sku, c.state, c.resolved_by, c.rule, c.note, c.detail, c.events, c.created_at,
+				c.resolved_at, c.held_since
+			FROM conflicts c JOIN orders o ON o.ref = c.order_ref
+			WHERE c.state = 'pending' AND c.held_since <= $1
+			ORDER BY o.ref, c.id LIMIT $2 FOR UPDATE OF o, c SKIP LOCKED`, now.Add(-grace), limit); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			ch, ok := domain.MatureConflict(domain.StoredConflict{Kind: r.Kind, SKU: r.SKU, State: r.State, Rule: r.Rule,
+				ResolvedBy: r.ResolvedBy, HeldSince: r.HeldSince}, now, grace)
+			if !ok {
+				continue
+			}
+			if err := upsertConflict(ctx, tx, r.OrderRef, ch, now); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	}()
+	return n, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -53,6 +54,7 @@ type ltx struct {
 	*sqlx.Tx
 	db    *sqlx.DB
 	cache *statements
+	now   time.Time // the transaction's one clock reading
 }
 
 // stmt returns query's prepared statement bound to the transaction, or nil when

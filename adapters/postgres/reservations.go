@@ -204,7 +204,7 @@ func (s *Reserver) commitBatch(sku string, batch []*reserveCall) ([]reserveResul
 				}
 				firstWithKey[key] = i
 			}
-			if req.Quantity > available && !expiredChecked {
+			if domain.ShortOf(available, req.Quantity) && !expiredChecked {
 				expiredChecked = true
 				freed, err := expireSKU(ctx, tx, sku, now)
 				if err != nil {
@@ -212,13 +212,12 @@ func (s *Reserver) commitBatch(sku string, batch []*reserveCall) ([]reserveResul
 				}
 				available += freed
 			}
-			if req.Quantity > available {
-				results[i] = reserveResult{err: &domain.Error{Code: domain.ECONFLICT, Reason: "insufficient_stock",
-					Message: fmt.Sprintf("only %d of %s available, %d requested", max(available, 0), sku, req.Quantity),
-					Fields:  map[string]any{"available": max(available, 0)}}}
+			left, err := domain.Grant(sku, available, req.Quantity)
+			if err != nil {
+				results[i] = reserveResult{err: err}
 				continue
 			}
-			available -= req.Quantity
+			available = left
 			r := reservationRow{ID: newID(), SKU: sku, Quantity: req.Quantity, State: domain.ReservationActive,
 				OrderRef: nullString(req.OrderRef), IdempotencyKey: nullString(req.IdempotencyKey),
 				ExpiresAt: now.Add(req.TTL), CreatedAt: now}

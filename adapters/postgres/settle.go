@@ -5,7 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/lib/pq"
@@ -13,36 +14,13 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// orderState is an order with everything its payments say, and what settle needs
-// besides, as one read.
-type orderState struct {
-	order      orderRow
-	totals     domain.PaymentTotals
-	currencies []string // distinct currencies of its payments
-	failedOnly bool
-	restocked  bool
-	latest     sql.NullTime       // the latest provider time of the events applied to it
-	held       []heldQuantity     // its active checkout reservations, per SKU
-	current    []allocationRow    // what it holds of each SKU
-	standing   []standingConflict // its conflicts no person has touched and whose condition has not cleared
-}
-
-type heldQuantity struct {
-	SKU      string `json:"sku"`
-	Quantity int64  `json:"quantity"`
-}
-
-type standingConflict struct {
-	Kind string `json:"kind"`
-	SKU  string `json:"sku"`
-}
-
-// loadOrderState reads an order and everything settle derives from: its row, the
-// totals of its payments, the latest time of its events, its checkout
-// reservations, its allocations and its standing conflicts, in one statement (one
-// round trip instead of six). The small lists come back as JSON arrays.
-func loadOrderState(ctx context.Context, tx *ltx, ref string) (orderState, error) {
-	var st orderState
+// loadOrderState reads an order and everything its decisions depend on: its row,
+// the totals of its payments, the latest time of its events, its checkout
+// reservations, its allocations and its conflicts, in one statement (the small
+// lists come back as JSON arrays); then it locks the SKUs the order touches, in
+// sorted order so concurrent orders cannot deadlock, and reads their counters in
+// a second statement.
+func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (domain.OrderState, error) {
 	var r struct {
 		orderRow
 		Authorized int64          `db:"authorized"`
@@ -55,17 +33,20 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string) (orderState, error
 		Latest     sql.NullTime   `db:"latest"`
 		Held       []byte         `db:"held"`
 		Current    []byte         `db:"current"`
-		Standing   []byte         `db:"standing"`
+		Conflicts  []byte         `db:"conflicts"`
 	}
 	err := tx.GetContext(ctx, &r, `
 		SELECT o.ref, o.status, o.payment_status, o.currency, o.total, o.lines, o.version, o.snapshot_at,
 			o.snapshot_event, o.local_status, o.created_at, o.updated_at,
 			agg.authorized, agg.captured, agg.refunded, agg.failed, agg.restock, agg.disputed, agg.currencies,
 			(SELECT MAX(occurred_at) FROM applied_events WHERE order_ref = $1) AS latest,
-			`+holdingsColumns+`,
+			(SELECT COALESCE(json_agg(h), '[]') FROM (
+				SELECT sku, SUM(quantity) AS quantity FROM reservations
+				WHERE order_ref = $1 AND state = 'active' AND expires_at > $2 GROUP BY sku) h) AS held,
+			(SELECT COALESCE(json_agg(a), '[]') FROM (
+				SELECT sku, quantity, state FROM allocations WHERE order_ref = $1) a) AS current,
 			(SELECT COALESCE(json_agg(c), '[]') FROM (
-				SELECT kind, sku FROM conflicts
-				WHERE order_ref = $1 AND note = '' AND rule NOT LIKE 'condition cleared%') c) AS standing
+				SELECT kind, sku, state, rule, resolved_by, held_since FROM conflicts WHERE order_ref = $1) c) AS conflicts
 		FROM orders o, LATERAL (
 			SELECT
 				COALESCE(SUM(p.authorized), 0) AS authorized,
@@ -79,111 +60,58 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string) (orderState, error
 					WHERE dp.order_ref = $1 AND NOT d.closed) AS disputed,
 				COALESCE(ARRAY_AGG(DISTINCT p.currency) FILTER (WHERE p.currency <> ''), '{}') AS currencies
 			FROM payments p WHERE p.order_ref = $1) agg
-		WHERE o.ref = $1`, ref)
+		WHERE o.ref = $1`, ref, now)
 	if err != nil {
-		return st, err
+		return domain.OrderState{}, err
 	}
-	st.order = r.orderRow
-	st.totals = domain.PaymentTotals{Authorized: r.Authorized, Captured: r.Captured, Refunded: r.Refunded, Disputed: r.Disputed}
-	st.currencies = r.Currencies
-	st.failedOnly = r.Failed && r.Captured == 0
-	st.restocked = r.Restock && r.Captured > 0 && r.Refunded >= r.Captured
-	st.latest = r.Latest
+	st := domain.OrderState{
+		Ref: r.Ref, Status: domain.OrderStatus(r.Status), LocalStatus: domain.OrderStatus(r.LocalStatus),
+		HasSnapshot: r.SnapshotEvent != "", Currency: r.Currency, Total: r.Total,
+		Payments:          domain.PaymentTotals{Authorized: r.Authorized, Captured: r.Captured, Refunded: r.Refunded, Disputed: r.Disputed},
+		PaymentCurrencies: r.Currencies, Failed: r.Failed, Restock: r.Restock,
+		Held: map[string]int64{}, Holdings: map[string]domain.Holding{},
+	}
+	if r.Latest.Valid {
+		st.Latest = r.Latest.Time
+	}
+	var (
+		held      []heldQuantity
+		current   []allocationRow
+		conflicts []storedConflict
+	)
 	for _, l := range []struct {
 		raw  []byte
 		into any
-	}{{r.Held, &st.held}, {r.Current, &st.current}, {r.Standing, &st.standing}} {
+	}{{r.Lines, &st.Lines}, {r.Held, &held}, {r.Current, &current}, {r.Conflicts, &conflicts}} {
 		if err := json.Unmarshal(l.raw, l.into); err != nil {
 			return st, fmt.Errorf("order %q state: %w", ref, err)
 		}
 	}
-	return st, nil
-}
-
-// loadHoldings reads again what loadOrderState read of an order's checkout
-// reservations and allocations.
-func loadHoldings(ctx context.Context, tx *ltx, st *orderState) error {
-	var r struct {
-		Held    []byte `db:"held"`
-		Current []byte `db:"current"`
+	skus := map[string]bool{}
+	for _, h := range held {
+		st.Held[h.SKU] = h.Quantity
+		skus[h.SKU] = true
 	}
-	if err := tx.GetContext(ctx, &r, `SELECT `+holdingsColumns, st.order.Ref); err != nil {
-		return err
+	for _, a := range current {
+		st.Holdings[a.SKU] = domain.Holding{Quantity: a.Quantity, State: a.State}
+		skus[a.SKU] = true
 	}
-	st.held, st.current = nil, nil
-	if err := json.Unmarshal(r.Held, &st.held); err != nil {
-		return fmt.Errorf("order %q reservations: %w", st.order.Ref, err)
-	}
-	if err := json.Unmarshal(r.Current, &st.current); err != nil {
-		return fmt.Errorf("order %q allocations: %w", st.order.Ref, err)
-	}
-	return nil
-}
-
-// holdingsColumns are an order's active checkout reservations per SKU and its
-// allocations, as JSON arrays, for the order $1.
-const holdingsColumns = `
-	(SELECT COALESCE(json_agg(h), '[]') FROM (
-		SELECT sku, SUM(quantity) AS quantity FROM reservations
-		WHERE order_ref = $1 AND state = 'active' AND expires_at > now() GROUP BY sku) h) AS held,
-	(SELECT COALESCE(json_agg(a), '[]') FROM (
-		SELECT sku, quantity, state FROM allocations WHERE order_ref = $1) a) AS current`
-
-// settle brings an order's derived state in line with everything applied to it:
-// its payment status, the stock it holds, and its conflicts. Everything here is a
-// function of the order's current state, which is why arrival order does not matter.
-func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Event) error {
-	st, err := loadOrderState(ctx, tx, ref)
-	if err != nil {
-		return err
-	}
-	o := &st.order
-	payStatus := domain.DerivePaymentStatus(o.Total, st.totals)
-	if o.Currency == "" && len(st.currencies) > 0 {
-		o.Currency = st.currencies[0] // an order known only from its payments shows their currency
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = $2, currency = $3, updated_at = now() WHERE ref = $1`,
-		ref, payStatus, o.Currency); err != nil {
-		return err
-	}
-	// Stock moves happen at the order's latest fact time, not at the time of whichever
-	// event happened to trigger them, so absorption by absolute stock levels does not
-	// depend on arrival order.
-	if st.latest.Valid {
-		ev.OccurredAt = st.latest.Time
-	}
-	oversold, err := l.allocate(ctx, tx, st, payStatus, ev)
-	if err != nil {
-		return err
-	}
-
-	status := o.status()
-	hasSnapshot := o.SnapshotEvent != ""
-	net := st.totals.Captured - st.totals.Refunded
-	checks := []conflictCheck{
-		{kind: domain.ConflictPaidAfterCancelled, active: status == domain.StatusCancelled && net > 0,
-			detail: fmt.Sprintf("%d %s captured and not refunded on a cancelled order: refund it or reinstate the order", net, o.Currency)},
-		{kind: domain.ConflictAmountMismatch, active: hasSnapshot && status != domain.StatusCancelled && o.Total > 0 && st.totals.Captured > 0 && st.totals.Captured != o.Total,
-			detail: fmt.Sprintf("captured %d but the order total is %d %s", st.totals.Captured, o.Total, o.Currency)},
-		{kind: domain.ConflictRefundExceedsCapture, active: st.totals.Refunded > st.totals.Captured,
-			detail: fmt.Sprintf("refunded %d but captured only %d", st.totals.Refunded, st.totals.Captured),
-			rule:   "counted as refunded in full; check the gateway for the missing capture"},
-		{kind: domain.ConflictCurrencyMismatch, active: hasSnapshot && o.Currency != "" && mismatched(o.Currency, st.currencies),
-			detail: fmt.Sprintf("order in %s, payments in %v", o.Currency, []string(st.currencies))},
-		{kind: domain.ConflictDispute, active: st.totals.Disputed,
-			detail: "a dispute is open on a payment of this order: answer it in the gateway's dashboard"},
-	}
-	checks = append(checks, oversold...)
-	return recordConflicts(ctx, tx, ref, ev.EventID, checks, st.standing)
-}
-
-func mismatched(cur string, payments []string) bool {
-	for _, c := range payments {
-		if c != cur {
-			return true
+	for _, ln := range st.Lines {
+		if ln.SKU != "" && ln.Quantity > 0 {
+			skus[ln.SKU] = true
 		}
 	}
-	return false
+	for _, c := range conflicts {
+		st.Conflicts = append(st.Conflicts, domain.StoredConflict{Kind: c.Kind, SKU: c.SKU, State: c.State, Rule: c.Rule,
+			ResolvedBy: c.ResolvedBy, HeldSince: c.HeldSince.Time})
+	}
+	st.Stock, err = lockSKUs(ctx, tx, slices.Sorted(maps.Keys(skus)))
+	return st, err
+}
+
+type heldQuantity struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
 }
 
 type allocationRow struct {
@@ -192,216 +120,146 @@ type allocationRow struct {
 	State    string `db:"state" json:"state"`
 }
 
-// allocate moves stock so that the order holds what domain.DesiredAllocation says
-// of each line's SKU, SKUs in sorted order so concurrent orders cannot deadlock. A
-// SKU without the stock is backordered (or, under the cancel policy, the whole order
-// is cancelled in Tradewind) and reported as an oversold conflict.
-func (l *Ledger) allocate(ctx context.Context, tx *ltx, st orderState, payStatus domain.PaymentStatus, ev domain.Event) ([]conflictCheck, error) {
-	o := st.order
-	want := domain.DesiredAllocation(domain.OrderFacts{
-		Status: o.status(), PaymentStatus: payStatus, FailedOnly: st.failedOnly, Restocked: st.restocked,
-	})
-	var lines []domain.Line
-	if err := json.Unmarshal(o.Lines, &lines); err != nil {
-		return nil, fmt.Errorf("order %q lines: %w", o.Ref, err)
-	}
-	// Checkout reservations made for this order are taken over by its allocation.
-	held := st.held
-	reservedFor := map[string]int64{}
-	for _, h := range held {
-		reservedFor[h.SKU] = h.Quantity
-	}
-	wantQty := map[string]int64{}
-	for _, ln := range lines {
-		if ln.SKU != "" && ln.Quantity > 0 {
-			wantQty[ln.SKU] += ln.Quantity
-		}
-	}
-	if len(lines) == 0 && o.status() == domain.StatusPending {
-		// Known only from a payment: what its checkout reserved is what it bought.
-		for sku, q := range reservedFor {
-			wantQty[sku] = q
-		}
-		if len(wantQty) > 0 {
-			want = domain.DesiredAllocation(domain.OrderFacts{Status: domain.StatusPlaced, PaymentStatus: payStatus, FailedOnly: st.failedOnly, Restocked: st.restocked})
-		}
-	}
-	current := st.current
-	have := map[string]allocationRow{}
-	skus := make([]string, 0, len(wantQty)+len(current))
-	for sku := range wantQty {
-		skus = append(skus, sku)
-	}
-	for _, a := range current {
-		have[a.SKU] = a
-		if _, ok := wantQty[a.SKU]; !ok {
-			skus = append(skus, a.SKU)
-		}
-	}
-	for sku := range reservedFor {
-		if _, ok := wantQty[sku]; !ok {
-			if _, ok := have[sku]; !ok {
-				skus = append(skus, sku)
-			}
-		}
-	}
-	sort.Strings(skus)
-
-	var checks []conflictCheck
-	short := false
-	for _, sku := range skus {
-		cur, target := have[sku], allocationRow{SKU: sku, Quantity: wantQty[sku], State: want}
-		cur.SKU = sku
-		if q := reservedFor[sku]; q > 0 {
-			var err error
-			if cur, err = convertReservations(ctx, tx, o.Ref, cur, q); err != nil {
-				return nil, err
-			}
-		}
-		if target.Quantity == 0 {
-			target.State = domain.AllocNone
-		}
-		if target.State == domain.AllocNone {
-			target.Quantity = 0
-		}
-		tracked, err := skuTracked(ctx, tx, sku)
-		if err != nil {
-			return nil, err
-		}
-		if !tracked && cur.State != domain.AllocReserved && cur.State != domain.AllocCommitted {
-			// No level was ever stated for this SKU: Tradewind does not track its stock
-			// yet. The order waits on it, without a conflict, until a level arrives.
-			if target.State != domain.AllocNone {
-				target.State = domain.AllocBackordered
-			}
-			if err := saveAllocation(ctx, tx, o.Ref, target); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		ok, err := l.moveAllocation(ctx, tx, o.Ref, cur, target, st, ev)
-		if err != nil {
-			return nil, err
-		}
-		checks = append(checks, conflictCheck{kind: domain.ConflictOversold, sku: sku, active: !ok,
-			detail: fmt.Sprintf("order wants %d of %s and there is not enough available; it is backordered: restock or cancel it", target.Quantity, sku)})
-		short = short || !ok
-	}
-	if short && l.OversellPolicy == OversellCancel && o.LocalStatus == "" {
-		if _, err := tx.ExecContext(ctx, `UPDATE orders SET local_status = 'cancelled', updated_at = now() WHERE ref = $1`, o.Ref); err != nil {
-			return nil, err
-		}
-		st.order.LocalStatus = string(domain.StatusCancelled)
-		// The pass above converted reservations and saved allocations: read them again.
-		if err := loadHoldings(ctx, tx, &st); err != nil {
-			return nil, err
-		}
-		if _, err := l.allocate(ctx, tx, st, payStatus, ev); err != nil {
-			return nil, err
-		}
-		for i := range checks {
-			if checks[i].active {
-				checks[i].rule = "cancelled in Tradewind (oversell_policy cancel): cancel it in the storefront and refund the customer"
-			}
-		}
-	}
-	return checks, nil
+type storedConflict struct {
+	Kind       string   `json:"kind"`
+	SKU        string   `json:"sku"`
+	State      string   `json:"state"`
+	Rule       string   `json:"rule"`
+	ResolvedBy string   `json:"resolved_by"`
+	HeldSince  jsonTime `json:"held_since"`
 }
 
-// moveAllocation changes what an order holds of one SKU from cur to target. It
-// reports false, holding nothing and marking the SKU backordered, when the stock is
-// not there.
-func (l *Ledger) moveAllocation(ctx context.Context, tx *ltx, ref string, cur, target allocationRow, st orderState, ev domain.Event) (bool, error) {
-	if cur.State == target.State && cur.Quantity == target.Quantity {
-		return true, nil
-	}
-	held := func(a allocationRow) (reserved, committed int64) {
-		switch a.State {
-		case domain.AllocReserved:
-			return a.Quantity, 0
-		case domain.AllocCommitted:
-			return 0, a.Quantity
-		}
-		return 0, 0
-	}
-	curRes, curCom := held(cur)
-	wantRes, wantCom := held(target)
-	m := stockMove{SKU: target.SKU, DeltaReserved: wantRes - curRes, DeltaOnHand: curCom - wantCom,
-		Cause: allocationCause(target.State, st), OrderRef: ref, Source: ev.Source, EventID: ev.EventID, OccurredAt: ev.OccurredAt}
-	err := moveStock(ctx, tx, m)
-	if err == errInsufficient {
-		// Give back whatever the order held of this SKU and wait for stock.
-		if curRes != 0 || curCom != 0 {
-			release := stockMove{SKU: target.SKU, DeltaReserved: -curRes, DeltaOnHand: curCom, Cause: domain.StockCancel,
-				OrderRef: ref, Source: ev.Source, EventID: ev.EventID, OccurredAt: ev.OccurredAt}
-			if err := moveStock(ctx, tx, release); err != nil {
-				return false, err
-			}
-		}
-		target.State = domain.AllocBackordered
-		return false, saveAllocation(ctx, tx, ref, target)
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, saveAllocation(ctx, tx, ref, target)
-}
+// jsonTime reads a timestamptz as json_agg writes it.
+type jsonTime struct{ time.Time }
 
-func allocationCause(target string, st orderState) string {
-	switch {
-	case target == domain.AllocReserved:
-		return domain.StockOrder
-	case target == domain.AllocCommitted:
-		return domain.StockPayment
-	case st.restocked:
-		return domain.StockRefund
-	case st.failedOnly:
-		return domain.StockPaymentFailed
-	}
-	return domain.StockCancel
-}
-
-func saveAllocation(ctx context.Context, tx *ltx, ref string, a allocationRow) error {
-	if a.State == domain.AllocNone {
-		_, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE order_ref = $1 AND sku = $2`, ref, a.SKU)
+func (t *jsonTime) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil || s == "" {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO allocations (order_ref, sku, quantity, state) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (order_ref, sku) DO UPDATE SET quantity = EXCLUDED.quantity, state = EXCLUDED.state, updated_at = now()`,
-		ref, a.SKU, a.Quantity, a.State)
+	v, err := time.Parse("2006-01-02T15:04:05.999999Z07:00", s)
+	if err != nil {
+		v, err = time.Parse(time.RFC3339Nano, s)
+	}
+	t.Time = v
 	return err
 }
 
-// convertReservations hands an order's active checkout reservations of one SKU
-// over to its allocation: the units are already counted in reserved, so the
-// allocation now holds them as reserved and the counters do not move.
-func convertReservations(ctx context.Context, tx *ltx, ref string, cur allocationRow, qty int64) (allocationRow, error) {
-	if _, err := lockSKU(ctx, tx, cur.SKU); err != nil {
-		return cur, err
+// lockSKUs returns the counters of skus (in the order given), creating missing
+// rows at zero and locking every row, in one statement.
+func lockSKUs(ctx context.Context, tx *ltx, skus []string) (map[string]domain.SKUStock, error) {
+	out := make(map[string]domain.SKUStock, len(skus))
+	if len(skus) == 0 {
+		return out, nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE reservations SET state = 'converted', updated_at = now()
-		WHERE order_ref = $1 AND sku = $2 AND state = 'active' AND expires_at > now()`, ref, cur.SKU); err != nil {
-		return cur, err
+	var rows []inventoryRow
+	if err := tx.SelectContext(ctx, &rows, `
+		INSERT INTO inventory (sku) SELECT s FROM unnest($1::text[]) WITH ORDINALITY AS u(s, i) ORDER BY i
+		ON CONFLICT (sku) DO UPDATE SET sku = EXCLUDED.sku RETURNING `+inventoryColumns, pq.StringArray(skus)); err != nil {
+		return nil, err
 	}
-	switch cur.State {
-	case domain.AllocReserved:
-		cur.Quantity += qty
-	case domain.AllocCommitted:
-		// Already committed: the reservation's units go back through a release.
-		if err := moveStock(ctx, tx, stockMove{SKU: cur.SKU, DeltaReserved: -qty, Cause: domain.StockRelease, OrderRef: ref, OccurredAt: time.Now()}); err != nil {
-			return cur, err
-		}
-	default:
-		cur = allocationRow{SKU: cur.SKU, Quantity: qty, State: domain.AllocReserved}
+	for _, r := range rows {
+		out[r.SKU] = r.skuStock()
 	}
-	return cur, saveAllocation(ctx, tx, ref, cur)
+	return out, nil
 }
 
-// skuTracked reports whether a stock level was ever stated for sku. It locks the
-// SKU's row, so a level being set concurrently is either seen here or sees this
-// order waiting on it.
-func skuTracked(ctx context.Context, tx *ltx, sku string) (bool, error) {
-	inv, err := lockSKU(ctx, tx, sku)
-	return inv.SetAt.Valid, err
+// settle brings an order's derived state in line with everything applied to it:
+// it loads the order's state, lets domain.Settle decide, and writes the decisions.
+func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Event) error {
+	st, err := loadOrderState(ctx, tx, ref, tx.now)
+	if err != nil {
+		return err
+	}
+	if st.Latest.IsZero() {
+		st.Latest = ev.OccurredAt
+	}
+	d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
+	return saveDecisions(ctx, tx, st, d, ev)
+}
+
+// saveDecisions writes what domain.Settle decided, a statement per table.
+func saveDecisions(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
+	now := tx.now
+	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = $2, currency = $3, local_status = $4, updated_at = $5 WHERE ref = $1`,
+		st.Ref, string(d.PaymentStatus), d.Currency, string(d.LocalStatus), now); err != nil {
+		return err
+	}
+	if len(d.Convert) > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE reservations SET state = 'converted', updated_at = $3
+			WHERE order_ref = $1 AND sku = ANY($2) AND state = 'active' AND expires_at > $3`, st.Ref, pq.StringArray(d.Convert), now); err != nil {
+			return err
+		}
+	}
+	if err := saveStock(ctx, tx, d.Stock, d.Moves, stockMove{OrderRef: st.Ref, Source: ev.Source, EventID: ev.EventID, OccurredAt: d.At}); err != nil {
+		return err
+	}
+	var upSKU, upState, delSKU []string
+	var upQty []int64
+	for _, sku := range slices.Sorted(maps.Keys(d.Holdings)) {
+		h := d.Holdings[sku]
+		if h == st.Holdings[sku] {
+			continue
+		}
+		if h.State == domain.AllocNone {
+			delSKU = append(delSKU, sku)
+			continue
+		}
+		upSKU, upQty, upState = append(upSKU, sku), append(upQty, h.Quantity), append(upState, h.State)
+	}
+	if len(upSKU) > 0 {
+		if _, err := tx.ExecContext(ctx, `
+			INSERT INTO allocations (order_ref, sku, quantity, state, updated_at)
+			SELECT $1, u.sku, u.quantity, u.state, $5 FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(sku, quantity, state)
+			ON CONFLICT (order_ref, sku) DO UPDATE SET quantity = EXCLUDED.quantity, state = EXCLUDED.state, updated_at = EXCLUDED.updated_at`,
+			st.Ref, pq.StringArray(upSKU), pq.Int64Array(upQty), pq.StringArray(upState), now); err != nil {
+			return err
+		}
+	}
+	if len(delSKU) > 0 {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM allocations WHERE order_ref = $1 AND sku = ANY($2)`, st.Ref, pq.StringArray(delSKU)); err != nil {
+			return err
+		}
+	}
+	return saveConflicts(ctx, tx, st.Ref, d.Conflicts, now)
+}
+
+// saveStock writes SKU counters and the ledger rows of the moves that led to them.
+// base carries what every move shares (order, source, event, time).
+func saveStock(ctx context.Context, tx *ltx, counters map[string]domain.SKUStock, moves []domain.StockMove, base stockMove) error {
+	if len(counters) > 0 {
+		var skus []string
+		var onHand, reserved []int64
+		for _, sku := range slices.Sorted(maps.Keys(counters)) {
+			c := counters[sku]
+			skus, onHand, reserved = append(skus, sku), append(onHand, c.OnHand), append(reserved, c.Reserved)
+		}
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE inventory i SET on_hand = u.on_hand, reserved = u.reserved, updated_at = $4
+			FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS u(sku, on_hand, reserved) WHERE i.sku = u.sku`,
+			pq.StringArray(skus), pq.Int64Array(onHand), pq.Int64Array(reserved), tx.now); err != nil {
+			return err
+		}
+	}
+	if len(moves) == 0 {
+		return nil
+	}
+	var skus, causes []string
+	var dOnHand, dReserved, nominal []int64
+	for _, m := range moves {
+		skus, causes = append(skus, m.SKU), append(causes, m.Cause)
+		dOnHand, dReserved, nominal = append(dOnHand, m.DeltaOnHand), append(dReserved, m.DeltaReserved), append(nominal, m.NominalOnHand)
+	}
+	at := base.OccurredAt
+	if at.IsZero() {
+		at = tx.now
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO stock_ledger (sku, cause, delta_on_hand, delta_reserved, nominal_on_hand, order_ref, source, event_id, occurred_at)
+		SELECT u.sku, u.cause, u.d_on_hand, u.d_reserved, u.nominal, NULLIF($6, ''), $7, $8, $9
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) WITH ORDINALITY AS u(sku, cause, d_on_hand, d_reserved, nominal, i)
+		ORDER BY u.i`,
+		pq.StringArray(skus), pq.StringArray(causes), pq.Int64Array(dOnHand), pq.Int64Array(dReserved), pq.Int64Array(nominal),
+		base.OrderRef, base.Source, base.EventID, at)
+	return err
 }

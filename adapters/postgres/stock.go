@@ -35,6 +35,7 @@ type inventoryRow struct {
 	SetLevel  sql.NullInt64 `db:"set_level"`
 	SetAt     sql.NullTime  `db:"set_at"`
 	SetEvent  string        `db:"set_event"`
+	SetOwn    bool          `db:"set_own"`
 	UpdatedAt time.Time     `db:"updated_at"`
 }
 
@@ -42,7 +43,16 @@ func (r inventoryRow) stock() domain.Stock {
 	return domain.Stock{SKU: r.SKU, OnHand: r.OnHand, Reserved: r.Reserved, Available: r.OnHand - r.Reserved, UpdatedAt: r.UpdatedAt.UTC()}
 }
 
-const inventoryColumns = `sku, on_hand, reserved, set_level, set_at, set_event, updated_at`
+// skuStock is what the decisions need of the row.
+func (r inventoryRow) skuStock() domain.SKUStock {
+	s := domain.SKUStock{OnHand: r.OnHand, Reserved: r.Reserved}
+	if r.SetAt.Valid {
+		s.Level = &domain.LevelStamp{At: r.SetAt.Time, Own: r.SetOwn}
+	}
+	return s
+}
+
+const inventoryColumns = `sku, on_hand, reserved, set_level, set_at, set_event, set_own, updated_at`
 
 // lockSKU returns a SKU's inventory row locked, creating it at zero. The no-op
 // update on conflict takes the row lock and returns the row in the same statement.
@@ -53,20 +63,16 @@ func lockSKU(ctx context.Context, tx sqlx.ExtContext, sku string) (inventoryRow,
 	return r, err
 }
 
-// moveStock applies m and writes its ledger row. A change to on_hand that happened
-// at or before the SKU's last absolute level is already contained in that level,
-// so it is recorded but absorbed (the rule "an absolute level applies as of its own
-// time"). Returns errInsufficient, changing nothing, when available would go below zero.
+// moveStock applies m and writes its ledger row. A change to on_hand that an
+// absolute level already contains (domain.Absorbed) is recorded but absorbed.
+// Returns errInsufficient, changing nothing, when available would go below zero.
 func moveStock(ctx context.Context, tx sqlx.ExtContext, m stockMove) error {
-	if m.OccurredAt.IsZero() {
-		m.OccurredAt = time.Now()
-	}
 	inv, err := lockSKU(ctx, tx, m.SKU)
 	if err != nil {
 		return err
 	}
 	actual := m.DeltaOnHand
-	if inv.SetAt.Valid && !m.OccurredAt.After(inv.SetAt.Time) {
+	if domain.Absorbed(m.OccurredAt, inv.skuStock().Level) {
 		actual = 0
 	}
 	onHand, reserved := inv.OnHand+actual, inv.Reserved+m.DeltaReserved
@@ -88,38 +94,40 @@ func ledger(ctx context.Context, tx sqlx.ExtContext, m stockMove, actualOnHand i
 	return err
 }
 
-// setLevel applies an absolute on-hand level as of at: on_hand becomes the level
-// plus every change recorded after at. A level older than the one applied changes
-// nothing and returns stale=true. A level below what is reserved is clamped to the
-// reserved count (available cannot go below zero) and reported as oversold.
-func setLevel(ctx context.Context, tx sqlx.ExtContext, sku string, level int64, at time.Time, cause, source, eventID string) (stale bool, oversold int64, err error) {
-	if at.IsZero() {
-		at = time.Now()
+// setLevel applies an absolute on-hand level stated as of stamp, as
+// domain.AbsorbLevel decides, on a SKU the caller has locked. It reports whether
+// the level was stale.
+func setLevel(ctx context.Context, tx *ltx, sku string, level int64, stamp domain.LevelStamp, cause, source, eventID string) (stale bool, err error) {
+	if stamp.At.IsZero() {
+		stamp.At = tx.now
 	}
 	inv, err := lockSKU(ctx, tx, sku)
 	if err != nil {
-		return false, 0, err
-	}
-	if inv.SetAt.Valid && !at.After(inv.SetAt.Time) {
-		return true, 0, nil
+		return false, err
 	}
 	var later int64
-	if err := sqlx.GetContext(ctx, tx, &later, `
+	if err := tx.GetContext(ctx, &later, `
 		SELECT COALESCE(SUM(nominal_on_hand), 0) FROM stock_ledger
-		WHERE sku = $1 AND occurred_at > $2 AND cause NOT IN ('storefront_set', 'manual_set', 'reconciliation')`, sku, at); err != nil {
-		return false, 0, err
+		WHERE sku = $1 AND occurred_at > $2 AND cause NOT IN ('storefront_set', 'manual_set', 'reconciliation')`, sku, stamp.At); err != nil {
+		return false, err
 	}
-	onHand := level + later
-	if onHand < inv.Reserved {
-		oversold, onHand = inv.Reserved-onHand, inv.Reserved
+	d := domain.AbsorbLevel(inv.skuStock(), level, stamp, later, source, eventID)
+	if d.Conflict != nil {
+		d.Conflict.SKU = sku
+		if err := upsertConflict(ctx, tx, "", *d.Conflict, tx.now); err != nil {
+			return false, err
+		}
+	}
+	if d.Stale {
+		return true, nil
 	}
 	if _, err := tx.ExecContext(ctx, `
-		UPDATE inventory SET on_hand = $2, set_level = $3, set_at = $4, set_event = $5, updated_at = now() WHERE sku = $1`,
-		sku, onHand, level, at, eventID); err != nil {
-		return false, 0, err
+		UPDATE inventory SET on_hand = $2, set_level = $3, set_at = $4, set_event = $5, set_own = $6, updated_at = $7 WHERE sku = $1`,
+		sku, d.OnHand, level, d.Stamp.At, eventID, d.Stamp.Own, tx.now); err != nil {
+		return false, err
 	}
-	m := stockMove{SKU: sku, Cause: cause, Source: source, EventID: eventID, OccurredAt: at}
-	return false, oversold, ledger(ctx, tx, m, onHand-inv.OnHand)
+	m := stockMove{SKU: sku, Cause: cause, Source: source, EventID: eventID, OccurredAt: d.Stamp.At}
+	return false, ledger(ctx, tx, m, d.OnHand-inv.OnHand)
 }
 
 // Inventory reads and sets stock through the API.
@@ -127,7 +135,10 @@ type Inventory struct {
 	DB *sqlx.DB
 	// OversellPolicy applies to backordered orders a new level lets through.
 	OversellPolicy string
-	// Now is the clock reservations expire by (time.Now when nil).
+	// Grace is how long a conflict that can be an artefact of arrival order waits
+	// before it is shown (see domain.DecideConflicts).
+	Grace time.Duration
+	// Now is the clock reservations expire by and writes are stamped with (time.Now when nil).
 	Now func() time.Time
 }
 
@@ -159,19 +170,22 @@ func (s *Inventory) now() time.Time {
 
 // SetOnHand implements domain.Inventory.
 func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (domain.Stock, error) {
-	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy}
+	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace}
+	now := s.now().Truncate(time.Microsecond)
+	at = at.Truncate(time.Microsecond) // as PostgreSQL keeps it
 	err := inTx(ctx, s.DB, "set stock", func(tx *sqlx.Tx) error {
 		var inv inventoryRow
 		err := tx.GetContext(ctx, &inv, `SELECT `+inventoryColumns+` FROM inventory WHERE sku = $1`, sku)
 		if err != nil && err != sql.ErrNoRows {
 			return err
 		}
-		if onHand < inv.Reserved {
-			return &domain.Error{Code: domain.ECONFLICT, Reason: "below_reserved",
-				Message: fmt.Sprintf("on_hand %d is below the %d units reserved for orders and checkouts; release reservations first or set at least %d", onHand, inv.Reserved, inv.Reserved)}
+		if err := domain.CheckManualLevel(onHand, inv.Reserved); err != nil {
+			return err
 		}
 		ev := domain.Event{Source: "api", EventID: fmt.Sprintf("%s:%s:%d", cause, sku, at.UnixNano()), OccurredAt: at}
-		outcome, err := l.setStock(ctx, &ltx{Tx: tx}, sku, onHand, cause, ev)
+		// A level of Tradewind's own, stamped at its arrival: every change applied
+		// after it arrived after it and is never absorbed (domain.Absorbed).
+		outcome, err := l.setStock(ctx, &ltx{Tx: tx, now: now}, sku, onHand, domain.LevelStamp{At: at, Own: true}, cause, ev)
 		if outcome == outcomeStale {
 			return domain.Errorf(domain.ECONFLICT, "a level stated at %s is newer than this one; check the clocks", inv.SetAt.Time.UTC().Format(time.RFC3339))
 		}

@@ -227,7 +227,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
 		QueueDepth:    m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
-		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
@@ -258,13 +258,14 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy}, Source: m.source, Provider: provider, Logger: m.Logger,
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	})
 	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
 		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
 	})
+	mux.Handle(jobs.TypeMatureConflicts, &jobs.MatureConflicts{Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	})
@@ -284,6 +285,9 @@ func (m *Main) startScheduler() error {
 	}
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
 		return fmt.Errorf("schedule reservation expiry: %w", err)
+	}
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask()); err != nil {
+		return fmt.Errorf("schedule conflict maturing: %w", err)
 	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)

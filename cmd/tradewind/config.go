@@ -43,6 +43,11 @@ type Config struct {
 	// header is ignored.
 	TrustedProxies string `env:"TRADEWIND_TRUSTED_PROXIES" validate:"proxies" help:"IP addresses or CIDR prefixes of your load balancers, comma-separated, e.g. 10.0.0.0/8,192.0.2.7; empty (the default) trusts none"`
 	ClientIPHeader string `env:"TRADEWIND_CLIENT_IP_HEADER" default:"X-Forwarded-For" validate:"required,max=100,printascii,excludesall= :" help:"a header name, e.g. X-Forwarded-For or X-Real-IP"`
+
+	// Conflicts that can be mere artefacts of arrival order (a refund before its
+	// capture, a payment before its order's total) are shown only once they have
+	// held this long; the conflicts:mature task shows them.
+	ConflictGrace time.Duration `env:"TRADEWIND_CONFLICT_GRACE" default:"2m" validate:"min=0,max=24h" help:"a duration between 0s and 24h, e.g. 2m"`
 }
 
 // ConfigError names the offending variable and what would be valid.

@@ -226,7 +226,7 @@ func TestDashboardResolvesConflict(t *testing.T) {
 	o.login()
 	resolve := fmt.Sprintf("/ops/conflicts/%d/resolve", id)
 	isOpen := func() bool {
-		api(t, m, http.MethodGet, "/api/v1/conflicts?kind="+domain.ConflictDispute, nil, &list)
+		api(t, m, http.MethodGet, "/api/v1/conflicts?state=all&kind="+domain.ConflictDispute, nil, &list)
 		return len(list.Conflicts) == 1 && list.Conflicts[0].State == domain.ConflictOpen
 	}
 

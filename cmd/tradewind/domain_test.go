@@ -122,7 +122,7 @@ func TestEachConflictKindFromRealWebhooks(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var list conflictList
 			testenv.Eventually(t, 15*time.Second, func() (bool, string) {
-				api(t, m, http.MethodGet, "/api/v1/conflicts?kind="+tt.kind, nil, &list)
+				api(t, m, http.MethodGet, "/api/v1/conflicts?state="+tt.state+"&kind="+tt.kind, nil, &list)
 				for _, c := range list.Conflicts {
 					if c.OrderRef == tt.ref && c.State == tt.state && len(c.Events) > 0 {
 						return true, ""
