@@ -227,9 +227,3 @@ type Simulator interface {
 	// Sample builds a signed delivery of eventType for src.
 	Sample(src domain.Source, eventType string, o SampleOptions) (Request, error)
 }
-
-// Acknowledger is implemented by providers that expect a particular answer body
-// (Adyen wants "[accepted]"). Others get Tradewind's JSON answer.
-type Acknowledger interface {
-	Acknowledgement() (contentType string, body []byte)
-}
