@@ -33,7 +33,9 @@ func TestSignedHeadersVerify(t *testing.T) {
 		{name: "as signed", keys: [][]byte{key}, now: at, ok: true},
 		{name: "rotated: the second key signs", keys: [][]byte{other, key}, now: at, ok: true},
 		{name: "v1a entries are skipped", keys: [][]byte{key}, now: at, ok: true,
-			edit: func(h http.Header) { h.Set(stdwebhooks.SignatureHeader, "v1a,AAAA "+h.Get(stdwebhooks.SignatureHeader)) }},
+			edit: func(h http.Header) {
+				h.Set(stdwebhooks.SignatureHeader, "v1a,AAAA "+h.Get(stdwebhooks.SignatureHeader))
+			}},
 		{name: "wrong key", keys: [][]byte{other}, now: at},
 		{name: "no key", now: at},
 		{name: "another id", keys: [][]byte{key}, now: at, edit: func(h http.Header) { h.Set(stdwebhooks.IDHeader, "msg_2") }},
