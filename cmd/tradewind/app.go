@@ -103,6 +103,10 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.Metrics.RegisterQueueDepth(m.queueDepths)
 
 	inbox := &postgres.Inbox{DB: m.DB}
+	if roles.Serve || roles.Work {
+		// One Reserver for the API and the expiry task: Close shuts it down once.
+		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+	}
 	if roles.Work {
 		if err := m.startWorker(inbox); err != nil {
 			return err
@@ -204,7 +208,6 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	if err := m.batcher.Start(context.Background()); err != nil {
 		return err
 	}
-	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
 		QueueDepth: m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
@@ -249,7 +252,7 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 	})
 	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
-		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
+		Reservations: m.reserver, Now: m.Now, Logger: m.Logger,
 	})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
@@ -285,7 +288,6 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
 		<-m.served
-		errs = append(errs, m.reserver.Shutdown(ctx))
 	}
 	if m.batcher != nil {
 		errs = append(errs, m.batcher.Shutdown(ctx)) // after the server: its requests are answered first
@@ -295,6 +297,9 @@ func (m *Main) Close(ctx context.Context) error {
 	}
 	if m.worker != nil {
 		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
+	}
+	if m.reserver != nil {
+		errs = append(errs, m.reserver.Shutdown(ctx)) // after the server and the worker: both reserve through it
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())
