@@ -9,6 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/tradewind/tradewind/adapters/registry"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
 )
 
 const module = "github.com/tradewind/tradewind/"
@@ -73,5 +79,26 @@ func TestNoAdapterImportsAProviderAdapter(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestFakeAPIsBelongToFetchers: a provider brings a fake of its API for `tradewind
+// simulate` only when the worker calls that API (domain.Fetcher); the fakes and the
+// batching are found in the registry, so cmd names no provider.
+func TestFakeAPIsBelongToFetchers(t *testing.T) {
+	fakes := registry.KindsWith(func(a registry.Adapter) bool { _, ok := a.(webhook.FakeAPISimulator); return ok })
+	if diff := cmp.Diff([]string{"bigcommerce", "plugnpay", "powertranz"}, fakes); diff != "" {
+		t.Errorf("providers with a fake API (-want +got):\n%s", diff)
+	}
+	for _, k := range fakes {
+		if a, _ := registry.Lookup(k); a != nil {
+			if _, ok := a.(domain.Fetcher); !ok {
+				t.Errorf("%s has a fake API but the worker never calls its API (not a domain.Fetcher)", k)
+			}
+		}
+	}
+	batchers := registry.KindsWith(func(a registry.Adapter) bool { _, ok := a.(webhook.Batcher); return ok })
+	if diff := cmp.Diff([]string{"adyen"}, batchers); diff != "" {
+		t.Errorf("batching providers (-want +got):\n%s", diff)
 	}
 }
