@@ -1,8 +1,17 @@
+// Package bench is `tradewind bench`: it measures an in-process Tradewind against
+// baselines taken in the same run, on the same machine, and reports each figure as a
+// ratio to its baseline, as a table and as JSON (PRODUCT.md's "What good looks like").
+//
+// It lives in internal/ because it is a tool of the binary, not part of the service.
+// It starts Tradewind through Options.Start, which cmd/tradewind wires to its Main, so
+// it measures the real wiring without importing it.
 package bench
 
 import (
 	"context"
+	crand "crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -20,61 +30,105 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 	"github.com/schollz/progressbar/v3"
-	"github.com/spf13/cobra"
 )
 
-// benchScenario is one `tradewind bench` scenario. run measures, returning its
+// scenario is one `tradewind bench` scenario. run measures, returning its
 // figures, each beside the baseline it is judged against.
-type benchScenario struct {
+type scenario struct {
 	name  string
 	short string
 	// windows is how many --duration windows the scenario measures, for the progress bar.
-	windows func(o benchOptions) int
-	run     func(ctx context.Context, b *benchRun) ([]benchFigure, error)
+	windows func(o Options) int
+	run     func(ctx context.Context, b *benchRun) ([]Figure, error)
 }
 
-// benchScenarios are the scenarios, in the order `tradewind bench` with no
+// scenarios are the scenarios, in the order `tradewind bench` with no
 // argument runs them. A scenario added here gets the command line, the scratch
 // databases, the progress bar, the table and the JSON.
-var benchScenarios = []benchScenario{
+var scenarios = []scenario{
 	{
 		name:    "ingest",
 		short:   "signed webhooks acknowledged/s and ack latency at several concurrencies, against one inbox row per commit",
-		windows: func(o benchOptions) int { return 2*len(o.concurrency) + 1 },
+		windows: func(o Options) int { return 2*len(o.Concurrency) + 1 },
 		run:     runIngestBench,
 	},
 	{
 		name:    "flashsale",
 		short:   "reservations/s on one hot SKU and a race for the last units, against a single-row conditional UPDATE loop",
-		windows: func(benchOptions) int { return 3 },
+		windows: func(Options) int { return 3 },
 		run:     runFlashSaleBench,
 	},
 	{
 		name:    "e2e",
 		short:   "webhook in → order changed: applied/s, p99, lost and applied twice, against Asynq's own no-op task rate",
-		windows: func(benchOptions) int { return 3 },
+		windows: func(Options) int { return 3 },
 		run:     runE2EBench,
 	},
 }
 
-// benchOptions are the command line's settings.
-type benchOptions struct {
-	duration    time.Duration
-	concurrency []int
-	senders     int
-	events      int
-	workers     int
-	noopTasks   int
-	redisDB     int
-	database    string
-	jsonPath    string
-	cpuProfile  string
+// Options are the command line's settings and how to start a Tradewind.
+type Options struct {
+	Duration    time.Duration // length of each measured window
+	Concurrency []int         // ingest: requests (and baseline inserts) in flight at once
+	Senders     int           // e2e: webhooks in flight at once
+	Events      int           // e2e: webhooks in the burst that measures the applied rate
+	Workers     int           // e2e: worker concurrency, for Tradewind and the Asynq baseline
+	NoopTasks   int           // e2e: no-op tasks the Asynq baseline processes
+	RedisDB     int           // Redis database number to use and FLUSH
+	Database    string        // scratch PostgreSQL database to DROP and recreate
+	JSONPath    string        // where to write the figures; default bench-<timestamp>.json
+	CPUProfile  string        // a CPU profile of the whole run, when set
+
+	// DatabaseURL and RedisURL name the servers (TRADEWIND_DATABASE_URL and
+	// TRADEWIND_REDIS_URL); empty, those of `make run`.
+	DatabaseURL, RedisURL string
+
+	// Start runs an in-process Tradewind; the bench stops it with its Close.
+	Start StartFunc
 }
 
-// benchFigure is one measured figure beside its baseline and target.
-type benchFigure struct {
+// Roles say which components of Tradewind a scenario runs.
+type Roles struct {
+	Serve bool // ingress, API
+	Work  bool // Asynq worker
+}
+
+// Tradewind is an in-process Tradewind that Options.Start started.
+type Tradewind struct {
+	Addr     string   // host:port of its HTTP server
+	DB       *sqlx.DB // its database pool
+	APIToken string
+	Close    func(ctx context.Context) error
+}
+
+// StartFunc starts an in-process Tradewind running roles, with the configuration
+// env gives (TRADEWIND_* variables; the others at their defaults), on a free
+// loopback port, applying migrations first.
+type StartFunc func(ctx context.Context, roles Roles, env map[string]string) (*Tradewind, error)
+
+// Names are the scenarios' names, in the order Run runs them.
+func Names() []string {
+	names := make([]string, len(scenarios))
+	for i, s := range scenarios {
+		names[i] = s.name
+	}
+	return names
+}
+
+// Help lists the scenarios, one a line, for --help.
+func Help() string {
+	var list strings.Builder
+	for _, s := range scenarios {
+		fmt.Fprintf(&list, "  %-10s %s\n", s.name, s.short)
+	}
+	return list.String()
+}
+
+// Figure is one measured figure beside its baseline and target.
+type Figure struct {
 	Scenario    string  `json:"scenario"`
 	Name        string  `json:"name"`
 	Concurrency int     `json:"concurrency,omitempty"`
@@ -92,7 +146,7 @@ type benchFigure struct {
 }
 
 // ratioFigure sets the baseline, the ratio and whether it meets target×.
-func (f benchFigure) against(name string, baseline, target float64) benchFigure {
+func (f Figure) against(name string, baseline, target float64) Figure {
 	f.Baseline, f.BaselineValue = name, baseline
 	if baseline > 0 {
 		f.Ratio = f.Value / baseline
@@ -103,19 +157,21 @@ func (f benchFigure) against(name string, baseline, target float64) benchFigure 
 	return f
 }
 
-func (f benchFigure) meets(target string, ok bool) benchFigure {
+func (f Figure) meets(target string, ok bool) Figure {
 	f.Target, f.Met = target, &ok
 	return f
 }
 
-type benchReport struct {
+// Report is what a run measured: the JSON it writes, recomputed from outside.
+type Report struct {
 	StartedAt time.Time      `json:"started_at"`
-	Machine   benchMachine   `json:"machine"`
+	Machine   Machine        `json:"machine"`
 	Settings  map[string]any `json:"settings"`
-	Figures   []benchFigure  `json:"figures"`
+	Figures   []Figure       `json:"figures"`
 }
 
-type benchMachine struct {
+// Machine is where a run measured.
+type Machine struct {
 	CPUs     int    `json:"cpus"`
 	CPUModel string `json:"cpu_model,omitempty"`
 	OS       string `json:"os"`
@@ -124,57 +180,9 @@ type benchMachine struct {
 	Redis    string `json:"redis"`
 }
 
-func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
-	var o benchOptions
-	names := make([]string, len(benchScenarios))
-	var list strings.Builder
-	for i, s := range benchScenarios {
-		names[i] = s.name
-		fmt.Fprintf(&list, "  %-10s %s\n", s.name, s.short)
-	}
-	cmd := &cobra.Command{
-		Use:   "bench [" + strings.Join(names, "|") + " ...]",
-		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
-		Long: `Measure Tradewind against baselines taken in the same run, on the same machine,
-and print each figure as a ratio to its baseline (PRODUCT.md's targets).
-
-Scenarios (all of them when none is named):
-` + list.String() + `
-It is self-contained: it uses the PostgreSQL and Redis that ` + "`make run`" + ` starts
-(or TRADEWIND_DATABASE_URL / TRADEWIND_REDIS_URL), runs Tradewind in this process on
-a loopback port, and writes its figures as JSON.
-
-It DROPS and recreates the database --database (default tradewind_bench) on that
-PostgreSQL server for every scenario, and FLUSHES the Redis database number
---redis-db (default 15) on that Redis server. Nothing else is touched; it refuses
-a --redis-db equal to the one TRADEWIND_REDIS_URL names.`,
-		Example: `  tradewind bench
-  tradewind bench ingest --duration 10s --concurrency 8,32,64
-  tradewind bench e2e --workers 40 --json e2e.json`,
-		Args:      cobra.OnlyValidArgs,
-		ValidArgs: names,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBench(cmd.Context(), stdout, stderr, args, o)
-		},
-	}
-	f := cmd.Flags()
-	f.DurationVar(&o.duration, "duration", 6*time.Second, "length of each measured window")
-	f.IntSliceVar(&o.concurrency, "concurrency", []int{8, 32, 64}, "ingest: requests (and baseline inserts) in flight at once")
-	f.IntVar(&o.senders, "senders", 32, "e2e: webhooks in flight at once")
-	f.IntVar(&o.events, "events", 4000, "e2e: webhooks in the burst that measures the applied rate")
-	f.IntVar(&o.workers, "workers", 20, "e2e: worker concurrency, for Tradewind and for the Asynq no-op baseline")
-	f.IntVar(&o.noopTasks, "noop-tasks", 30000, "e2e: no-op tasks the Asynq baseline processes")
-	f.IntVar(&o.redisDB, "redis-db", 15, "Redis database number to use and FLUSH")
-	f.StringVar(&o.database, "database", "tradewind_bench", "scratch PostgreSQL database to DROP and recreate")
-	f.StringVar(&o.jsonPath, "json", "", "where to write the figures as JSON (default bench-<timestamp>.json)")
-	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file")
-	_ = f.MarkHidden("cpuprofile")
-	return cmd
-}
-
 // benchRun is what a scenario gets: the scratch databases and the progress bar.
 type benchRun struct {
-	opts     benchOptions
+	opts     Options
 	scenario string
 	// adminURL reaches the PostgreSQL server; dbURL is the scratch database.
 	adminURL, dbURL string
@@ -186,27 +194,32 @@ type benchRun struct {
 	stderr          io.Writer
 }
 
-func runBench(ctx context.Context, stdout, stderr io.Writer, names []string, o benchOptions) error {
-	if o.duration <= 0 || o.senders < 1 || o.events < 1 || o.workers < 1 || o.noopTasks < 1 {
+// Run runs the named scenarios (all of them when names is empty), prints the table
+// on stdout and writes the JSON to o.JSONPath; progress goes to stderr.
+func Run(ctx context.Context, stdout, stderr io.Writer, names []string, o Options) error {
+	if o.Duration <= 0 || o.Senders < 1 || o.Events < 1 || o.Workers < 1 || o.NoopTasks < 1 {
 		return errors.New("--duration, --senders, --events, --workers and --noop-tasks must be positive")
 	}
-	for _, c := range o.concurrency {
+	for _, c := range o.Concurrency {
 		if c < 1 {
 			return errors.New("--concurrency values must be at least 1")
 		}
 	}
-	if !sourceIDPattern.MatchString(o.database) || strings.ContainsAny(o.database, "-") {
-		return fmt.Errorf("--database %q: use lower-case letters, digits and _", o.database)
+	if o.Start == nil {
+		return errors.New("bench: Options.Start is not set")
 	}
-	var scenarios []benchScenario
-	for _, s := range benchScenarios {
+	if !databaseName.MatchString(o.Database) {
+		return fmt.Errorf("--database %q: use lower-case letters, digits and _", o.Database)
+	}
+	var chosen []scenario
+	for _, s := range scenarios {
 		if len(names) == 0 || slices.Contains(names, s.name) {
-			scenarios = append(scenarios, s)
+			chosen = append(chosen, s)
 		}
 	}
 	started := time.Now()
-	if o.jsonPath == "" {
-		o.jsonPath = "bench-" + started.Format("20060102-150405") + ".json"
+	if o.JSONPath == "" {
+		o.JSONPath = "bench-" + started.Format("20060102-150405") + ".json"
 	}
 
 	b, err := newBenchRun(ctx, o, stderr)
@@ -214,8 +227,8 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, names []string, o b
 		return err
 	}
 	stopProfile := func() {}
-	if o.cpuProfile != "" {
-		f, err := os.Create(o.cpuProfile)
+	if o.CPUProfile != "" {
+		f, err := os.Create(o.CPUProfile)
 		if err != nil {
 			return err
 		}
@@ -226,18 +239,18 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, names []string, o b
 		defer stopProfile()
 	}
 	defer b.redis.Close()
-	report := benchReport{StartedAt: started.UTC(), Machine: b.machine(ctx), Settings: map[string]any{
-		"duration": o.duration.String(), "concurrency": o.concurrency, "senders": o.senders, "events": o.events,
-		"workers": o.workers, "noop_tasks": o.noopTasks,
+	report := Report{StartedAt: started.UTC(), Machine: b.machine(ctx), Settings: map[string]any{
+		"duration": o.Duration.String(), "concurrency": o.Concurrency, "senders": o.Senders, "events": o.Events,
+		"workers": o.Workers, "noop_tasks": o.NoopTasks,
 	}}
 	windows := 0
-	for _, s := range scenarios {
+	for _, s := range chosen {
 		windows += s.windows(o)
 	}
-	b.bar = progressbar.NewOptions64(int64(windows)*o.duration.Milliseconds(),
+	b.bar = progressbar.NewOptions64(int64(windows)*o.Duration.Milliseconds(),
 		progressbar.OptionSetWriter(stderr), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(false), progressbar.OptionClearOnFinish())
-	for _, s := range scenarios {
+	for _, s := range chosen {
 		b.scenario = s.name
 		if err := b.reset(ctx); err != nil {
 			return err
@@ -259,10 +272,10 @@ func runBench(ctx context.Context, stdout, stderr io.Writer, names []string, o b
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(o.jsonPath, append(raw, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(o.JSONPath, append(raw, '\n'), 0o644); err != nil {
 		return fmt.Errorf("--json: %w", err)
 	}
-	fmt.Fprintf(stdout, "\nfigures written to %s\n", o.jsonPath)
+	fmt.Fprintf(stdout, "\nfigures written to %s\n", o.JSONPath)
 	return nil
 }
 
@@ -272,13 +285,13 @@ const (
 	benchDefaultRedisURL    = "redis://127.0.0.1:56379/0"
 )
 
-func newBenchRun(ctx context.Context, o benchOptions, stderr io.Writer) (*benchRun, error) {
-	dbURL, ok := osEnv("TRADEWIND_DATABASE_URL")
-	if !ok || dbURL == "" {
+func newBenchRun(ctx context.Context, o Options, stderr io.Writer) (*benchRun, error) {
+	dbURL := o.DatabaseURL
+	if dbURL == "" {
 		dbURL = benchDefaultDatabaseURL
 	}
-	redisURL, ok := osEnv("TRADEWIND_REDIS_URL")
-	if !ok || redisURL == "" {
+	redisURL := o.RedisURL
+	if redisURL == "" {
 		redisURL = benchDefaultRedisURL
 	}
 	u, err := url.Parse(dbURL)
@@ -286,17 +299,17 @@ func newBenchRun(ctx context.Context, o benchOptions, stderr io.Writer) (*benchR
 		return nil, errors.New("TRADEWIND_DATABASE_URL is not a PostgreSQL URL")
 	}
 	b := &benchRun{opts: o, adminURL: dbURL, stderr: stderr, secret: "whsec_bench_" + randomHex(8)}
-	u.Path = "/" + o.database
+	u.Path = "/" + o.Database
 	b.dbURL = u.String()
 
 	ru, err := url.Parse(redisURL)
 	if err != nil || (ru.Scheme != "redis" && ru.Scheme != "rediss") {
 		return nil, errors.New("TRADEWIND_REDIS_URL is not a Redis URL")
 	}
-	if appDB, _ := strconv.Atoi(strings.Trim(ru.Path, "/")); appDB == o.redisDB {
-		return nil, fmt.Errorf("--redis-db %d is the database of TRADEWIND_REDIS_URL; pick another, the bench flushes it", o.redisDB)
+	if appDB, _ := strconv.Atoi(strings.Trim(ru.Path, "/")); appDB == o.RedisDB {
+		return nil, fmt.Errorf("--redis-db %d is the database of TRADEWIND_REDIS_URL; pick another, the bench flushes it", o.RedisDB)
 	}
-	ru.Path = "/" + strconv.Itoa(o.redisDB)
+	ru.Path = "/" + strconv.Itoa(o.RedisDB)
 	b.redisURL = ru.String()
 	opt, err := redis.ParseURL(b.redisURL)
 	if err != nil {
@@ -341,58 +354,38 @@ func (b *benchRun) reset(ctx context.Context) error {
 			return fmt.Errorf("PostgreSQL does not answer (start it with `make run` or scripts/deps.sh start): %w", err)
 		}
 	}
-	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+b.opts.database+" WITH (FORCE)"); err != nil {
+	if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS "+b.opts.Database+" WITH (FORCE)"); err != nil {
 		return fmt.Errorf("drop the scratch database: %w", err)
 	}
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+b.opts.database); err != nil {
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+b.opts.Database); err != nil {
 		return fmt.Errorf("create the scratch database: %w", err)
 	}
 	return b.redis.FlushDB(ctx).Err()
 }
 
-// config is Tradewind's configuration for the bench: every default, plus the
-// scratch databases and a loopback port.
-func (b *benchRun) config(over map[string]string) (Config, error) {
-	env := map[string]string{
+// env is Tradewind's configuration for the bench: every default, plus the
+// scratch databases.
+func (b *benchRun) env() map[string]string {
+	return map[string]string{
 		"TRADEWIND_DATABASE_URL":       b.dbURL,
 		"TRADEWIND_REDIS_URL":          b.redisURL,
 		"TRADEWIND_API_TOKEN":          "bench-" + randomHex(12),
 		"TRADEWIND_SOURCES_FILE":       b.sourcesFile,
 		"TRADEWIND_LOG_LEVEL":          "error",
 		"TRADEWIND_SHED_QUEUE_DEPTH":   "0", // the ingest bench piles tasks up on purpose
-		"TRADEWIND_WORKER_CONCURRENCY": strconv.Itoa(b.opts.workers),
+		"TRADEWIND_WORKER_CONCURRENCY": strconv.Itoa(b.opts.Workers),
 	}
-	for k, v := range over {
-		env[k] = v
-	}
-	cfg, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, true)
-	cfg.Listen = "127.0.0.1:0" // any free loopback port (the validator wants a real one)
-	return cfg, err
 }
 
-// startMain runs an in-process Tradewind with roles; stop it with Close.
-func (b *benchRun) startMain(ctx context.Context, roles Roles, over map[string]string) (*Main, error) {
-	cfg, err := b.config(over)
-	if err != nil {
-		return nil, err
-	}
-	sources, err := LoadSources(cfg.SourcesFile, osEnv)
-	if err != nil {
-		return nil, err
-	}
-	roles.Migrate = true
-	m := NewMain(cfg, sources, newLogger(b.stderr, cfg.LogLevel))
-	if err := m.Run(ctx, roles); err != nil {
-		_ = m.Close(context.Background())
-		return nil, err
-	}
-	return m, nil
+// start runs an in-process Tradewind with roles; stop it with stop.
+func (b *benchRun) start(ctx context.Context, roles Roles) (*Tradewind, error) {
+	return b.opts.Start(ctx, roles, b.env())
 }
 
-func stopMain(m *Main) {
+func stop(tw *Tradewind) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = m.Close(ctx)
+	_ = tw.Close(ctx)
 }
 
 // step names what the progress bar shows.
@@ -403,7 +396,7 @@ func (b *benchRun) step(format string, args ...any) {
 // window runs fn, a measurement of about --duration, advancing the bar with time.
 func (b *benchRun) window(fn func()) {
 	start := b.bar.State().CurrentNum
-	end := start + b.opts.duration.Milliseconds()
+	end := start + b.opts.Duration.Milliseconds()
 	done := make(chan struct{})
 	go func() {
 		t := time.NewTicker(100 * time.Millisecond)
@@ -423,8 +416,8 @@ func (b *benchRun) window(fn func()) {
 	_ = b.bar.Set64(end)
 }
 
-func (b *benchRun) machine(ctx context.Context) benchMachine {
-	m := benchMachine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+func (b *benchRun) machine(ctx context.Context) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(raw)) {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -447,7 +440,7 @@ func (b *benchRun) machine(ctx context.Context) benchMachine {
 	return m
 }
 
-func printBenchTable(w io.Writer, r benchReport) {
+func printBenchTable(w io.Writer, r Report) {
 	fmt.Fprintf(w, "\n%d CPUs (%s), %s, PostgreSQL %s, Redis %s, %s\n\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.OS,
 		r.Machine.Postgres, r.Machine.Redis, r.Machine.Go)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -493,3 +486,13 @@ func (b *benchRun) asynqRedis() (asynq.RedisConnOpt, error) { return asynq.Parse
 
 // quietLogger drops the logs of bench-only components.
 var quietLogger = slog.New(slog.DiscardHandler)
+
+// databaseName is what --database may be: it is spliced into DROP and CREATE DATABASE.
+var databaseName = regexp.MustCompile(`^[a-z0-9][a-z0-9_]{0,63}$`)
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = crand.Read(b)
+	return hex.EncodeToString(b)
+}

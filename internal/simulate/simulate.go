@@ -1,10 +1,16 @@
+// Package simulate is `tradewind simulate`: it sends correctly signed sample webhooks
+// of any provider to a Tradewind, like a provider's own CLI, and serves the fakes of
+// the provider APIs the worker calls to confirm or complete them. It knows providers
+// only through adapters/registry: each adapter's Simulator builds its deliveries, and
+// its optional webhook.Batcher and webhook.FakeAPISimulator batch them and fake its API.
+//
+// It lives in internal/ because it is a tool of the binary, not part of the service:
+// nothing in the service imports it, and cmd/tradewind only maps flags onto Options.
 package simulate
 
 import (
 	"bytes"
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,122 +18,45 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"os/signal"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"github.com/spf13/cobra"
 
-	"github.com/tradewind/tradewind/adapters/adyen"
-	"github.com/tradewind/tradewind/adapters/bigcommerce"
-	"github.com/tradewind/tradewind/adapters/plugnpay"
-	"github.com/tradewind/tradewind/adapters/powertranz"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
-type simulateOptions struct {
-	url, source, sourcesFile string
-	secrets                  []string
-	settings                 map[string]string
-	count, concurrency, dups int
-	shuffle                  bool
-	batch                    bool // one delivery per flow, for providers that batch (Adyen)
-	serve                    bool // serve the fake provider APIs until interrupted; send nothing
-	unconfirmed              bool // do not tell the fake gateway/store about the deliveries
-	wait                     time.Duration
-	sample                   webhook.SampleOptions
-	rand                     *rand.Rand // nil: the global source; tests pin a seed
+// Options shape a run of `tradewind simulate`. Count, Concurrency and Duplicates
+// must be at least 1.
+type Options struct {
+	URL         string            // webhook URL; default http://<Listen>/webhooks/<source>
+	Listen      string            // where Tradewind listens (TRADEWIND_LISTEN), for the default URL
+	Source      string            // source id to send to and read the secret from (default demo-<provider>)
+	SourcesFile string            // sources file to read the secret and settings from; "" for none
+	Secrets     []string          // signing secrets (override the sources file)
+	Settings    map[string]string // provider settings (override the sources file)
+	Count       int               // distinct events (or order flows with Shuffle/Batch)
+	Concurrency int               // requests in flight at once
+	Duplicates  int               // deliveries of each event, as a provider's retries would
+	Shuffle     bool              // deliver each order's related events in random order
+	Batch       bool              // one delivery per flow, for providers that batch (webhook.Batcher)
+	Unconfirmed bool              // do not tell the fake gateway/store about the deliveries
+	Wait        time.Duration     // how long to keep serving a fake API for the worker to call it
+	Sample      webhook.SampleOptions
+	Rand        *rand.Rand // nil: the global source; tests pin a seed
+
+	// LoadSources reads a sources file as `tradewind all` does.
+	LoadSources func(path string) (map[string]domain.Source, error)
 }
 
-func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
-	var o simulateOptions
-	cmd := &cobra.Command{
-		Use:   "simulate <provider> [event-type ...]",
-		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
-		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL.
-
-With no event type, the provider's most common one is sent; with --shuffle or --batch
-and no event type, the provider's whole order flow is sent (in random order with
---shuffle, as one batch with --batch). The secret and settings come from
---secret/--setting, or else from the source's entry in the sources file (--source,
-default demo-<provider>).
-
-PowerTranz and PlugnPay callbacks are confirmed, and BigCommerce's thin payloads
-completed, by the worker calling the provider's API at the source's api_base_url. When
-that is a loopback address (as in examples/sources.yaml), simulate serves a fake of that
-API there itself, tells it about the deliveries it sends (so they confirm; not with
---unconfirmed), and keeps serving until the worker has called it (at most --wait). If
-the port is taken by 'tradewind simulate --serve', it tells that one instead.
-
-'tradewind simulate --serve' only serves those fakes — for every source in the sources
-file with a loopback api_base_url, or for the providers named — until Ctrl-C.
-
-Event types by provider (the first is the default; --shuffle and --batch send the flow):
-` + sampleTypesHelp(),
-		Example: `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
-  tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
-  tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
-  tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
-  tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
-  tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
-  tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if o.serve {
-				return nil
-			}
-			return cobra.MinimumNArgs(1)(cmd, args)
-		},
-		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
-			if len(args) == 0 {
-				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
-			}
-			if a, ok := registry.Lookup(args[0]); ok {
-				return a.SampleTypes(), cobra.ShellCompDirectiveNoFileComp
-			}
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			if o.serve {
-				return runServe(ctx, stderr, args, o)
-			}
-			return runSimulate(ctx, stdout, stderr, args[0], args[1:], o)
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&o.url, "url", "", "webhook URL (default http://$TRADEWIND_LISTEN/webhooks/<source>)")
-	f.StringVar(&o.source, "source", "", "source id to send to and read the secret from (default demo-<provider>)")
-	f.StringVar(&o.sourcesFile, "sources-file", "", "sources file to read the secret and settings from (default $TRADEWIND_SOURCES_FILE, else examples/sources.yaml)")
-	f.StringArrayVar(&o.secrets, "secret", nil, "signing secret (overrides the sources file)")
-	f.StringToStringVar(&o.settings, "setting", nil, "provider setting key=value (overrides the sources file), e.g. notification_url=…")
-	f.IntVar(&o.count, "count", 1, "number of distinct events (or order flows with --shuffle/--batch)")
-	f.IntVar(&o.concurrency, "concurrency", 1, "requests in flight at once")
-	f.IntVar(&o.dups, "duplicates", 1, "send each event this many times, as a provider's retries would")
-	f.BoolVar(&o.shuffle, "shuffle", false, "deliver each order's related events in random order")
-	f.BoolVar(&o.batch, "batch", false, "send each order's events as one batched delivery (adyen)")
-	f.BoolVar(&o.serve, "serve", false, "serve the fake gateway and store APIs of the sources with a loopback api_base_url until Ctrl-C; send nothing")
-	f.BoolVar(&o.unconfirmed, "unconfirmed", false, "do not register the deliveries with the fake gateway or store: they are stored, then rejected (powertranz, plugnpay) or fail (bigcommerce)")
-	f.DurationVar(&o.wait, "wait", 30*time.Second, "how long to keep serving a fake API for the worker to call it")
-	f.StringVar(&o.sample.OrderRef, "order-ref", "", "storefront order id the events name (default: a new numeric one per event or flow)")
-	f.StringVar(&o.sample.SKU, "sku", "", "SKU for order lines and stock events")
-	f.Int64Var(&o.sample.Quantity, "quantity", 0, "units per order line")
-	f.Int64Var(&o.sample.Amount, "amount", 0, "amount in minor units (e.g. 2500 for 25.00 USD)")
-	f.StringVar(&o.sample.Currency, "currency", "", "ISO 4217 currency (default USD; EUR for adyen)")
-	return cmd
-}
-
-// sampleTypesHelp lists every provider's simulated event types and flow, for --help.
-func sampleTypesHelp() string {
+// TypesHelp lists every provider's simulated event types and flow, for --help.
+func TypesHelp() string {
 	var b strings.Builder
 	for _, k := range registry.Kinds() {
 		a, _ := registry.Lookup(k)
@@ -136,31 +65,24 @@ func sampleTypesHelp() string {
 	return b.String()
 }
 
-// sourcesPath is the sources file simulate reads: --sources-file, else
-// $TRADEWIND_SOURCES_FILE, else examples/sources.yaml when it exists, else "".
-func sourcesPath(o simulateOptions) string {
-	if o.sourcesFile != "" {
-		return o.sourcesFile
+func (o Options) loadSources() (map[string]domain.Source, error) {
+	if o.LoadSources == nil {
+		return nil, fmt.Errorf("simulate: Options.LoadSources is not set")
 	}
-	if p, _ := osEnv("TRADEWIND_SOURCES_FILE"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("examples/sources.yaml"); err == nil {
-		return "examples/sources.yaml"
-	}
-	return ""
+	return o.LoadSources(o.SourcesFile)
 }
 
-// simSource resolves the source to sign for: flags first, then the sources file.
-func simSource(kind string, o simulateOptions) (domain.Source, error) {
-	id := o.source
+// ResolveSource resolves the source to sign for: o's secrets and settings first, then
+// the sources file.
+func ResolveSource(kind string, o Options) (domain.Source, error) {
+	id := o.Source
 	if id == "" {
 		id = "demo-" + kind
 	}
 	src := domain.Source{ID: id, Provider: kind, Settings: map[string]string{}}
-	path := sourcesPath(o)
-	if path != "" && (len(o.secrets) == 0 || o.source != "") {
-		sources, err := LoadSources(path, osEnv)
+	path := o.SourcesFile
+	if path != "" && (len(o.Secrets) == 0 || o.Source != "") {
+		sources, err := o.loadSources()
 		if err != nil {
 			return src, err
 		}
@@ -169,19 +91,19 @@ func simSource(kind string, o simulateOptions) (domain.Source, error) {
 				return src, fmt.Errorf("--source %s is a %s source, not %s", id, s.Provider, kind)
 			}
 			src = s
-		} else if len(o.secrets) == 0 {
+		} else if len(o.Secrets) == 0 {
 			return src, fmt.Errorf("source %q is not in %s; pass --source with one of its %s sources, or --secret", id, path, kind)
 		}
 	}
-	if len(o.secrets) > 0 {
-		src.Secrets = o.secrets
+	if len(o.Secrets) > 0 {
+		src.Secrets = o.Secrets
 	}
-	if len(o.settings) > 0 {
-		settings := make(map[string]string, len(src.Settings)+len(o.settings))
+	if len(o.Settings) > 0 {
+		settings := make(map[string]string, len(src.Settings)+len(o.Settings))
 		for k, v := range src.Settings {
 			settings[k] = v
 		}
-		for k, v := range o.settings {
+		for k, v := range o.Settings {
 			settings[k] = v
 		}
 		src.Settings = settings
@@ -189,78 +111,77 @@ func simSource(kind string, o simulateOptions) (domain.Source, error) {
 	return src, nil
 }
 
-// simDelivery is one request simulate sends.
-type simDelivery struct {
-	typ  string                // the event type, or "batch(A,B,…)"
-	req  webhook.Request       // as signed
-	opts webhook.SampleOptions // what Sample built it from (a batch: its flow's last event)
-	seq  int                   // which distinct delivery of the run it is
-	dup  bool                  // a repeat of one sent earlier
+// Delivery is one request simulate sends.
+type Delivery struct {
+	Type    string                // the event type, or "batch(A,B,…)"
+	Request webhook.Request       // as signed
+	Options webhook.SampleOptions // what Sample built it from (a batch: its flow's last event)
+	Seq     int                   // which distinct delivery of the run it is
+	Dup     bool                  // a repeat of one sent earlier
 }
 
-// simAnswer is how Tradewind answered one delivery.
-type simAnswer struct {
-	status string // the HTTP status code, or "error"
-	body   string
+// Answer is how Tradewind answered one delivery.
+type Answer struct {
+	Status string // the HTTP status code, or "error"
+	Body   string
 }
 
-// accepted reports whether the answer stored something new: a 2xx whose JSON status
+// Accepted reports whether the answer stored something new: a 2xx whose JSON status
 // is "accepted". (Adyen's "[accepted]" does not tell; no fake API waits on Adyen.)
-func (a simAnswer) accepted() bool {
+func (a Answer) Accepted() bool {
 	var b struct {
 		Status string `json:"status"`
 	}
-	return strings.HasPrefix(a.status, "2") && json.Unmarshal([]byte(a.body), &b) == nil && b.Status == "accepted"
+	return strings.HasPrefix(a.Status, "2") && json.Unmarshal([]byte(a.Body), &b) == nil && b.Status == "accepted"
 }
 
-// simReport is what one simulate run sent and how it was answered.
-type simReport struct {
-	src     domain.Source
-	url     string
-	refs    []string      // the order ref of each flow, in order
-	sent    []simDelivery // in sending order
-	answers []simAnswer   // answers[i] answers sent[i]
+// Report is what one simulate run sent and how it was answered.
+type Report struct {
+	Source  domain.Source
+	URL     string
+	Refs    []string   // the order ref of each flow, in order
+	Sent    []Delivery // in sending order
+	Answers []Answer   // Answers[i] answers Sent[i]
 }
 
-// batchers join one flow's deliveries into one, for providers that batch notifications.
-var batchers = map[string]func([]webhook.Request) (webhook.Request, error){
-	adyen.Kind: adyen.Batch,
-}
+func isBatcher(a registry.Adapter) bool { _, ok := a.(webhook.Batcher); return ok }
 
-// planSimulation builds every delivery of a run, signed for src, before anything is sent,
+func hasFakeAPI(a registry.Adapter) bool { _, ok := a.(webhook.FakeAPISimulator); return ok }
+
+// Plan builds every delivery of a run, signed for src, before anything is sent,
 // so that signing errors surface first.
-func planSimulation(a registry.Adapter, src domain.Source, types []string, o simulateOptions) (refs []string, out []simDelivery, err error) {
-	if o.count < 1 || o.concurrency < 1 || o.dups < 1 {
+func Plan(a registry.Adapter, src domain.Source, types []string, o Options) (refs []string, out []Delivery, err error) {
+	if o.Count < 1 || o.Concurrency < 1 || o.Duplicates < 1 {
 		return nil, nil, fmt.Errorf("--count, --concurrency and --duplicates must be at least 1")
 	}
-	batch := batchers[src.Provider]
-	if o.batch && batch == nil {
-		return nil, nil, fmt.Errorf("--batch: %s sends one event per request; only %s batch", src.Provider, strings.Join(mapKeys(batchers), ", "))
+	batcher, _ := a.(webhook.Batcher)
+	if o.Batch && batcher == nil {
+		return nil, nil, fmt.Errorf("--batch: %s sends one event per request; only %s batch", src.Provider, strings.Join(registry.KindsWith(isBatcher), ", "))
 	}
 	if len(types) == 0 {
 		types = a.SampleTypes()[:1]
-		if o.shuffle || o.batch {
+		if o.Shuffle || o.Batch {
 			types = a.Flow()
 		}
 	}
 	shuffle := rand.Shuffle
-	if o.rand != nil {
-		shuffle = o.rand.Shuffle
+	if o.Rand != nil {
+		shuffle = o.Rand.Shuffle
 	}
 	// Order refs are numeric, as Shopify, WooCommerce and BigCommerce order ids must be:
 	// a random 6-digit run number, then the flow's number, zero-padded to one width.
 	run := rand.Int64N(900_000) + 100_000
-	if o.rand != nil {
-		run = o.rand.Int64N(900_000) + 100_000
+	if o.Rand != nil {
+		run = o.Rand.Int64N(900_000) + 100_000
 	}
-	width := len(strconv.Itoa(o.count))
-	for i := range o.count {
-		so := o.sample
+	width := len(strconv.Itoa(o.Count))
+	for i := range o.Count {
+		so := o.Sample
 		if so.OrderRef == "" {
 			so.OrderRef = fmt.Sprintf("%d%0*d", run, width, i+1)
 		}
 		refs = append(refs, so.OrderRef)
-		var flow []simDelivery
+		var flow []Delivery
 		for j, typ := range types {
 			so.EventID = fmt.Sprintf("evt_sim_%d_%d_%d", run, i+1, j+1)
 			so.Now = time.Now()
@@ -268,38 +189,38 @@ func planSimulation(a registry.Adapter, src domain.Source, types []string, o sim
 			if err != nil {
 				return nil, nil, err
 			}
-			flow = append(flow, simDelivery{typ: typ, req: req, opts: so})
+			flow = append(flow, Delivery{Type: typ, Request: req, Options: so})
 		}
-		if o.shuffle {
+		if o.Shuffle {
 			shuffle(len(flow), func(x, y int) { flow[x], flow[y] = flow[y], flow[x] })
 		}
-		if o.batch {
+		if o.Batch {
 			reqs := make([]webhook.Request, len(flow))
 			typs := make([]string, len(flow))
 			for k, d := range flow {
-				reqs[k], typs[k] = d.req, d.typ
+				reqs[k], typs[k] = d.Request, d.Type
 			}
-			req, err := batch(reqs)
+			req, err := batcher.Batch(reqs)
 			if err != nil {
 				return nil, nil, err
 			}
-			flow = []simDelivery{{typ: "batch(" + strings.Join(typs, ",") + ")", req: req, opts: flow[len(flow)-1].opts}}
+			flow = []Delivery{{Type: "batch(" + strings.Join(typs, ",") + ")", Request: req, Options: flow[len(flow)-1].Options}}
 		}
-		var sent []simDelivery
+		var sent []Delivery
 		for k, d := range flow {
-			d.seq = len(out) + k
-			for range o.dups {
+			d.Seq = len(out) + k
+			for range o.Duplicates {
 				sent = append(sent, d)
 			}
 		}
-		if o.shuffle && o.dups > 1 {
+		if o.Shuffle && o.Duplicates > 1 {
 			// Retries arrive in any order too, not only right after the first copy.
 			shuffle(len(sent), func(x, y int) { sent[x], sent[y] = sent[y], sent[x] })
 		}
 		seen := map[int]bool{}
 		for k := range sent {
-			sent[k].dup = seen[sent[k].seq]
-			seen[sent[k].seq] = true
+			sent[k].Dup = seen[sent[k].Seq]
+			seen[sent[k].Seq] = true
 		}
 		out = append(out, sent...)
 	}
@@ -315,39 +236,39 @@ func mapKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// simulate plans a run, makes the provider API answer for it where the provider needs
+// Send plans a run, makes the provider API answer for it where the provider needs
 // one, sends it and returns the answers. It is `tradewind simulate` without the printing.
-func simulate(ctx context.Context, stderr io.Writer, kind string, types []string, o simulateOptions) (simReport, error) {
-	var r simReport
+func Send(ctx context.Context, stderr io.Writer, kind string, types []string, o Options) (Report, error) {
+	var r Report
 	a, ok := registry.Lookup(kind)
 	if !ok {
 		return r, fmt.Errorf("unknown provider %q; use one of: %s", kind, strings.Join(registry.Kinds(), ", "))
 	}
-	src, err := simSource(kind, o)
+	src, err := ResolveSource(kind, o)
 	if err != nil {
 		return r, err
 	}
-	r.src = src
-	if r.refs, r.sent, err = planSimulation(a, src, types, o); err != nil {
+	r.Source = src
+	if r.Refs, r.Sent, err = Plan(a, src, types, o); err != nil {
 		return r, err
 	}
-	r.url = o.url
-	if r.url == "" {
-		listen, _ := osEnv("TRADEWIND_LISTEN")
+	r.URL = o.URL
+	if r.URL == "" {
+		listen := o.Listen
 		if listen == "" {
 			listen = "127.0.0.1:8080"
 		}
-		r.url = "http://" + listen + "/webhooks/" + src.ID
+		r.URL = "http://" + listen + "/webhooks/" + src.ID
 	}
 
-	link, err := attachCounterpart(ctx, src, r.url, stderr)
+	link, err := attachCounterpart(ctx, a, src, r.URL, stderr)
 	if err != nil {
 		return r, err
 	}
 	defer link.close()
-	if !o.unconfirmed {
-		for _, d := range r.sent {
-			if d.dup {
+	if !o.Unconfirmed {
+		for _, d := range r.Sent {
+			if d.Dup {
 				continue
 			}
 			if err := link.prepare(ctx, d); err != nil {
@@ -356,32 +277,34 @@ func simulate(ctx context.Context, stderr io.Writer, kind string, types []string
 		}
 	}
 
-	r.answers = send(ctx, stderr, r.url, r.sent, o.concurrency)
+	r.Answers = postAll(ctx, stderr, r.URL, r.Sent, o.Concurrency)
 
 	fresh := 0
-	for _, ans := range r.answers {
-		if ans.accepted() {
+	for _, ans := range r.Answers {
+		if ans.Accepted() {
 			fresh++
 		}
 	}
-	if err := link.wait(ctx, fresh, o.wait); err != nil {
+	if err := link.wait(ctx, fresh, o.Wait); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-func runSimulate(ctx context.Context, stdout, stderr io.Writer, kind string, types []string, o simulateOptions) error {
-	r, err := simulate(ctx, stderr, kind, types, o)
+// Run is `tradewind simulate <provider> [event-type ...]`: Send, then a summary on stdout.
+// It fails when a request was not answered 2xx.
+func Run(ctx context.Context, stdout, stderr io.Writer, kind string, types []string, o Options) error {
+	r, err := Send(ctx, stderr, kind, types, o)
 	if err != nil {
 		return err
 	}
 	byStatus := map[string]int{}
 	bad, firstBad := 0, ""
-	for i, ans := range r.answers {
-		byStatus[ans.status]++
-		if !strings.HasPrefix(ans.status, "2") {
+	for i, ans := range r.Answers {
+		byStatus[ans.Status]++
+		if !strings.HasPrefix(ans.Status, "2") {
 			if bad == 0 {
-				firstBad = fmt.Sprintf("%s %s: %s", r.sent[i].typ, ans.status, strings.TrimSpace(ans.body))
+				firstBad = fmt.Sprintf("%s %s: %s", r.Sent[i].Type, ans.Status, strings.TrimSpace(ans.Body))
 			}
 			bad++
 		}
@@ -391,21 +314,21 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, kind string, typ
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%d × %s", byStatus[k], k)
 	}
-	fmt.Fprintf(stdout, "sent %d %s webhook(s) to %s: %s\n", len(r.sent), kind, r.url, strings.Join(parts, ", "))
+	fmt.Fprintf(stdout, "sent %d %s webhook(s) to %s: %s\n", len(r.Sent), kind, r.URL, strings.Join(parts, ", "))
 	switch {
-	case len(r.refs) == 1:
-		fmt.Fprintf(stdout, "order: %s\n", r.refs[0])
-	case len(r.refs) > 1 && o.sample.OrderRef == "":
-		fmt.Fprintf(stdout, "orders: %s … %s\n", r.refs[0], r.refs[len(r.refs)-1])
+	case len(r.Refs) == 1:
+		fmt.Fprintf(stdout, "order: %s\n", r.Refs[0])
+	case len(r.Refs) > 1 && o.Sample.OrderRef == "":
+		fmt.Fprintf(stdout, "orders: %s … %s\n", r.Refs[0], r.Refs[len(r.Refs)-1])
 	}
 	if bad > 0 {
-		return fmt.Errorf("%d of %d requests were not accepted; first: %s", bad, len(r.sent), firstBad)
+		return fmt.Errorf("%d of %d requests were not accepted; first: %s", bad, len(r.Sent), firstBad)
 	}
 	return nil
 }
 
-// send posts every delivery, concurrency at a time, and returns the answers in order.
-func send(ctx context.Context, stderr io.Writer, url string, ds []simDelivery, concurrency int) []simAnswer {
+// postAll posts every delivery, concurrency at a time, and returns the answers in order.
+func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, concurrency int) []Answer {
 	var bar *progressbar.ProgressBar
 	if len(ds) >= 10 {
 		bar = progressbar.NewOptions(len(ds), progressbar.OptionSetWriter(stderr),
@@ -413,7 +336,7 @@ func send(ctx context.Context, stderr io.Writer, url string, ds []simDelivery, c
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	defer client.CloseIdleConnections()
-	answers := make([]simAnswer, len(ds))
+	answers := make([]Answer, len(ds))
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range concurrency {
@@ -421,7 +344,7 @@ func send(ctx context.Context, stderr io.Writer, url string, ds []simDelivery, c
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				answers[i] = post1(ctx, client, url, ds[i].req)
+				answers[i] = post1(ctx, client, url, ds[i].Request)
 				if bar != nil {
 					_ = bar.Add(1)
 				}
@@ -440,77 +363,19 @@ func send(ctx context.Context, stderr io.Writer, url string, ds []simDelivery, c
 	return answers
 }
 
-func post1(ctx context.Context, client *http.Client, url string, r webhook.Request) simAnswer {
+func post1(ctx context.Context, client *http.Client, url string, r webhook.Request) Answer {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(r.Body))
 	if err != nil {
-		return simAnswer{"error", err.Error()}
+		return Answer{"error", err.Error()}
 	}
 	req.Header = r.Header.Clone()
 	resp, err := client.Do(req)
 	if err != nil {
-		return simAnswer{"error", err.Error()}
+		return Answer{"error", err.Error()}
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 2048))
-	return simAnswer{strconv.Itoa(resp.StatusCode), string(body)}
-}
-
-// A counterpart is a fake of the provider API the worker calls to confirm or complete
-// a provider's webhooks: PowerTranz's and PlugnPay's confirmation APIs, BigCommerce's
-// store API. simulate serves one on the loopback address of a source's api_base_url.
-type counterpart interface {
-	http.Handler
-	// prepare makes the fake answer for a delivery simulate built: approve the
-	// callback, put the order or variant into the store.
-	prepare(body []byte, o webhook.SampleOptions) error
-	// served counts the calls that confirmed or completed a delivery (one per Fetch).
-	served() int
-	// requireCredentials makes the fake refuse other credentials than src's.
-	requireCredentials(src domain.Source)
-}
-
-// counterparts are the fakes, by provider kind.
-var counterparts = map[string]func() counterpart{
-	powertranz.Kind:  func() counterpart { return powertranzFake{powertranz.NewFakeGateway()} },
-	plugnpay.Kind:    func() counterpart { return plugnpayFake{plugnpay.NewFakeGateway()} },
-	bigcommerce.Kind: func() counterpart { return bigcommerceFake{bigcommerce.NewFakeStore()} },
-}
-
-type powertranzFake struct{ *powertranz.FakeGateway }
-
-func (f powertranzFake) prepare(body []byte, _ webhook.SampleOptions) error {
-	return f.ApproveCallback(body)
-}
-func (f powertranzFake) served() int { return f.Calls() }
-func (f powertranzFake) requireCredentials(src domain.Source) {
-	f.RequireCredentials(src.Settings[powertranz.SettingID], src.Setting(powertranz.SettingPassword, firstSecret(src)))
-}
-
-type plugnpayFake struct{ *plugnpay.FakeGateway }
-
-func (f plugnpayFake) prepare(body []byte, _ webhook.SampleOptions) error {
-	return f.ApproveCallback(body)
-}
-func (f plugnpayFake) served() int { return f.Calls() }
-func (f plugnpayFake) requireCredentials(src domain.Source) {
-	f.RequireCredentials(src.Settings[plugnpay.SettingPublisherName], src.Setting(plugnpay.SettingPublisherPassword, firstSecret(src)))
-}
-
-type bigcommerceFake struct{ *bigcommerce.FakeStore }
-
-func (f bigcommerceFake) prepare(body []byte, o webhook.SampleOptions) error {
-	return f.AddSample(body, o)
-}
-func (f bigcommerceFake) served() int { return f.Served() }
-func (f bigcommerceFake) requireCredentials(src domain.Source) {
-	f.RequireCredentials(src.Settings["store_hash"], src.Settings["access_token"])
-}
-
-func firstSecret(src domain.Source) string {
-	if len(src.Secrets) > 0 {
-		return src.Secrets[0]
-	}
-	return ""
+	return Answer{strconv.Itoa(resp.StatusCode), string(body)}
 }
 
 // prepareRoute is where a fake served by `simulate --serve` takes deliveries to prepare
@@ -525,7 +390,7 @@ type prepareRequest struct {
 
 // counterpartHandler serves cp and, on prepareRoute, prepares it for deliveries that
 // another simulate process sends. Each request is logged to log when it is not nil.
-func counterpartHandler(kind string, cp counterpart, log io.Writer) http.Handler {
+func counterpartHandler(kind string, cp webhook.FakeAPI, log io.Writer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+prepareRoute, func(w http.ResponseWriter, r *http.Request) {
 		var p prepareRequest
@@ -533,7 +398,7 @@ func counterpartHandler(kind string, cp counterpart, log io.Writer) http.Handler
 			http.Error(w, "body must be {body, options}: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if err := cp.prepare(p.Body, p.Options); err != nil {
+		if err := cp.Prepare(p.Body, p.Options); err != nil {
 			http.Error(w, domain.ErrorMessage(err), http.StatusBadRequest)
 			return
 		}
@@ -593,7 +458,7 @@ func localURL(raw string) bool {
 type counterpartLink struct {
 	kind   string
 	addr   string
-	cp     counterpart
+	cp     webhook.FakeAPI
 	srv    *http.Server
 	served chan error
 	remote string
@@ -603,9 +468,9 @@ type counterpartLink struct {
 // both its api_base_url and the Tradewind at target are on loopback (a Tradewind
 // elsewhere could not reach a fake here): it serves a fresh fake there when the port is
 // free, else it will register the deliveries with the `simulate --serve` listening there.
-func attachCounterpart(ctx context.Context, src domain.Source, target string, stderr io.Writer) (*counterpartLink, error) {
+func attachCounterpart(ctx context.Context, a registry.Adapter, src domain.Source, target string, stderr io.Writer) (*counterpartLink, error) {
 	l := &counterpartLink{kind: src.Provider}
-	newFake, ok := counterparts[src.Provider]
+	fakes, ok := a.(webhook.FakeAPISimulator)
 	if !ok {
 		return l, nil
 	}
@@ -629,8 +494,8 @@ func attachCounterpart(ctx context.Context, src domain.Source, target string, st
 		}
 		return l, nil
 	}
-	l.cp = newFake()
-	l.cp.requireCredentials(src)
+	l.cp = fakes.NewFakeAPI()
+	l.cp.RequireSource(src)
 	l.srv = &http.Server{Handler: counterpartHandler(src.Provider, l.cp, nil), ReadHeaderTimeout: 10 * time.Second}
 	l.served = make(chan error, 1)
 	go func() { l.served <- l.srv.Serve(ln) }()
@@ -638,14 +503,14 @@ func attachCounterpart(ctx context.Context, src domain.Source, target string, st
 }
 
 // prepare makes the fake answer for d.
-func (l *counterpartLink) prepare(ctx context.Context, d simDelivery) error {
+func (l *counterpartLink) prepare(ctx context.Context, d Delivery) error {
 	switch {
 	case l.cp != nil:
-		return l.cp.prepare(d.req.Body, d.opts)
+		return l.cp.Prepare(d.Request.Body, d.Options)
 	case l.remote == "":
 		return nil
 	}
-	body, err := json.Marshal(prepareRequest{Body: d.req.Body, Options: d.opts})
+	body, err := json.Marshal(prepareRequest{Body: d.Request.Body, Options: d.Options})
 	if err != nil {
 		return err
 	}
@@ -677,7 +542,7 @@ func (l *counterpartLink) wait(ctx context.Context, n int, timeout time.Duration
 	defer deadline.Stop()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
-	for l.cp.served() < n {
+	for l.cp.Served() < n {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -685,7 +550,7 @@ func (l *counterpartLink) wait(ctx context.Context, n int, timeout time.Duration
 			return fmt.Errorf("the fake %s API on %s stopped: %w", l.kind, l.addr, err)
 		case <-deadline.C:
 			return fmt.Errorf("the fake %s API on %s was called for %d of %d deliveries within %s; is the worker running (`tradewind all` or `work`), and does the source's api_base_url name %s? Or run `tradewind simulate --serve` in another terminal and send again",
-				l.kind, l.addr, l.cp.served(), n, timeout, l.addr)
+				l.kind, l.addr, l.cp.Served(), n, timeout, l.addr)
 		case <-tick.C:
 		}
 	}
@@ -701,19 +566,20 @@ func (l *counterpartLink) close() {
 	_ = l.srv.Shutdown(ctx) // lets the answer to the last call finish
 }
 
-// runServe is `tradewind simulate --serve [provider ...]`: it serves the fake API of every
+// Serve is `tradewind simulate --serve [provider ...]`: it serves the fake API of every
 // source (of the named providers) with a loopback api_base_url until ctx ends.
-func runServe(ctx context.Context, stderr io.Writer, kinds []string, o simulateOptions) error {
+func Serve(ctx context.Context, stderr io.Writer, kinds []string, o Options) error {
+	withFake := registry.KindsWith(hasFakeAPI)
 	for _, k := range kinds {
-		if _, ok := counterparts[k]; !ok {
-			return fmt.Errorf("--serve: %s needs no fake API; only %s do", k, strings.Join(mapKeys(counterparts), ", "))
+		if !slices.Contains(withFake, k) {
+			return fmt.Errorf("--serve: %s needs no fake API; only %s do", k, strings.Join(withFake, ", "))
 		}
 	}
-	path := sourcesPath(o)
+	path := o.SourcesFile
 	if path == "" {
 		return fmt.Errorf("--serve: no sources file; pass --sources-file or set TRADEWIND_SOURCES_FILE")
 	}
-	sources, err := LoadSources(path, osEnv)
+	sources, err := o.loadSources()
 	if err != nil {
 		return err
 	}
@@ -724,7 +590,7 @@ func runServe(ctx context.Context, stderr io.Writer, kinds []string, o simulateO
 	byAddr := map[string]*fake{}
 	for _, id := range mapKeys(sources) {
 		src := sources[id]
-		if _, ok := counterparts[src.Provider]; !ok || (len(kinds) > 0 && !slices.Contains(kinds, src.Provider)) {
+		if !slices.Contains(withFake, src.Provider) || (len(kinds) > 0 && !slices.Contains(kinds, src.Provider)) {
 			continue
 		}
 		addr, ok := loopbackAddr(src.Settings["api_base_url"])
@@ -742,7 +608,7 @@ func runServe(ctx context.Context, stderr io.Writer, kinds []string, o simulateO
 		f.sources = append(f.sources, src)
 	}
 	if len(byAddr) == 0 {
-		return fmt.Errorf("--serve: no %s source in %s has an api_base_url on loopback; nothing to serve", strings.Join(mapKeys(counterparts), ", "), path)
+		return fmt.Errorf("--serve: no %s source in %s has an api_base_url on loopback; nothing to serve", strings.Join(withFake, ", "), path)
 	}
 
 	var (
@@ -758,13 +624,14 @@ func runServe(ctx context.Context, stderr io.Writer, kinds []string, o simulateO
 	}()
 	for _, addr := range mapKeys(byAddr) {
 		f := byAddr[addr]
-		cp := counterparts[f.kind]()
+		a, _ := registry.Lookup(f.kind)
+		cp := a.(webhook.FakeAPISimulator).NewFakeAPI()
 		ids := make([]string, len(f.sources))
 		for i, s := range f.sources {
 			ids[i] = s.ID
 		}
 		if len(f.sources) == 1 {
-			cp.requireCredentials(f.sources[0])
+			cp.RequireSource(f.sources[0])
 		}
 		ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
 		if err != nil {
@@ -786,11 +653,4 @@ func runServe(ctx context.Context, stderr io.Writer, kinds []string, o simulateO
 	case err := <-failed:
 		return err
 	}
-}
-
-// randomHex returns n random bytes in hex.
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = crand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tradewind/tradewind/internal/bench"
+)
+
+// newBenchCommand is `tradewind bench`: its flags, mapped onto bench.Options.
+func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o bench.Options
+	names := bench.Names()
+	cmd := &cobra.Command{
+		Use:   "bench [" + strings.Join(names, "|") + " ...]",
+		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
+		Long: `Measure Tradewind against baselines taken in the same run, on the same machine,
+and print each figure as a ratio to its baseline (PRODUCT.md's targets).
+
+Scenarios (all of them when none is named):
+` + bench.Help() + `
+It is self-contained: it uses the PostgreSQL and Redis that ` + "`make run`" + ` starts
+(or TRADEWIND_DATABASE_URL / TRADEWIND_REDIS_URL), runs Tradewind in this process on
+a loopback port, and writes its figures as JSON.
+
+It DROPS and recreates the database --database (default tradewind_bench) on that
+PostgreSQL server for every scenario, and FLUSHES the Redis database number
+--redis-db (default 15) on that Redis server. Nothing else is touched; it refuses
+a --redis-db equal to the one TRADEWIND_REDIS_URL names.`,
+		Example: `  tradewind bench
+  tradewind bench ingest --duration 10s --concurrency 8,32,64
+  tradewind bench e2e --workers 40 --json e2e.json`,
+		Args:      cobra.OnlyValidArgs,
+		ValidArgs: names,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.DatabaseURL, _ = osEnv("TRADEWIND_DATABASE_URL")
+			o.RedisURL, _ = osEnv("TRADEWIND_REDIS_URL")
+			o.Start = startForBench(stderr)
+			return bench.Run(cmd.Context(), stdout, stderr, args, o)
+		},
+	}
+	f := cmd.Flags()
+	f.DurationVar(&o.Duration, "duration", 6*time.Second, "length of each measured window")
+	f.IntSliceVar(&o.Concurrency, "concurrency", []int{8, 32, 64}, "ingest: requests (and baseline inserts) in flight at once")
+	f.IntVar(&o.Senders, "senders", 32, "e2e: webhooks in flight at once")
+	f.IntVar(&o.Events, "events", 4000, "e2e: webhooks in the burst that measures the applied rate")
+	f.IntVar(&o.Workers, "workers", 20, "e2e: worker concurrency, for Tradewind and for the Asynq no-op baseline")
+	f.IntVar(&o.NoopTasks, "noop-tasks", 30000, "e2e: no-op tasks the Asynq baseline processes")
+	f.IntVar(&o.RedisDB, "redis-db", 15, "Redis database number to use and FLUSH")
+	f.StringVar(&o.Database, "database", "tradewind_bench", "scratch PostgreSQL database to DROP and recreate")
+	f.StringVar(&o.JSONPath, "json", "", "where to write the figures as JSON (default bench-<timestamp>.json)")
+	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole run (load generator included) to this file")
+	_ = f.MarkHidden("cpuprofile")
+	return cmd
+}
+
+// startForBench starts a Main for a bench scenario: the configuration env gives
+// (every other variable at its default), on a free loopback port, migrating first.
+func startForBench(stderr io.Writer) bench.StartFunc {
+	return func(ctx context.Context, roles bench.Roles, env map[string]string) (*bench.Tradewind, error) {
+		cfg, err := LoadConfig(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, true)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Listen = "127.0.0.1:0" // any free loopback port (the validator wants a real one)
+		sources, err := LoadSources(cfg.SourcesFile, osEnv)
+		if err != nil {
+			return nil, err
+		}
+		m := NewMain(cfg, sources, newLogger(stderr, cfg.LogLevel))
+		if err := m.Run(ctx, Roles{Serve: roles.Serve, Work: roles.Work, Migrate: true}); err != nil {
+			_ = m.Close(context.Background())
+			return nil, err
+		}
+		return &bench.Tradewind{Addr: m.Addr(), DB: m.DB, APIToken: cfg.APIToken, Close: m.Close}, nil
+	}
+}

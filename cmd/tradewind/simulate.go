@@ -1,0 +1,115 @@
+package main
+
+import (
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tradewind/tradewind/adapters/registry"
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/simulate"
+)
+
+// newSimulateCommand is `tradewind simulate`: its flags, mapped onto simulate.Options.
+func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
+	var (
+		o     simulate.Options
+		serve bool // serve the fake provider APIs until interrupted; send nothing
+	)
+	cmd := &cobra.Command{
+		Use:   "simulate <provider> [event-type ...]",
+		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
+		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL.
+
+With no event type, the provider's most common one is sent; with --shuffle or --batch
+and no event type, the provider's whole order flow is sent (in random order with
+--shuffle, as one batch with --batch). The secret and settings come from
+--secret/--setting, or else from the source's entry in the sources file (--source,
+default demo-<provider>).
+
+PowerTranz and PlugnPay callbacks are confirmed, and BigCommerce's thin payloads
+completed, by the worker calling the provider's API at the source's api_base_url. When
+that is a loopback address (as in examples/sources.yaml), simulate serves a fake of that
+API there itself, tells it about the deliveries it sends (so they confirm; not with
+--unconfirmed), and keeps serving until the worker has called it (at most --wait). If
+the port is taken by 'tradewind simulate --serve', it tells that one instead.
+
+'tradewind simulate --serve' only serves those fakes — for every source in the sources
+file with a loopback api_base_url, or for the providers named — until Ctrl-C.
+
+Event types by provider (the first is the default; --shuffle and --batch send the flow):
+` + simulate.TypesHelp(),
+		Example: `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
+  tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
+  tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
+  tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
+  tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
+  tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
+  tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if serve {
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 0 {
+				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
+			}
+			if a, ok := registry.Lookup(args[0]); ok {
+				return a.SampleTypes(), cobra.ShellCompDirectiveNoFileComp
+			}
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			o.SourcesFile = sourcesPath(o.SourcesFile)
+			o.Listen, _ = osEnv("TRADEWIND_LISTEN")
+			o.LoadSources = func(path string) (map[string]domain.Source, error) { return LoadSources(path, osEnv) }
+			if serve {
+				return simulate.Serve(ctx, stderr, args, o)
+			}
+			return simulate.Run(ctx, stdout, stderr, args[0], args[1:], o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.URL, "url", "", "webhook URL (default http://$TRADEWIND_LISTEN/webhooks/<source>)")
+	f.StringVar(&o.Source, "source", "", "source id to send to and read the secret from (default demo-<provider>)")
+	f.StringVar(&o.SourcesFile, "sources-file", "", "sources file to read the secret and settings from (default $TRADEWIND_SOURCES_FILE, else examples/sources.yaml)")
+	f.StringArrayVar(&o.Secrets, "secret", nil, "signing secret (overrides the sources file)")
+	f.StringToStringVar(&o.Settings, "setting", nil, "provider setting key=value (overrides the sources file), e.g. notification_url=…")
+	f.IntVar(&o.Count, "count", 1, "number of distinct events (or order flows with --shuffle/--batch)")
+	f.IntVar(&o.Concurrency, "concurrency", 1, "requests in flight at once")
+	f.IntVar(&o.Duplicates, "duplicates", 1, "send each event this many times, as a provider's retries would")
+	f.BoolVar(&o.Shuffle, "shuffle", false, "deliver each order's related events in random order")
+	f.BoolVar(&o.Batch, "batch", false, "send each order's events as one batched delivery (adyen)")
+	f.BoolVar(&serve, "serve", false, "serve the fake gateway and store APIs of the sources with a loopback api_base_url until Ctrl-C; send nothing")
+	f.BoolVar(&o.Unconfirmed, "unconfirmed", false, "do not register the deliveries with the fake gateway or store: they are stored, then rejected (powertranz, plugnpay) or fail (bigcommerce)")
+	f.DurationVar(&o.Wait, "wait", 30*time.Second, "how long to keep serving a fake API for the worker to call it")
+	f.StringVar(&o.Sample.OrderRef, "order-ref", "", "storefront order id the events name (default: a new numeric one per event or flow)")
+	f.StringVar(&o.Sample.SKU, "sku", "", "SKU for order lines and stock events")
+	f.Int64Var(&o.Sample.Quantity, "quantity", 0, "units per order line")
+	f.Int64Var(&o.Sample.Amount, "amount", 0, "amount in minor units (e.g. 2500 for 25.00 USD)")
+	f.StringVar(&o.Sample.Currency, "currency", "", "ISO 4217 currency (default USD; EUR for adyen)")
+	return cmd
+}
+
+// sourcesPath is the sources file simulate reads: --sources-file, else
+// $TRADEWIND_SOURCES_FILE, else examples/sources.yaml when it exists, else "".
+func sourcesPath(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if p, _ := osEnv("TRADEWIND_SOURCES_FILE"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("examples/sources.yaml"); err == nil {
+		return "examples/sources.yaml"
+	}
+	return ""
+}
