@@ -106,6 +106,9 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if roles.Serve || roles.Work {
 		// One Reserver for the API and the expiry task: Close shuts it down once.
 		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+		if err := m.reserver.Start(ctx); err != nil {
+			return err
+		}
 	}
 	if roles.Work {
 		if err := m.startWorker(inbox); err != nil {
