@@ -300,8 +300,8 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	return nil, nil
 }
 
-// Acknowledgement implements webhook.Acknowledger: Adyen wants the literal
+// Acknowledgement implements domain.Acknowledger: Adyen wants the literal
 // "[accepted]" as the body of its 2xx answer, or it retries.
 func (Provider) Acknowledgement() (string, []byte) { return "text/plain", []byte(Ack) }
 
-var _ webhook.Acknowledger = Provider{}
+var _ domain.Acknowledger = Provider{}

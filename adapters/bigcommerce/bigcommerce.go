@@ -49,8 +49,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -98,8 +98,8 @@ func (Provider) Handles(eventType string) bool { return handled[eventType] }
 // key is the HMAC key of a configured secret: a whsec_ secret is decoded as Standard
 // Webhooks prescribes, anything else is the app's client secret used as it is.
 func key(secret string) ([]byte, error) {
-	if strings.HasPrefix(secret, standardwebhooks.SecretPrefix) {
-		return standardwebhooks.DecodeSecret(secret)
+	if strings.HasPrefix(secret, stdwebhooks.SecretPrefix) {
+		return stdwebhooks.DecodeSecret(secret)
 	}
 	return []byte(secret), nil
 }
@@ -153,7 +153,7 @@ func (Provider) Verify(src domain.Source, d domain.Delivery) error {
 		}
 		keys[i] = k
 	}
-	return standardwebhooks.VerifyKeys(keys, d.Header, d.Body, d.ReceivedAt, standardwebhooks.Tolerance)
+	return stdwebhooks.VerifyKeys(keys, d.Header, d.Body, d.ReceivedAt, stdwebhooks.Tolerance)
 }
 
 // thin is a BigCommerce webhook payload, plus what Fetch adds.

@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
-	"github.com/tradewind/tradewind/adapters/standardwebhooks"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -41,7 +41,7 @@ func read(t testing.TB, name string) []byte {
 func sign(t *testing.T, s domain.Source, body []byte, at time.Time) domain.Delivery {
 	t.Helper()
 	h := http.Header{}
-	standardwebhooks.SetHeaders(h, []byte(s.Secrets[0]), "msg_"+strconv.FormatInt(at.Unix(), 10), at.Unix(), body)
+	stdwebhooks.SetHeaders(h, []byte(s.Secrets[0]), "msg_"+strconv.FormatInt(at.Unix(), 10), at.Unix(), body)
 	return domain.Delivery{Header: h, Body: body, ReceivedAt: at}
 }
 

@@ -309,3 +309,17 @@ func notFound(w http.ResponseWriter) {
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprint(w, `{"status":404,"title":"The requested resource was not found"}`)
 }
+
+// NewFakeAPI implements webhook.FakeAPISimulator: `tradewind simulate` serves a
+// FakeStore holding the orders and variants of the deliveries it sends.
+func (Provider) NewFakeAPI() webhook.FakeAPI { return simulatedStore{NewFakeStore()} }
+
+// simulatedStore is a FakeStore as `tradewind simulate` drives it.
+type simulatedStore struct{ *FakeStore }
+
+func (s simulatedStore) Prepare(body []byte, o webhook.SampleOptions) error {
+	return s.AddSample(body, o)
+}
+func (s simulatedStore) RequireSource(src domain.Source) {
+	s.RequireCredentials(src.Settings["store_hash"], src.Settings["access_token"])
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -118,7 +117,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	case entries[0].Status == domain.InboxIgnored && len(entries) == 1:
 		outcome = "ignored"
 	}
-	if a, ok := provider.(webhook.Acknowledger); ok {
+	if a, ok := provider.(domain.Acknowledger); ok {
 		ct, ack := a.Acknowledgement()
 		c.Set(fiber.HeaderContentType, ct)
 		return c.Status(http.StatusOK).Send(ack)

@@ -107,6 +107,13 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.Metrics.RegisterQueueDepth(m.queueDepths)
 
 	inbox := &postgres.Inbox{DB: m.DB}
+	if roles.Serve || roles.Work {
+		// One Reserver for the API and the expiry task: Close shuts it down once.
+		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+		if err := m.reserver.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if roles.Work {
 		if err := m.startWorker(inbox); err != nil {
 			return err
@@ -217,7 +224,6 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	if err := m.batcher.Start(context.Background()); err != nil {
 		return err
 	}
-	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	trusted, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
@@ -263,7 +269,7 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	})
 	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
-		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
+		Reservations: m.reserver, Now: m.Now, Logger: m.Logger,
 	})
 	mux.Handle(jobs.TypeMatureConflicts, &jobs.MatureConflicts{Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger})
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
@@ -324,7 +330,6 @@ func (m *Main) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("the HTTP server did not stop in time: %w", sctx.Err()))
 		}
 		cancel()
-		errs = append(errs, m.reserver.Shutdown(ctx))
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close()) // bound, but Run failed before serving
 	}
@@ -336,6 +341,9 @@ func (m *Main) close(ctx context.Context) error {
 	}
 	if m.worker != nil {
 		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
+	}
+	if m.reserver != nil {
+		errs = append(errs, m.reserver.Shutdown(ctx)) // after the server and the worker: both reserve through it
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())
