@@ -11,7 +11,12 @@ import (
 func TestInboxEntryValidate(t *testing.T) {
 	ok := domain.InboxEntry{Source: "acme", Provider: "powertranz", EventID: "txn_1:abcd", EventType: "callback",
 		Header: http.Header{"Content-Type": {"application/json"}}, Body: []byte("body may hold \x00 and \xff: it is bytea")}
-	with := func(f func(e *domain.InboxEntry)) domain.InboxEntry { e := ok; e.Header = ok.Header.Clone(); f(&e); return e }
+	with := func(f func(e *domain.InboxEntry)) domain.InboxEntry {
+		e := ok
+		e.Header = ok.Header.Clone()
+		f(&e)
+		return e
+	}
 	tests := []struct {
 		name  string
 		entry domain.InboxEntry
