@@ -41,6 +41,9 @@ type Params struct {
 	Ready    func(ctx context.Context) error
 	APIToken string
 	MaxBody  int // bytes; larger webhook bodies are answered 413
+	// MaxInflightBody bounds the request body bytes held at once across all
+	// connections (0: DefaultMaxInflightBody); past it, 503 with Retry-After.
+	MaxInflightBody int64
 	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
 	// ingress reads it at most once a second. ShedQueueDepth is the depth above
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
@@ -62,6 +65,7 @@ type Server struct {
 	failedLogins *rate.Limiter
 	limits       sourceLimits // per-source rate limits (ratelimit.go)
 	shed         shedder      // cached queue depth for load shedding (shed.go)
+	bodies       *bodyBudget  // request body bytes held at once (body.go)
 	sess         sessions     // the dashboard's session cookies (session.go)
 }
 
@@ -105,7 +109,14 @@ func New(p Params) *Server {
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.handleError,
+
+		// Handlers read request bodies themselves, within a budget of bytes held at
+		// once (body.go); fasthttp reads only the headers and the first 8 KB.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	s.initBodies()
+	s.app.Use(s.bufferBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/readyz", s.ready)
 	s.app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{})))

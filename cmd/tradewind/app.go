@@ -212,6 +212,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Now: m.Now},
 		Metrics:   m.Metrics, Ready: m.Ready,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
+		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 	})
 	ln, err := net.Listen("tcp", m.Config.Listen)
 	if err != nil {

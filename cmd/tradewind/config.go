@@ -31,6 +31,9 @@ type Config struct {
 	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
 	ShedQueueDepth    int           `env:"TRADEWIND_SHED_QUEUE_DEPTH" default:"100000" validate:"min=0" help:"a task count, 0 or more (0 turns load shedding off)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
+
+	// MaxInflightBodyBytes bounds the webhook and API request body bytes held in memory at once, across all connections.
+	MaxInflightBodyBytes int `env:"TRADEWIND_MAX_INFLIGHT_BODY_BYTES" default:"67108864" validate:"gtefield=MaxBodyBytes,max=17179869184" help:"bytes, at least TRADEWIND_MAX_BODY_BYTES, e.g. 67108864 (64 MiB)"`
 }
 
 // ConfigError names the offending variable and what would be valid.
