@@ -158,18 +158,16 @@ func (s *Server) readBody(c *fiber.Ctx, limit int, setting string) (body []byte,
 const prefetched = 8 << 10
 
 // skipBody leaves the connection ready for its next request when a handler
-// answers without reading the body: a body fasthttp already holds whole is
-// discarded, any other closes the connection after the answer, so that the rest
-// of it is never read as a request.
+// answers without reading the body: a body fasthttp already read whole with the
+// headers is gone from the connection; any other closes the connection after
+// the answer, so that the rest of it is never read as a request.
 func skipBody(c *fiber.Ctx) {
 	req := c.Request()
 	if !req.IsBodyStream() {
 		return
 	}
 	if n := req.Header.ContentLength(); n >= 0 && n <= prefetched {
-		if _, err := io.Copy(io.Discard, c.Context().RequestBodyStream()); err == nil {
-			return
-		}
+		return
 	}
 	c.Context().SetConnectionClose()
 }
