@@ -240,3 +240,29 @@ func (e *guardEnv) postTo(base, source string) reply {
 	defer resp.Body.Close()
 	return reply{status: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After"), code: errorCode(e.t, resp)}
 }
+
+// TestRejectionOfAnUnstorableSourceIsRecorded: a source id in the URL that is not
+// valid UTF-8 is refused 404 and the rejection is still recorded.
+func TestRejectionOfAnUnstorableSourceIsRecorded(t *testing.T) {
+	t.Parallel()
+	e := newGuardEnvWith(t, map[string]domain.Source{}, func(*httpapi.Params) {})
+	addr := e.serve()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fmt.Fprintf(conn, "POST /webhooks/ab\xff\xfe HTTP/1.1\r\nHost: test\r\nContent-Length: 2\r\n\r\n{}")
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown source with invalid UTF-8: %d, want 404", resp.StatusCode)
+	}
+	if n := e.rejections(domain.CauseUnknownSource); n != 1 {
+		t.Errorf("unknown_source rejections = %d, want 1", n)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -14,7 +15,8 @@ import (
 )
 
 // ingest is POST /webhooks/:source. The steps run in the order PRODUCT.md fixes:
-// size → source → (load shedding, 503) → signature → (rate limit, 429) → parse →
+// size (declared) → source → (load shedding, 503) → body, within the bytes in
+// flight (503) → signature → (rate limits, 429) → parse → (unstorable, 400) →
 // commit → enqueue → answer. Nothing is answered 2xx before its inbox row is
 // committed.
 func (s *Server) ingest(c *fiber.Ctx) error {
@@ -170,12 +172,21 @@ func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, at 
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
 	defer cancel()
+	// The source comes from the URL and the detail may quote the request: neither
+	// may keep the rejection itself from being stored.
+	source, detail = storableText(source), storableText(detail)
 	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, RemoteAddr: c.IP(), ReceivedAt: at})
 	if err != nil {
 		s.p.Logger.Warn("could not record a rejected webhook", slog.String("source", source),
 			slog.String("cause", cause), slog.String("error", err.Error()))
 	}
 	s.p.Logger.Info("webhook rejected", slog.String("source", source), slog.String("cause", cause), slog.String("detail", detail))
+}
+
+// storableText is s without NUL bytes and with invalid UTF-8 replaced: text
+// PostgreSQL can store.
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func requestHeader(c *fiber.Ctx) http.Header {
