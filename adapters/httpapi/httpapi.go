@@ -57,6 +57,9 @@ type Params struct {
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
 	MaxBody        int // bytes; larger webhook bodies are answered 413
+	// MaxInflightBody bounds the request body bytes held at once across all
+	// connections (0: DefaultMaxInflightBody); past it, 503 with Retry-After.
+	MaxInflightBody int64
 	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
 	// ingress reads it at most once a second. ShedQueueDepth is the depth above
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
@@ -80,6 +83,7 @@ type Server struct {
 	limits  sourceLimits // per-source rate limits (ratelimit.go)
 	shed    shedder      // cached queue depth for load shedding (shed.go)
 	sess    sessions     // the dashboard's session cookies (session.go)
+	bodies  *bodyBudget  // request body bytes held at once (body.go)
 	// warn writes warnings that an outage repeats on every request (a failed
 	// enqueue while Redis is down) at most once per kind every 10 seconds.
 	warn *ratelog.Logger
@@ -133,7 +137,14 @@ func New(p Params) *Server {
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.handleError,
+
+		// Handlers read request bodies themselves, within a budget of bytes held at
+		// once (body.go); fasthttp reads only the headers and the first 8 KB.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	s.initBodies()
+	s.app.Use(s.bufferBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	s.app.Get("/readyz", s.ready)
 	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))

@@ -237,6 +237,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
+		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener

@@ -48,6 +48,9 @@ type Config struct {
 	// capture, a payment before its order's total) are shown only once they have
 	// held this long; the conflicts:mature task shows them.
 	ConflictGrace time.Duration `env:"TRADEWIND_CONFLICT_GRACE" default:"2m" validate:"min=0,max=24h" help:"a duration between 0s and 24h, e.g. 2m"`
+
+	// MaxInflightBodyBytes bounds the webhook and API request body bytes held in memory at once, across all connections.
+	MaxInflightBodyBytes int `env:"TRADEWIND_MAX_INFLIGHT_BODY_BYTES" default:"67108864" validate:"gtefield=MaxBodyBytes,max=17179869184" help:"bytes, at least TRADEWIND_MAX_BODY_BYTES, e.g. 67108864 (64 MiB)"`
 }
 
 // ConfigError names the offending variable and what would be valid.
