@@ -38,7 +38,7 @@ type Reconciliation struct {
 	Until  time.Time `json:"until"`
 	DryRun bool      `json:"dry_run"`
 	// Requested are the sources asked for; empty means every source that can be reconciled.
-	Requested []string `json:"requested_sources,omitempty"`
+	Requested []string       `json:"requested_sources,omitempty"`
 	Sources   []SourceReport `json:"sources"`
 	// StockDriftFixed counts SKUs whose counters differed from their ledger and
 	// were set back to it (in a dry run: would be).

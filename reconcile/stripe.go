@@ -99,7 +99,9 @@ func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
 	theirs := byCreated(s.api.Events(ctx, since, until, types), types)
 	ours := s.r.p.Store.Entries(ctx, s.src.ID, since, until, types)
 	return Merge(ctx, theirs, dbErrors(ours),
-		func(t listedEvent, u domain.HeldEntry) int { return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID) },
+		func(t listedEvent, u domain.HeldEntry) int {
+			return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID)
+		},
 		func(t *listedEvent, u *domain.HeldEntry) error {
 			switch {
 			case t != nil && u != nil:
