@@ -46,6 +46,9 @@ type Reconciliation struct {
 	Error           string     `json:"error,omitempty"` // why a failed run failed
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
+	// TaskKey, when set, keys a run started by a task: creating a report with a
+	// key already stored returns that report.
+	TaskKey string `json:"-"`
 }
 
 // SourceReport is what a run found for one source.
@@ -63,7 +66,8 @@ type SourceReport struct {
 
 // ReconciliationStore keeps reconciliation reports.
 type ReconciliationStore interface {
-	// Create stores a new running report and returns it with its id and start time.
+	// Create stores a new running report and returns it with its id and start
+	// time; one with the TaskKey of a stored report returns that report.
 	Create(ctx context.Context, r Reconciliation) (Reconciliation, error)
 	// Save writes a report's status, sources, drift count, error and finish time.
 	// Returns ENOTFOUND if there is no such report.

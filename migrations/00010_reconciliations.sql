@@ -21,7 +21,10 @@ CREATE TABLE reconciliations (
     stock_drift_fixed INT         NOT NULL DEFAULT 0,
     error             TEXT        NOT NULL DEFAULT '',
     started_at        TIMESTAMPTZ NOT NULL,
-    finished_at       TIMESTAMPTZ
+    finished_at       TIMESTAMPTZ,
+    -- A run started by a task (the nightly one) is keyed by its task id: a
+    -- retried task finds its report instead of starting another.
+    task_key          TEXT UNIQUE
 );
 
 -- +goose Down

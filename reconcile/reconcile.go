@@ -20,6 +20,8 @@ type Request struct {
 	Until   time.Time // now when zero
 	Sources []string
 	DryRun  bool
+	// TaskKey keys the report of a run a task started (see domain.Reconciliation).
+	TaskKey string
 }
 
 // Params are a Reconciler's dependencies.
@@ -117,7 +119,8 @@ func (r *Reconciler) source(id string) (domain.Source, bool) {
 	return domain.Source{}, false
 }
 
-// Start stores a new running report for req and returns it.
+// Start stores a new running report for req and returns it. A req with the
+// TaskKey of a stored report returns that report.
 func (r *Reconciler) Start(ctx context.Context, req Request) (domain.Reconciliation, error) {
 	if err := r.Check(req); err != nil {
 		return domain.Reconciliation{}, err
@@ -125,7 +128,8 @@ func (r *Reconciler) Start(ctx context.Context, req Request) (domain.Reconciliat
 	if req.Until.IsZero() {
 		req.Until = r.p.Now()
 	}
-	return r.p.Reports.Create(ctx, domain.Reconciliation{Since: req.Since.UTC(), Until: req.Until.UTC(), DryRun: req.DryRun, Requested: req.Sources})
+	return r.p.Reports.Create(ctx, domain.Reconciliation{Since: req.Since.UTC(), Until: req.Until.UTC(), DryRun: req.DryRun,
+		Requested: req.Sources, TaskKey: req.TaskKey})
 }
 
 // Run runs the reconciliation of report id (created by Start) and stores its

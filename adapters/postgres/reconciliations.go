@@ -69,9 +69,11 @@ func (s *Reconciliations) Create(ctx context.Context, r domain.Reconciliation) (
 		requested = []string{}
 	}
 	err := sqlx.GetContext(ctx, s.DB, &row, `
-		INSERT INTO reconciliations (status, since, until, dry_run, requested_sources, started_at)
-		VALUES ('running', $1, $2, $3, $4, $5) RETURNING `+reconColumns,
-		r.Since, r.Until, r.DryRun, pq.StringArray(requested), s.now())
+		INSERT INTO reconciliations (status, since, until, dry_run, requested_sources, started_at, task_key)
+		VALUES ('running', $1, $2, $3, $4, $5, NULLIF($6, ''))
+		ON CONFLICT (task_key) DO UPDATE SET task_key = EXCLUDED.task_key
+		RETURNING `+reconColumns,
+		r.Since, r.Until, r.DryRun, pq.StringArray(requested), s.now(), r.TaskKey)
 	if err != nil {
 		return r, translate("create reconciliation", err)
 	}
