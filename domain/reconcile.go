@@ -30,6 +30,18 @@ const (
 	ReconFailed    = "failed"
 )
 
+// ReconciliationRequest is what to reconcile: a window of provider time, the
+// sources (every source that can be reconciled when empty) and whether to
+// change anything.
+type ReconciliationRequest struct {
+	Since   time.Time
+	Until   time.Time // now when zero
+	Sources []string
+	DryRun  bool
+	// TaskKey keys the report of a run a task started (see Reconciliation.TaskKey).
+	TaskKey string
+}
+
 // Reconciliation is one run's report.
 type Reconciliation struct {
 	ID     int64     `json:"id"`

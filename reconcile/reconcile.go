@@ -13,16 +13,8 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// Request is what to reconcile: a window of provider time, the sources (every
-// source that can be reconciled when empty) and whether to change anything.
-type Request struct {
-	Since   time.Time
-	Until   time.Time // now when zero
-	Sources []string
-	DryRun  bool
-	// TaskKey keys the report of a run a task started (see domain.Reconciliation).
-	TaskKey string
-}
+// Request is what to reconcile (see domain.ReconciliationRequest).
+type Request = domain.ReconciliationRequest
 
 // Params are a Reconciler's dependencies.
 type Params struct {

@@ -48,6 +48,11 @@ type Config struct {
 	// capture, a payment before its order's total) are shown only once they have
 	// held this long; the conflicts:mature task shows them.
 	ConflictGrace time.Duration `env:"TRADEWIND_CONFLICT_GRACE" default:"2m" validate:"min=0,max=24h" help:"a duration between 0s and 24h, e.g. 2m"`
+
+	// The nightly reconciliation runs at this time of day in this time zone,
+	// over the 24 hours before it.
+	ReconcileAt string `env:"TRADEWIND_RECONCILE_AT" default:"02:30" validate:"clock" help:"a time of day HH:MM, e.g. 02:30"`
+	ReconcileTZ string `env:"TRADEWIND_RECONCILE_TZ" default:"UTC" validate:"timezone" help:"an IANA time zone, e.g. UTC or Europe/Berlin"`
 }
 
 // ConfigError names the offending variable and what would be valid.
@@ -149,6 +154,10 @@ func newValidator() *validator.Validate {
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != ""
+	})
+	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
+		_, err := time.Parse("15:04", fl.Field().String())
+		return err == nil
 	})
 	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
 		_, err := httpapi.ParseTrustedProxies(fl.Field().String())
