@@ -118,7 +118,7 @@ func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
 
 // byCreated yields a Stripe listing (newest first) in eventOrder: the events of
 // one second, sorted by id. Only one second's events are held at a time. Event
-// types outside types are skipped (a listing ignores an unknown filter).
+// types outside types (sorted; nil: none) are skipped.
 func byCreated(events iter.Seq2[json.RawMessage, error], types []string) iter.Seq2[listedEvent, error] {
 	return func(yield func(listedEvent, error) bool) {
 		var group []listedEvent
@@ -146,7 +146,7 @@ func byCreated(events iter.Seq2[json.RawMessage, error], types []string) iter.Se
 				}
 				return
 			}
-			if _, ok := slices.BinarySearch(types, h.Type); !ok {
+			if _, ok := slices.BinarySearch(types, h.Type); !ok && len(types) > 0 {
 				continue
 			}
 			if len(group) > 0 && !group[0].Created.Equal(h.Created) {

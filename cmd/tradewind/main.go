@@ -42,6 +42,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 			RunE: func(cmd *cobra.Command, _ []string) error { return runRoles(cmd.Context(), stderr, roles) },
 		}
 	}
+	bench := newBenchCommand(stdout, stderr)
+	bench.AddCommand(newBenchReconcileCommand(stdout, stderr)) // tradewind bench reconcile
 	root.AddCommand(
 		run("all", "Serve, work and schedule in one process, applying migrations first (the default for one machine)",
 			Roles{Serve: true, Work: true, Schedule: true, Migrate: true}),
@@ -52,7 +54,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newSimulateCommand(stdout, stderr),
 		newReplayCommand(stdout),
 		newReconcileCommand(stdout, stderr),
-		newBenchCommand(stdout, stderr),
+		bench,
 	)
 	return root
 }
