@@ -109,7 +109,9 @@ func Bench(ctx context.Context, p BenchParams) (BenchResult, error) {
 		}
 	}
 	err := Merge(ctx, theirs, iter.Seq2[domain.HeldEntry, error](ours),
-		func(t listedEvent, u domain.HeldEntry) int { return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID) },
+		func(t listedEvent, u domain.HeldEntry) int {
+			return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID)
+		},
 		func(t *listedEvent, u *domain.HeldEntry) error {
 			res.Compared++
 			if u == nil {
