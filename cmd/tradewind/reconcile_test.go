@@ -118,4 +118,9 @@ func TestReconciliationThroughTheAPI(t *testing.T) {
 	if st != http.StatusOK || !bytes.Contains(b, []byte(fmt.Sprintf(`"id":%d`, started.ID))) {
 		t.Errorf("GET /api/v1/reconciliations = %d %s; want the run listed", st, b)
 	}
+	o2 := newOps(t, m)
+	o2.login()
+	if p := o2.get("/ops/reconciliations"); p.status != http.StatusOK || !strings.Contains(p.body, fmt.Sprintf(`id="reconciliation-%d"`, started.ID)) {
+		t.Errorf("GET /ops/reconciliations = %d; want the run listed:\n%s", p.status, p.body)
+	}
 }
