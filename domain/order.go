@@ -100,6 +100,8 @@ type AppliedEvent struct {
 	AppliedAt  time.Time `json:"applied_at"`
 	// Outcome is "applied", or "stale" for a snapshot older than the one held.
 	Outcome string `json:"outcome"`
+	// Origin is how the event reached Tradewind: OriginWebhook or OriginReconciliation.
+	Origin string `json:"origin"`
 }
 
 // OrderReader reads orders for the API and the dashboard.

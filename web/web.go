@@ -56,7 +56,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message")
+var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message", "reconciliations")
 
 func parse(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

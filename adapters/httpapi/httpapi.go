@@ -65,8 +65,12 @@ type Params struct {
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
 	QueueDepth     func(ctx context.Context) (int, error)
 	ShedQueueDepth int
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Reconciliations are the reconciliation reports; StartReconciliation stores
+	// a running one and queues its run. Returns EINVALID for a bad request.
+	Reconciliations     domain.ReconciliationStore
+	StartReconciliation func(ctx context.Context, req domain.ReconciliationRequest) (domain.Reconciliation, error)
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Server holds the Fiber app and its handlers.
@@ -166,6 +170,9 @@ func New(p Params) *Server {
 	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
 	api.Delete("/reservations/:id", s.deleteReservation)
+	api.Get("/reconciliations", s.listReconciliations)
+	api.Post("/reconciliations", s.createReconciliation)
+	api.Get("/reconciliations/:id", s.getReconciliation)
 
 	s.mountDashboard()
 	return s

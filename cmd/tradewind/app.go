@@ -21,6 +21,7 @@ import (
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/ratelog"
 	"github.com/tradewind/tradewind/jobs"
+	"github.com/tradewind/tradewind/reconcile"
 )
 
 // Roles say which components a process runs.
@@ -238,6 +239,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
+		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener
@@ -264,11 +266,13 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
-		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
-		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
-	})
+	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
+	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
+	loc, at, err := m.reconcileSchedule()
+	if err != nil {
+		return err
+	}
+	mux.Handle(jobs.TypeReconcileNightly, &jobs.ReconcileNightly{Queue: m.client, At: at.Format("15:04"), Location: loc, Now: m.Now, Logger: m.Logger})
 	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
 		Reservations: m.reserver, Now: m.Now, Logger: m.Logger,
 	})
@@ -283,10 +287,90 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	return nil
 }
 
-func (m *Main) startScheduler() error {
-	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
-		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel,
+// processWebhook is the worker's handler of inbox entries; the reconciliation
+// applies what it repairs through the same one.
+func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
+	return &jobs.ProcessWebhook{
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
+		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
+		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
+	}
+}
+
+// reconciler is the nightly reconciliation, applying repairs through the
+// worker's handler; progress may be nil.
+func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, compared int)) *reconcile.Reconciler {
+	apply := m.processWebhook(inbox)
+	return reconcile.New(reconcile.Params{
+		Store:   &postgres.ReconcileStore{DB: m.DB, Now: m.Now},
+		Reports: &postgres.Reconciliations{DB: m.DB, Now: m.Now},
+		Sources: func() []domain.Source {
+			out := make([]domain.Source, 0, len(m.Sources))
+			for _, s := range m.Sources {
+				out = append(out, s)
+			}
+			return out
+		},
+		Provider: provider,
+		Apply: func(ctx context.Context, id int64) error {
+			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
+		},
+		Progress: progress, Now: m.Now, Logger: m.Logger,
 	})
+}
+
+// startReconciliation stores a running report and queues its run.
+func (m *Main) startReconciliation(rec *reconcile.Reconciler) func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
+	return func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
+		r, err := rec.Start(ctx, req)
+		if err != nil {
+			return r, err
+		}
+		_, err = m.client.EnqueueContext(ctx, jobs.NewReconcileTask(jobs.ReconcilePayload{ID: r.ID, Since: r.Since, Until: r.Until,
+			Sources: r.Requested, DryRun: r.DryRun}))
+		if err != nil {
+			now := m.Now().UTC()
+			r.Status, r.Error, r.FinishedAt = domain.ReconFailed, "could not be queued: Redis is unavailable", &now
+			if serr := (&postgres.Reconciliations{DB: m.DB}).Save(ctx, r); serr != nil {
+				m.Logger.Warn("save reconciliation", slog.String("error", serr.Error()))
+			}
+			return r, domain.WrapError(err, domain.EUNAVAILABLE, "the reconciliation could not be queued (Redis is unavailable); retry shortly")
+		}
+		return r, nil
+	}
+}
+
+// reconcileSchedule is the nightly reconciliation's time zone and time of day
+// (UTC and 02:30 when unset).
+func (m *Main) reconcileSchedule() (*time.Location, time.Time, error) {
+	loc, err := time.LoadLocation(m.Config.ReconcileTZ) // "" is UTC
+	if err != nil {
+		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_TZ", Problem: "is not a known time zone", Valid: "an IANA time zone, e.g. UTC or Europe/Berlin"}
+	}
+	raw := m.Config.ReconcileAt
+	if raw == "" {
+		raw = "02:30"
+	}
+	at, err := time.Parse("15:04", raw)
+	if err != nil {
+		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_AT", Problem: "is not HH:MM", Valid: "a time of day HH:MM, e.g. 02:30"}
+	}
+	return loc, at, nil
+}
+
+func (m *Main) startScheduler() error {
+	loc, at, err := m.reconcileSchedule()
+	if err != nil {
+		return err
+	}
+	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
+		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel, Location: loc,
+	})
+	// Every replica's cron ticks; the tick queues the night's run under an id
+	// of its window, so the night is reconciled once (jobs.ReconcileNightly).
+	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask()); err != nil {
+		return fmt.Errorf("schedule the nightly reconciliation: %w", err)
+	}
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
 		return fmt.Errorf("schedule inbox sweep: %w", err)
 	}

@@ -51,6 +51,11 @@ type Config struct {
 
 	// MaxInflightBodyBytes bounds the webhook and API request body bytes held in memory at once, across all connections.
 	MaxInflightBodyBytes int `env:"TRADEWIND_MAX_INFLIGHT_BODY_BYTES" default:"67108864" validate:"gtefield=MaxBodyBytes,max=17179869184" help:"bytes, at least TRADEWIND_MAX_BODY_BYTES, e.g. 67108864 (64 MiB)"`
+
+	// The nightly reconciliation runs at this time of day in this time zone,
+	// over the 24 hours before it.
+	ReconcileAt string `env:"TRADEWIND_RECONCILE_AT" default:"02:30" validate:"clock" help:"a time of day HH:MM, e.g. 02:30"`
+	ReconcileTZ string `env:"TRADEWIND_RECONCILE_TZ" default:"UTC" validate:"timezone" help:"an IANA time zone, e.g. UTC or Europe/Berlin"`
 }
 
 // ConfigError names the offending variable and what would be valid.
@@ -152,6 +157,10 @@ func newValidator() *validator.Validate {
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != ""
+	})
+	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
+		_, err := time.Parse("15:04", fl.Field().String())
+		return err == nil
 	})
 	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
 		_, err := httpapi.ParseTrustedProxies(fl.Field().String())

@@ -40,16 +40,19 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 			RunE: func(cmd *cobra.Command, _ []string) error { return runRoles(cmd.Context(), stderr, roles) },
 		}
 	}
+	bench := newBenchCommand(stdout, stderr)
+	bench.AddCommand(newBenchReconcileCommand(stdout, stderr)) // tradewind bench reconcile
 	root.AddCommand(
 		run("all", "Serve, work and schedule in one process, applying migrations first (the default for one machine)",
 			Roles{Serve: true, Work: true, Schedule: true, Migrate: true}),
 		run("serve", "Serve webhooks, the API and the dashboard", Roles{Serve: true}),
 		run("work", "Run the Asynq worker that applies events", Roles{Work: true}),
-		run("schedule", "Run the cron: the inbox sweeper", Roles{Schedule: true}),
+		run("schedule", "Run the cron: the inbox sweeper, reservation expiry, conflict maturing and the nightly reconciliation", Roles{Schedule: true}),
 		newMigrateCommand(stderr),
 		newSimulateCommand(stdout, stderr),
 		newReplayCommand(stdout),
-		newBenchCommand(stdout, stderr),
+		newReconcileCommand(stdout, stderr),
+		bench,
 	)
 	return root
 }
