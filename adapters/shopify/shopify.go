@@ -25,10 +25,15 @@
 // OrderFulfilled when the snapshot says so; orders/cancelled → OrderCancelled;
 // orders/fulfilled → OrderFulfilled; orders/paid → OrderUpdated (the snapshot) and
 // PaymentSucceeded (event id "<snapshot event id>:payment", PaymentRef
-// "shopify:<order id>", amount total_price); refunds/create → PaymentRefunded (PaymentRef
-// "shopify:<order id>", RefundRef the refund id, amount the sum of its successful refund
-// transactions, Restock when restock is true or any refund line's restock_type is "return"
-// or "cancel"); inventory_levels/update → InventoryLevelSet; customers/create and
+// "shopify:<order id>", amount total_price); refunds/create → one PaymentRefunded per
+// successful refund transaction (PaymentRef "shopify:<order id>", RefundRef
+// "transaction:<id>", so order_transactions/create reporting the same transaction counts
+// it once) and one PaymentRefunded of no money, RefundRef "refund:<id>", carrying the
+// units it put back in stock per line (restock_type return, cancel or legacy_restock;
+// before restock_type, restock true) or, with no lines, the Restock flag;
+// order_transactions/create → PaymentAuthorized, PaymentSucceeded, PaymentRefunded,
+// PaymentFailed or RefundFailed by kind and status (normalizeTransaction);
+// inventory_levels/update → InventoryLevelSet; customers/create and
 // customers/update → CustomerUpserted.
 //
 // Snapshot status: cancelled when cancelled_at is set, fulfilled when fulfillment_status is
