@@ -186,7 +186,8 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refundedTotal = p.Amount
 		}
 	}
-	_, err := tx.ExecContext(ctx, `
+	var owner string
+	err := tx.GetContext(ctx, &owner, `
 		INSERT INTO payments (provider, ref, source, order_ref, currency, authorized, captured, refunded_total, failed, failure_reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (provider, ref) DO UPDATE SET
@@ -197,10 +198,19 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
 			failed         = payments.failed OR EXCLUDED.failed,
 			failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-			updated_at     = $11`,
+			updated_at     = $11
+		RETURNING COALESCE(order_ref, '')`,
 		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason, tx.now)
 	if err != nil {
 		return "", err
+	}
+	if orderRef == "" && owner != "" {
+		// The payment's order committed while this event waited for the payment row: the
+		// order was settled without this fact, so settle it again here.
+		if _, err := lockOrder(ctx, tx, owner); err != nil {
+			return "", err
+		}
+		orderRef = owner
 	}
 	if (ev.Type == domain.PaymentRefunded || ev.Type == domain.RefundFailed) && p.RefundRef != "" {
 		err = saveRefund(ctx, tx, ev)
