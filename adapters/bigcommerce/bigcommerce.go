@@ -6,8 +6,10 @@
 // by the standardwebhooks package's exported functions. The key is the app's client
 // secret used as raw bytes, or, for a secret written "whsec_<base64>", its decoded bytes.
 //
-// Dedupe on the payload's hash (BigCommerce: "if a hook fires twice for the same event,
-// both request bodies rely on the same hash").
+// Dedupe on scope, data.type, data.id and the payload's hash together (dedupeKey):
+// BigCommerce says "if a hook fires twice for the same event, both request bodies rely on
+// the same hash", but not that two events never share one, and deliveries of different
+// scopes were seen with one hash; the hash alone answered a refund "duplicate".
 //
 // Payloads are thin: data carries ids only. Handled scopes are store/order/created,
 // store/order/updated, store/order/statusUpdated and store/sku/inventory/updated; Parse
@@ -208,7 +210,15 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 			return nil, err
 		}
 	}
-	return []domain.Message{{ID: p.Hash, Type: p.Scope, OccurredAt: unix(p.CreatedAt), Payload: d.Body, Unconfirmed: handled[p.Scope]}}, nil
+	return []domain.Message{{ID: p.dedupeKey(), Type: p.Scope, OccurredAt: unix(p.CreatedAt), Payload: d.Body, Unconfirmed: handled[p.Scope]}}, nil
+}
+
+// dedupeKey is the message id: scope, data.type, data.id and hash, so that a retry of one
+// event (same hash, same resource) is a duplicate and two events of different scopes or
+// resources never are, whatever their hashes.
+func (p thin) dedupeKey() string {
+	id := strings.Trim(string(p.Data.ID), `" `)
+	return p.Scope + "|" + p.Data.Type + "|" + id + "|" + p.Hash
 }
 
 // id returns data.id of an order or SKU scope.
@@ -283,7 +293,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	}
 	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID}
 	if base.EventID == "" {
-		base.EventID = p.Hash
+		base.EventID = p.dedupeKey()
 	}
 	if p.Scope == ScopeSKUInventoryUpdated {
 		return normalizeStock(base, p)

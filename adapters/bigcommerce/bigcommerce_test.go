@@ -468,3 +468,29 @@ func TestParse(t *testing.T) {
 		})
 	}
 }
+
+// TestDedupeKeyCannotCollideAcrossScopes: deliveries that share a hash but differ in
+// scope or resource are different messages (the hash alone answered a refund
+// "duplicate"); a retry of one event (same body) is the same message.
+func TestDedupeKeyCannotCollideAcrossScopes(t *testing.T) {
+	ids := map[string]string{}
+	for _, body := range []string{
+		`{"scope":"store/order/updated","data":{"type":"order","id":250},"hash":"same","created_at":1561479335}`,
+		`{"scope":"store/order/refund/created","data":{"type":"order","id":250},"hash":"same","created_at":1561479335}`,
+		`{"scope":"store/order/transaction/created","data":{"type":"transaction","id":250},"hash":"same","created_at":1561479335}`,
+		`{"scope":"store/order/updated","data":{"type":"order","id":251},"hash":"same","created_at":1561479335}`,
+	} {
+		msgs, err := bigcommerce.Provider{}.Parse(src, domain.Delivery{Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := ids[msgs[0].ID]; ok {
+			t.Errorf("%s and %s share the dedupe key %q", prev, body, msgs[0].ID)
+		}
+		ids[msgs[0].ID] = body
+		again, _ := bigcommerce.Provider{}.Parse(src, domain.Delivery{Body: []byte(body)})
+		if again[0].ID != msgs[0].ID {
+			t.Errorf("a retry of %s has another key: %q, %q", body, again[0].ID, msgs[0].ID)
+		}
+	}
+}
