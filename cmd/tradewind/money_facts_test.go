@@ -8,12 +8,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tradewind/tradewind/adapters/adyen"
+	"github.com/tradewind/tradewind/adapters/bigcommerce"
+	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
@@ -81,6 +84,19 @@ func adyenDelivery(t *testing.T, name string, it adyen.Item) signedDelivery {
 	return signedDelivery{name, "demo-adyen", webhook.Request{Header: h, Body: body}}
 }
 
+func bigcommerceDelivery(t *testing.T, name string, payload map[string]any) signedDelivery {
+	t.Helper()
+	payload["created_at"], payload["store_id"], payload["producer"] = time.Now().Unix(), "1025646", "stores/tradewinddemo"
+	body, err := json.Marshal(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	standardwebhooks.SetHeaders(h, []byte("tradewind_dev_bigcommerce_client_secret"), "msg_"+name, time.Now().Unix(), body)
+	return signedDelivery{name, "demo-bigcommerce", webhook.Request{Header: h, Body: body}}
+}
+
 func (d signedDelivery) send(t *testing.T, m *Main) {
 	t.Helper()
 	if r := post(t, webhookURL(m, d.source), d.req); r.status/100 != 2 {
@@ -128,7 +144,10 @@ type stockView struct {
 func TestMoneyFactsEndToEnd(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	_, sources := demoSources(t, nil)
+	store := bigcommerce.NewFakeStore()
+	storeAPI := httptest.NewServer(store)
+	t.Cleanup(storeAPI.Close)
+	_, sources := demoSources(t, map[string]string{"bigcommerce": storeAPI.URL})
 	m := e.startWith(sources)
 	logUnapplied(t, e)
 	waitStatus := func(ref, want string) { waitPaymentStatus(t, m, ref, want, 15*time.Second) }
@@ -208,6 +227,30 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		if n := e.count(`SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE provider = 'shopify' AND NOT failed`); n != 1000 {
 			t.Errorf("shopify refunded = %d, want 1000 (one transaction, counted once)", n)
 		}
+	})
+	t.Run("bigcommerce: transactions and refunds fetched from the store API, product-level stock", func(t *testing.T) {
+		store.PutOrder(bigcommerce.FakeOrder{ID: 8100, Lines: []bigcommerce.FakeLine{{ProductID: 1, VariantID: 2, SKU: "BC-8", Quantity: 1, UnitPrice: 4000}},
+			Transactions: []bigcommerce.FakeTransaction{{ID: 81, Event: "purchase", Amount: 4000}}})
+		order := map[string]any{"type": "order", "id": 8100}
+		bigcommerceDelivery(t, "order", map[string]any{"scope": "store/order/created", "data": order, "hash": "h8100"}).send(t, m)
+		// The transaction payload shares the order's hash, as in BigCommerce's examples.
+		bigcommerceDelivery(t, "tx", map[string]any{"scope": "store/order/transaction/created",
+			"data": map[string]any{"type": "transaction", "order_id": 8100, "transaction_id": "ch_81"}, "hash": "h8100"}).send(t, m)
+		waitStatus("8100", "paid")
+		store.PutOrder(bigcommerce.FakeOrder{ID: 8100, Lines: []bigcommerce.FakeLine{{ProductID: 1, VariantID: 2, SKU: "BC-8", Quantity: 1, UnitPrice: 4000}},
+			Transactions: []bigcommerce.FakeTransaction{{ID: 81, Event: "purchase", Amount: 4000}, {ID: 82, Event: "refund", Amount: 1500}},
+			Refunds:      []bigcommerce.FakeRefund{{ID: 9, Amount: 1500, Reason: "damaged"}}})
+		refund := map[string]any{"type": "order", "id": 8100, "refund": map[string]any{"refund_id": 9}}
+		bigcommerceDelivery(t, "refund", map[string]any{"scope": "store/order/refund/created", "data": refund, "hash": "h8100"}).send(t, m)
+		waitStatus("8100", "partially_refunded")
+
+		store.PutVariant(bigcommerce.FakeVariant{ProductID: 167, SKU: "BC-PRODUCT", InventoryLevel: 12})
+		bigcommerceDelivery(t, "product-stock", map[string]any{"scope": "store/product/inventory/updated", "hash": "h167",
+			"data": map[string]any{"type": "product", "id": 167, "inventory": map[string]any{"product_id": 167, "method": "absolute", "value": 12}}}).send(t, m)
+		var s stockView
+		testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+			return apiGet(t, m, "inventory/BC-PRODUCT", &s) == http.StatusOK && s.OnHand == 12, fmt.Sprintf("BC-PRODUCT on hand 12 (now %+v)", s)
+		})
 	})
 }
 
