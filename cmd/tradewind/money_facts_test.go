@@ -18,6 +18,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
 	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/woocommerce"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
@@ -95,6 +96,21 @@ func bigcommerceDelivery(t *testing.T, name string, payload map[string]any) sign
 	h.Set("Content-Type", "application/json")
 	standardwebhooks.SetHeaders(h, []byte("tradewind_dev_bigcommerce_client_secret"), "msg_"+name, time.Now().Unix(), body)
 	return signedDelivery{name, "demo-bigcommerce", webhook.Request{Header: h, Body: body}}
+}
+
+func wooDelivery(t *testing.T, name, topic string, resource map[string]any) signedDelivery {
+	t.Helper()
+	body, err := json.Marshal(resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(woocommerce.TopicHeader, topic)
+	h.Set(woocommerce.IDHeader, "3")
+	h.Set(woocommerce.DeliveryIDHeader, "d-"+name)
+	h.Set(woocommerce.SignatureHeader, woocommerce.Sign("tradewind_dev_woocommerce_secret", body))
+	return signedDelivery{name, "demo-woocommerce", webhook.Request{Header: h, Body: body}}
 }
 
 func (d signedDelivery) send(t *testing.T, m *Main) {
@@ -227,6 +243,24 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		if n := e.count(`SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE provider = 'shopify' AND NOT failed`); n != 1000 {
 			t.Errorf("shopify refunded = %d, want 1000 (one transaction, counted once)", n)
 		}
+	})
+	t.Run("woocommerce: a refund made by hand in the admin counts, keyed by its id", func(t *testing.T) {
+		order := func(modified string, refunds []any) map[string]any {
+			return map[string]any{"id": 9100, "status": "processing", "currency": "USD", "total": "40.00", "payment_method": "stripe",
+				"date_modified_gmt": modified, "customer_id": 0, "refunds": refunds,
+				"line_items": []any{map[string]any{"product_id": 1, "variation_id": 0, "quantity": 1, "subtotal": "40.00", "price": 40, "sku": "WOO-9"}}}
+		}
+		wooDelivery(t, "order", "order.created", order("2026-01-01T10:00:00", []any{})).send(t, m)
+		stripeDelivery(t, "pi", "evt_w9_pi", "payment_intent.succeeded", piObject("pi_W9", "9100", 4000)).send(t, m)
+		waitStatus("9100", "paid")
+		manual := map[string]any{"id": 9101, "reason": "goodwill", "total": "-5.00", "refunded_payment": false}
+		viaGateway := map[string]any{"id": 9102, "reason": "", "total": "-7.00", "refunded_payment": true}
+		wooDelivery(t, "refunded", "order.updated", order("2026-01-01T11:00:00", []any{manual, viaGateway})).send(t, m)
+		waitStatus("9100", "partially_refunded")
+		testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+			n := e.count(`SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE provider = 'woocommerce'`)
+			return n == 500, fmt.Sprintf("woocommerce refunds %d, want 500 (the manual one only: the gateway reports its own)", n)
+		})
 	})
 	t.Run("bigcommerce: transactions and refunds fetched from the store API, product-level stock", func(t *testing.T) {
 		store.PutOrder(bigcommerce.FakeOrder{ID: 8100, Lines: []bigcommerce.FakeLine{{ProductID: 1, VariantID: 2, SKU: "BC-8", Quantity: 1, UnitPrice: 4000}},
