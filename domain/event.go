@@ -116,11 +116,11 @@ type Dispute struct {
 	// Outcome is DisputeOpen while the dispute can still go either way, DisputeWon when
 	// the money stayed or came back, DisputeLost when the money was taken back for good
 	// (as far as this stage goes).
-	Outcome string `json:"outcome"`
+	Outcome string `json:"outcome,omitempty"`
 	// Stage is the provider's lifecycle stage the fact belongs to, counted from 1:
 	// a later stage supersedes an earlier one whatever order they arrive in (an Adyen
 	// CHARGEBACK_REVERSED supersedes the CHARGEBACK, a SECOND_CHARGEBACK the reversal).
-	Stage int `json:"stage"`
+	Stage int `json:"stage,omitempty"`
 }
 
 // Dispute outcomes.

@@ -18,7 +18,7 @@ func TestMoneyFactsStoreFaithfully(t *testing.T) {
 	l := &postgres.Ledger{DB: db}
 	dispute := func(b builder, status, outcome string, stage, sec int) domain.Event {
 		ev := b.payment(domain.DisputeOpened, "dispute-"+status, sec, 0)
-		if outcome != domain.DisputeOpen {
+		if outcome != domain.DisputeOpen && outcome != "" {
 			ev.Type = domain.DisputeClosed
 		}
 		ev.Payment, ev.Dispute = nil, &domain.Dispute{Ref: "dp_" + b.ref, Amount: 300, Currency: "USD", Status: status, Outcome: outcome, Stage: stage}
@@ -35,6 +35,11 @@ func TestMoneyFactsStoreFaithfully(t *testing.T) {
 		{"a second chargeback after the reversal is lost, whatever the order", func(b builder) []domain.Event {
 			return []domain.Event{dispute(b, "second_chargeback", domain.DisputeLost, 5, 40), dispute(b, "chargeback_reversed", domain.DisputeWon, 4, 30),
 				dispute(b, "chargeback", domain.DisputeOpen, 2, 20)}
+		}, "charged_back", "committed:3", 7, []string{"storefront_set", "order", "payment"}},
+		{"an adapter that states no outcome: closed with status lost is lost (PayPal)", func(b builder) []domain.Event {
+			ev := dispute(b, "lost", domain.DisputeLost, 0, 30)
+			ev.Dispute.Outcome = ""
+			return []domain.Event{dispute(b, "open", "", 0, 20), ev}
 		}, "charged_back", "committed:3", 7, []string{"storefront_set", "order", "payment"}},
 		{"a reversal after the chargeback is won", func(b builder) []domain.Event {
 			return []domain.Event{dispute(b, "chargeback_reversed", domain.DisputeWon, 4, 30), dispute(b, "chargeback", domain.DisputeOpen, 2, 20)}
