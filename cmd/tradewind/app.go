@@ -267,17 +267,23 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy}, Source: m.source, Provider: provider, Logger: m.Logger,
 		OnApplied: func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 	})
-	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
+	mux.Handle(jobs.TypeExpireReservations, m.periodic(jobs.TypeExpireReservations, &jobs.ExpireReservations{
 		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
-	})
-	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
+	}))
+	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
-	})
+	}))
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	m.Logger.Info("worker started", slog.Int("concurrency", m.Config.WorkerConcurrency))
 	return nil
+}
+
+// periodic wraps the handler of a scheduled task: once per window whatever the
+// number of schedule replicas, and never retried or archived (see jobs.Periodic).
+func (m *Main) periodic(typ string, h asynq.Handler) asynq.Handler {
+	return &jobs.Periodic{Type: typ, Interval: m.Config.SweepInterval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
 }
 
 func (m *Main) startScheduler() error {
