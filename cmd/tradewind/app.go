@@ -76,6 +76,9 @@ func (m *Main) Addr() string {
 
 // Run connects to PostgreSQL and Redis and starts the components of roles.
 func (m *Main) Run(ctx context.Context, roles Roles) error {
+	if _, err := jobs.RetentionPolicy(m.Config.Retention, m.Sources); err != nil {
+		return fmt.Errorf("config: %s", domain.ErrorMessage(err))
+	}
 	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
 	if domain.ErrorCode(err) == domain.EUNAVAILABLE {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: PostgreSQL at %s does not answer; start it (make run starts a local one) or fix the URL: %v",
@@ -273,6 +276,10 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	}))
+	retention, _ := jobs.RetentionPolicy(m.Config.Retention, m.Sources) // checked in Run
+	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
+		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.Config.Retention, Now: m.Now, Logger: m.Logger,
+	}))
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -283,7 +290,11 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 // periodic wraps the handler of a scheduled task: once per window whatever the
 // number of schedule replicas, and never retried or archived (see jobs.Periodic).
 func (m *Main) periodic(typ string, h asynq.Handler) asynq.Handler {
-	return &jobs.Periodic{Type: typ, Interval: m.Config.SweepInterval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
+	return m.periodicEvery(m.Config.SweepInterval, typ, h)
+}
+
+func (m *Main) periodicEvery(interval time.Duration, typ string, h asynq.Handler) asynq.Handler {
+	return &jobs.Periodic{Type: typ, Interval: interval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
 }
 
 func (m *Main) startScheduler() error {
@@ -295,6 +306,9 @@ func (m *Main) startScheduler() error {
 	}
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
 		return fmt.Errorf("schedule reservation expiry: %w", err)
+	}
+	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask()); err != nil {
+		return fmt.Errorf("schedule retention prune: %w", err)
 	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
