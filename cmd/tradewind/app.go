@@ -91,9 +91,10 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
 		return err
 	}
-	m.redisOpt, err = asynq.ParseRedisURI(m.Config.RedisURL)
+	m.redisOpt, err = ParseRedisURL(m.Config.RedisURL)
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
