@@ -42,8 +42,10 @@ func (p *Periodic) ProcessTask(ctx context.Context, t *asynq.Task) error {
 			p.Logger.Warn("could not claim the periodic task's window; running it anyway",
 				slog.String("task", p.Type), slog.String("error", err.Error()))
 		case !claimed:
+			p.Logger.Debug("periodic task skipped: it ran in this window", slog.String("task", p.Type), slog.Int64("window", window))
 			return nil // another copy ran in this window
 		}
+		p.Logger.Debug("periodic task runs", slog.String("task", p.Type), slog.Int64("window", window))
 	}
 	if err := p.Handler.ProcessTask(ctx, t); err != nil {
 		p.Logger.Warn("periodic task failed; the next window retries it",

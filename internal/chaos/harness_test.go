@@ -233,6 +233,7 @@ type clusterOpts struct {
 	proxyPG               bool // processes reach PostgreSQL through a proxy the scenario can cut
 	serveNofile           int  // prlimit for serve processes
 	serveEnv              []string
+	workEnv               []string
 }
 
 func newCluster(t testing.TB, o clusterOpts) *cluster {
@@ -266,7 +267,7 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		c.serves = append(c.serves, p)
 	}
 	for i := range o.works {
-		c.works = append(c.works, &proc{c: c, role: "work", name: fmt.Sprintf("work-%d", i+1)})
+		c.works = append(c.works, &proc{c: c, role: "work", name: fmt.Sprintf("work-%d", i+1), extra: o.workEnv})
 	}
 	for i := range o.scheds {
 		c.scheds = append(c.scheds, &proc{c: c, role: "schedule", name: fmt.Sprintf("schedule-%d", i+1)})
