@@ -302,13 +302,19 @@ func (m *Main) startScheduler() error {
 	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
 		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel,
 	})
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
+	// A periodic task's fixed id must never stay taken: a copy whose worker lost its
+	// lease (a worker killed, Redis restarted from its AOF mid-run) is retried, not
+	// archived, since an archived copy kept the id and Asynq refused every later one
+	// (found by the chaos suite). jobs.Periodic never fails a run, so retries are only
+	// these.
+	leaseRetries := asynq.MaxRetry(5)
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule inbox sweep: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule reservation expiry: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask()); err != nil {
+	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule retention prune: %w", err)
 	}
 	if err := m.scheduler.Start(); err != nil {

@@ -34,6 +34,7 @@ type hostile struct {
 	name    string
 	source  string
 	want    int
+	orClose bool // closing the connection instead of answering is fine too
 	pending string
 	build   func(now time.Time) webhook.Request
 }
@@ -102,7 +103,7 @@ func hostileInputs() []hostile {
 		{name: "WooCommerce unsigned order (not a ping)", source: "chaos-woo", want: 401, build: wooPing(`{"id":7999996,"status":"processing"}`)},
 		{name: "Stripe, signed, NUL byte in the event id", source: "chaos-stripe", want: 400, pending: pendingGroupCommit, build: signedStripe("evt_nul\x00id")},
 		{name: "Stripe, signed, 100 kB event id", source: "chaos-stripe", want: 400, pending: pendingGroupCommit, build: signedStripe("evt_" + long)},
-		{name: "Standard Webhooks, signed, 100 kB webhook-id header", source: "chaos-swh", want: 431, build: signedSWH("msg_" + long)},
+		{name: "Standard Webhooks, signed, 100 kB webhook-id header", source: "chaos-swh", want: 431, orClose: true, build: signedSWH("msg_" + long)},
 		{name: "Stripe, wrong signature", source: "chaos-stripe", want: 401, build: func(now time.Time) webhook.Request {
 			return resign("whsec_not_the_secret", []byte(`{"id":"evt_forged","type":"payment_intent.succeeded"}`), now)
 		}},
@@ -161,7 +162,8 @@ func sendHostile(t *testing.T, f *faults) {
 		sort.Strings(keys)
 		answer := strings.Join(keys, ", ")
 		note := ""
-		if answer != strconv.Itoa(h.want) {
+		ok := answer == strconv.Itoa(h.want) || (h.orClose && (answer == "connection error" || answer == strconv.Itoa(h.want)+", connection error"))
+		if !ok {
 			msg := fmt.Sprintf("%s to %s: answered %v, want %d", h.name, h.source, got[i], h.want)
 			if h.pending != "" {
 				later = append(later, msg)
