@@ -76,7 +76,7 @@ func (m *Main) Addr() string {
 
 // Run connects to PostgreSQL and Redis and starts the components of roles.
 func (m *Main) Run(ctx context.Context, roles Roles) error {
-	if _, err := jobs.RetentionPolicy(m.Config.Retention, m.Sources); err != nil {
+	if _, err := jobs.RetentionPolicy(m.retention(), m.Sources); err != nil {
 		return fmt.Errorf("config: %s", domain.ErrorMessage(err))
 	}
 	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
@@ -277,15 +277,23 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	}))
-	retention, _ := jobs.RetentionPolicy(m.Config.Retention, m.Sources) // checked in Run
+	retention, _ := jobs.RetentionPolicy(m.retention(), m.Sources) // checked in Run
 	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
-		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.Config.Retention, Now: m.Now, Logger: m.Logger,
+		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.retention(), Now: m.Now, Logger: m.Logger,
 	}))
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	m.Logger.Info("worker started", slog.Int("concurrency", m.Config.WorkerConcurrency))
 	return nil
+}
+
+// retention is TRADEWIND_RETENTION; a Config built in code without it gets the default.
+func (m *Main) retention() time.Duration {
+	if m.Config.Retention == 0 {
+		return 30 * 24 * time.Hour
+	}
+	return m.Config.Retention
 }
 
 // periodic wraps the handler of a scheduled task: once per window whatever the
