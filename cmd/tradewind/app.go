@@ -76,6 +76,9 @@ func (m *Main) Addr() string {
 
 // Run connects to PostgreSQL and Redis and starts the components of roles.
 func (m *Main) Run(ctx context.Context, roles Roles) error {
+	if _, err := jobs.RetentionPolicy(m.retention(), m.Sources); err != nil {
+		return fmt.Errorf("config: %s", domain.ErrorMessage(err))
+	}
 	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
 	if domain.ErrorCode(err) == domain.EUNAVAILABLE {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: PostgreSQL at %s does not answer; start it (make run starts a local one) or fix the URL: %v",
@@ -88,9 +91,10 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
 		return err
 	}
-	m.redisOpt, err = asynq.ParseRedisURI(m.Config.RedisURL)
+	m.redisOpt, err = ParseRedisURL(m.Config.RedisURL)
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
@@ -273,13 +277,19 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		return err
 	}
 	mux.Handle(jobs.TypeReconcileNightly, &jobs.ReconcileNightly{Queue: m.client, At: at.Format("15:04"), Location: loc, Now: m.Now, Logger: m.Logger})
-	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
+	mux.Handle(jobs.TypeExpireReservations, m.periodic(jobs.TypeExpireReservations, &jobs.ExpireReservations{
 		Reservations: m.reserver, Now: m.Now, Logger: m.Logger,
-	})
-	mux.Handle(jobs.TypeMatureConflicts, &jobs.MatureConflicts{Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger})
-	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
+	}))
+	mux.Handle(jobs.TypeMatureConflicts, m.periodic(jobs.TypeMatureConflicts, &jobs.MatureConflicts{
+		Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger,
+	}))
+	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
-	})
+	}))
+	retention, _ := jobs.RetentionPolicy(m.retention(), m.Sources) // checked in Run
+	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
+		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.retention(), Now: m.Now, Logger: m.Logger,
+	}))
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -358,6 +368,24 @@ func (m *Main) reconcileSchedule() (*time.Location, time.Time, error) {
 	return loc, at, nil
 }
 
+// retention is TRADEWIND_RETENTION; a Config built in code without it gets the default.
+func (m *Main) retention() time.Duration {
+	if m.Config.Retention == 0 {
+		return 30 * 24 * time.Hour
+	}
+	return m.Config.Retention
+}
+
+// periodic wraps the handler of a scheduled task: once per window whatever the
+// number of schedule replicas, and never retried or archived (see jobs.Periodic).
+func (m *Main) periodic(typ string, h asynq.Handler) asynq.Handler {
+	return m.periodicEvery(m.Config.SweepInterval, typ, h)
+}
+
+func (m *Main) periodicEvery(interval time.Duration, typ string, h asynq.Handler) asynq.Handler {
+	return &jobs.Periodic{Type: typ, Interval: interval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
+}
+
 func (m *Main) startScheduler() error {
 	loc, at, err := m.reconcileSchedule()
 	if err != nil {
@@ -366,19 +394,28 @@ func (m *Main) startScheduler() error {
 	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
 		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel, Location: loc,
 	})
+	// A periodic task's fixed id must never stay taken: a copy whose worker lost its
+	// lease (a worker killed, Redis restarted from its AOF mid-run) is retried, not
+	// archived, since an archived copy kept the id and Asynq refused every later one
+	// (found by the chaos suite). jobs.Periodic never fails a run, so retries are only
+	// these.
+	leaseRetries := asynq.MaxRetry(5)
 	// Every replica's cron ticks; the tick queues the night's run under an id
 	// of its window, so the night is reconciled once (jobs.ReconcileNightly).
-	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask()); err != nil {
+	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule the nightly reconciliation: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule inbox sweep: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule reservation expiry: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule conflict maturing: %w", err)
+	}
+	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
+		return fmt.Errorf("schedule retention prune: %w", err)
 	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
