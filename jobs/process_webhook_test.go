@@ -28,7 +28,7 @@ type fakeProvider struct {
 
 func (fakeProvider) Kind() string                                                   { return "fake" }
 func (fakeProvider) CheckSource(domain.Source) error                                { return nil }
-func (fakeProvider) Verify(domain.Source, domain.Delivery) error                    { return nil }
+func (fakeProvider) Verify(context.Context, domain.Source, domain.Delivery) error   { return nil }
 func (fakeProvider) Handles(string) bool                                            { return true }
 func (fakeProvider) Parse(domain.Source, domain.Delivery) ([]domain.Message, error) { return nil, nil }
 func (p fakeProvider) Normalize(_ domain.Source, m domain.Message) ([]domain.Event, error) {

@@ -17,6 +17,7 @@
 package adyen
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -150,7 +151,7 @@ func items(body []byte) ([]Item, [][]byte, error) {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	if err := webhook.RequireSecrets(src); err != nil {
 		return err
 	}

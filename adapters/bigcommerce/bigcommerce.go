@@ -43,6 +43,7 @@
 package bigcommerce
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -141,7 +142,7 @@ func isStoreHash(h string) bool {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	if err := webhook.RequireSecrets(src); err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
 		ReceivedAt: start,
 	}
-	if err := provider.Verify(src, d); err != nil {
+	if err := provider.Verify(c.UserContext(), src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}
 	if cause, err := s.claimTransmission(c.UserContext(), provider, src, d); err != nil {

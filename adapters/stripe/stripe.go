@@ -5,6 +5,7 @@
 package stripe
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -45,7 +46,7 @@ func (Provider) CheckSource(src domain.Source) error {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	return webhook.VerifyTimestamped(src, d.Header.Get(SignatureHeader), d.Body, d.ReceivedAt, webhook.DefaultTolerance)
 }
 
