@@ -12,7 +12,6 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/postgres"
@@ -35,7 +34,7 @@ type Roles struct {
 // returns; Close stops them gracefully. End-to-end tests drive this same wiring.
 type Main struct {
 	Config  Config
-	Sources map[string]domain.Source
+	Sources domain.Sources
 	Logger  *slog.Logger
 	Now     func() time.Time
 
@@ -45,7 +44,8 @@ type Main struct {
 	redis     redis.UniversalClient
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	breaker   *gobreaker.CircuitBreaker[struct{}]
+	queue     *jobs.WebhookQueue // enqueues behind a circuit breaker; the backlog
+	providers *registry.Registry // the process's providers (PayPal's caches)
 
 	server    *httpapi.Server
 	reserver  *postgres.Reserver
@@ -61,7 +61,7 @@ type Main struct {
 }
 
 // NewMain returns a Main for a validated configuration and sources.
-func NewMain(cfg Config, sources map[string]domain.Source, logger *slog.Logger) *Main {
+func NewMain(cfg Config, sources domain.Sources, logger *slog.Logger) *Main {
 	return &Main{Config: cfg, Sources: sources, Logger: logger, Now: time.Now, Metrics: tprom.New()}
 }
 
@@ -99,12 +99,9 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	}
 	m.client = asynq.NewClient(m.redisOpt)
 	m.inspector = asynq.NewInspector(m.redisOpt)
-	m.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "redis-enqueue",
-		Timeout:     5 * time.Second,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
-	})
-	m.Metrics.RegisterQueueDepth(m.queueDepths)
+	m.queue = jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: m.client, Tasks: m.inspector})
+	m.providers = registry.New()
+	m.Metrics.RegisterQueueDepth(m.queue.BacklogByQueue)
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
@@ -155,45 +152,6 @@ func (m *Main) checkSchema(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-func (m *Main) source(id string) (domain.Source, bool) {
-	s, ok := m.Sources[id]
-	return s, ok
-}
-
-func provider(kind string) (domain.Provider, bool) {
-	a, ok := registry.Lookup(kind)
-	return a, ok
-}
-
-// enqueue queues an inbox entry on its queue (jobs.QueueFor), failing fast while
-// Redis is known to be down: the circuit breaker keeps a Redis outage from slowing
-// every acknowledgement.
-func (m *Main) enqueue(ctx context.Context, id int64, src domain.Source) error {
-	_, err := m.breaker.Execute(func() (struct{}, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := jobs.EnqueueEntry(ctx, m.client, m.inspector, id, src.Provider)
-		return struct{}{}, err
-	})
-	return err
-}
-
-func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
-	qs, err := m.inspector.Queues()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int, len(qs))
-	for _, q := range qs {
-		info, err := m.inspector.GetQueueInfo(q)
-		if err != nil {
-			return nil, err
-		}
-		out[q] = info.Pending + info.Retry + info.Scheduled
-	}
-	return out, nil
-}
-
 // readyChecks are what /readyz checks: PostgreSQL and Redis answer.
 func (m *Main) readyChecks() map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
@@ -229,9 +187,9 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
 	m.server = httpapi.New(httpapi.Params{
-		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
+		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: m.queue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
-		QueueDepth:    m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
+		Backlog:       m.queue, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
@@ -265,7 +223,7 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	})
 	mux := asynq.NewServeMux()
 	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	})
