@@ -55,6 +55,9 @@ type Main struct {
 	serveErr  error         // why it stopped; read after serveDone is closed
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
+	// running are the long-lived components Run started, in order; Close shuts
+	// each down once, in reverse order.
+	running []running
 
 	closeOnce sync.Once
 	closeErr  error
@@ -107,25 +110,47 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if roles.Serve || roles.Work {
 		// One Reserver for the API and the expiry task: Close shuts it down once.
 		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
-		if err := m.reserver.Start(ctx); err != nil {
+		if err := m.start(ctx, "reserver", m.reserver); err != nil {
 			return err
 		}
 	}
 	if roles.Work {
-		if err := m.startWorker(inbox); err != nil {
+		if err := m.startWorker(ctx, inbox); err != nil {
 			return err
 		}
 	}
 	if roles.Schedule {
-		if err := m.startScheduler(); err != nil {
+		if err := m.startScheduler(ctx); err != nil {
 			return err
 		}
 	}
 	if roles.Serve {
-		if err := m.startServer(inbox); err != nil {
+		if err := m.startServer(ctx, inbox); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// component is the shape of every long-lived part of Main (the reserver, the
+// worker, the scheduler, the ingress's inbox batcher, the HTTP server): Start
+// takes what it needs to run until Shutdown; ctx bounds the start only.
+type component interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+type running struct {
+	name string
+	c    component
+}
+
+// start starts c and, once it runs, leaves it to Close.
+func (m *Main) start(ctx context.Context, name string, c component) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	m.running = append(m.running, running{name, c})
 	return nil
 }
 
@@ -167,7 +192,7 @@ func (m *Main) ServeDone() <-chan struct{} { return m.serveDone }
 // ServeErr is why the HTTP server stopped: nil after Close. Read it after ServeDone.
 func (m *Main) ServeErr() error { return m.serveErr }
 
-func (m *Main) startServer(inbox *postgres.Inbox) error {
+func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err error) {
 	// Bind first: an address in use fails before anything is started.
 	ln, err := listen(m.Config.Listen)
 	if err != nil {
@@ -178,8 +203,13 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		MaxConns: maxConns, MaxConnsPerIP: m.Config.MaxConnectionsPerIP,
 		Log: ratelog.New(m.Logger, 10*time.Second, nil),
 	})
+	defer func() {
+		if err != nil { // not serving: the HTTP server's Shutdown will not close it
+			err = errors.Join(err, m.listener.Close())
+		}
+	}()
 	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Logger: m.Logger})
-	if err := m.batcher.Start(context.Background()); err != nil {
+	if err := m.start(ctx, "inbox batcher", m.batcher); err != nil { // shut down after the server: its requests are answered first
 		return err
 	}
 	trusted, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
@@ -197,18 +227,15 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 	})
-	m.serveDone = make(chan struct{})
-	srv, lis := m.server, m.listener
-	go func() {
-		defer close(m.serveDone)
-		m.serveErr = srv.App().Listener(lis)
-	}()
+	if err := m.start(ctx, "HTTP server", &serving{m: m}); err != nil {
+		return err
+	}
 	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)),
 		slog.Int("max_connections", maxConns), slog.Int("max_connections_per_ip", m.Config.MaxConnectionsPerIP))
 	return nil
 }
 
-func (m *Main) startWorker(inbox *postgres.Inbox) error {
+func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
 		Concurrency:     m.Config.WorkerConcurrency,
 		Queues:          jobs.Weights,
@@ -234,14 +261,14 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	})
-	if err := m.worker.Start(mux); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	if err := m.start(ctx, "worker", &jobs.Worker{Server: m.worker, Handler: mux}); err != nil {
+		return err
 	}
 	m.Logger.Info("worker started", slog.Int("concurrency", m.Config.WorkerConcurrency))
 	return nil
 }
 
-func (m *Main) startScheduler() error {
+func (m *Main) startScheduler(ctx context.Context) error {
 	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
 		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel,
 	})
@@ -254,8 +281,8 @@ func (m *Main) startScheduler() error {
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask()); err != nil {
 		return fmt.Errorf("schedule conflict maturing: %w", err)
 	}
-	if err := m.scheduler.Start(); err != nil {
-		return fmt.Errorf("start scheduler: %w", err)
+	if err := m.start(ctx, "scheduler", &jobs.Scheduler{Scheduler: m.scheduler}); err != nil {
+		return err
 	}
 	m.Logger.Info("scheduler started", slog.String("sweep_interval", m.Config.SweepInterval.String()))
 	return nil
@@ -271,38 +298,15 @@ func (m *Main) Close(ctx context.Context) error {
 }
 
 func (m *Main) close(ctx context.Context) error {
+	// In reverse order of start: the HTTP server first (in-flight requests are
+	// answered), then the inbox batcher (its last commit), the scheduler, the
+	// worker (active tasks), the reserver (both the API and the worker reserve
+	// through it); then the connections.
 	var errs []error
-	if m.server != nil {
-		// In-flight requests get the shutdown timeout, not all of ctx: what follows
-		// (the batcher's last commit, the worker) needs some too.
-		sctx, cancel := ctx, context.CancelFunc(func() {})
-		if m.Config.ShutdownTimeout > 0 {
-			sctx, cancel = context.WithTimeout(ctx, m.Config.ShutdownTimeout)
+	for i := len(m.running) - 1; i >= 0; i-- {
+		if err := m.running[i].c.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.running[i].name, err))
 		}
-		errs = append(errs, m.server.Shutdown(sctx))
-		// Shutdown closes the listener only if Serve had taken it; closing it here
-		// too ends a Serve that was only starting. Listener.Close is idempotent.
-		errs = append(errs, m.listener.Close())
-		select {
-		case <-m.serveDone:
-		case <-sctx.Done():
-			errs = append(errs, fmt.Errorf("the HTTP server did not stop in time: %w", sctx.Err()))
-		}
-		cancel()
-	} else if m.listener != nil {
-		errs = append(errs, m.listener.Close()) // bound, but Run failed before serving
-	}
-	if m.batcher != nil {
-		errs = append(errs, m.batcher.Shutdown(ctx)) // after the server: its requests are answered first
-	}
-	if m.scheduler != nil {
-		m.scheduler.Shutdown()
-	}
-	if m.worker != nil {
-		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
-	}
-	if m.reserver != nil {
-		errs = append(errs, m.reserver.Shutdown(ctx)) // after the server and the worker: both reserve through it
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())
