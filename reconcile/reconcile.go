@@ -62,7 +62,8 @@ type sourceReconciler func(ctx context.Context, r *Reconciler, src domain.Source
 
 // byProvider are the providers whose records can be listed.
 var byProvider = map[string]sourceReconciler{
-	"stripe": reconcileStripe,
+	"stripe":  reconcileStripe,
+	"shopify": reconcileShopify,
 }
 
 // Supported reports whether a provider's sources can be reconciled.
