@@ -15,6 +15,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
+	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/jobs"
@@ -47,8 +48,8 @@ func newShopEnv(t *testing.T) *shopEnv {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.apply = &jobs.ProcessWebhook{
 		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Source:   func(id string) (domain.Source, bool) { return e.src, id == e.src.ID },
-		Provider: lookup, Logger: logger,
+		Sources:   domain.Sources{e.src.ID: e.src},
+		Providers: registry.New(), Logger: logger,
 	}
 	e.rec = reconcile.New(reconcile.Params{
 		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 40, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},

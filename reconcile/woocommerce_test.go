@@ -14,6 +14,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
+	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/woocommerce"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/jobs"
@@ -33,8 +34,8 @@ func newWooEnv(t *testing.T) (*shopEnv, *woocommerce.FakeAPI) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.apply = &jobs.ProcessWebhook{
 		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Source:   func(id string) (domain.Source, bool) { return e.src, id == e.src.ID },
-		Provider: lookup, Logger: logger,
+		Sources:   domain.Sources{e.src.ID: e.src},
+		Providers: registry.New(), Logger: logger,
 	}
 	e.rec = reconcile.New(reconcile.Params{
 		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 40, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
