@@ -71,7 +71,7 @@ func TestReconciliationThroughTheAPI(t *testing.T) {
 			t.Errorf("POST %s = %d %s; want 400 with a message", bad, st, b)
 		}
 	}
-	st, b := apiCall(t, m, http.MethodPost, "/api/v1/reconciliations", `{"since":"24h"}`)
+	st, b := apiCall(t, m, http.MethodPost, "/api/v1/reconciliations", `{"since":"24h","sources":["acme-stripe"]}`)
 	var started struct {
 		ID     int64  `json:"id"`
 		Status string `json:"status"`
