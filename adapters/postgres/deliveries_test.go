@@ -41,8 +41,8 @@ func TestOutboxWritesEachFactOncePerDestination(t *testing.T) {
 	apply(t, db, l, b.stock("stock", 0, 10))
 	apply(t, db, l, b.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 500))
 	apply(t, db, l, b.payment(domain.PaymentSucceeded, "paid", 5, 1000))
-	apply(t, db, l, b.payment(domain.PaymentSucceeded, "paid-again", 6, 1000)) // another event, the same capture
-	apply(t, db, l, b.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 500))      // a duplicate
+	apply(t, db, l, b.payment(domain.PaymentSucceeded, "paid-again", 6, 1000))             // another event, the same capture
+	apply(t, db, l, b.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 500)) // a duplicate
 	apply(t, db, l, b.refund("r1", 9, 1000, true))
 	want := []outboxRow{
 		{"crm", "order.placed", 1},
