@@ -64,6 +64,9 @@ type Params struct {
 	ShedQueueDepth int
 	Logger         *slog.Logger
 	Now            func() time.Time
+
+	// Downstream serves the destinations and deliveries endpoints; nil: none.
+	Downstream *Downstream
 }
 
 // Server holds the Fiber app and its handlers.
@@ -154,6 +157,12 @@ func New(p Params) *Server {
 	api.Get("/webhooks/:id", s.getWebhook)
 	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
+	api.Get("/destinations", s.listDestinations)
+	api.Post("/destinations/:id/enable", s.enableDestination)
+	api.Get("/deliveries", s.listDeliveries)
+	api.Post("/deliveries/retry", s.retryDeliveries)
+	api.Get("/deliveries/:id", s.getDelivery)
+	api.Post("/deliveries/:id/retry", s.retryDelivery)
 	api.Delete("/reservations/:id", s.deleteReservation)
 
 	s.mountDashboard()

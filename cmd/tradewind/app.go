@@ -39,6 +39,9 @@ type Main struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 
+	// Destinations are the downstream destinations (the sources file's destinations section).
+	Destinations []domain.Destination
+
 	DB        *sqlx.DB
 	Metrics   *tprom.Metrics
 	redisOpt  asynq.RedisConnOpt
@@ -55,6 +58,8 @@ type Main struct {
 	serveErr  error         // why it stopped; read after serveDone is closed
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
+
+	downstream downstream // deliveries: dispatcher and sweeper
 
 	closeOnce sync.Once
 	closeErr  error
@@ -231,6 +236,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
+		Downstream: m.downstreamAPI(),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener
@@ -257,8 +263,9 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
+	applier := m.startDownstream(mux, &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now, Destinations: m.Destinations})
 	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
+		Inbox: inbox, Applier: applier, Source: m.source, Provider: provider, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	})
@@ -288,6 +295,11 @@ func (m *Main) startScheduler() error {
 	}
 	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask()); err != nil {
 		return fmt.Errorf("schedule conflict maturing: %w", err)
+	}
+	if len(m.Destinations) > 0 {
+		if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepDeliveriesTask()); err != nil {
+			return fmt.Errorf("schedule delivery sweep: %w", err)
+		}
 	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
@@ -336,6 +348,9 @@ func (m *Main) close(ctx context.Context) error {
 	}
 	if m.worker != nil {
 		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
+	}
+	if m.downstream.cancel != nil {
+		m.downstream.cancel()
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())

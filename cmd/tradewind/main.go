@@ -74,11 +74,17 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	if err != nil {
 		return err
 	}
+	destinations, err := LoadDestinations(cfg.SourcesFile, osEnv)
+	if err != nil {
+		return err
+	}
 	logger := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	return runMain(ctx, stop, NewMain(cfg, sources, logger), roles)
+	m := NewMain(cfg, sources, logger)
+	m.Destinations = destinations
+	return runMain(ctx, stop, m, roles)
 }
 
 // runMain runs m until ctx ends or its HTTP server stops, then closes it within

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/testenv"
+)
+
+const crmSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// crmReceiver is a Standard Webhooks receiver verifying with the official Go library.
+type crmReceiver struct {
+	srv    *httptest.Server
+	status atomic.Int32
+	mu     sync.Mutex
+	got    []crmMessage
+}
+
+type crmMessage struct {
+	ID       string
+	Type     string
+	Ref      string
+	Verified error
+}
+
+func newCRM(t *testing.T) *crmReceiver {
+	wh, err := standardwebhooks.NewWebhook(crmSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &crmReceiver{}
+	c.status.Store(http.StatusNoContent)
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var msg struct {
+			Type string `json:"type"`
+			Data struct {
+				Ref string `json:"ref"`
+			} `json:"data"`
+		}
+		_ = json.Unmarshal(body, &msg)
+		c.mu.Lock()
+		c.got = append(c.got, crmMessage{ID: r.Header.Get("webhook-id"), Type: msg.Type, Ref: msg.Data.Ref, Verified: wh.Verify(body, r.Header)})
+		c.mu.Unlock()
+		w.WriteHeader(int(c.status.Load()))
+	}))
+	t.Cleanup(c.srv.Close)
+	return c
+}
+
+func (c *crmReceiver) messages() []crmMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]crmMessage(nil), c.got...)
+}
+
+func (e *env) startWithDestinations(dests []domain.Destination) *Main {
+	e.t.Helper()
+	m := NewMain(e.config(), testSources(), testLogger())
+	m.Destinations = dests
+	if err := m.Run(context.Background(), Roles{Serve: true, Work: true, Schedule: true, Migrate: true}); err != nil {
+		m.Close(context.Background())
+		e.t.Fatalf("Run: %v", err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Close(ctx)
+	})
+	return m
+}
+
+type deliveryList struct {
+	Deliveries []struct {
+		ID        int64  `json:"id"`
+		EventType string `json:"event_type"`
+		WebhookID string `json:"webhook_id"`
+		Status    string `json:"status"`
+		Attempts  int    `json:"attempts"`
+	} `json:"deliveries"`
+}
+
+type destinationList struct {
+	Destinations []struct {
+		ID             string `json:"id"`
+		Kind           string `json:"kind"`
+		Enabled        bool   `json:"enabled"`
+		DisabledReason string `json:"disabled_reason"`
+		Breaker        string `json:"breaker"`
+	} `json:"destinations"`
+}
+
+// Through the real ingress and worker: a payment webhook becomes one signed
+// order.paid delivery that the official Standard Webhooks library accepts; the
+// same webhook again makes no second delivery; the API lists the destination and
+// the delivery and replays it in bulk with the same webhook-id; a 410 disables
+// the destination until it is enabled through the API.
+func TestDeliveriesEndToEnd(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	crm := newCRM(t)
+	m := e.startWithDestinations([]domain.Destination{{ID: "acme-crm", Kind: domain.DestinationWebhook, URL: crm.srv.URL,
+		Secrets: []string{crmSecret}, Timeout: 2 * time.Second, MaxAttempts: 5, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		BreakerFailures: 50, BreakerCooldown: time.Second}})
+
+	req := stripeEvent(t, "payment_intent.succeeded", "evt_down_1", "5001", 2500, newSecret, time.Now())
+	if r := post(t, webhookURL(m, testSource), req); r.status != http.StatusOK {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	waitPaymentStatus(t, m, "5001", "paid", 20*time.Second)
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		return len(crm.messages()) == 1, "one delivery at the CRM"
+	})
+	first := crm.messages()[0]
+	if first.Type != "order.paid" || first.Ref != "5001" || first.Verified != nil {
+		t.Fatalf("delivery %+v; want order.paid for 5001, verified", first)
+	}
+	// The same webhook again (a provider retry): applied once, delivered once.
+	if r := post(t, webhookURL(m, testSource), req); r.status != http.StatusOK {
+		t.Fatalf("duplicate webhook: %d %s", r.status, r.body)
+	}
+	var list deliveryList
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		api(t, m, http.MethodGet, "/api/v1/deliveries?destination=acme-crm", nil, &list)
+		return len(list.Deliveries) == 1 && list.Deliveries[0].Status == "delivered", fmt.Sprintf("one delivered delivery listed (%+v)", list)
+	})
+	var one struct {
+		Attempts []struct {
+			StatusCode int `json:"status_code"`
+		} `json:"attempts"`
+	}
+	if code := api(t, m, http.MethodGet, fmt.Sprintf("/api/v1/deliveries/%d", list.Deliveries[0].ID), nil, &one); code != 200 ||
+		len(one.Attempts) != 1 || one.Attempts[0].StatusCode != 204 {
+		t.Errorf("GET delivery: %d %+v; want one 204 attempt", code, one)
+	}
+	var dests destinationList
+	if code := api(t, m, http.MethodGet, "/api/v1/destinations", nil, &dests); code != 200 || len(dests.Destinations) != 1 ||
+		!dests.Destinations[0].Enabled || dests.Destinations[0].Breaker != "closed" {
+		t.Errorf("GET destinations: %d %+v", code, dests)
+	}
+
+	// Bulk replay: delivered once more, with the same webhook-id.
+	var queued struct {
+		Queued int `json:"queued"`
+	}
+	if code := api(t, m, http.MethodPost, "/api/v1/deliveries/retry", map[string]any{"destination": "acme-crm", "status": "delivered"}, &queued); code != 202 || queued.Queued != 1 {
+		t.Fatalf("bulk retry: %d %+v", code, queued)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) { return len(crm.messages()) == 2, "the replay at the CRM" })
+	if again := crm.messages()[1]; again.ID != first.ID || again.Verified != nil {
+		t.Errorf("replay %+v; want webhook-id %s, verified", again, first.ID)
+	}
+
+	// 410: disabled with a reason, until enabled.
+	crm.status.Store(http.StatusGone)
+	post(t, webhookURL(m, testSource), stripeEvent(t, "charge.refunded", "evt_down_2", "5001", 2500, newSecret, time.Now()))
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		api(t, m, http.MethodGet, "/api/v1/destinations", nil, &dests)
+		return len(dests.Destinations) == 1 && !dests.Destinations[0].Enabled, "the destination disabled after a 410"
+	})
+	if !strings.Contains(dests.Destinations[0].DisabledReason, "410") {
+		t.Errorf("disabled_reason %q; want it to say 410", dests.Destinations[0].DisabledReason)
+	}
+	crm.status.Store(http.StatusOK)
+	if code := api(t, m, http.MethodPost, "/api/v1/destinations/acme-crm/enable", nil, nil); code != 200 {
+		t.Fatalf("enable: %d", code)
+	}
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		for _, msg := range crm.messages() {
+			if msg.Type == "order.refunded" && msg.Verified == nil {
+				return true, ""
+			}
+		}
+		return false, "order.refunded delivered after the destination was enabled"
+	})
+	// tradewind replay deliveries: the same, from the command line.
+	before := len(crm.messages())
+	var out strings.Builder
+	if err := runReplayDeliveries(context.Background(), &out, e.config(), "acme-crm", domain.DeliveryDelivered, time.Now().Add(-time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := fmt.Sscanf(out.String(), "queued %d", &n); err != nil || n < 2 {
+		t.Fatalf("replay deliveries said %q; want at least 2 queued", out.String())
+	}
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		return len(crm.messages()) == before+n, fmt.Sprintf("%d replays at the CRM", n)
+	})
+	for path, want := range map[string]int{
+		"/api/v1/deliveries?status=lost":      400,
+		"/api/v1/deliveries?destination=nope": 400,
+		"/api/v1/deliveries/999999":           404,
+		"/api/v1/destinations/nope/enable":    404,
+	} {
+		method := http.MethodGet
+		if strings.HasSuffix(path, "/enable") {
+			method = http.MethodPost
+		}
+		if code := api(t, m, method, path, nil, nil); code != want {
+			t.Errorf("%s %s: %d, want %d", method, path, code, want)
+		}
+	}
+}
+
+func TestParseDestinations(t *testing.T) {
+	env := envMap(map[string]string{"CRM_SECRET": crmSecret})
+	tests := []struct {
+		name, yaml, wantErr string
+	}{
+		{"valid", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://crm.example.com/h\n    secrets: [env:CRM_SECRET]\n    events: [order.paid]\n    timeout: 5s\n    rate_limit: 20\n    max_attempts: 12\n    min_backoff: 5s\n    max_backoff: 1h\n", ""},
+		{"none", "sources: []\n", ""},
+		{"unknown key", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    retries: 3\n", "destinations[0] (crm): retries: unknown key"},
+		{"unknown kind", "destinations:\n  - id: crm\n    kind: fax\n", `kind: "fax" is not supported`},
+		{"bad event", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    events: [order.shipped]\n", `events: "order.shipped" is not an event type`},
+		{"bad secret", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [plain]\n", "secrets[0]: not a Standard Webhooks secret"},
+		{"bad duration", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    timeout: soon\n", `timeout: "soon" is not a duration`},
+		{"no url", "destinations:\n  - id: crm\n    kind: webhook\n    secrets: [" + crmSecret + "]\n", "url:"},
+		{"missing env", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [env:NOPE]\n", "environment variable NOPE is not set"},
+		{"duplicate id", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n", "used twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseDestinations("s.yaml", []byte(tt.yaml), env)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("error %v; want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
