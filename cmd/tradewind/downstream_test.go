@@ -193,8 +193,8 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if _, err := fmt.Sscanf(out.String(), "queued %d", &n); err != nil || n < 2 {
-		t.Fatalf("replay deliveries said %q; want at least 2 queued", out.String())
+	if _, err := fmt.Sscanf(out.String(), "queued %d", &n); err != nil || n < 1 {
+		t.Fatalf("replay deliveries said %q; want some queued", out.String())
 	}
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 		return len(crm.messages()) == before+n, fmt.Sprintf("%d replays at the CRM", n)
