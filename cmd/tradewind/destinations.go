@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/adapters/hubspot"
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhookdest"
@@ -34,6 +35,7 @@ var destinationKeys = []string{"id", "kind", "events", "timeout", "rate_limit", 
 
 var kindKeys = map[string][]string{
 	domain.DestinationWebhook: {"url", "secrets"},
+	domain.DestinationHubSpot: hubspot.Keys,
 }
 
 // LoadDestinations reads the destinations section of the sources file at path.
@@ -70,7 +72,7 @@ func ParseDestinations(path string, raw []byte, getenv func(string) (string, boo
 		kind, _ := e["kind"].(string)
 		own, ok := kindKeys[kind]
 		if !ok {
-			return nil, fail("%s: kind: %q is not supported; use webhook", at, kind)
+			return nil, fail("%s: kind: %q is not supported; use webhook or hubspot", at, kind)
 		}
 		for k := range e {
 			if !slices.Contains(destinationKeys, k) && !slices.Contains(own, k) {
@@ -186,6 +188,29 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 		}
 	}
 	switch kind {
+	case domain.DestinationHubSpot:
+		for _, k := range hubspot.Keys {
+			v, err := str(k)
+			if err != nil {
+				return d, err
+			}
+			if v != "" {
+				d.Settings[k] = v
+			}
+		}
+		if d.Settings[hubspot.SettingToken] == "" {
+			return d, fmt.Errorf("token: give the private app's access token, e.g. token: env:HUBSPOT_TOKEN")
+		}
+		if _, ok := e["rate_limit"]; !ok {
+			d.RateLimit = hubspot.DefaultRateLimit
+		}
+		if len(d.Events) == 0 {
+			for _, t := range domain.DownstreamTypes {
+				if hubspot.Wants(t) {
+					d.Events = append(d.Events, t)
+				}
+			}
+		}
 	case domain.DestinationWebhook:
 		u, err := str("url")
 		if err != nil {
@@ -289,7 +314,10 @@ func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) doma
 func (m *Main) sender() func(kind string) (domain.Sender, bool) {
 	render := &webhookdest.Renderer{Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB},
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}}
-	senders := map[string]domain.Sender{domain.DestinationWebhook: &webhookdest.Sender{Render: render}}
+	senders := map[string]domain.Sender{
+		domain.DestinationWebhook: &webhookdest.Sender{Render: render},
+		domain.DestinationHubSpot: &hubspot.Sender{Render: render},
+	}
 	return func(kind string) (domain.Sender, bool) {
 		s, ok := senders[kind]
 		return s, ok

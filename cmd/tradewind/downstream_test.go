@@ -222,6 +222,9 @@ func TestParseDestinations(t *testing.T) {
 	}{
 		{"valid", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://crm.example.com/h\n    secrets: [env:CRM_SECRET]\n    events: [order.paid]\n    timeout: 5s\n    rate_limit: 20\n    max_attempts: 12\n    min_backoff: 5s\n    max_backoff: 1h\n", ""},
 		{"none", "sources: []\n", ""},
+		{"hubspot", "destinations:\n  - id: hs\n    kind: hubspot\n    token: env:CRM_SECRET\n", ""},
+		{"hubspot without token", "destinations:\n  - id: hs\n    kind: hubspot\n", "token: give the private app's access token"},
+		{"hubspot with a webhook key", "destinations:\n  - id: hs\n    kind: hubspot\n    token: t\n    url: https://x.example/\n", "url: unknown key for kind hubspot"},
 		{"unknown key", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    retries: 3\n", "destinations[0] (crm): retries: unknown key"},
 		{"unknown kind", "destinations:\n  - id: crm\n    kind: fax\n", `kind: "fax" is not supported`},
 		{"bad event", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    events: [order.shipped]\n", `events: "order.shipped" is not an event type`},
