@@ -55,9 +55,21 @@ type Destination struct {
 	// for BreakerCooldown; then one request probes it.
 	BreakerFailures int
 	BreakerCooldown time.Duration
+	// Debounce is how long a coalesced stock push waits for more changes before
+	// it runs (shopify_inventory).
+	Debounce time.Duration
 	// Settings are the kind's own keys (token, source, safety_buffer, ...).
 	Settings map[string]string
 }
+
+// CoalescedStockKey is the event key of a destination's stock pushes for sku:
+// one row per SKU, reset to pending by every change (see Destination.Coalesces).
+func CoalescedStockKey(sku string) string { return string(DownStockChanged) + "/" + sku }
+
+// Coalesces reports whether the destination takes stock changes as one pending
+// push per SKU (it publishes the level when the push runs) rather than one
+// delivery per change.
+func (d Destination) Coalesces() bool { return d.Kind == DestinationShopifyInventory }
 
 // Destination defaults.
 const (
@@ -231,6 +243,7 @@ type Outbound struct {
 	Sequence       int64
 	Data           json.RawMessage
 	WebhookID      string
+	Generation     int // changes folded into a coalesced row (stock pushes)
 	Status         DeliveryStatus
 	Attempts       int
 	LastStatusCode int
@@ -263,6 +276,9 @@ type DeliveryOutcome struct {
 	Attempt DeliveryAttempt
 	Status  DeliveryStatus // delivered, failed (retry at NextAt) or dead
 	NextAt  time.Time
+	// Generation is the delivery's generation when the attempt began: a coalesced
+	// delivery changed since is not delivered by it but pending again.
+	Generation int
 }
 
 // Deliveries is the outbox of downstream deliveries.
@@ -274,8 +290,10 @@ type Deliveries interface {
 	// BeginAttempt counts an attempt at a delivery before it is made, so an
 	// attempt that dies with its worker still counts. Returns ENOTFOUND.
 	BeginAttempt(ctx context.Context, id int64) (Outbound, error)
-	// FinishAttempt records how the attempt begun last ended.
-	FinishAttempt(ctx context.Context, id int64, o DeliveryOutcome) error
+	// FinishAttempt records how the attempt begun last ended, and returns the
+	// delivery's status after it (pending when a delivered coalesced delivery
+	// changed meanwhile: it must be sent again).
+	FinishAttempt(ctx context.Context, id int64, o DeliveryOutcome) (DeliveryStatus, error)
 	// Retry queues a delivery again with its attempts counted from zero, keeping
 	// its webhook id. Returns ENOTFOUND.
 	Retry(ctx context.Context, id int64) (Outbound, error)

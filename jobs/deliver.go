@@ -36,16 +36,16 @@ const deliverMaxRetry = 1000
 
 // NewDeliverTask returns the task of delivery id, on the low queue: downstream
 // work never delays payments.
-func NewDeliverTask(id int64) *asynq.Task {
+func NewDeliverTask(id int64, opts ...asynq.Option) *asynq.Task {
 	b, _ := json.Marshal(DeliverPayload{DeliveryID: id})
-	return asynq.NewTask(TypeDeliver, b, asynq.TaskID(DeliveryTaskID(id)), asynq.Queue(QueueLow),
-		asynq.MaxRetry(deliverMaxRetry), asynq.Timeout(10*time.Minute))
+	return asynq.NewTask(TypeDeliver, b, append([]asynq.Option{asynq.TaskID(DeliveryTaskID(id)), asynq.Queue(QueueLow),
+		asynq.MaxRetry(deliverMaxRetry), asynq.Timeout(10 * time.Minute)}, opts...)...)
 }
 
 // EnqueueDelivery queues delivery id's task, replacing an archived task of the
 // same id (a dead delivery retried by hand). A live task is not an error.
-func EnqueueDelivery(ctx context.Context, q Enqueuer, tasks TaskInspector, id int64) (EnqueueResult, error) {
-	task := NewDeliverTask(id)
+func EnqueueDelivery(ctx context.Context, q Enqueuer, tasks TaskInspector, id int64, opts ...asynq.Option) (EnqueueResult, error) {
+	task := NewDeliverTask(id, opts...)
 	_, err := q.EnqueueContext(ctx, task)
 	if err == nil {
 		return Enqueued, nil
@@ -191,8 +191,16 @@ func (h *Deliver) finish(ctx context.Context, log *slog.Logger, dest domain.Dest
 	now := h.now()
 	a := domain.DeliveryAttempt{At: now, StatusCode: res.StatusCode, Latency: res.Latency}
 	if res.Err == nil {
+		status, err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryDelivered, Generation: o.Generation})
+		if err != nil {
+			return err
+		}
+		if status == domain.DeliveryPending {
+			// A coalesced push whose SKU changed while it ran: once more, later.
+			return &PostponedError{Delay: max(dest.Debounce, time.Millisecond), Reason: "changed while it was sent"}
+		}
 		log.Debug("delivered", slog.Int("attempt", o.Attempts))
-		return h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryDelivered})
+		return nil
 	}
 	a.Error = res.Err.Error()
 	if res.Gone {
@@ -202,7 +210,8 @@ func (h *Deliver) finish(ctx context.Context, log *slog.Logger, dest domain.Dest
 			return err
 		}
 		log.Warn("destination answered 410 Gone; disabled until enabled again")
-		return h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryFailed})
+		_, err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryFailed, Generation: o.Generation})
+		return err
 	}
 	maxAttempts := dest.MaxAttempts
 	if maxAttempts <= 0 {
@@ -210,7 +219,7 @@ func (h *Deliver) finish(ctx context.Context, log *slog.Logger, dest domain.Dest
 	}
 	if o.Attempts >= maxAttempts {
 		log.Warn("delivery dead: out of attempts", slog.Int("attempts", o.Attempts), slog.String("error", a.Error))
-		if err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryDead}); err != nil {
+		if _, err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryDead, Generation: o.Generation}); err != nil {
 			return err
 		}
 		return fmt.Errorf("delivery %d dead after %d attempts: %w: %w", o.ID, o.Attempts, res.Err, asynq.SkipRetry)
@@ -223,7 +232,7 @@ func (h *Deliver) finish(ctx context.Context, log *slog.Logger, dest domain.Dest
 	a.RetryIn = delay
 	log.Info("delivery attempt failed; will retry", slog.Int("attempt", o.Attempts), slog.Int("status_code", res.StatusCode),
 		slog.String("error", a.Error), slog.String("retry_in", delay.String()))
-	if err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryFailed, NextAt: now.Add(delay)}); err != nil {
+	if _, err := h.Deliveries.FinishAttempt(ctx, o.ID, domain.DeliveryOutcome{Attempt: a, Status: domain.DeliveryFailed, NextAt: now.Add(delay), Generation: o.Generation}); err != nil {
 		return err
 	}
 	return &RetryAfterError{Delay: delay, Err: res.Err}

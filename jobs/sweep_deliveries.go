@@ -42,6 +42,9 @@ type SweepDeliveries struct {
 	Queue  Enqueuer
 	Tasks  TaskInspector
 	Grace  time.Duration // open rows younger than this are left to their task
+	// Delay says how long a new delivery's task waits before it runs (a stock
+	// push's debounce, so a burst of changes to one SKU makes one push); nil: none.
+	Delay  func(d domain.DeliveryRef) time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
 
@@ -76,7 +79,13 @@ func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
 		}
 		ids := make([]int64, 0, len(page))
 		for _, d := range page {
-			if _, err := EnqueueDelivery(ctx, h.Queue, nil, d.ID); err != nil {
+			var opts []asynq.Option
+			if h.Delay != nil {
+				if wait := h.Delay(d); wait > 0 {
+					opts = append(opts, asynq.ProcessIn(wait))
+				}
+			}
+			if _, err := EnqueueDelivery(ctx, h.Queue, nil, d.ID, opts...); err != nil {
 				if len(ids) > 0 {
 					_ = h.Outbox.MarkQueued(ctx, ids)
 				}

@@ -21,6 +21,10 @@ CREATE TABLE deliveries (
     last_error       text        NOT NULL DEFAULT '',
     next_attempt_at  timestamptz,
     queued_at        timestamptz, -- when its task was last queued; NULL: not yet
+    -- A coalesced row (a stock push: one per destination and SKU) counts the
+    -- changes folded into it; an attempt that began at an older generation does
+    -- not make it delivered.
+    generation       integer     NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL,
     updated_at       timestamptz NOT NULL,
     delivered_at     timestamptz,
@@ -61,7 +65,18 @@ CREATE TABLE destinations (
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
+-- What each stock destination last published per SKU, and when the channel
+-- confirmed it.
+CREATE TABLE published_stock (
+    destination  text        NOT NULL,
+    sku          text        NOT NULL,
+    published    bigint      NOT NULL,
+    confirmed_at timestamptz NOT NULL,
+    PRIMARY KEY (destination, sku)
+);
+
 -- +goose Down
+DROP TABLE published_stock;
 DROP TABLE destinations;
 DROP TABLE downstream_orders;
 DROP TABLE delivery_attempts;

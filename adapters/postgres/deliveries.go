@@ -118,20 +118,31 @@ func orderOutgoing(ctx context.Context, tx *ltx, ref string, after domain.Downst
 }
 
 // insertOutgoing writes one delivery per (event, destination that wants it), in
-// one statement. A key already delivered to a destination makes no second row.
+// one statement. A key already delivered to a destination makes no second row;
+// a coalesced stock push (one row per destination and SKU) is made pending again,
+// its generation counting the change.
 func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgoing) error {
 	var (
 		dest, typ, key, ref, sku, wid, data []string
 		seq                                 []int64
 	)
+	seen := map[[2]string]bool{}
 	for _, o := range out {
 		for _, d := range l.Destinations {
 			if !d.Wants(o.Type) {
 				continue
 			}
-			dest, typ, key = append(dest, d.ID), append(typ, string(o.Type)), append(key, o.Key)
-			ref, sku, seq = append(ref, o.OrderRef), append(sku, o.SKU), append(seq, o.Sequence)
-			wid, data = append(wid, domain.WebhookID(d.ID, o.Key)), append(data, string(o.Data))
+			k, orderRef := o.Key, o.OrderRef
+			if o.Type == domain.DownStockChanged && d.Coalesces() {
+				k, orderRef = domain.CoalescedStockKey(o.SKU), ""
+			}
+			if seen[[2]string{d.ID, k}] {
+				continue // one row per key and statement: ON CONFLICT DO UPDATE touches a row once
+			}
+			seen[[2]string{d.ID, k}] = true
+			dest, typ, key = append(dest, d.ID), append(typ, string(o.Type)), append(key, k)
+			ref, sku, seq = append(ref, orderRef), append(sku, o.SKU), append(seq, o.Sequence)
+			wid, data = append(wid, domain.WebhookID(d.ID, k)), append(data, string(o.Data))
 		}
 	}
 	if len(dest) == 0 {
@@ -142,7 +153,9 @@ func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgo
 		SELECT u.dest, u.typ, u.key, NULLIF(u.ref, ''), NULLIF(u.sku, ''), u.seq, u.wid, NULLIF(u.data, '')::jsonb, $9, $9
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
 			AS u(dest, typ, key, ref, sku, seq, wid, data)
-		ON CONFLICT (destination, event_key) DO NOTHING`,
+		ON CONFLICT (destination, event_key) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+			queued_at = NULL, generation = deliveries.generation + 1, updated_at = EXCLUDED.updated_at
+		WHERE deliveries.event_key = 'stock.changed/' || deliveries.sku`,
 		pq.StringArray(dest), pq.StringArray(typ), pq.StringArray(key), pq.StringArray(ref), pq.StringArray(sku),
 		pq.Int64Array(seq), pq.StringArray(wid), pq.StringArray(data), tx.now)
 	return err
@@ -173,6 +186,7 @@ type deliveryRow struct {
 	Sequence       int64          `db:"sequence"`
 	Data           []byte         `db:"data"`
 	WebhookID      string         `db:"webhook_id"`
+	Generation     int            `db:"generation"`
 	Status         string         `db:"status"`
 	Attempts       int            `db:"attempts"`
 	LastStatusCode int            `db:"last_status_code"`
@@ -182,13 +196,13 @@ type deliveryRow struct {
 	DeliveredAt    sql.NullTime   `db:"delivered_at"`
 }
 
-const deliveryColumns = `id, destination, event_type, event_key, order_ref, sku, sequence, data, webhook_id, status, attempts,
+const deliveryColumns = `id, destination, event_type, event_key, order_ref, sku, sequence, data, webhook_id, generation, status, attempts,
 	last_status_code, last_error, next_attempt_at, created_at, delivered_at`
 
 func (r deliveryRow) delivery() domain.Outbound {
 	return domain.Outbound{
 		ID: r.ID, Destination: r.Destination, Type: domain.DownstreamType(r.EventType), Key: r.EventKey,
-		OrderRef: r.OrderRef.String, SKU: r.SKU.String, Sequence: r.Sequence, Data: r.Data, WebhookID: r.WebhookID,
+		OrderRef: r.OrderRef.String, SKU: r.SKU.String, Sequence: r.Sequence, Data: r.Data, WebhookID: r.WebhookID, Generation: r.Generation,
 		Status: domain.DeliveryStatus(r.Status), Attempts: r.Attempts, LastStatusCode: r.LastStatusCode, LastError: r.LastError,
 		NextAttemptAt: r.NextAttemptAt.Time, CreatedAt: r.CreatedAt, DeliveredAt: r.DeliveredAt.Time,
 	}
@@ -250,19 +264,25 @@ func (s *Deliveries) BeginAttempt(ctx context.Context, id int64) (domain.Outboun
 
 // FinishAttempt implements domain.Deliveries: the attempt row and the delivery's
 // new state in one statement.
-func (s *Deliveries) FinishAttempt(ctx context.Context, id int64, o domain.DeliveryOutcome) error {
+func (s *Deliveries) FinishAttempt(ctx context.Context, id int64, o domain.DeliveryOutcome) (domain.DeliveryStatus, error) {
 	a := o.Attempt
-	_, err := s.DB.ExecContext(ctx, `
+	var status string
+	err := sqlx.GetContext(ctx, s.DB, &status, `
 		WITH d AS (
-			UPDATE deliveries SET status = $2, last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $6,
+			UPDATE deliveries SET
+				status = CASE WHEN $2 = 'delivered' AND generation <> $10 THEN 'pending' ELSE $2 END,
+				last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $6,
 				delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
-			WHERE id = $1 RETURNING attempts)
-		INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error, retry_in_ms)
-		SELECT $1, d.attempts, $7, $3, $8, $4, $9 FROM d
-		ON CONFLICT (delivery_id, n) DO UPDATE SET at = EXCLUDED.at, status_code = EXCLUDED.status_code,
-			latency_ms = EXCLUDED.latency_ms, error = EXCLUDED.error, retry_in_ms = EXCLUDED.retry_in_ms`,
-		id, string(o.Status), a.StatusCode, a.Error, nullTime(o.NextAt), s.now(), a.At, a.Latency.Milliseconds(), a.RetryIn.Milliseconds())
-	return translate(fmt.Sprintf("finish attempt at delivery %d", id), err)
+			WHERE id = $1 RETURNING attempts, status),
+		a AS (
+			INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error, retry_in_ms)
+			SELECT $1, d.attempts, $7, $3, $8, $4, $9 FROM d
+			ON CONFLICT (delivery_id, n) DO UPDATE SET at = EXCLUDED.at, status_code = EXCLUDED.status_code,
+				latency_ms = EXCLUDED.latency_ms, error = EXCLUDED.error, retry_in_ms = EXCLUDED.retry_in_ms)
+		SELECT status FROM d`,
+		id, string(o.Status), a.StatusCode, a.Error, nullTime(o.NextAt), s.now(), a.At, a.Latency.Milliseconds(), a.RetryIn.Milliseconds(),
+		o.Generation)
+	return domain.DeliveryStatus(status), translate(fmt.Sprintf("finish attempt at delivery %d", id), err)
 }
 
 // Retry implements domain.Deliveries. Returns ENOTFOUND.

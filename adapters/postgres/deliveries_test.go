@@ -119,7 +119,7 @@ func TestDeliveriesStoreRecordsAttemptsAndRetries(t *testing.T) {
 		if i == 2 {
 			status = domain.DeliveryDead
 		}
-		if err := s.FinishAttempt(ctx, id, domain.DeliveryOutcome{Status: status,
+		if _, err := s.FinishAttempt(ctx, id, domain.DeliveryOutcome{Status: status,
 			Attempt: domain.DeliveryAttempt{At: t0, StatusCode: 500, Error: fmt.Sprintf("HTTP 500 #%d", i)}}); err != nil {
 			t.Fatal(err)
 		}
