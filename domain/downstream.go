@@ -411,3 +411,25 @@ func NewOrderDocument(o Order, events []AppliedEvent, conflicts []Conflict) Orde
 	return OrderDocument{Ref: o.Ref, Status: o.DisplayStatus(), PaymentStatus: o.PaymentStatus, Currency: o.Currency,
 		Total: o.Total, Lines: lines, Events: events, Conflicts: conflicts, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
+
+// PublishedLevel is what a stock destination publishes of a SKU: what is
+// available less the destination's safety buffer (never below zero), capped by
+// its max_published when set (maxPublished < 0: no cap). Channels that sell the
+// same stock each hold some back, so that the time a push takes to reach them
+// does not oversell.
+func PublishedLevel(available, safetyBuffer, maxPublished int64) int64 {
+	v := max(available-safetyBuffer, 0)
+	if maxPublished >= 0 {
+		v = min(v, maxPublished)
+	}
+	return v
+}
+
+// PublishedStock is what a stock destination last published of a SKU and when the
+// channel confirmed it.
+type PublishedStock struct {
+	Destination string    `json:"destination" db:"destination"`
+	SKU         string    `json:"sku" db:"sku"`
+	Published   int64     `json:"published" db:"published"`
+	ConfirmedAt time.Time `json:"confirmed_at" db:"confirmed_at"`
+}

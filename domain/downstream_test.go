@@ -66,3 +66,23 @@ func TestStockChanges(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestPublishedLevel(t *testing.T) {
+	tests := []struct {
+		name                           string
+		available, buffer, capAt, want int64
+	}{
+		{"buffer held back", 10, 2, -1, 8},
+		{"never negative", 1, 2, -1, 0},
+		{"capped", 100, 2, 20, 20},
+		{"cap above", 5, 0, 20, 5},
+		{"cap zero", 5, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := PublishedLevel(tt.available, tt.buffer, tt.capAt); got != tt.want {
+				t.Errorf("PublishedLevel(%d, %d, %d) = %d, want %d", tt.available, tt.buffer, tt.capAt, got, tt.want)
+			}
+		})
+	}
+}

@@ -69,3 +69,24 @@ func (s *Destinations) SetBreaker(ctx context.Context, id, state string) error {
 		ON CONFLICT (id) DO UPDATE SET breaker = EXCLUDED.breaker, updated_at = EXCLUDED.updated_at`, id, state, s.now())
 	return translate("record breaker state", err)
 }
+
+// PublishedStock records what stock destinations published per SKU.
+type PublishedStock struct {
+	DB sqlx.ExtContext
+}
+
+// SetPublished records that destination published qty of sku, confirmed at at.
+func (s *PublishedStock) SetPublished(ctx context.Context, destination, sku string, qty int64, at time.Time) error {
+	_, err := s.DB.ExecContext(ctx, `INSERT INTO published_stock (destination, sku, published, confirmed_at) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (destination, sku) DO UPDATE SET published = EXCLUDED.published, confirmed_at = EXCLUDED.confirmed_at`,
+		destination, sku, qty, at)
+	return translate("record published stock", err)
+}
+
+// List returns what destination published, by SKU (at most limit rows).
+func (s *PublishedStock) List(ctx context.Context, destination string, limit int) ([]domain.PublishedStock, error) {
+	out := []domain.PublishedStock{}
+	err := sqlx.SelectContext(ctx, s.DB, &out, `SELECT destination, sku, published, confirmed_at FROM published_stock
+		WHERE destination = $1 ORDER BY sku LIMIT $2`, destination, limit)
+	return out, translate("published stock", err)
+}
