@@ -15,6 +15,8 @@ type Downstream struct {
 	Destinations []domain.Destination
 	States       domain.Destinations
 	Deliveries   domain.Deliveries
+	// Published lists what a stock destination published per SKU.
+	Published func(ctx context.Context, destination string, limit int) ([]domain.PublishedStock, error)
 	// Enqueue queues a delivery's task. A failure is logged, never answered: the
 	// row says pending and the sweeper queues it later.
 	Enqueue func(ctx context.Context, id int64) error
@@ -111,4 +113,22 @@ func (s *Server) enqueueDeliveries(ctx context.Context, list []domain.Outbound) 
 			return
 		}
 	}
+}
+
+// publishedStock is GET /api/v1/destinations/:id/published: what a stock
+// destination last published of each SKU and when the channel confirmed it.
+func (s *Server) publishedStock(c *fiber.Ctx) error {
+	id := param(c, "id")
+	if _, ok := s.destination(id); !ok {
+		return domain.Errorf(domain.ENOTFOUND, "no destination %q in the sources file's destinations section", id)
+	}
+	limit := c.QueryInt("limit", 1000)
+	if limit < 1 || limit > 10000 {
+		return domain.Errorf(domain.EINVALID, "limit: must be between 1 and 10000")
+	}
+	list, err := s.p.Downstream.Published(c.UserContext(), id, limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"published": list})
 }

@@ -159,6 +159,7 @@ func New(p Params) *Server {
 	api.Post("/reservations", s.createReservation)
 	api.Get("/destinations", s.listDestinations)
 	api.Post("/destinations/:id/enable", s.enableDestination)
+	api.Get("/destinations/:id/published", s.publishedStock)
 	api.Get("/deliveries", s.listDeliveries)
 	api.Post("/deliveries/retry", s.retryDeliveries)
 	api.Get("/deliveries/:id", s.getDelivery)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/hubspot"
 	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhookdest"
 	"github.com/tradewind/tradewind/domain"
@@ -34,8 +36,9 @@ var destinationKeys = []string{"id", "kind", "events", "timeout", "rate_limit", 
 	"breaker_failures", "breaker_cooldown"}
 
 var kindKeys = map[string][]string{
-	domain.DestinationWebhook: {"url", "secrets"},
-	domain.DestinationHubSpot: hubspot.Keys,
+	domain.DestinationWebhook:          {"url", "secrets"},
+	domain.DestinationHubSpot:          hubspot.Keys,
+	domain.DestinationShopifyInventory: shopify.InventoryPushKeys,
 }
 
 // LoadDestinations reads the destinations section of the sources file at path.
@@ -72,7 +75,7 @@ func ParseDestinations(path string, raw []byte, getenv func(string) (string, boo
 		kind, _ := e["kind"].(string)
 		own, ok := kindKeys[kind]
 		if !ok {
-			return nil, fail("%s: kind: %q is not supported; use webhook or hubspot", at, kind)
+			return nil, fail("%s: kind: %q is not supported; use webhook, hubspot or shopify_inventory", at, kind)
 		}
 		for k := range e {
 			if !slices.Contains(destinationKeys, k) && !slices.Contains(own, k) {
@@ -87,6 +90,35 @@ func ParseDestinations(path string, raw []byte, getenv func(string) (string, boo
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// ResolveDestinations checks destinations against the sources they name: a
+// shopify_inventory destination's source must be a shopify source, whose
+// shop_domain, admin_token and api_base_url it uses when it sets none.
+func ResolveDestinations(path string, dests []domain.Destination, sources map[string]domain.Source) error {
+	for i := range dests {
+		d := &dests[i]
+		if d.Kind != domain.DestinationShopifyInventory {
+			continue
+		}
+		at := fmt.Sprintf("sources file %s: destinations[%d] (%s)", path, i, d.ID)
+		src, ok := sources[d.Settings[shopify.PushSource]]
+		if !ok || src.Provider != shopify.Kind {
+			return fmt.Errorf("%s: source: %q is not a shopify source of the sources section", at, d.Settings[shopify.PushSource])
+		}
+		for _, k := range []string{shopify.PushShopDomain, shopify.PushAdminToken, shopify.PushAPIBaseURL} {
+			if d.Settings[k] == "" && src.Settings[k] != "" {
+				d.Settings[k] = src.Settings[k]
+			}
+		}
+		if d.Settings[shopify.PushAdminToken] == "" {
+			return fmt.Errorf("%s: admin_token: give the store's Admin API access token (here or on source %s), e.g. env:SHOPIFY_ADMIN_TOKEN", at, src.ID)
+		}
+		if d.Settings[shopify.PushShopDomain] == "" && d.Settings[shopify.PushAPIBaseURL] == "" {
+			return fmt.Errorf("%s: shop_domain: give the store's myshopify.com domain (here or on source %s)", at, src.ID)
+		}
+	}
+	return nil
 }
 
 func parseDestination(id, kind string, e map[string]any, getenv func(string) (string, bool)) (domain.Destination, error) {
@@ -211,6 +243,42 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 				}
 			}
 		}
+	case domain.DestinationShopifyInventory:
+		for _, k := range shopify.InventoryPushKeys {
+			if k == shopify.PushSafetyBuffer || k == shopify.PushMaxPublished || k == shopify.PushDebounce {
+				continue
+			}
+			v, err := str(k)
+			if err != nil {
+				return d, err
+			}
+			if v != "" {
+				d.Settings[k] = v
+			}
+		}
+		if d.Settings[shopify.PushSource] == "" {
+			return d, fmt.Errorf("source: name the shopify source whose store this pushes to")
+		}
+		if d.Settings[shopify.PushLocation] == "" {
+			return d, fmt.Errorf("location_id: give the Shopify location whose available quantity is set, e.g. gid://shopify/Location/123")
+		}
+		for _, k := range []string{shopify.PushSafetyBuffer, shopify.PushMaxPublished} {
+			if n, ok, err := number(k, 0, 1e9); err != nil {
+				return d, err
+			} else if ok {
+				d.Settings[k] = strconv.FormatInt(int64(n), 10)
+			}
+		}
+		d.Debounce = shopify.DefaultPushDebounce
+		if err := duration(shopify.PushDebounce, &d.Debounce, time.Second, time.Hour); err != nil {
+			return d, err
+		}
+		if len(d.Events) == 0 {
+			d.Events = []domain.DownstreamType{domain.DownStockChanged}
+		}
+		if !slices.Equal(d.Events, []domain.DownstreamType{domain.DownStockChanged}) {
+			return d, fmt.Errorf("events: a shopify_inventory destination takes stock.changed only")
+		}
 	case domain.DestinationWebhook:
 		u, err := str("url")
 		if err != nil {
@@ -264,6 +332,7 @@ func (m *Main) downstreamAPI() *httpapi.Downstream {
 	return &httpapi.Downstream{
 		Destinations: m.Destinations, States: &postgres.Destinations{DB: m.DB, Now: m.Now},
 		Deliveries: &postgres.Deliveries{DB: m.DB, Now: m.Now},
+		Published:  (&postgres.PublishedStock{DB: m.DB}).List,
 		Enqueue: func(ctx context.Context, id int64) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
@@ -294,7 +363,13 @@ func (a kickApplier) ApplyEntry(ctx context.Context, entryID int64, events []dom
 func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) domain.Applier {
 	deliveries := &postgres.Deliveries{DB: m.DB, Now: m.Now}
 	m.downstream.sweeper = &jobs.SweepDeliveries{Outbox: deliveries, Queue: m.client, Tasks: m.inspector,
-		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger}
+		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
+		Delay: func(ref domain.DeliveryRef) time.Duration {
+			if d, ok := m.destination(ref.Destination); ok && d.Coalesces() {
+				return d.Debounce
+			}
+			return 0
+		}}
 	mux.Handle(jobs.TypeSweepDeliveries, m.downstream.sweeper)
 	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
 		Deliveries: deliveries, Destinations: &postgres.Destinations{DB: m.DB, Now: m.Now},
@@ -317,6 +392,8 @@ func (m *Main) sender() func(kind string) (domain.Sender, bool) {
 	senders := map[string]domain.Sender{
 		domain.DestinationWebhook: &webhookdest.Sender{Render: render},
 		domain.DestinationHubSpot: &hubspot.Sender{Render: render},
+		domain.DestinationShopifyInventory: &shopify.InventoryPusher{Stock: render.Inventory,
+			Published: &postgres.PublishedStock{DB: m.DB}, Now: m.Now},
 	}
 	return func(kind string) (domain.Sender, bool) {
 		s, ok := senders[kind]

@@ -179,12 +179,13 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 		t.Fatalf("enable: %d", code)
 	}
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
-		for _, msg := range crm.messages() {
-			if msg.Type == "order.refunded" && msg.Verified == nil {
-				return true, ""
+		api(t, m, http.MethodGet, "/api/v1/deliveries?destination=acme-crm", nil, &list)
+		for _, d := range list.Deliveries {
+			if d.Status != "delivered" {
+				return false, fmt.Sprintf("every delivery delivered after the destination was enabled (%+v)", list.Deliveries)
 			}
 		}
-		return false, "order.refunded delivered after the destination was enabled"
+		return true, ""
 	})
 	// tradewind replay deliveries: the same, from the command line.
 	before := len(crm.messages())
@@ -223,6 +224,9 @@ func TestParseDestinations(t *testing.T) {
 		{"valid", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://crm.example.com/h\n    secrets: [env:CRM_SECRET]\n    events: [order.paid]\n    timeout: 5s\n    rate_limit: 20\n    max_attempts: 12\n    min_backoff: 5s\n    max_backoff: 1h\n", ""},
 		{"none", "sources: []\n", ""},
 		{"hubspot", "destinations:\n  - id: hs\n    kind: hubspot\n    token: env:CRM_SECRET\n", ""},
+		{"shopify_inventory", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: gid://shopify/Location/1\n    safety_buffer: 2\n    max_published: 50\n    debounce: 3s\n", ""},
+		{"shopify_inventory without location", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n", "location_id:"},
+		{"shopify_inventory negative buffer", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: s\n    location_id: l\n    safety_buffer: -1\n", "safety_buffer: -1 is out of range"},
 		{"hubspot without token", "destinations:\n  - id: hs\n    kind: hubspot\n", "token: give the private app's access token"},
 		{"hubspot with a webhook key", "destinations:\n  - id: hs\n    kind: hubspot\n    token: t\n    url: https://x.example/\n", "url: unknown key for kind hubspot"},
 		{"unknown key", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    retries: 3\n", "destinations[0] (crm): retries: unknown key"},
@@ -244,5 +248,27 @@ func TestParseDestinations(t *testing.T) {
 				t.Fatalf("error %v; want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+func TestResolveDestinationsChecksTheStockSource(t *testing.T) {
+	parse := func(y string) []domain.Destination {
+		d, err := ParseDestinations("s.yaml", []byte(y), envMap(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	sources := testSources()
+	src := sources[shopifySource]
+	src.Settings = map[string]string{"shop_domain": "acme.myshopify.com", "admin_token": "shpat_x"}
+	sources[shopifySource] = src
+	ok := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: gid://shopify/Location/1\n")
+	if err := ResolveDestinations("s.yaml", ok, sources); err != nil || ok[0].Settings["admin_token"] != "shpat_x" {
+		t.Errorf("resolve: %v %v; want the source's admin_token taken", err, ok[0].Settings)
+	}
+	bad := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-stripe\n    location_id: gid://shopify/Location/1\n")
+	if err := ResolveDestinations("s.yaml", bad, sources); err == nil || !strings.Contains(err.Error(), `source: "acme-stripe" is not a shopify source`) {
+		t.Errorf("a stripe source: %v", err)
 	}
 }

@@ -78,6 +78,9 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	if err != nil {
 		return err
 	}
+	if err := ResolveDestinations(cfg.SourcesFile, destinations, sources); err != nil {
+		return err
+	}
 	logger := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
