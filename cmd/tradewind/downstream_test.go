@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -67,11 +70,16 @@ func (c *crmReceiver) messages() []crmMessage {
 	return append([]crmMessage(nil), c.got...)
 }
 
-func (e *env) startWithDestinations(dests []domain.Destination) *Main {
+func (e *env) startWithDestinations(dests []domain.Destination, roles ...Roles) *Main {
 	e.t.Helper()
 	m := NewMain(e.config(), testSources(), testLogger())
 	m.Destinations = dests
-	if err := m.Run(context.Background(), Roles{Serve: true, Work: true, Schedule: true, Migrate: true}); err != nil {
+	r := Roles{Serve: true, Work: true, Schedule: true}
+	if len(roles) > 0 {
+		r = roles[0]
+	}
+	r.Migrate = true
+	if err := m.Run(context.Background(), r); err != nil {
 		m.Close(context.Background())
 		e.t.Fatalf("Run: %v", err)
 	}
@@ -271,4 +279,87 @@ func TestResolveDestinationsChecksTheStockSource(t *testing.T) {
 	if err := ResolveDestinations("s.yaml", bad, sources); err == nil || !strings.Contains(err.Error(), `source: "acme-stripe" is not a shopify source`) {
 		t.Errorf("a stripe source: %v", err)
 	}
+}
+
+// A worker SIGKILLed in the middle of a delivery loses nothing: the delivery row
+// was committed with the payment, and once the dead worker's lease runs out the
+// task is handed to another worker, which delivers it with the same webhook-id.
+func TestKilledWorkerLosesNoDelivery(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	release := make(chan struct{})
+	var hits atomic.Int32
+	wh, _ := standardwebhooks.NewWebhook(crmSecret)
+	var mu sync.Mutex
+	var ids []string
+	crm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		ids = append(ids, r.Header.Get("webhook-id"))
+		mu.Unlock()
+		if err := wh.Verify(body, r.Header); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		if hits.Add(1) == 1 {
+			<-release // the first attempt hangs until its worker is dead
+		}
+	}))
+	t.Cleanup(crm.Close)
+	t.Cleanup(func() { close(release) })
+	dest := domain.Destination{ID: "acme-crm", Kind: domain.DestinationWebhook, URL: crm.URL, Secrets: []string{crmSecret},
+		Timeout: time.Minute, MaxAttempts: 5, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		BreakerFailures: 50, BreakerCooldown: time.Second}
+	m := e.startWithDestinations([]domain.Destination{dest}, Roles{Serve: true, Schedule: true}) // the worker is a process we can kill
+	sources := filepath.Join(t.TempDir(), "sources.yaml")
+	yaml := fmt.Sprintf("sources:\n  - id: %s\n    provider: stripe\n    secrets: [%q, %q]\ndestinations:\n  - id: acme-crm\n    kind: webhook\n    url: %s\n    secrets: [%q]\n    timeout: 1m\n",
+		testSource, newSecret, oldSecret, crm.URL, crmSecret)
+	if err := os.WriteFile(sources, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	worker := exec.Command(os.Args[0], "-test.run=^$")
+	worker.Env = append(os.Environ(), "TRADEWIND_TEST_CHILD=work", "TRADEWIND_DATABASE_URL="+e.dbURL, "TRADEWIND_REDIS_URL="+e.redis.URL(),
+		"TRADEWIND_API_TOKEN="+testToken, "TRADEWIND_SOURCES_FILE="+sources, "TRADEWIND_LOG_LEVEL=warn")
+	if os.Getenv("TRADEWIND_TEST_LOG") != "" {
+		worker.Stdout, worker.Stderr = os.Stderr, os.Stderr
+	}
+	if err := worker.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = worker.Process.Kill(); _ = worker.Wait() })
+
+	if r := post(t, webhookURL(m, testSource), stripeEvent(t, "payment_intent.succeeded", "evt_kill_d1", "7101", 1200, newSecret, time.Now())); r.status != http.StatusOK {
+		t.Fatalf("webhook: %d %s", r.status, r.body)
+	}
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) { return hits.Load() == 1, "the first delivery attempt in flight" })
+	if err := worker.Process.Kill(); err != nil { // SIGKILL mid-delivery
+		t.Fatal(err)
+	}
+	_ = worker.Wait()
+
+	e.startWorkerWith([]domain.Destination{dest})
+	testenv.Eventually(t, 3*time.Minute, func() (bool, string) {
+		return e.count(`SELECT count(*) FROM deliveries WHERE status = 'delivered'`) == 1, "the delivery delivered by the new worker"
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Errorf("webhook-ids %v; want one id on every attempt", ids)
+		}
+	}
+}
+
+func (e *env) startWorkerWith(dests []domain.Destination) {
+	e.t.Helper()
+	m := NewMain(e.config(), testSources(), testLogger())
+	m.Destinations = dests
+	if err := m.Run(context.Background(), Roles{Work: true}); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Close(ctx)
+	})
 }
