@@ -57,6 +57,12 @@ var benchScenarios = []benchScenario{
 		windows: func(benchOptions) int { return 3 },
 		run:     runE2EBench,
 	},
+	{
+		name:    "downstream",
+		short:   "applied/s and ack p99 with a CRM down, against the same run without destinations",
+		windows: func(benchOptions) int { return 2 },
+		run:     runDownstreamBench,
+	},
 }
 
 // benchOptions are the command line's settings.
