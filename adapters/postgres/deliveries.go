@@ -62,6 +62,14 @@ func (l *Ledger) writeEventDeliveries(ctx context.Context, tx *ltx, ev domain.Ev
 	return nil
 }
 
+// writeStockDeliveries writes the stock.changed deliveries of a level set by hand.
+func (l *Ledger) writeStockDeliveries(ctx context.Context, tx *ltx, sku string, ev domain.Event) error {
+	if !l.wantsAny(domain.DownStockChanged) {
+		return nil
+	}
+	return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(sku, ev, "")})
+}
+
 func stockOutgoing(sku string, ev domain.Event, orderRef string) domain.Outgoing {
 	return domain.Outgoing{Type: domain.DownStockChanged, SKU: sku, OrderRef: orderRef,
 		Key: fmt.Sprintf("%s/%s/%s/%s/%s", domain.DownStockChanged, sku, ev.Source, ev.EventID, orderRef)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -134,5 +135,37 @@ func TestDeliveriesStoreRecordsAttemptsAndRetries(t *testing.T) {
 	}
 	if _, err := s.Retry(ctx, 999999); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("retry of no delivery: %v, want ENOTFOUND", err)
+	}
+}
+
+// A level set by hand (PUT /api/v1/inventory/{sku}) is a stock change too; a
+// stock destination keeps one pending push per SKU however many there are.
+func TestManualLevelMakesAStockDelivery(t *testing.T) {
+	t.Parallel()
+	db := openDB(t)
+	dests := []domain.Destination{{ID: "hook", Kind: domain.DestinationWebhook}, {ID: "shop", Kind: domain.DestinationShopifyInventory,
+		Events: []domain.DownstreamType{domain.DownStockChanged}}}
+	inv := &postgres.Inventory{DB: db, Destinations: dests}
+	for i, level := range []int64{5, 7, 9} {
+		if _, err := inv.SetOnHand(context.Background(), "MAN-1", level, t0.Add(time.Duration(i)*time.Second), "manual"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows []struct {
+		Destination string `db:"destination"`
+		N           int    `db:"n"`
+		Generation  int    `db:"generation"`
+	}
+	if err := db.Select(&rows, `SELECT destination, count(*) AS n, max(generation) AS generation FROM deliveries
+		WHERE sku = 'MAN-1' GROUP BY destination ORDER BY destination`); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		Destination string `db:"destination"`
+		N           int    `db:"n"`
+		Generation  int    `db:"generation"`
+	}{{"hook", 3, 0}, {"shop", 1, 2}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("stock deliveries (-want +got):\n%s", diff)
 	}
 }

@@ -232,7 +232,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
 		QueueDepth:    m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
-		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now},
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now, Destinations: m.Destinations},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
