@@ -195,6 +195,24 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 		}
 		return true, ""
 	})
+	// Retry one: delivered once more, with its id.
+	before1 := len(crm.messages())
+	var retried struct {
+		WebhookID string `json:"webhook_id"`
+		Status    string `json:"status"`
+	}
+	if code := api(t, m, http.MethodPost, fmt.Sprintf("/api/v1/deliveries/%d/retry", list.Deliveries[0].ID), nil, &retried); code != 202 ||
+		retried.Status != "pending" || retried.WebhookID != list.Deliveries[0].WebhookID {
+		t.Fatalf("retry one: %d %+v", code, retried)
+	}
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		return len(crm.messages()) == before1+1, "the retried delivery at the CRM"
+	})
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		api(t, m, http.MethodGet, "/api/v1/deliveries?destination=acme-crm&status=pending", nil, &list)
+		return len(list.Deliveries) == 0, "nothing pending"
+	})
+
 	// tradewind replay deliveries: the same, from the command line.
 	before := len(crm.messages())
 	var out strings.Builder
