@@ -40,12 +40,16 @@ func IsFailure(err error) bool {
 }
 
 // RetryDelay is asynq.Config.RetryDelayFunc: the delay a postponed task asked
-// for, and otherwise exponential backoff with jitter after the n-th failure:
+// for, or a failed one named (RetryAfterError), and otherwise exponential backoff with jitter after the n-th failure:
 // between half and all of 1s, 2s, 4s, …, capped at 10 minutes.
 func RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	var p *PostponedError
 	if errors.As(err, &p) {
 		return p.Delay
+	}
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.Delay
 	}
 	ceiling := min(time.Second<<min(max(n, 0), 10), 10*time.Minute)
 	return ceiling/2 + rand.N(ceiling/2+1)

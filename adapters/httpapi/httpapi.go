@@ -71,6 +71,9 @@ type Params struct {
 	StartReconciliation func(ctx context.Context, req domain.ReconciliationRequest) (domain.Reconciliation, error)
 	Logger              *slog.Logger
 	Now                 func() time.Time
+
+	// Downstream serves the destinations and deliveries endpoints; nil: none.
+	Downstream *Downstream
 }
 
 // Server holds the Fiber app and its handlers.
@@ -169,6 +172,13 @@ func New(p Params) *Server {
 	api.Get("/webhooks/:id", s.getWebhook)
 	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
+	api.Get("/destinations", s.listDestinations)
+	api.Post("/destinations/:id/enable", s.enableDestination)
+	api.Get("/destinations/:id/published", s.publishedStock)
+	api.Get("/deliveries", s.listDeliveries)
+	api.Post("/deliveries/retry", s.retryDeliveries)
+	api.Get("/deliveries/:id", s.getDelivery)
+	api.Post("/deliveries/:id/retry", s.retryDelivery)
 	api.Delete("/reservations/:id", s.deleteReservation)
 	api.Get("/reconciliations", s.listReconciliations)
 	api.Post("/reconciliations", s.createReconciliation)

@@ -26,6 +26,9 @@ type Ledger struct {
 	Grace time.Duration
 	// Now is the clock (time.Now when nil), read once per transaction.
 	Now func() time.Time
+	// Destinations get a delivery row for each decision they want, in the
+	// decision's transaction (see deliveries.go); none: nothing is written.
+	Destinations []domain.Destination
 
 	stmts statements // the apply path's statements, prepared once per connection
 }
@@ -133,6 +136,9 @@ func (l *Ledger) applyEvent(ctx context.Context, tx *ltx, entryID int64, ev doma
 		if err := l.settle(ctx, tx, orderRef, ev); err != nil {
 			return err
 		}
+	}
+	if err := l.writeEventDeliveries(ctx, tx, ev, outcome); err != nil {
+		return err
 	}
 	if outcome != outcomeApplied || orderRef != ev.OrderRef {
 		_, err = tx.ExecContext(ctx,

@@ -186,7 +186,10 @@ func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Even
 		st.Latest = ev.OccurredAt
 	}
 	d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
-	return saveDecisions(ctx, tx, st, d, ev)
+	if err := saveDecisions(ctx, tx, st, d, ev); err != nil {
+		return err
+	}
+	return l.writeDeliveries(ctx, tx, st, d, ev)
 }
 
 // saveDecisions writes what domain.Settle decided, a statement per table.

@@ -140,6 +140,8 @@ type Inventory struct {
 	Grace time.Duration
 	// Now is the clock reservations expire by and writes are stamped with (time.Now when nil).
 	Now func() time.Time
+	// Destinations that want stock.changed get a delivery for a level set here.
+	Destinations []domain.Destination
 }
 
 var _ domain.Inventory = (*Inventory)(nil)
@@ -170,7 +172,7 @@ func (s *Inventory) now() time.Time {
 
 // SetOnHand implements domain.Inventory.
 func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (domain.Stock, error) {
-	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace}
+	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace, Destinations: s.Destinations}
 	now := s.now().Truncate(time.Microsecond)
 	at = at.Truncate(time.Microsecond) // as PostgreSQL keeps it
 	err := inTx(ctx, s.DB, "set stock", func(tx *sqlx.Tx) error {
@@ -185,11 +187,15 @@ func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at 
 		ev := domain.Event{Source: "api", EventID: fmt.Sprintf("%s:%s:%d", cause, sku, at.UnixNano()), OccurredAt: at}
 		// A level of Tradewind's own, stamped at its arrival: every change applied
 		// after it arrived after it and is never absorbed (domain.Absorbed).
-		outcome, err := l.setStock(ctx, &ltx{Tx: tx, now: now}, sku, onHand, domain.LevelStamp{At: at, Own: true}, cause, ev)
+		lt := &ltx{Tx: tx, now: now}
+		outcome, err := l.setStock(ctx, lt, sku, onHand, domain.LevelStamp{At: at, Own: true}, cause, ev)
 		if outcome == outcomeStale {
 			return domain.Errorf(domain.ECONFLICT, "a level stated at %s is newer than this one; check the clocks", inv.SetAt.Time.UTC().Format(time.RFC3339))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return l.writeStockDeliveries(ctx, lt, sku, ev)
 	})
 	if err != nil {
 		return domain.Stock{}, err

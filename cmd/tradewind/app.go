@@ -39,6 +39,9 @@ type Main struct {
 	Logger  *slog.Logger
 	Now     func() time.Time
 
+	// Destinations are the downstream destinations (the sources file's destinations section).
+	Destinations []domain.Destination
+
 	DB        *sqlx.DB
 	Metrics   *tprom.Metrics
 	redisOpt  asynq.RedisConnOpt
@@ -59,6 +62,9 @@ type Main struct {
 	// running are the long-lived components Run started, in order; Close shuts
 	// each down once, in reverse order.
 	running []running
+
+	downstream downstream     // deliveries: dispatcher and sweeper
+	applier    domain.Applier // the ledger, nudging the delivery dispatcher; set by the worker role
 
 	closeOnce sync.Once
 	closeErr  error
@@ -226,12 +232,13 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
 		Backlog:       m.queue, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
-		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now},
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now, Destinations: m.Destinations},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
+		Downstream: m.downstreamAPI(),
 	})
 	if err := m.start(ctx, "HTTP server", &serving{m: m}); err != nil {
 		return err
@@ -255,6 +262,7 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
+	m.applier = m.startDownstream(mux, m.ledger())
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
 	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
 	loc, at, err := m.reconcileSchedule()
@@ -285,11 +293,21 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 // processWebhook is the worker's handler of inbox entries; the reconciliation
 // applies what it repairs through the same one.
 func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
+	applier := m.applier
+	if applier == nil { // no worker in this process (tradewind reconcile): the outbox rows wait for one
+		applier = m.ledger()
+	}
 	return &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
+		Inbox: inbox, Applier: applier, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	}
+}
+
+// ledger applies events in PostgreSQL, writing the deliveries its decisions make
+// for the destinations in the same transaction.
+func (m *Main) ledger() *postgres.Ledger {
+	return &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now, Destinations: m.Destinations}
 }
 
 // reconciler is the nightly reconciliation, applying repairs through the
@@ -402,6 +420,11 @@ func (m *Main) startScheduler(ctx context.Context) error {
 	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule retention prune: %w", err)
 	}
+	if len(m.Destinations) > 0 {
+		if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepDeliveriesTask(), leaseRetries); err != nil {
+			return fmt.Errorf("schedule delivery sweep: %w", err)
+		}
+	}
 	if err := m.start(ctx, "scheduler", &jobs.Scheduler{Scheduler: m.scheduler}); err != nil {
 		return err
 	}
@@ -428,6 +451,9 @@ func (m *Main) close(ctx context.Context) error {
 		if err := m.running[i].c.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", m.running[i].name, err))
 		}
+	}
+	if m.downstream.cancel != nil {
+		m.downstream.cancel()
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())

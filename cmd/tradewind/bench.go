@@ -67,11 +67,10 @@ func startForBench(stderr io.Writer) bench.StartFunc {
 			return nil, err
 		}
 		cfg.Listen = "127.0.0.1:0" // any free loopback port (the validator wants a real one)
-		sources, err := LoadSources(cfg.SourcesFile, osEnv)
+		m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
 		if err != nil {
 			return nil, err
 		}
-		m := NewMain(cfg, sources, newLogger(stderr, cfg.LogLevel))
 		if err := m.Run(ctx, Roles{Serve: roles.Serve, Work: roles.Work, Migrate: true}); err != nil {
 			_ = m.Close(context.Background())
 			return nil, err

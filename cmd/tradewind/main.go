@@ -71,15 +71,32 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	if err != nil {
 		return err
 	}
-	sources, err := LoadSources(cfg.SourcesFile, osEnv)
+	m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
-	logger := newLogger(stderr, cfg.LogLevel)
 	ctx, stop := signal.NotifyContext(parent, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	return runMain(ctx, stop, m, roles)
+}
 
-	return runMain(ctx, stop, NewMain(cfg, sources, logger), roles)
+// newMainFromFile is a Main for cfg with the sources and destinations of its
+// sources file; a bad entry fails naming its key.
+func newMainFromFile(cfg Config, logger *slog.Logger) (*Main, error) {
+	sources, err := LoadSources(cfg.SourcesFile, osEnv)
+	if err != nil {
+		return nil, err
+	}
+	destinations, err := LoadDestinations(cfg.SourcesFile, osEnv)
+	if err != nil {
+		return nil, err
+	}
+	if err := ResolveDestinations(cfg.SourcesFile, destinations, sources); err != nil {
+		return nil, err
+	}
+	m := NewMain(cfg, sources, logger)
+	m.Destinations = destinations
+	return m, nil
 }
 
 // runMain runs m until ctx ends or its HTTP server stops, then closes it within

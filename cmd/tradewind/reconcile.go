@@ -57,11 +57,11 @@ reports what it would do.`,
 			if err != nil {
 				return err
 			}
-			srcs, err := LoadSources(cfg.SourcesFile, osEnv)
+			m, err := newMainFromFile(cfg, newLogger(stderr, "warn"))
 			if err != nil {
 				return err
 			}
-			return runReconcile(cmd.Context(), stdout, stderr, NewMain(cfg, srcs, newLogger(stderr, "warn")), req)
+			return runReconcile(cmd.Context(), stdout, stderr, m, req)
 		},
 	}
 	cmd.Flags().StringVar(&since, "since", "24h", "the window's start: a duration back from now (24h) or an RFC 3339 time")

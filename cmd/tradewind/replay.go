@@ -55,6 +55,7 @@ is applied already is left alone: replaying it would change nothing.`,
 	cmd.Flags().StringVar(&status, "status", "", "replay every webhook with this status: failed, rejected, ignored or received")
 	cmd.Flags().StringVar(&source, "source", "", "with --status: only this source's webhooks")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "with --status: at most this many, newest first")
+	cmd.AddCommand(newReplayDeliveriesCommand(stdout))
 	return cmd
 }
 

@@ -67,6 +67,12 @@ var scenarios = []scenario{
 		windows: func(Options) int { return 3 },
 		run:     runE2EBench,
 	},
+	{
+		name:    "downstream",
+		short:   "applied/s and ack p99 with a CRM down, against the same run without destinations",
+		windows: func(Options) int { return 2 },
+		run:     runDownstreamBench,
+	},
 }
 
 // Options are the command line's settings and how to start a Tradewind.

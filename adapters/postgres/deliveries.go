@@ -1,0 +1,350 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// The outbox side of the apply path: what an applied decision tells downstream is
+// decided by domain.OrderEvents and domain.StockChanges and written here, in the
+// decision's own transaction, as one delivery row per destination that wants it.
+// Nothing is written when no destination is configured.
+
+// writeDeliveries writes the deliveries an order's settle decisions make.
+func (l *Ledger) writeDeliveries(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
+	if len(l.Destinations) == 0 {
+		return nil
+	}
+	var out []domain.Outgoing
+	if l.wantsAny(domain.DownOrderPlaced, domain.DownOrderUpdated, domain.DownOrderPaid, domain.DownOrderCancelled,
+		domain.DownOrderRefunded, domain.DownOrderDisputed) {
+		o, err := orderOutgoing(ctx, tx, st.Ref, domain.FactsOf(st, d))
+		if err != nil {
+			return fmt.Errorf("downstream facts of order %q: %w", st.Ref, err)
+		}
+		out = o
+	}
+	if l.wantsAny(domain.DownStockChanged) {
+		for _, sku := range domain.StockChanges(st.Stock, d.Stock) {
+			out = append(out, stockOutgoing(sku, ev, st.Ref))
+		}
+	}
+	return l.insertOutgoing(ctx, tx, out)
+}
+
+// writeEventDeliveries writes the deliveries an applied event makes by itself,
+// outside any order's settling: a customer upserted, a storefront's stock level.
+func (l *Ledger) writeEventDeliveries(ctx context.Context, tx *ltx, ev domain.Event, outcome string) error {
+	if len(l.Destinations) == 0 || outcome != outcomeApplied {
+		return nil
+	}
+	switch {
+	case ev.Type == domain.CustomerUpserted && ev.Customer != nil && l.wantsAny(domain.DownCustomerUpserted):
+		name := strings.TrimSpace(ev.Customer.FirstName + " " + ev.Customer.LastName)
+		data, err := json.Marshal(domain.CustomerData{Email: ev.Customer.Email, Name: name, OrderRef: ev.OrderRef})
+		if err != nil {
+			return err
+		}
+		return l.insertOutgoing(ctx, tx, []domain.Outgoing{{Type: domain.DownCustomerUpserted,
+			Key: fmt.Sprintf("%s/%s/%s/%s", domain.DownCustomerUpserted, ev.CustomerRef, ev.Source, ev.EventID), OrderRef: ev.OrderRef, Data: data}})
+	case ev.Type == domain.InventoryLevelSet && ev.Stock != nil && l.wantsAny(domain.DownStockChanged):
+		return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(ev.Stock.SKU, ev, "")})
+	}
+	return nil
+}
+
+// writeStockDeliveries writes the stock.changed deliveries of a level set by hand.
+func (l *Ledger) writeStockDeliveries(ctx context.Context, tx *ltx, sku string, ev domain.Event) error {
+	if !l.wantsAny(domain.DownStockChanged) {
+		return nil
+	}
+	return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(sku, ev, "")})
+}
+
+func stockOutgoing(sku string, ev domain.Event, orderRef string) domain.Outgoing {
+	return domain.Outgoing{Type: domain.DownStockChanged, SKU: sku, OrderRef: orderRef,
+		Key: fmt.Sprintf("%s/%s/%s/%s/%s", domain.DownStockChanged, sku, ev.Source, ev.EventID, orderRef)}
+}
+
+func (l *Ledger) wantsAny(types ...domain.DownstreamType) bool {
+	for _, d := range l.Destinations {
+		for _, t := range types {
+			if d.Wants(t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// orderOutgoing compares an order's facts with what downstream was told, stores
+// the new facts, and returns the events the change makes (numbered by the
+// order's downstream sequence). The order's row is locked by the caller, so the
+// read and the write cannot interleave with another transaction's.
+func orderOutgoing(ctx context.Context, tx *ltx, ref string, after domain.DownstreamFacts) ([]domain.Outgoing, error) {
+	var (
+		raw    []byte
+		seq    int64
+		before domain.DownstreamFacts
+	)
+	err := tx.QueryRowxContext(ctx, `SELECT facts, seq FROM downstream_orders WHERE order_ref = $1`, ref).Scan(&raw, &seq)
+	switch {
+	case err == sql.ErrNoRows:
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(raw, &before); err != nil {
+			return nil, err
+		}
+	}
+	if before == after && raw != nil {
+		return nil, nil
+	}
+	types := domain.OrderEvents(before, after)
+	if len(types) > 0 {
+		seq++
+	}
+	facts, err := json.Marshal(after)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO downstream_orders (order_ref, facts, seq) VALUES ($1, $2, $3)
+		ON CONFLICT (order_ref) DO UPDATE SET facts = EXCLUDED.facts, seq = EXCLUDED.seq`, ref, string(facts), seq); err != nil {
+		return nil, err
+	}
+	return domain.OrderOutgoing(ref, seq, types), nil
+}
+
+// insertOutgoing writes one delivery per (event, destination that wants it), in
+// one statement. A key already delivered to a destination makes no second row;
+// a coalesced stock push (one row per destination and SKU) is made pending again,
+// its generation counting the change.
+func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgoing) error {
+	var (
+		dest, typ, key, ref, sku, wid, data []string
+		seq                                 []int64
+	)
+	seen := map[[2]string]bool{}
+	for _, o := range out {
+		for _, d := range l.Destinations {
+			if !d.Wants(o.Type) {
+				continue
+			}
+			k, orderRef := o.Key, o.OrderRef
+			if o.Type == domain.DownStockChanged && d.Coalesces() {
+				k, orderRef = domain.CoalescedStockKey(o.SKU), ""
+			}
+			if seen[[2]string{d.ID, k}] {
+				continue // one row per key and statement: ON CONFLICT DO UPDATE touches a row once
+			}
+			seen[[2]string{d.ID, k}] = true
+			dest, typ, key = append(dest, d.ID), append(typ, string(o.Type)), append(key, k)
+			ref, sku, seq = append(ref, orderRef), append(sku, o.SKU), append(seq, o.Sequence)
+			wid, data = append(wid, domain.WebhookID(d.ID, k)), append(data, string(o.Data))
+		}
+	}
+	if len(dest) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO deliveries (destination, event_type, event_key, order_ref, sku, sequence, webhook_id, data, created_at, updated_at)
+		SELECT u.dest, u.typ, u.key, NULLIF(u.ref, ''), NULLIF(u.sku, ''), u.seq, u.wid, NULLIF(u.data, '')::jsonb, $9, $9
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+			AS u(dest, typ, key, ref, sku, seq, wid, data)
+		ON CONFLICT (destination, event_key) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+			queued_at = NULL, generation = deliveries.generation + 1, updated_at = EXCLUDED.updated_at
+		WHERE deliveries.event_key = 'stock.changed/' || deliveries.sku`,
+		pq.StringArray(dest), pq.StringArray(typ), pq.StringArray(key), pq.StringArray(ref), pq.StringArray(sku),
+		pq.Int64Array(seq), pq.StringArray(wid), pq.StringArray(data), tx.now)
+	return err
+}
+
+// Deliveries is the PostgreSQL outbox of downstream deliveries (domain.Deliveries).
+type Deliveries struct {
+	DB  sqlx.ExtContext
+	Now func() time.Time
+}
+
+var _ domain.Deliveries = (*Deliveries)(nil)
+
+func (s *Deliveries) now() time.Time {
+	if s.Now == nil {
+		return time.Now().Truncate(time.Microsecond)
+	}
+	return s.Now().Truncate(time.Microsecond)
+}
+
+type deliveryRow struct {
+	ID             int64          `db:"id"`
+	Destination    string         `db:"destination"`
+	EventType      string         `db:"event_type"`
+	EventKey       string         `db:"event_key"`
+	OrderRef       sql.NullString `db:"order_ref"`
+	SKU            sql.NullString `db:"sku"`
+	Sequence       int64          `db:"sequence"`
+	Data           []byte         `db:"data"`
+	WebhookID      string         `db:"webhook_id"`
+	Generation     int            `db:"generation"`
+	Status         string         `db:"status"`
+	Attempts       int            `db:"attempts"`
+	LastStatusCode int            `db:"last_status_code"`
+	LastError      string         `db:"last_error"`
+	NextAttemptAt  sql.NullTime   `db:"next_attempt_at"`
+	CreatedAt      time.Time      `db:"created_at"`
+	DeliveredAt    sql.NullTime   `db:"delivered_at"`
+}
+
+const deliveryColumns = `id, destination, event_type, event_key, order_ref, sku, sequence, data, webhook_id, generation, status, attempts,
+	last_status_code, last_error, next_attempt_at, created_at, delivered_at`
+
+func (r deliveryRow) delivery() domain.Outbound {
+	return domain.Outbound{
+		ID: r.ID, Destination: r.Destination, Type: domain.DownstreamType(r.EventType), Key: r.EventKey,
+		OrderRef: r.OrderRef.String, SKU: r.SKU.String, Sequence: r.Sequence, Data: r.Data, WebhookID: r.WebhookID, Generation: r.Generation,
+		Status: domain.DeliveryStatus(r.Status), Attempts: r.Attempts, LastStatusCode: r.LastStatusCode, LastError: r.LastError,
+		NextAttemptAt: r.NextAttemptAt.Time, CreatedAt: r.CreatedAt, DeliveredAt: r.DeliveredAt.Time,
+	}
+}
+
+// Delivery implements domain.Deliveries. Returns ENOTFOUND.
+func (s *Deliveries) Delivery(ctx context.Context, id int64) (domain.Outbound, []domain.DeliveryAttempt, error) {
+	var r deliveryRow
+	if err := sqlx.GetContext(ctx, s.DB, &r, `SELECT `+deliveryColumns+` FROM deliveries WHERE id = $1`, id); err != nil {
+		return domain.Outbound{}, nil, translate(fmt.Sprintf("delivery %d", id), err)
+	}
+	var rows []struct {
+		At         time.Time `db:"at"`
+		StatusCode int       `db:"status_code"`
+		LatencyMS  int64     `db:"latency_ms"`
+		Error      string    `db:"error"`
+		RetryInMS  int64     `db:"retry_in_ms"`
+	}
+	if err := sqlx.SelectContext(ctx, s.DB, &rows, `
+		SELECT at, status_code, latency_ms, error, retry_in_ms FROM delivery_attempts WHERE delivery_id = $1 ORDER BY n`, id); err != nil {
+		return domain.Outbound{}, nil, translate("delivery attempts", err)
+	}
+	attempts := make([]domain.DeliveryAttempt, len(rows))
+	for i, a := range rows {
+		attempts[i] = domain.DeliveryAttempt{At: a.At, StatusCode: a.StatusCode, Latency: time.Duration(a.LatencyMS) * time.Millisecond,
+			Error: a.Error, RetryIn: time.Duration(a.RetryInMS) * time.Millisecond}
+	}
+	return r.delivery(), attempts, nil
+}
+
+// List implements domain.Deliveries.
+func (s *Deliveries) List(ctx context.Context, f domain.DeliveryFilter) ([]domain.Outbound, error) {
+	limit := f.Limit
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	var rows []deliveryRow
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `SELECT `+deliveryColumns+` FROM deliveries
+		WHERE ($1 = '' OR destination = $1) AND ($2 = '' OR status = $2) AND ($3 = '' OR order_ref = $3)
+			AND ($4 = 0 OR id < $4)
+		ORDER BY id DESC LIMIT $5`, f.Destination, string(f.Status), f.OrderRef, f.After, limit)
+	if err != nil {
+		return nil, translate("list deliveries", err)
+	}
+	out := make([]domain.Outbound, len(rows))
+	for i, r := range rows {
+		out[i] = r.delivery()
+	}
+	return out, nil
+}
+
+// BeginAttempt implements domain.Deliveries. Returns ENOTFOUND.
+func (s *Deliveries) BeginAttempt(ctx context.Context, id int64) (domain.Outbound, error) {
+	var r deliveryRow
+	err := sqlx.GetContext(ctx, s.DB, &r, `UPDATE deliveries SET attempts = attempts + 1, updated_at = $2
+		WHERE id = $1 RETURNING `+deliveryColumns, id, s.now())
+	return r.delivery(), translate(fmt.Sprintf("begin attempt at delivery %d", id), err)
+}
+
+// FinishAttempt implements domain.Deliveries: the attempt row and the delivery's
+// new state in one statement.
+func (s *Deliveries) FinishAttempt(ctx context.Context, id int64, o domain.DeliveryOutcome) (domain.DeliveryStatus, error) {
+	a := o.Attempt
+	var status string
+	err := sqlx.GetContext(ctx, s.DB, &status, `
+		WITH d AS (
+			UPDATE deliveries SET
+				status = CASE WHEN $2 = 'delivered' AND generation <> $10 THEN 'pending' ELSE $2 END,
+				last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $6,
+				delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
+			WHERE id = $1 RETURNING attempts, status),
+		a AS (
+			INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error, retry_in_ms)
+			SELECT $1, d.attempts, $7, $3, $8, $4, $9 FROM d
+			ON CONFLICT (delivery_id, n) DO UPDATE SET at = EXCLUDED.at, status_code = EXCLUDED.status_code,
+				latency_ms = EXCLUDED.latency_ms, error = EXCLUDED.error, retry_in_ms = EXCLUDED.retry_in_ms)
+		SELECT status FROM d`,
+		id, string(o.Status), a.StatusCode, a.Error, nullTime(o.NextAt), s.now(), a.At, a.Latency.Milliseconds(), a.RetryIn.Milliseconds(),
+		o.Generation)
+	return domain.DeliveryStatus(status), translate(fmt.Sprintf("finish attempt at delivery %d", id), err)
+}
+
+// Retry implements domain.Deliveries. Returns ENOTFOUND.
+func (s *Deliveries) Retry(ctx context.Context, id int64) (domain.Outbound, error) {
+	var r deliveryRow
+	err := sqlx.GetContext(ctx, s.DB, &r, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+		queued_at = $2, updated_at = $2 WHERE id = $1 RETURNING `+deliveryColumns, id, s.now())
+	if err == sql.ErrNoRows {
+		return domain.Outbound{}, domain.Errorf(domain.ENOTFOUND, "no delivery %d", id)
+	}
+	return r.delivery(), translate(fmt.Sprintf("retry delivery %d", id), err)
+}
+
+// RetryMatching implements domain.Deliveries.
+func (s *Deliveries) RetryMatching(ctx context.Context, destination string, status domain.DeliveryStatus, since, until time.Time) ([]domain.Outbound, error) {
+	var rows []deliveryRow
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+		queued_at = $5, updated_at = $5
+		WHERE destination = $1 AND status = $2 AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
+		RETURNING `+deliveryColumns, destination, string(status), nullTime(since), nullTime(until), s.now())
+	if err != nil {
+		return nil, translate("retry deliveries", err)
+	}
+	out := make([]domain.Outbound, len(rows))
+	for i, r := range rows {
+		out[i] = r.delivery()
+	}
+	return out, nil
+}
+
+// Unqueued returns up to limit deliveries whose task was never queued, oldest
+// first.
+func (s *Deliveries) Unqueued(ctx context.Context, limit int) ([]domain.DeliveryRef, error) {
+	var out []domain.DeliveryRef
+	err := sqlx.SelectContext(ctx, s.DB, &out, `SELECT id, destination, event_type, COALESCE(sku, '') AS sku FROM deliveries
+		WHERE queued_at IS NULL ORDER BY id LIMIT $1`, limit)
+	return out, translate("unqueued deliveries", err)
+}
+
+// MarkQueued records that the tasks of ids were queued.
+func (s *Deliveries) MarkQueued(ctx context.Context, ids []int64) error {
+	_, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET queued_at = $2 WHERE id = ANY($1)`, pq.Int64Array(ids), s.now())
+	return translate("mark deliveries queued", err)
+}
+
+// Open returns deliveries still to be delivered (pending or failed) last touched
+// before `before`, after id `after`, in id order: the sweeper's candidates for a
+// lost task. Deliveries of disabled destinations are left out.
+func (s *Deliveries) Open(ctx context.Context, before time.Time, after int64, limit int) ([]domain.DeliveryRef, error) {
+	var out []domain.DeliveryRef
+	err := sqlx.SelectContext(ctx, s.DB, &out, `SELECT d.id, d.destination, d.event_type, COALESCE(d.sku, '') AS sku FROM deliveries d
+		WHERE d.status IN ('pending', 'failed') AND d.updated_at < $1 AND d.id > $2
+			AND COALESCE(d.next_attempt_at, '-infinity') < $1
+			AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination AND x.disabled_reason <> '')
+		ORDER BY d.id LIMIT $3`, before, after, limit)
+	return out, translate("open deliveries", err)
+}

@@ -1,0 +1,402 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"gopkg.in/yaml.v3"
+
+	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/adapters/hubspot"
+	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/shopify"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
+	"github.com/tradewind/tradewind/adapters/webhookdest"
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
+)
+
+// destinationsFile is the destinations section of the sources file.
+type destinationsFile struct {
+	Destinations []map[string]any `yaml:"destinations"`
+}
+
+// destinationKeys are the keys every destination may have; kindKeys add each
+// kind's own.
+var destinationKeys = []string{"id", "kind", "events", "timeout", "rate_limit", "max_attempts", "min_backoff", "max_backoff",
+	"breaker_failures", "breaker_cooldown"}
+
+var kindKeys = map[string][]string{
+	domain.DestinationWebhook:          {"url", "secrets"},
+	domain.DestinationHubSpot:          hubspot.Keys,
+	domain.DestinationShopifyInventory: shopify.InventoryPushKeys,
+}
+
+// LoadDestinations reads the destinations section of the sources file at path.
+func LoadDestinations(path string, getenv func(string) (string, bool)) ([]domain.Destination, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("sources file: %w (set TRADEWIND_SOURCES_FILE to an existing file)", err)
+	}
+	return ParseDestinations(path, raw, getenv)
+}
+
+// ParseDestinations parses and checks the destinations section of a sources
+// file. Errors name the file, the entry and the key, and say what is valid.
+func ParseDestinations(path string, raw []byte, getenv func(string) (string, bool)) ([]domain.Destination, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("sources file %s: "+format, append([]any{path}, args...)...)
+	}
+	var f destinationsFile
+	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&f); err != nil {
+		return nil, fail("destinations: %v", err)
+	}
+	var out []domain.Destination
+	seen := map[string]bool{}
+	for i, e := range f.Destinations {
+		id, _ := e["id"].(string)
+		at := fmt.Sprintf("destinations[%d] (%s)", i, id)
+		if !sourceIDPattern.MatchString(id) {
+			return nil, fail("%s: id: %q is not a valid destination id; use 1-64 lower-case letters, digits, '-' or '_'", at, id)
+		}
+		if seen[id] {
+			return nil, fail("%s: id %q is used twice; each destination needs its own id", at, id)
+		}
+		seen[id] = true
+		kind, _ := e["kind"].(string)
+		own, ok := kindKeys[kind]
+		if !ok {
+			return nil, fail("%s: kind: %q is not supported; use webhook, hubspot or shopify_inventory", at, kind)
+		}
+		for k := range e {
+			if !slices.Contains(destinationKeys, k) && !slices.Contains(own, k) {
+				return nil, fail("%s: %s: unknown key for kind %s; valid keys: %s", at, k, kind,
+					strings.Join(append(slices.Clone(destinationKeys), own...), ", "))
+			}
+		}
+		d, err := parseDestination(id, kind, e, getenv)
+		if err != nil {
+			return nil, fail("%s: %v", at, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// ResolveDestinations checks destinations against the sources they name: a
+// shopify_inventory destination's source must be a shopify source, whose
+// shop_domain, admin_token and api_base_url it uses when it sets none.
+func ResolveDestinations(path string, dests []domain.Destination, sources map[string]domain.Source) error {
+	for i := range dests {
+		d := &dests[i]
+		if d.Kind != domain.DestinationShopifyInventory {
+			continue
+		}
+		at := fmt.Sprintf("sources file %s: destinations[%d] (%s)", path, i, d.ID)
+		src, ok := sources[d.Settings[shopify.PushSource]]
+		if !ok || src.Provider != shopify.Kind {
+			return fmt.Errorf("%s: source: %q is not a shopify source of the sources section", at, d.Settings[shopify.PushSource])
+		}
+		for _, k := range []string{shopify.PushShopDomain, shopify.PushAdminToken, shopify.PushAPIBaseURL} {
+			if d.Settings[k] == "" && src.Settings[k] != "" {
+				d.Settings[k] = src.Settings[k]
+			}
+		}
+		if d.Settings[shopify.PushAdminToken] == "" {
+			return fmt.Errorf("%s: admin_token: give the store's Admin API access token (here or on source %s), e.g. env:SHOPIFY_ADMIN_TOKEN", at, src.ID)
+		}
+		if d.Settings[shopify.PushShopDomain] == "" && d.Settings[shopify.PushAPIBaseURL] == "" {
+			return fmt.Errorf("%s: shop_domain: give the store's myshopify.com domain (here or on source %s)", at, src.ID)
+		}
+	}
+	return nil
+}
+
+func parseDestination(id, kind string, e map[string]any, getenv func(string) (string, bool)) (domain.Destination, error) {
+	d := domain.Destination{ID: id, Kind: kind, Timeout: domain.DefaultDestinationTimeout, MaxAttempts: domain.DefaultMaxDeliveryAttempts,
+		MinBackoff: domain.DefaultMinBackoff, MaxBackoff: domain.DefaultMaxBackoff, BreakerFailures: domain.DefaultBreakerFailures,
+		BreakerCooldown: domain.DefaultBreakerCooldown, Settings: map[string]string{}}
+	str := func(k string) (string, error) {
+		v, ok := e[k]
+		if !ok {
+			return "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", fmt.Errorf("%s: must be a string", k)
+		}
+		if name, ok := strings.CutPrefix(s, "env:"); ok {
+			val, set := getenv(name)
+			if !set || val == "" {
+				return "", fmt.Errorf("%s: environment variable %s is not set", k, name)
+			}
+			s = val
+		}
+		return s, nil
+	}
+	duration := func(k string, into *time.Duration, lo, hi time.Duration) error {
+		s, err := str(k)
+		if err != nil || s == "" {
+			return err
+		}
+		v, err := time.ParseDuration(s)
+		if err != nil || v < lo || v > hi {
+			return fmt.Errorf("%s: %q is not a duration between %s and %s, e.g. 10s", k, s, lo, hi)
+		}
+		*into = v
+		return nil
+	}
+	number := func(k string, lo, hi float64) (float64, bool, error) {
+		v, ok := e[k]
+		if !ok {
+			return 0, false, nil
+		}
+		var n float64
+		switch x := v.(type) {
+		case int:
+			n = float64(x)
+		case float64:
+			n = x
+		default:
+			return 0, false, fmt.Errorf("%s: must be a number between %g and %g", k, lo, hi)
+		}
+		if n < lo || n > hi {
+			return 0, false, fmt.Errorf("%s: %g is out of range; use a number between %g and %g", k, n, lo, hi)
+		}
+		return n, true, nil
+	}
+	for _, x := range []struct {
+		key    string
+		into   *time.Duration
+		lo, hi time.Duration
+	}{
+		{"timeout", &d.Timeout, time.Millisecond, 5 * time.Minute},
+		{"min_backoff", &d.MinBackoff, time.Millisecond, 24 * time.Hour},
+		{"max_backoff", &d.MaxBackoff, time.Millisecond, 7 * 24 * time.Hour},
+		{"breaker_cooldown", &d.BreakerCooldown, time.Millisecond, time.Hour},
+	} {
+		if err := duration(x.key, x.into, x.lo, x.hi); err != nil {
+			return d, err
+		}
+	}
+	if d.MaxBackoff < d.MinBackoff {
+		return d, fmt.Errorf("max_backoff: %s is below min_backoff %s", d.MaxBackoff, d.MinBackoff)
+	}
+	if n, ok, err := number("rate_limit", 0.001, 100000); err != nil {
+		return d, err
+	} else if ok {
+		d.RateLimit = n
+	}
+	if n, ok, err := number("max_attempts", 1, 1000); err != nil {
+		return d, err
+	} else if ok {
+		d.MaxAttempts = int(n)
+	}
+	if n, ok, err := number("breaker_failures", 1, 1000); err != nil {
+		return d, err
+	} else if ok {
+		d.BreakerFailures = int(n)
+	}
+	if v, ok := e["events"]; ok {
+		list, ok := v.([]any)
+		if !ok || len(list) == 0 {
+			return d, fmt.Errorf("events: list the event types it wants (%s), or leave it out for all", domain.DownstreamTypeList())
+		}
+		for _, x := range list {
+			s, _ := x.(string)
+			if !domain.ValidDownstreamType(s) {
+				return d, fmt.Errorf("events: %q is not an event type; use %s", fmt.Sprint(x), domain.DownstreamTypeList())
+			}
+			d.Events = append(d.Events, domain.DownstreamType(s))
+		}
+	}
+	switch kind {
+	case domain.DestinationHubSpot:
+		for _, k := range hubspot.Keys {
+			v, err := str(k)
+			if err != nil {
+				return d, err
+			}
+			if v != "" {
+				d.Settings[k] = v
+			}
+		}
+		if d.Settings[hubspot.SettingToken] == "" {
+			return d, fmt.Errorf("token: give the private app's access token, e.g. token: env:HUBSPOT_TOKEN")
+		}
+		if _, ok := e["rate_limit"]; !ok {
+			d.RateLimit = hubspot.DefaultRateLimit
+		}
+		if len(d.Events) == 0 {
+			for _, t := range domain.DownstreamTypes {
+				if hubspot.Wants(t) {
+					d.Events = append(d.Events, t)
+				}
+			}
+		}
+	case domain.DestinationShopifyInventory:
+		for _, k := range shopify.InventoryPushKeys {
+			if k == shopify.PushSafetyBuffer || k == shopify.PushMaxPublished || k == shopify.PushDebounce {
+				continue
+			}
+			v, err := str(k)
+			if err != nil {
+				return d, err
+			}
+			if v != "" {
+				d.Settings[k] = v
+			}
+		}
+		if d.Settings[shopify.PushSource] == "" {
+			return d, fmt.Errorf("source: name the shopify source whose store this pushes to")
+		}
+		if d.Settings[shopify.PushLocation] == "" {
+			return d, fmt.Errorf("location_id: give the Shopify location whose available quantity is set, e.g. gid://shopify/Location/123")
+		}
+		for _, k := range []string{shopify.PushSafetyBuffer, shopify.PushMaxPublished} {
+			if n, ok, err := number(k, 0, 1e9); err != nil {
+				return d, err
+			} else if ok {
+				d.Settings[k] = strconv.FormatInt(int64(n), 10)
+			}
+		}
+		d.Debounce = shopify.DefaultPushDebounce
+		if err := duration(shopify.PushDebounce, &d.Debounce, time.Second, time.Hour); err != nil {
+			return d, err
+		}
+		if len(d.Events) == 0 {
+			d.Events = []domain.DownstreamType{domain.DownStockChanged}
+		}
+		if !slices.Equal(d.Events, []domain.DownstreamType{domain.DownStockChanged}) {
+			return d, fmt.Errorf("events: a shopify_inventory destination takes stock.changed only")
+		}
+	case domain.DestinationWebhook:
+		u, err := str("url")
+		if err != nil {
+			return d, err
+		}
+		pu, perr := url.Parse(u)
+		if u == "" || perr != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return d, fmt.Errorf("url: %q is not an http(s) URL; give the receiver's endpoint", u)
+		}
+		d.URL = u
+		list, _ := e["secrets"].([]any)
+		if len(list) == 0 {
+			return d, fmt.Errorf("secrets: list at least one Standard Webhooks secret (whsec_ followed by base64), newest first")
+		}
+		for j, x := range list {
+			s, _ := x.(string)
+			if name, ok := strings.CutPrefix(s, "env:"); ok {
+				val, set := getenv(name)
+				if !set || val == "" {
+					return d, fmt.Errorf("secrets[%d]: environment variable %s is not set", j, name)
+				}
+				s = val
+			}
+			if _, err := stdwebhooks.DecodeSecret(s); err != nil {
+				return d, fmt.Errorf("secrets[%d]: %s", j, domain.ErrorMessage(err))
+			}
+			d.Secrets = append(d.Secrets, s)
+		}
+	}
+	return d, nil
+}
+
+// downstream is the wiring of destinations: the delivery handler, the outbox's
+// dispatcher and sweeper.
+type downstream struct {
+	sweeper *jobs.SweepDeliveries
+	cancel  context.CancelFunc
+}
+
+func (m *Main) destination(id string) (domain.Destination, bool) {
+	for _, d := range m.Destinations {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return domain.Destination{}, false
+}
+
+// downstreamAPI is what the HTTP API serves of destinations and deliveries.
+func (m *Main) downstreamAPI() *httpapi.Downstream {
+	return &httpapi.Downstream{
+		Destinations: m.Destinations, States: &postgres.Destinations{DB: m.DB, Now: m.Now},
+		Deliveries: &postgres.Deliveries{DB: m.DB, Now: m.Now},
+		Published:  (&postgres.PublishedStock{DB: m.DB}).List,
+		Enqueue: func(ctx context.Context, id int64) error {
+			ctx, cancel := context.WithTimeout(ctx, time.Second)
+			defer cancel()
+			_, err := jobs.EnqueueDelivery(ctx, m.client, m.inspector, id)
+			return err
+		},
+	}
+}
+
+// kickApplier applies as the ledger does, then asks the dispatcher to queue the
+// deliveries the apply made (they are committed already; the sweeper is the
+// safety net).
+type kickApplier struct {
+	domain.Applier
+	kick func()
+}
+
+func (a kickApplier) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
+	err := a.Applier.ApplyEntry(ctx, entryID, events)
+	if err == nil {
+		a.kick()
+	}
+	return err
+}
+
+// startDownstream registers the delivery handlers on the worker's mux and
+// starts the dispatcher; it returns the applier the inbox task is to use.
+func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) domain.Applier {
+	deliveries := &postgres.Deliveries{DB: m.DB, Now: m.Now}
+	m.downstream.sweeper = &jobs.SweepDeliveries{Outbox: deliveries, Queue: m.client, Tasks: m.inspector,
+		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
+		Delay: func(ref domain.DeliveryRef) time.Duration {
+			if d, ok := m.destination(ref.Destination); ok && d.Coalesces() {
+				return d.Debounce
+			}
+			return 0
+		}}
+	mux.Handle(jobs.TypeSweepDeliveries, m.periodic(jobs.TypeSweepDeliveries, m.downstream.sweeper))
+	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
+		Deliveries: deliveries, Destinations: &postgres.Destinations{DB: m.DB, Now: m.Now},
+		Destination: m.destination, Sender: m.sender(), Now: m.Now, Logger: m.Logger,
+	})
+	if len(m.Destinations) == 0 {
+		return applier
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	m.downstream.cancel = cancel
+	go m.downstream.sweeper.Run(ctx, time.Second)
+	m.Logger.Info("delivering downstream", slog.Int("destinations", len(m.Destinations)))
+	return kickApplier{Applier: applier, kick: m.downstream.sweeper.Kick}
+}
+
+// sender returns the sender of each destination kind.
+func (m *Main) sender() func(kind string) (domain.Sender, bool) {
+	render := &webhookdest.Renderer{Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB},
+		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}}
+	senders := map[string]domain.Sender{
+		domain.DestinationWebhook: &webhookdest.Sender{Render: render},
+		domain.DestinationHubSpot: &hubspot.Sender{Render: render},
+		domain.DestinationShopifyInventory: &shopify.InventoryPusher{Stock: render.Inventory,
+			Published: &postgres.PublishedStock{DB: m.DB}, Now: m.Now},
+	}
+	return func(kind string) (domain.Sender, bool) {
+		s, ok := senders[kind]
+		return s, ok
+	}
+}

@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// downstreamTargetRatio: a destination that is down may cost the payment path at
+// most 10% of its applied rate.
+const downstreamTargetRatio = 0.9
+
+// runDownstreamBench measures the payment path (signed Stripe webhooks in →
+// orders paid) twice on a fresh database: without destinations, then with a CRM
+// that answers 503 to everything. Its deliveries pile up on the low queue behind
+// an open breaker; the applied rate and the acknowledgement p99 must stay within
+// 10% of the run without destinations.
+func runDownstreamBench(ctx context.Context, b *benchRun) ([]Figure, error) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	// The same sources, plus a CRM destination that is down.
+	src, err := os.ReadFile(b.sourcesFile)
+	if err != nil {
+		return nil, err
+	}
+	withCRM := filepath.Join(filepath.Dir(b.sourcesFile), "sources-downstream.yaml")
+	dest := fmt.Sprintf(`destinations:
+  - id: bench-crm
+    kind: webhook
+    url: %s
+    secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+    timeout: 1s
+    min_backoff: 1s
+    max_backoff: 1m
+`, down.URL)
+	if err := os.WriteFile(withCRM, append(src, dest...), 0o600); err != nil {
+		return nil, err
+	}
+	type result struct {
+		applied, p99 float64
+		acked        int
+		deliveries   int
+	}
+	measure := func(phase, sourcesFile string) (result, error) {
+		var r result
+		if err := b.reset(ctx); err != nil {
+			return r, err
+		}
+		b.step("%s, %d webhooks from %d senders", phase, b.opts.Events, b.opts.Senders)
+		env := b.env()
+		env["TRADEWIND_SOURCES_FILE"] = sourcesFile
+		tw, err := b.opts.Start(ctx, Roles{Serve: true, Work: true}, env)
+		if err != nil {
+			return r, err
+		}
+		defer stop(tw)
+		maker, err := newStripeMaker(b.secret, 2500)
+		if err != nil {
+			return r, err
+		}
+		client := newWebhookClient(tw.Addr, benchSource, max(b.opts.Senders, 256))
+		defer client.close()
+		load := newE2ELoad(phase, maker, client)
+		start := time.Now()
+		var ls loadStats
+		b.window(func() {
+			ls = countedLoop(ctx, b.opts.Senders, b.opts.Events, load.send)
+			err = waitApplied(ctx, tw.DB, load.acked(), benchDrainDeadline)
+		})
+		if err != nil {
+			return r, err
+		}
+		var last sql.NullTime
+		if err := tw.DB.GetContext(ctx, &last, `SELECT max(applied_at) FROM inbox`); err != nil || !last.Valid {
+			return r, fmt.Errorf("no webhook applied (%v)", err)
+		}
+		r.acked, r.p99 = load.acked(), ls.pct(0.99)
+		r.applied = float64(r.acked) / last.Time.Sub(start).Seconds()
+		_ = tw.DB.GetContext(ctx, &r.deliveries, `SELECT count(*) FROM deliveries`)
+		return r, nil
+	}
+	base, err := measure("without destinations", b.sourcesFile)
+	if err != nil {
+		return nil, err
+	}
+	withDown, err := measure("with a CRM down", withCRM)
+	if err != nil {
+		return nil, err
+	}
+	ackRatio := 0.0
+	if withDown.p99 > 0 {
+		ackRatio = base.p99 / withDown.p99 // ≥ 0.9 when the p99 grew by at most ~10%
+	}
+	met := ackRatio >= downstreamTargetRatio
+	return []Figure{
+		Figure{Name: "events applied, CRM down", Value: round1(withDown.applied), Unit: "/s",
+			Note: fmt.Sprintf("%d webhooks; %d deliveries waiting for the CRM", withDown.acked, withDown.deliveries)}.
+			against("without destinations", round1(base.applied), downstreamTargetRatio),
+		{Name: "ack p99, CRM down", Value: round1(withDown.p99), Unit: "ms", P99Ms: withDown.p99,
+			Baseline: "without destinations", BaselineValue: round1(base.p99), Ratio: ackRatio,
+			Target: "≤ 1.1× (ratio shown inverted)", Met: &met},
+	}, nil
+}

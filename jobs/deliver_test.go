@@ -1,0 +1,426 @@
+package jobs_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/adapters/webhookdest"
+	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
+)
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// receiver is a Standard Webhooks receiver on loopback that verifies every
+// request with the official Go library and answers with respond.
+type receiver struct {
+	t       *testing.T
+	srv     *httptest.Server
+	verify  *standardwebhooks.Webhook
+	respond atomic.Pointer[func(n int, w http.ResponseWriter)]
+
+	mu       sync.Mutex
+	requests []received
+}
+
+type received struct {
+	id, ts, sig string
+	body        string
+	verified    error
+}
+
+func newReceiver(t *testing.T) *receiver {
+	wh, err := standardwebhooks.NewWebhook(testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{t: t, verify: wh}
+	r.answer(func(int, http.ResponseWriter) {})
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		n := len(r.requests) + 1
+		r.requests = append(r.requests, received{id: req.Header.Get("webhook-id"), ts: req.Header.Get("webhook-timestamp"),
+			sig: req.Header.Get("webhook-signature"), body: string(body), verified: wh.Verify(body, req.Header)})
+		r.mu.Unlock()
+		(*r.respond.Load())(n, w)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) answer(f func(n int, w http.ResponseWriter)) { r.respond.Store(&f) }
+
+func (r *receiver) got() []received {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]received(nil), r.requests...)
+}
+
+// downstream is a worker delivering to one webhook destination, with tiny
+// backoffs and full jitter at its ceiling (so delays are predictable).
+type downstream struct {
+	*env
+	dest       domain.Destination
+	ledger     *postgres.Ledger
+	deliveries *postgres.Deliveries
+	dests      *postgres.Destinations
+	sweeper    *jobs.SweepDeliveries
+	clock      atomic.Int64 // seconds added to the real time (a replay's fresh timestamp)
+}
+
+func newDownstream(t *testing.T, dest domain.Destination, startWorker bool) *downstream {
+	e := newEnv(t)
+	d := &downstream{env: e, dest: dest}
+	now := func() time.Time { return time.Now().Add(time.Duration(d.clock.Load()) * time.Second) }
+	d.ledger = &postgres.Ledger{DB: e.db, Destinations: []domain.Destination{dest}}
+	d.deliveries = &postgres.Deliveries{DB: e.db, Now: now}
+	d.dests = &postgres.Destinations{DB: e.db}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d.sweeper = &jobs.SweepDeliveries{Outbox: d.deliveries, Queue: e.client, Tasks: e.inspector, Now: now, Logger: logger}
+	if !startWorker {
+		return d
+	}
+	d.startWorker(now)
+	return d
+}
+
+func (d *downstream) startWorker(now func() time.Time) {
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	sender := &webhookdest.Sender{Render: &webhookdest.Renderer{Orders: &postgres.Orders{DB: d.db}, Conflicts: &postgres.Conflicts{DB: d.db},
+		Inventory: &postgres.Inventory{DB: d.db}}}
+	srv := asynq.NewServer(d.redis, asynq.Config{
+		Concurrency: 4, Queues: jobs.Weights, RetryDelayFunc: jobs.RetryDelay, IsFailure: jobs.IsFailure,
+		Logger: jobs.Logger{L: logger}, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
+		Deliveries: d.deliveries, Destinations: d.dests, Now: now, Logger: logger,
+		Destination: func(id string) (domain.Destination, bool) { return d.dest, id == d.dest.ID },
+		Sender:      func(string) (domain.Sender, bool) { return sender, true },
+		Jitter:      func(x time.Duration) time.Duration { return x },
+	})
+	if err := srv.Start(mux); err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(srv.Shutdown)
+}
+
+// place applies an order placed (and paid when paid) through the ledger and
+// queues the deliveries it made.
+func (d *downstream) place(ref string, paid bool) {
+	d.t.Helper()
+	ids := d.insert("test", 1, time.Now())
+	evs := []domain.Event{{Type: domain.OrderPlaced, Provider: "test", Source: "test", EventID: ref + ":placed", OrderRef: ref,
+		OccurredAt: time.Now(), Version: 1, Order: &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: "USD", Total: 500}}}
+	if paid {
+		evs = append(evs, domain.Event{Type: domain.PaymentSucceeded, Provider: "gw", Source: "gw", EventID: ref + ":paid", OrderRef: ref,
+			PaymentRef: "pay_" + ref, OccurredAt: time.Now(), Payment: &domain.PaymentChange{Amount: 500, Currency: "USD"}})
+	}
+	if err := d.ledger.ApplyEntry(context.Background(), ids[0], evs); err != nil {
+		d.t.Fatal(err)
+	}
+	if _, err := d.sweeper.Dispatch(context.Background()); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+func (d *downstream) list() []domain.Outbound {
+	d.t.Helper()
+	l, err := d.deliveries.List(context.Background(), domain.DeliveryFilter{Limit: 500})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return l
+}
+
+func (d *downstream) one(id int64) (domain.Outbound, []domain.DeliveryAttempt) {
+	d.t.Helper()
+	o, a, err := d.deliveries.Delivery(context.Background(), id)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	return o, a
+}
+
+func (d *downstream) waitStatus(id int64, want domain.DeliveryStatus) {
+	d.t.Helper()
+	waitFor(d.t, func() (bool, string) {
+		o, _ := d.one(id)
+		return o.Status == want, fmt.Sprintf("delivery %d %s (now %s, %d attempts, %q)", id, want, o.Status, o.Attempts, o.LastError)
+	})
+}
+
+func webhookDest(url string) domain.Destination {
+	return domain.Destination{ID: "crm", Kind: domain.DestinationWebhook, URL: url, Secrets: []string{testSecret},
+		Timeout: 2 * time.Second, MaxAttempts: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second,
+		BreakerFailures: 50, BreakerCooldown: 100 * time.Millisecond}
+}
+
+func checkVerified(t *testing.T, reqs []received) {
+	t.Helper()
+	for i, r := range reqs {
+		if r.verified != nil {
+			t.Errorf("request %d (%s) refused by the Standard Webhooks library: %v", i+1, r.id, r.verified)
+		}
+	}
+}
+
+// A CRM failing three times and then taking it: one effective delivery, four
+// attempts recorded with the same webhook-id, each delay longer than the last.
+func TestDeliveryRetriesWithGrowingBackoffUntilTaken(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	r.answer(func(n int, w http.ResponseWriter) {
+		if n <= 3 {
+			http.Error(w, "down for maintenance", http.StatusInternalServerError)
+		}
+	})
+	d := newDownstream(t, webhookDest(r.srv.URL), true)
+	d.dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	d.ledger.Destinations = []domain.Destination{d.dest}
+	d.place("R1", false)
+	l := d.list()
+	if len(l) != 1 {
+		t.Fatalf("deliveries: %+v, want one order.placed", l)
+	}
+	d.waitStatus(l[0].ID, domain.DeliveryDelivered)
+	o, attempts := d.one(l[0].ID)
+	if o.Attempts != 4 || len(attempts) != 4 {
+		t.Fatalf("attempts: %d counted, %d recorded; want 4", o.Attempts, len(attempts))
+	}
+	for i, a := range attempts[:3] {
+		if a.StatusCode != 500 || a.Error == "" || (i > 0 && a.RetryIn <= attempts[i-1].RetryIn) {
+			t.Errorf("attempt %d: %+v; want a 500 recorded and a delay longer than the one before", i+1, a)
+		}
+	}
+	if a := attempts[3]; a.StatusCode != 200 || a.Error != "" {
+		t.Errorf("last attempt: %+v; want 200", a)
+	}
+	reqs := r.got()
+	if len(reqs) != 4 {
+		t.Fatalf("receiver saw %d requests, want 4", len(reqs))
+	}
+	for _, q := range reqs {
+		if q.id != o.WebhookID {
+			t.Errorf("webhook-id %q, want %q on every attempt", q.id, o.WebhookID)
+		}
+	}
+	checkVerified(t, reqs)
+}
+
+// A CRM down for the whole outage: the breaker opens, tasks meeting it are
+// postponed without spending attempts, and everything queued is delivered once
+// it returns, each order's messages carrying their sequence.
+func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	var down atomic.Bool
+	down.Store(true)
+	r.answer(func(_ int, w http.ResponseWriter) {
+		if down.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	})
+	dest := webhookDest(r.srv.URL)
+	dest.BreakerFailures, dest.MaxAttempts, dest.BreakerCooldown = 3, 6, 300*time.Millisecond
+	d := newDownstream(t, dest, true)
+	for i := range 8 {
+		d.place(fmt.Sprintf("DN%d", i), true)
+	}
+	l := d.list()
+	if len(l) != 16 {
+		t.Fatalf("%d deliveries, want 16 (placed and paid, 8 orders)", len(l))
+	}
+	waitFor(t, func() (bool, string) {
+		st, err := d.dests.States(context.Background(), []string{"crm"})
+		return err == nil && st["crm"].Breaker == domain.BreakerOpen, "the breaker to be recorded open"
+	})
+	// Every task has run at least once (none is pending any more), and most found
+	// the breaker open: they wait with their attempts unspent.
+	waitFor(t, func() (bool, string) {
+		info, err := d.inspector.GetQueueInfo(jobs.QueueLow)
+		return err == nil && info.Pending == 0 && info.Active == 0, "every delivery task to have run once"
+	})
+	untried := 0
+	for _, o := range d.list() {
+		if o.Status == domain.DeliveryDead {
+			t.Errorf("delivery %d dead during the outage", o.ID)
+		}
+		if o.Attempts == 0 {
+			untried++
+		}
+	}
+	if untried < 8 {
+		t.Errorf("%d of 16 deliveries untried while the breaker is open; want most (attempts must not be burnt)", untried)
+	}
+
+	down.Store(false)
+	waitFor(t, func() (bool, string) {
+		n := 0
+		for _, o := range d.list() {
+			if o.Status == domain.DeliveryDelivered {
+				n++
+			}
+		}
+		return n == 16, fmt.Sprintf("all 16 delivered after the outage (%d so far)", n)
+	})
+	for _, o := range d.list() {
+		if o.Attempts > dest.MaxAttempts {
+			t.Errorf("delivery %d: %d attempts", o.ID, o.Attempts)
+		}
+	}
+	checkVerified(t, r.got())
+}
+
+// 429 with Retry-After waits what the destination asked, not the backoff; 410
+// disables the destination with a reason; a timeout is a failed attempt.
+func TestDeliveryHonoursRetryAfterGoneAndTimeout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		respond func(n int, w http.ResponseWriter)
+		check   func(t *testing.T, d *downstream, o domain.Outbound, attempts []domain.DeliveryAttempt)
+	}{
+		{"429 with Retry-After", func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "1")
+				w.WriteHeader(http.StatusTooManyRequests)
+			}
+		}, func(t *testing.T, d *downstream, o domain.Outbound, attempts []domain.DeliveryAttempt) {
+			d.waitStatus(o.ID, domain.DeliveryDelivered)
+			_, attempts = d.one(o.ID)
+			if len(attempts) != 2 || attempts[0].StatusCode != 429 || attempts[0].RetryIn != time.Second {
+				t.Errorf("attempts %+v; want a 429 that waited the 1s asked (not the 20ms backoff), then delivered", attempts)
+			}
+		}},
+		{"410 disables", func(n int, w http.ResponseWriter) { w.WriteHeader(http.StatusGone) },
+			func(t *testing.T, d *downstream, o domain.Outbound, _ []domain.DeliveryAttempt) {
+				waitFor(t, func() (bool, string) {
+					st, _ := d.dests.States(context.Background(), []string{"crm"})
+					return !st["crm"].Enabled && st["crm"].DisabledReason != "", "the destination disabled with a reason"
+				})
+				waitFor(t, func() (bool, string) {
+					o, a := d.one(o.ID)
+					return len(a) == 1 && o.Status == domain.DeliveryFailed, "the 410 attempt recorded"
+				})
+			}},
+		{"timeout", func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				time.Sleep(300 * time.Millisecond) // the receiver hangs past the destination's timeout
+			}
+		}, func(t *testing.T, d *downstream, o domain.Outbound, _ []domain.DeliveryAttempt) {
+			d.waitStatus(o.ID, domain.DeliveryDelivered)
+			_, attempts := d.one(o.ID)
+			if len(attempts) != 2 || attempts[0].StatusCode != 0 || attempts[0].Error == "" {
+				t.Errorf("attempts %+v; want a timed-out attempt recorded as a failure, then delivered", attempts)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newReceiver(t)
+			r.answer(tt.respond)
+			dest := webhookDest(r.srv.URL)
+			dest.Timeout = 100 * time.Millisecond
+			dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+			d := newDownstream(t, dest, true)
+			d.place("T1", false)
+			l := d.list()
+			if len(l) != 1 {
+				t.Fatalf("deliveries %+v", l)
+			}
+			tt.check(t, d, l[0], nil)
+		})
+	}
+}
+
+// A dead letter replayed in bulk is delivered once more with the same
+// webhook-id and a fresh timestamp and signature.
+func TestDeadLetterBulkReplayKeepsTheWebhookID(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	var down atomic.Bool
+	down.Store(true)
+	r.answer(func(_ int, w http.ResponseWriter) {
+		if down.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	dest := webhookDest(r.srv.URL)
+	dest.MaxAttempts = 2
+	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	d := newDownstream(t, dest, true)
+	d.place("DL1", false)
+	id := d.list()[0].ID
+	d.waitStatus(id, domain.DeliveryDead)
+	before := r.got()
+
+	down.Store(false)
+	d.clock.Add(5) // the replay happens later: a fresh timestamp
+	again, err := d.deliveries.RetryMatching(context.Background(), "crm", domain.DeliveryDead, time.Time{}, time.Time{})
+	if err != nil || len(again) != 1 {
+		t.Fatalf("bulk retry: %v %v", again, err)
+	}
+	if _, err := jobs.EnqueueDelivery(context.Background(), d.client, d.inspector, id); err != nil {
+		t.Fatal(err)
+	}
+	d.waitStatus(id, domain.DeliveryDelivered)
+	after := r.got()
+	if len(after) != len(before)+1 {
+		t.Fatalf("receiver saw %d requests after the replay, want %d", len(after), len(before)+1)
+	}
+	last, first := after[len(after)-1], before[0]
+	if last.id != first.id || last.ts == first.ts || last.sig == first.sig {
+		t.Errorf("replay: id %q ts %s sig %s; first: id %q ts %s sig %s; want the same id, a fresh timestamp and signature",
+			last.id, last.ts, last.sig, first.id, first.ts, first.sig)
+	}
+	checkVerified(t, after)
+}
+
+// A worker killed after the apply committed, before it queued the deliveries
+// (or with Redis losing the tasks), loses nothing: the rows are the outbox, and
+// the sweeper queues them.
+func TestSweeperQueuesDeliveriesWhoseTaskWasLost(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	dest := webhookDest(r.srv.URL)
+	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	d := newDownstream(t, dest, false)
+	ctx := context.Background()
+	// Committed, never queued: the worker died between commit and dispatch.
+	ids := d.insert("test", 1, time.Now())
+	if err := d.ledger.ApplyEntry(ctx, ids[0], []domain.Event{{Type: domain.OrderPlaced, Provider: "test", Source: "test",
+		EventID: "K1:placed", OrderRef: "K1", OccurredAt: time.Now(), Version: 1,
+		Order: &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: "USD", Total: 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	// Queued, then lost with Redis's data.
+	d.place("K2", false)
+	if _, err := d.inspector.DeleteAllPendingTasks(jobs.QueueLow); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.sweeper.ProcessTask(ctx, jobs.NewSweepDeliveriesTask()); err != nil {
+		t.Fatal(err)
+	}
+	d.startWorker(time.Now)
+	for _, o := range d.list() {
+		d.waitStatus(o.ID, domain.DeliveryDelivered)
+	}
+	if n := len(r.got()); n != 2 {
+		t.Errorf("receiver saw %d requests, want 2", n)
+	}
+}

@@ -1,0 +1,164 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// TypeSweepDeliveries queues the tasks of outbox deliveries that have none: new
+// rows whose task was never queued (the worker died after the apply committed,
+// or Redis was down) and open rows whose task was lost.
+const TypeSweepDeliveries = "deliveries:sweep"
+
+// NewSweepDeliveriesTask returns the sweep task; its fixed id keeps one at a time.
+func NewSweepDeliveriesTask() *asynq.Task {
+	return asynq.NewTask(TypeSweepDeliveries, nil, asynq.TaskID("deliveries-sweep"), asynq.Queue(QueueLow),
+		asynq.MaxRetry(0), asynq.Timeout(time.Minute))
+}
+
+// Outbox is the part of the deliveries store the dispatcher and the sweeper use.
+type Outbox interface {
+	// Unqueued returns up to limit deliveries whose task was never queued, oldest first.
+	Unqueued(ctx context.Context, limit int) ([]domain.DeliveryRef, error)
+	// MarkQueued records that the tasks of ids were queued.
+	MarkQueued(ctx context.Context, ids []int64) error
+	// Open returns pending or failed deliveries of enabled destinations, due and
+	// last touched before `before`, with ids above after, in id order.
+	Open(ctx context.Context, before time.Time, after int64, limit int) ([]domain.DeliveryRef, error)
+}
+
+// SweepDeliveries queues delivery tasks from the outbox. Dispatch queues the new
+// rows (run after each apply, through Kick, and on every sweep); Sweep pages
+// through open rows older than Grace and queues any whose task is gone.
+type SweepDeliveries struct {
+	Outbox Outbox
+	Queue  Enqueuer
+	Tasks  TaskInspector
+	Grace  time.Duration // open rows younger than this are left to their task
+	// Delay says how long a new delivery's task waits before it runs (a stock
+	// push's debounce, so a burst of changes to one SKU makes one push); nil: none.
+	Delay  func(d domain.DeliveryRef) time.Duration
+	Now    func() time.Time
+	Logger *slog.Logger
+
+	mu     sync.Mutex
+	cursor int64
+	kick   chan struct{}
+	once   sync.Once
+}
+
+// ProcessTask implements asynq.Handler.
+func (h *SweepDeliveries) ProcessTask(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.Dispatch(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := h.Sweep(ctx)
+	if n+m > 0 {
+		h.Logger.Info("swept deliveries into the queue", slog.Int("new", n), slog.Int("lost", m))
+	}
+	return err
+}
+
+const dispatchPage = 500
+
+// Dispatch queues the task of every delivery never queued and returns how many.
+func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		page, err := h.Outbox.Unqueued(ctx, dispatchPage)
+		if err != nil || len(page) == 0 {
+			return total, err
+		}
+		ids := make([]int64, 0, len(page))
+		for _, d := range page {
+			var opts []asynq.Option
+			if h.Delay != nil {
+				if wait := h.Delay(d); wait > 0 {
+					opts = append(opts, asynq.ProcessIn(wait))
+				}
+			}
+			if _, err := EnqueueDelivery(ctx, h.Queue, nil, d.ID, opts...); err != nil {
+				if len(ids) > 0 {
+					_ = h.Outbox.MarkQueued(ctx, ids)
+				}
+				return total, fmt.Errorf("queue delivery %d: %w", d.ID, err)
+			}
+			ids = append(ids, d.ID)
+		}
+		if err := h.Outbox.MarkQueued(ctx, ids); err != nil {
+			return total, err
+		}
+		total += len(ids)
+		if len(page) < dispatchPage {
+			return total, nil
+		}
+	}
+}
+
+// Sweep queues open deliveries whose task is gone and returns how many.
+func (h *SweepDeliveries) Sweep(ctx context.Context) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	before := now().Add(-h.Grace)
+	queued := 0
+	for range 20 {
+		page, err := h.Outbox.Open(ctx, before, h.cursor, dispatchPage)
+		if err != nil {
+			return queued, err
+		}
+		if len(page) == 0 {
+			h.cursor = 0
+			return queued, nil
+		}
+		for _, d := range page {
+			r, err := EnqueueDelivery(ctx, h.Queue, h.Tasks, d.ID)
+			if err != nil {
+				return queued, fmt.Errorf("queue delivery %d: %w", d.ID, err)
+			}
+			if r == Enqueued {
+				queued++
+			}
+			h.cursor = d.ID
+		}
+	}
+	return queued, nil
+}
+
+// Kick asks the dispatcher loop (Run) to dispatch soon; it never blocks.
+func (h *SweepDeliveries) Kick() {
+	h.once.Do(func() { h.kick = make(chan struct{}, 1) })
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run dispatches after every Kick (coalesced) and every interval, until ctx ends.
+func (h *SweepDeliveries) Run(ctx context.Context, interval time.Duration) {
+	h.once.Do(func() { h.kick = make(chan struct{}, 1) })
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-h.kick:
+		case <-tick.C:
+		}
+		if _, err := h.Dispatch(ctx); err != nil && ctx.Err() == nil {
+			h.Logger.Warn("could not queue new deliveries; the sweeper will", slog.String("error", err.Error()))
+		}
+	}
+}
