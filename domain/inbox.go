@@ -41,6 +41,10 @@ type InboxEntry struct {
 	Attempts    int
 	LastError   string
 	Unconfirmed bool
+	// OrderRef is the order the entry names: read from the body at ingress
+	// (OrderRefHint, unverified) or from its applied events (verified).
+	OrderRef         string
+	OrderRefVerified bool
 }
 
 // Message returns the provider message stored in the entry.
@@ -57,6 +61,9 @@ type Rejection struct {
 	RemoteAddr string
 	ReceivedAt time.Time
 	InboxID    int64 // set when a stored message was later rejected
+	// OrderRef is the order the refused body seems to name (OrderRefHint): never
+	// verified, shown to ops so that "the customer says they paid" finds it.
+	OrderRef string
 }
 
 // Inbox stores accepted webhooks durably.

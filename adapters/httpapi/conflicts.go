@@ -32,6 +32,9 @@ func conflictFilter(state, kind, orderRef string, limit int) (domain.ConflictFil
 // listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=; state
 // defaults to open.
 func (s *Server) listConflicts(c *fiber.Ctx) error {
+	if err := onlyParams(c, "state", "kind", "order_ref", "limit"); err != nil {
+		return err
+	}
 	f, err := conflictFilter(c.Query("state"), c.Query("kind"), c.Query("order_ref"), c.QueryInt("limit", 100))
 	if err != nil {
 		return err

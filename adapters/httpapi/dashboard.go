@@ -433,7 +433,7 @@ func (s *Server) opsOrder(c *fiber.Ctx) error {
 	if b.Ref == "" {
 		return s.render(c, http.StatusOK, "order", page)
 	}
-	o, events, conflicts, err := s.order(c.UserContext(), b.Ref)
+	o, events, conflicts, err := s.order(c, b.Ref)
 	if err != nil {
 		status, msg := s.failure(c, err)
 		if status == http.StatusNotFound {

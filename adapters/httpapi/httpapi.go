@@ -41,7 +41,16 @@ type Params struct {
 	Webhooks domain.InboxBrowser
 	// Reservations is the flash-sale reservation API.
 	Reservations domain.Reservations
-	Metrics      *tprom.Metrics
+	// Ops reads the lists of the API and the dashboard (orders, inventory, the
+	// requests naming an order, rejections, charts) and records who did what.
+	Ops domain.OpsReader
+	// Version is the build's version, shown by /healthz and the dashboard.
+	Version string
+	// Operators are the people who may sign in to the dashboard by name.
+	Operators []Operator
+	// Queues is the queue UI (asynqmon) served at /ops/queues/ behind the sign-in; nil shows none.
+	Queues  http.Handler
+	Metrics *tprom.Metrics
 	// ReadyChecks are what /readyz checks, by name ("postgres", "redis"). A
 	// failure is answered "unreachable" and logged: its text can name internal
 	// addresses, which /readyz must not show.
@@ -120,6 +129,9 @@ func New(p Params) *Server {
 	if p.ClientIPHeader == "" {
 		p.ClientIPHeader = fiber.HeaderXForwardedFor
 	}
+	if p.Inbox != nil {
+		p.Inbox = orderRefInbox{Inbox: p.Inbox, sources: p.Sources}
+	}
 	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now},
 		guesses: newGuessLimiter(guessEvery, guessBurst, guessKeys), clients: clientAddrs{p.TrustedProxies, p.ClientIPHeader},
 		warn: ratelog.New(p.Logger, warnEvery, p.Now)}
@@ -134,7 +146,7 @@ func New(p Params) *Server {
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.handleError,
 	})
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": p.Version}) })
 	s.app.Get("/readyz", s.ready)
 	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))
 	if p.MetricsTokenRequired {
@@ -145,9 +157,11 @@ func New(p Params) *Server {
 	s.app.Post("/webhooks/:source", s.ingest)
 
 	api := s.app.Group("/api/v1", s.requireToken, s.checkInput)
+	api.Get("/orders", s.listOrders)
 	api.Get("/orders/:ref", s.getOrder)
 	api.Get("/conflicts", s.listConflicts)
 	api.Post("/conflicts/:id/resolve", s.resolveConflict)
+	api.Get("/inventory", s.listInventory)
 	api.Get("/inventory/:sku", s.getStock)
 	api.Put("/inventory/:sku", s.setStock)
 	api.Get("/webhooks", s.listWebhooks)

@@ -61,6 +61,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		RemoteAddr: c.IP(),
 		ReceivedAt: start,
 	}
+	s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
 	if err := provider.Verify(src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}

@@ -231,6 +231,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
+		Ops: &postgres.Ops{DB: m.DB}, Version: Version(),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener

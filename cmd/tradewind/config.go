@@ -158,4 +158,4 @@ func newValidator() *validator.Validate {
 }
 
 // osEnv is os.LookupEnv, named for wiring.
-var osEnv = os.LookupEnv
+var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
