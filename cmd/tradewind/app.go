@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 	"github.com/sony/gobreaker/v2"
@@ -222,6 +223,10 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
+	operators, err := parseOperators(m.Config.Operators)
+	if err != nil {
+		return err
+	}
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
@@ -231,7 +236,8 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
-		Ops: &postgres.Ops{DB: m.DB}, Version: Version(),
+		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators,
+		Queues: asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener
