@@ -130,6 +130,9 @@ type InboxFilter struct {
 	Limit  int
 	// BeforeID pages backwards: only entries with a smaller id.
 	BeforeID int64
+	// EventType and EventID match exactly; Since and Until bound received_at.
+	EventType, EventID string
+	Since, Until       time.Time
 }
 
 // InboxBrowser lets ops look at and replay stored webhooks.

@@ -108,6 +108,14 @@ type OrderHolding struct {
 	State    string // reserved, committed or backordered
 }
 
+// NormalizedEvent is one event a stored webhook was applied as, with the event
+// as recorded (JSON).
+type NormalizedEvent struct {
+	AppliedEvent
+	OrderRef string
+	JSON     string
+}
+
 // OpsReader reads what the ops pages and list endpoints show.
 type OpsReader interface {
 	// OrderRequests returns the stored webhooks and refused requests that name
@@ -130,6 +138,8 @@ type OpsReader interface {
 	RejectionList(ctx context.Context, f RejectionFilter) ([]Rejection, error)
 	// HourlyCounts returns webhooks per hour, source and status since a time.
 	HourlyCounts(ctx context.Context, since time.Time) ([]HourCount, error)
+	// EventsOf returns the normalized events a stored webhook was applied as.
+	EventsOf(ctx context.Context, inboxID int64) ([]NormalizedEvent, error)
 	// RecordAction writes an audit entry.
 	RecordAction(ctx context.Context, a AuditEntry) error
 	// Actions returns the newest audit entries, at most limit.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -64,6 +65,7 @@ func (s *Server) resolveConflict(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, tokenActor, "resolve", fmt.Sprintf("conflict %d", id), req.Note)
 	return c.JSON(cf)
 }
 

@@ -47,6 +47,7 @@ func (s *Server) mountDashboard() {
 	ops.Get("/", auth, s.opsOverview)
 	ops.Get("/webhooks", auth, s.opsWebhooks)
 	ops.Get("/webhooks/:id", auth, s.opsWebhook)
+	ops.Post("/webhooks/replay", append(form, s.opsReplayMatching)...)
 	ops.Post("/webhooks/:id/replay", append(form, s.opsReplay)...)
 	ops.Get("/conflicts", auth, s.opsConflicts)
 	ops.Post("/conflicts/:id/resolve", append(form, s.opsResolve)...)
@@ -257,6 +258,9 @@ type overviewPage struct {
 	QueueError        string
 	Rejections        []domain.Rejection
 	RejectionsError   string
+	Chart             chart
+	Sources           []sourceActivity
+	ChartError        string
 }
 
 // statusOrder is the order the overview lists inbox statuses in.
@@ -292,6 +296,11 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 			b.QueueDepth, b.QueueKnown = n, true
 		}
 	}
+	if hourly, err := s.ops().HourlyCounts(ctx, s.p.Now().UTC().Truncate(time.Hour).Add(-(chartHours-1)*time.Hour)); err != nil {
+		_, b.ChartError = s.failure(c, err)
+	} else {
+		b.Chart, b.Sources = hourlyChart(hourly, s.p.Now()), activity(hourly, s.p.Now())
+	}
 	if rej, err := s.p.Webhooks.Rejections(ctx, 20); err != nil {
 		_, b.RejectionsError = s.failure(c, err)
 	} else {
@@ -303,6 +312,8 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 
 type webhooksPage struct {
 	OrderRef       string
+	Type, EventID  string
+	Since, Until   string
 	Requests       []requestJSON
 	Source, Status string
 	Statuses       []string
@@ -313,7 +324,14 @@ type webhooksPage struct {
 func (s *Server) opsWebhooks(c *fiber.Ctx) error {
 	b := webhooksPage{Source: c.Query("source"), Status: c.Query("status"), Statuses: statusOrder, OrderRef: strings.TrimSpace(c.Query("order_ref"))}
 	page := web.Page{Title: "Webhooks", Nav: "webhooks", Body: &b}
+	b.Type, b.EventID, b.Since, b.Until = c.Query("type"), c.Query("event_id"), c.Query("since"), c.Query("until")
+	if c.Query("replayed") != "" {
+		page.Notice = "Replay queued for " + c.Query("replayed") + " webhook(s); reload to see their new status."
+	}
 	f, err := webhookFilter(b.Source, b.Status, pageSize, c.Query("before"))
+	if err == nil {
+		err = webhookMore(queryOf(c), &f)
+	}
 	if err == nil && b.OrderRef != "" {
 		b.Requests, err = s.orderRequests(c, b.OrderRef, b.Source, b.Status, 200)
 	} else if err == nil {
@@ -331,6 +349,7 @@ func (s *Server) opsWebhooks(c *fiber.Ctx) error {
 }
 
 type webhookPage struct {
+	Events     []domain.NormalizedEvent
 	E          domain.InboxEntry
 	BodyText   string
 	Base64     bool
@@ -346,8 +365,10 @@ func (s *Server) webhookDetail(c *fiber.Ctx, status int, id int64, errMsg, notic
 			Error: msg + ". Check the id, or find the webhook in the list."})
 	}
 	v := webhookView(e, true)
+	e.Header = redactedHeaders(e.Header)
+	events, _ := s.ops().EventsOf(c.UserContext(), id)
 	return s.render(c, status, "webhook", web.Page{Title: fmt.Sprintf("Webhook %d", id), Nav: "webhooks", Error: errMsg, Notice: notice,
-		Body: webhookPage{E: e, BodyText: v.Body, Base64: v.BodyEncoding == "base64", Replayable: e.Status != domain.InboxApplied}})
+		Body: webhookPage{Events: events, E: e, BodyText: v.Body, Base64: v.BodyEncoding == "base64", Replayable: e.Status != domain.InboxApplied}})
 }
 
 func (s *Server) opsWebhook(c *fiber.Ctx) error {

@@ -266,3 +266,30 @@ func (s *Server) ops() domain.OpsReader {
 	}
 	return s.p.Ops
 }
+
+// webhookMore reads the webhook filters beyond source and status: type, event
+// id and a received time range (RFC 3339), from the query or a form.
+func webhookMore(get func(string) string, f *domain.InboxFilter) error {
+	f.EventType, f.EventID = strings.TrimSpace(get("type")), strings.TrimSpace(get("event_id"))
+	for _, b := range []struct {
+		name string
+		to   *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		v := strings.TrimSpace(get(b.name))
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return domain.Errorf(domain.EINVALID, "%s: %q is not an RFC 3339 time, e.g. 2026-01-02T15:04:05Z", b.name, v)
+		}
+		*b.to = t
+	}
+	return nil
+}
+
+// queryOf reads a query parameter as a string of its own (Fiber's point into
+// buffers the next request reuses).
+func queryOf(c *fiber.Ctx) func(string) string {
+	return func(k string) string { return strings.Clone(c.Query(k)) }
+}

@@ -31,5 +31,6 @@ func (noOps) RejectionList(context.Context, domain.RejectionFilter) ([]domain.Re
 func (noOps) HourlyCounts(context.Context, time.Time) ([]domain.HourCount, error) {
 	return nil, errNoOps
 }
-func (noOps) RecordAction(context.Context, domain.AuditEntry) error     { return nil }
-func (noOps) Actions(context.Context, int) ([]domain.AuditEntry, error) { return nil, nil }
+func (noOps) EventsOf(context.Context, int64) ([]domain.NormalizedEvent, error) { return nil, nil }
+func (noOps) RecordAction(context.Context, domain.AuditEntry) error             { return nil }
+func (noOps) Actions(context.Context, int) ([]domain.AuditEntry, error)         { return nil, nil }

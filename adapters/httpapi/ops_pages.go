@@ -178,3 +178,73 @@ func moneyLine(amount int64, currency string) string {
 	}
 	return domain.FormatMinorUnits(amount, currency) + " " + currency
 }
+
+// maxReplayMatching bounds one "Replay all matching": a larger set is replayed
+// in several presses (or with tradewind replay).
+const maxReplayMatching = 1000
+
+// opsReplayMatching replays every webhook the list's filters match that is not
+// applied, once the person ticked the confirmation (no script: the form's
+// required checkbox, checked again here).
+func (s *Server) opsReplayMatching(c *fiber.Ctx) error {
+	get := func(k string) string { return strings.Clone(formValue(c, k)) }
+	f, err := webhookFilter(get("source"), get("status"), 500, "")
+	if err == nil {
+		err = webhookMore(get, &f)
+	}
+	if err == nil && get("confirm") != "yes" {
+		err = domain.Errorf(domain.EINVALID, "tick the confirmation box to replay every matching webhook")
+	}
+	if err != nil {
+		st, msg := s.failure(c, err)
+		return s.render(c, st, "message", web.Page{Title: "Replay all matching", Nav: "webhooks", Error: "Nothing was replayed: " + msg + "."})
+	}
+	n := 0
+	for n < maxReplayMatching {
+		list, err := s.p.Webhooks.List(c.UserContext(), f)
+		if err != nil {
+			st, msg := s.failure(c, err)
+			return s.render(c, st, "message", web.Page{Title: "Replay all matching", Nav: "webhooks",
+				Error: fmt.Sprintf("Stopped after %d replays: %s.", n, msg)})
+		}
+		for _, e := range list {
+			if e.Status == domain.InboxApplied {
+				continue
+			}
+			if _, err := s.replay(c.UserContext(), e.ID); err == nil {
+				n++
+			}
+		}
+		if len(list) < f.Limit {
+			break
+		}
+		f.BeforeID = list[len(list)-1].ID
+	}
+	s.audit(c, s.actor(c), "replay", "matching webhooks", fmt.Sprintf("%d replayed; source=%q status=%q type=%q event_id=%q since=%q until=%q",
+		n, f.Source, f.Status, f.EventType, f.EventID, get("since"), get("until")))
+	return c.Redirect(fmt.Sprintf("/ops/webhooks?source=%s&status=%s&replayed=%d", url.QueryEscape(f.Source), url.QueryEscape(f.Status), n), http.StatusSeeOther)
+}
+
+// redactedHeaders shows a stored request's headers with every credential-like
+// value cut to its first characters: enough to tell two apart, not to reuse.
+func redactedHeaders(h map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(h))
+	for k, vs := range h {
+		lk := strings.ToLower(k)
+		secret := false
+		for _, w := range []string{"signature", "authorization", "token", "secret", "hmac", "key", "cookie", "password", "auth"} {
+			if strings.Contains(lk, w) {
+				secret = true
+			}
+		}
+		for _, v := range vs {
+			if secret && len(v) > 6 {
+				v = v[:6] + "… (redacted)"
+			} else if secret {
+				v = "(redacted)"
+			}
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}

@@ -77,7 +77,7 @@ func webhookFilter(source, status string, limit int, before string) (domain.Inbo
 // order_ref= it lists every request naming that order instead: stored webhooks
 // (kind "webhook") and refused requests (kind "rejection"), newest first.
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
-	if err := onlyParams(c, "source", "status", "limit", "before", "order_ref"); err != nil {
+	if err := onlyParams(c, "source", "status", "limit", "before", "order_ref", "type", "event_id", "since", "until"); err != nil {
 		return err
 	}
 	limit, err := queryLimit(c, 100)
@@ -85,6 +85,9 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 		return err
 	}
 	f, err := webhookFilter(c.Query("source"), c.Query("status"), limit, c.Query("before"))
+	if err == nil {
+		err = webhookMore(queryOf(c), &f)
+	}
 	if err != nil {
 		return err
 	}
@@ -170,6 +173,7 @@ func (s *Server) replayWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, tokenActor, "replay", "webhook "+strconv.FormatInt(id, 10), "")
 	return c.Status(http.StatusAccepted).JSON(webhookView(e, false))
 }
 

@@ -268,3 +268,29 @@ func (s *Ops) Actions(ctx context.Context, limit int) ([]domain.AuditEntry, erro
 	}
 	return out, translate("list actions", err)
 }
+
+// EventsOf implements domain.OpsReader, over applied_events_by_inbox (00013).
+func (s *Ops) EventsOf(ctx context.Context, inboxID int64) ([]domain.NormalizedEvent, error) {
+	var rows []struct {
+		Type       string         `db:"event_type"`
+		Source     string         `db:"source"`
+		EventID    string         `db:"event_id"`
+		OrderRef   sql.NullString `db:"order_ref"`
+		OccurredAt sql.NullTime   `db:"occurred_at"`
+		AppliedAt  time.Time      `db:"applied_at"`
+		Outcome    string         `db:"outcome"`
+		Event      []byte         `db:"event"`
+	}
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `
+		SELECT event_type, source, event_id, order_ref, occurred_at, applied_at, outcome, event FROM applied_events
+		WHERE inbox_id = $1 ORDER BY event_id LIMIT 100`, inboxID)
+	if err != nil {
+		return nil, translate(fmt.Sprintf("events of webhook %d", inboxID), err)
+	}
+	out := make([]domain.NormalizedEvent, len(rows))
+	for i, r := range rows {
+		out[i] = domain.NormalizedEvent{AppliedEvent: domain.AppliedEvent{Type: domain.EventType(r.Type), Source: r.Source, EventID: r.EventID,
+			OccurredAt: r.OccurredAt.Time.UTC(), AppliedAt: r.AppliedAt.UTC(), Outcome: r.Outcome}, OrderRef: r.OrderRef.String, JSON: string(r.Event)}
+	}
+	return out, nil
+}

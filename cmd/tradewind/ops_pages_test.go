@@ -62,6 +62,9 @@ func TestDashboardOpsPages(t *testing.T) {
 		{"inventory list", "/ops/inventory?tracked=false", http.StatusOK, []string{"No SKUs match"}},
 		{"inventory bad filter", "/ops/inventory?tracked=maybe", http.StatusBadRequest, []string{"tracked"}},
 		{"queues", "/ops/queues/", http.StatusOK, []string{"<html"}},
+		{"overview chart", "/ops/", http.StatusOK, []string{"<svg", `class="outcome-received"`, `class="outcome-rejected"`, "acme-stripe"}},
+		{"webhooks by type", "/ops/webhooks?type=payment_intent.succeeded", http.StatusOK, []string{"Replay all matching", `name="confirm"`}},
+		{"webhooks bad since", "/ops/webhooks?since=yesterday", http.StatusBadRequest, []string{"since"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := o.get(tc.path)
@@ -86,6 +89,17 @@ func TestDashboardOpsPages(t *testing.T) {
 	}
 	if p := o.post("/ops/webhooks/"+id[1]+"/replay", url.Values{"csrf": {token}}); p.status != http.StatusSeeOther {
 		t.Fatalf("replay = %d %s", p.status, p.body)
+	}
+	if p := o.get("/ops/webhooks/" + id[1]); strings.Contains(p.body, "whsec") || !strings.Contains(p.body, "(redacted)") {
+		t.Errorf("webhook page shows a signature in full or redacts nothing:\n%s", p.body)
+	}
+	token = o.csrf("/ops/webhooks")
+	if p := o.post("/ops/webhooks/replay", url.Values{"csrf": {token}, "source": {testSource}}); p.status != http.StatusBadRequest {
+		t.Errorf("replay all without the confirmation = %d, want 400", p.status)
+	}
+	if p := o.post("/ops/webhooks/replay", url.Values{"csrf": {token}, "source": {testSource}, "confirm": {"yes"}}); p.status != http.StatusSeeOther ||
+		!strings.Contains(p.location, "replayed=1") {
+		t.Errorf("replay all matching = %d %q, want 303 with one replayed", p.status, p.location)
 	}
 	if p := o.get("/ops/audit"); !strings.Contains(p.body, "<td>alice</td><td>replay</td><td>webhook "+id[1]+"</td>") {
 		t.Errorf("audit trail lacks alice's replay:\n%s", p.body)

@@ -1,0 +1,156 @@
+package httpapi
+
+import (
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// The overview's charts, drawn on the server as SVG: no script, no library, no
+// CDN (the dashboard's CSP allows none). Bars are computed here in numbers; the
+// template only places them.
+
+type chartBar struct {
+	X, Y, W, H float64
+	Class      string // outcome-applied, outcome-failed, …
+	Title      string // the tooltip: hour, outcome, count
+}
+
+type chartAxis struct {
+	X     float64
+	Label string
+}
+
+type chart struct {
+	Width, Height float64
+	Bars          []chartBar
+	Axis          []chartAxis
+	Max           int
+	Legend        []string
+}
+
+type sourceActivity struct {
+	Source   string
+	Total    int
+	Failed   int
+	Rejected int
+	Last     time.Time
+	Quiet    string // why the source is flagged as quiet; "" when it is not
+}
+
+const (
+	chartW, chartH = 960.0, 180.0
+	chartHours     = 24
+)
+
+// outcomeOf groups an hourly count's status for the chart.
+func outcomeOf(status string) string {
+	if len(status) > 9 && status[:9] == "rejected:" {
+		return "rejected"
+	}
+	return status
+}
+
+var chartOutcomes = []string{"applied", "received", "ignored", "failed", "rejected"}
+
+// hourlyChart stacks each hour's webhooks by outcome, for the chartHours hours up
+// to now.
+func hourlyChart(counts []domain.HourCount, now time.Time) chart {
+	start := now.UTC().Truncate(time.Hour).Add(-(chartHours - 1) * time.Hour)
+	per := make([]map[string]int, chartHours)
+	for i := range per {
+		per[i] = map[string]int{}
+	}
+	for _, c := range counts {
+		i := int(c.Hour.Sub(start) / time.Hour)
+		if i >= 0 && i < chartHours {
+			per[i][outcomeOf(c.Status)] += c.N
+		}
+	}
+	max := 1
+	for _, m := range per {
+		t := 0
+		for _, n := range m {
+			t += n
+		}
+		max = maxInt(max, t)
+	}
+	ch := chart{Width: chartW, Height: chartH + 20, Max: max, Legend: chartOutcomes}
+	w := chartW / chartHours
+	for i, m := range per {
+		y := chartH
+		hour := start.Add(time.Duration(i) * time.Hour)
+		for _, o := range chartOutcomes {
+			if m[o] == 0 {
+				continue
+			}
+			h := float64(m[o]) / float64(max) * (chartH - 10)
+			y -= h
+			ch.Bars = append(ch.Bars, chartBar{X: float64(i)*w + 1, Y: y, W: w - 2, H: h, Class: "outcome-" + o,
+				Title: hour.Format("15:04") + " UTC: " + strconv.Itoa(m[o]) + " " + o})
+		}
+		if i%3 == 0 {
+			ch.Axis = append(ch.Axis, chartAxis{X: float64(i)*w + 2, Label: hour.Format("15h")})
+		}
+	}
+	return ch
+}
+
+// activity sums each source's last chartHours hours and flags a source that has
+// gone quiet for longer than usual: nothing for more than three times its usual
+// gap between busy hours (and at least three hours), though it was busy before.
+func activity(counts []domain.HourCount, now time.Time) []sourceActivity {
+	by := map[string]*sourceActivity{}
+	hours := map[string][]time.Time{}
+	for _, c := range counts {
+		a := by[c.Source]
+		if a == nil {
+			a = &sourceActivity{Source: c.Source}
+			by[c.Source] = a
+		}
+		a.Total += c.N
+		switch outcomeOf(c.Status) {
+		case "failed":
+			a.Failed += c.N
+		case "rejected":
+			a.Rejected += c.N
+		}
+		if c.Hour.After(a.Last) {
+			a.Last = c.Hour
+		}
+		if !slices.Contains(hours[c.Source], c.Hour) {
+			hours[c.Source] = append(hours[c.Source], c.Hour)
+		}
+	}
+	nowHour := now.UTC().Truncate(time.Hour)
+	var out []sourceActivity
+	for src, a := range by {
+		hs := hours[src]
+		sort.Slice(hs, func(i, j int) bool { return hs[i].Before(hs[j]) })
+		if len(hs) >= 3 {
+			gaps := make([]time.Duration, 0, len(hs)-1)
+			for i := 1; i < len(hs); i++ {
+				gaps = append(gaps, hs[i].Sub(hs[i-1]))
+			}
+			slices.Sort(gaps)
+			usual := gaps[len(gaps)/2]
+			silent := nowHour.Sub(a.Last)
+			if silent > 3*usual && silent >= 3*time.Hour {
+				a.Quiet = "nothing for " + silent.String() + "; usually every " + usual.String()
+			}
+		}
+		out = append(out, *a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Source < out[j].Source })
+	return out
+}
+
+func maxInt(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}
