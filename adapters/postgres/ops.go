@@ -294,3 +294,26 @@ func (s *Ops) EventsOf(ctx context.Context, inboxID int64) ([]domain.NormalizedE
 	}
 	return out, nil
 }
+
+// InboxGauge reads the inbox for the metrics: exact counts of the entries not
+// applied, by status (few, over inbox_by_status), and "all" from the planner's
+// estimate of the table's rows (no scan of a large inbox on every scrape).
+func InboxGauge(ctx context.Context, db sqlx.QueryerContext) (map[string]float64, error) {
+	var rows []struct {
+		Status string  `db:"status"`
+		N      float64 `db:"n"`
+	}
+	err := sqlx.SelectContext(ctx, db, &rows, `
+		SELECT s.status, (SELECT count(*) FROM inbox i WHERE i.status = s.status) AS n
+		FROM unnest(ARRAY['received', 'failed', 'rejected', 'ignored']) AS s(status)
+		UNION ALL
+		SELECT 'all', GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'inbox'::regclass`)
+	if err != nil {
+		return nil, translate("inbox gauge", err)
+	}
+	out := make(map[string]float64, len(rows))
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}

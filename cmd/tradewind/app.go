@@ -106,6 +106,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
 	})
 	m.Metrics.RegisterQueueDepth(m.queueDepths)
+	m.registerOpsMetrics() // metrics.go
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Work {
