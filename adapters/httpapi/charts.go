@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"slices"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/tradewind/tradewind/domain"
@@ -153,4 +155,80 @@ func maxInt(a, b int) int {
 		return a
 	}
 	return b
+}
+
+// hourWindow is where the overview's 24 hours start: the hour 23 hours before now's.
+func hourWindow(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Hour).Add(-(chartHours - 1) * time.Hour)
+}
+
+// hourlyTTL is how long the overview reuses its counts: counting a day of a
+// busy inbox (a million webhooks) takes about a second, and the charts need not
+// be fresher than this.
+const hourlyTTL = 30 * time.Second
+
+// hourlyCache keeps the last HourlyCounts, so reloads and several people on the
+// overview cost one count. Past hourlyTTL the counts are still shown while one
+// recount runs in the background (a day of a million webhooks takes about a
+// second to count): only the first overview after start waits for a count.
+type hourlyCache struct {
+	mu         sync.Mutex
+	at         time.Time
+	counts     []domain.HourCount
+	refreshing bool
+}
+
+func (h *hourlyCache) get(ctx context.Context, ops domain.OpsReader, now time.Time) ([]domain.HourCount, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fresh := now.Sub(h.at) < hourlyTTL && !now.Before(h.at)
+	switch {
+	case h.counts != nil && fresh:
+		return h.counts, nil
+	case h.counts != nil && hourWindow(h.at).Equal(hourWindow(now)):
+		if !h.refreshing {
+			h.refreshing = true
+			go h.refresh(ops, now)
+		}
+		return h.counts, nil
+	}
+	counts, err := ops.HourlyCounts(ctx, hourWindow(now))
+	if err != nil {
+		return nil, err
+	}
+	h.store(counts, now)
+	return h.counts, nil
+}
+
+func (h *hourlyCache) refresh(ops domain.OpsReader, now time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	counts, err := ops.HourlyCounts(ctx, hourWindow(now))
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.refreshing = false
+	if err == nil {
+		h.store(counts, now)
+	}
+}
+
+func (h *hourlyCache) store(counts []domain.HourCount, now time.Time) {
+	if counts == nil {
+		counts = []domain.HourCount{}
+	}
+	h.counts, h.at = counts, now
+}
+
+// statusCounts sums hourly counts by inbox status (refused requests aside).
+func statusCounts(hourly []domain.HourCount, err error) (map[string]int, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, c := range hourly {
+		if outcomeOf(c.Status) == c.Status {
+			out[c.Status] += c.N
+		}
+	}
+	return out, nil
 }

@@ -269,7 +269,19 @@ var statusOrder = []string{domain.InboxReceived, domain.InboxApplied, domain.Inb
 func (s *Server) opsOverview(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	b := overviewPage{Since: s.p.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)}
-	if counts, err := s.p.Webhooks.CountByStatus(ctx, b.Since); err != nil {
+	hourly, hourlyErr := s.hourly.get(ctx, s.ops(), s.p.Now())
+	if hourlyErr != nil {
+		_, b.ChartError = s.failure(c, hourlyErr)
+	} else {
+		b.Chart, b.Sources = hourlyChart(hourly, s.p.Now()), activity(hourly, s.p.Now())
+	}
+	counts, err := statusCounts(hourly, hourlyErr)
+	if s.p.Ops == nil {
+		counts, err = s.p.Webhooks.CountByStatus(ctx, b.Since)
+	} else {
+		b.Since = hourWindow(s.p.Now())
+	}
+	if err != nil {
 		_, b.CountsError = s.failure(c, err)
 	} else {
 		for _, st := range statusOrder {
@@ -295,11 +307,6 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 		} else {
 			b.QueueDepth, b.QueueKnown = n, true
 		}
-	}
-	if hourly, err := s.ops().HourlyCounts(ctx, s.p.Now().UTC().Truncate(time.Hour).Add(-(chartHours-1)*time.Hour)); err != nil {
-		_, b.ChartError = s.failure(c, err)
-	} else {
-		b.Chart, b.Sources = hourlyChart(hourly, s.p.Now()), activity(hourly, s.p.Now())
 	}
 	if rej, err := s.p.Webhooks.Rejections(ctx, 20); err != nil {
 		_, b.RejectionsError = s.failure(c, err)

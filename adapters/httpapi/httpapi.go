@@ -89,6 +89,7 @@ type Server struct {
 	limits  sourceLimits // per-source rate limits (ratelimit.go)
 	shed    shedder      // cached queue depth for load shedding (shed.go)
 	sess    sessions     // the dashboard's session cookies (session.go)
+	hourly  hourlyCache  // the overview's counts per hour, briefly reused (charts.go)
 	// warn writes warnings that an outage repeats on every request (a failed
 	// enqueue while Redis is down) at most once per kind every 10 seconds.
 	warn *ratelog.Logger
