@@ -27,7 +27,7 @@ const maxHintBytes = 256 << 10
 // hint to show ops ("this request names order 7777, unverified"), never a fact
 // to apply. key is the source's order_ref_key ("" for the default). JSON bodies
 // are searched breadth-first for the known fields (a storefront order's own id
-// when the object is an order: it has line items); form bodies by field name.
+// when the object is an order: it has line items); form bodies by field name, then inside fields that hold JSON.
 func OrderRefHint(body []byte, key string) string {
 	if len(body) == 0 || len(body) > maxHintBytes {
 		return ""
@@ -53,6 +53,20 @@ func OrderRefHint(body []byte, key string) string {
 	for _, k := range keys {
 		if v := form.Get(k); v != "" {
 			return clampRef(v)
+		}
+	}
+	// A form field can carry JSON (PowerTranz posts its response as Response={…}).
+	names := make([]string, 0, len(form))
+	for k := range form {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		v := strings.TrimSpace(form.Get(k))
+		if strings.HasPrefix(v, "{") {
+			if ref := OrderRefHint([]byte(v), key); ref != "" {
+				return ref
+			}
 		}
 	}
 	return ""

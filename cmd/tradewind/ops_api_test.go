@@ -1,14 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tradewind/tradewind/adapters/powertranz"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
@@ -160,5 +165,49 @@ func TestOrderAndInventoryLists(t *testing.T) {
 		if diff := cmp.Diff(tc.want, list.Inventory); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
 		}
+	}
+}
+
+// Issue 13's case: a PowerTranz callback for order 7777 is stored, then rejected
+// because the gateway does not confirm it. The order's 404 and the webhooks API
+// both point to it.
+func TestUnconfirmedPowerTranzPaymentIsFoundByOrderRef(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	gateway := httptest.NewServer(powertranz.NewFakeGateway()) // confirms nothing
+	t.Cleanup(gateway.Close)
+	src := domain.Source{ID: "acme-powertranz", Provider: powertranz.Kind, Secrets: []string{"pt-password"},
+		Settings: map[string]string{powertranz.SettingAPIBaseURL: gateway.URL, powertranz.SettingID: "88800001"}}
+	m := NewMain(e.config(), map[string]domain.Source{src.ID: src}, testLogger())
+	if err := m.Run(context.Background(), Roles{Serve: true, Work: true, Migrate: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Close(ctx)
+	})
+	req, err := powertranz.Provider{}.Sample(src, powertranz.EventCallback, webhook.SampleOptions{OrderRef: "7777", Amount: 1500, Currency: "USD", Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := post(t, webhookURL(m, src.ID), req); r.status != http.StatusOK {
+		t.Fatalf("callback = %d %s", r.status, r.body)
+	}
+	var got namedList
+	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+		api(t, m, http.MethodGet, "/api/v1/webhooks?order_ref=7777", nil, &got)
+		return len(got.Webhooks) == 1 && got.Webhooks[0].Status == "rejected", fmt.Sprintf("the callback, rejected (have %+v)", got.Webhooks)
+	})
+	if w := got.Webhooks[0]; w.Kind != "webhook" || w.OrderRef != "7777" || w.OrderRefVerified {
+		t.Errorf("listed as %+v, want the stored webhook naming 7777, unverified", w)
+	}
+	var notFound apiError
+	if code := api(t, m, http.MethodGet, "/api/v1/orders/7777", nil, &notFound); code != http.StatusNotFound ||
+		!strings.Contains(notFound.Error.Message, "1 webhook names it: 1 rejected") {
+		t.Errorf("GET order = %d %q, want 404 saying 1 webhook names it: 1 rejected", code, notFound.Error.Message)
+	}
+	if n := e.count(`SELECT count(*) FROM rejections WHERE order_ref = '7777' AND cause = 'not_confirmed'`); n != 1 {
+		t.Errorf("not_confirmed rejections naming 7777 = %d, want 1", n)
 	}
 }
