@@ -138,6 +138,9 @@ type OpsReader interface {
 	RejectionList(ctx context.Context, f RejectionFilter) ([]Rejection, error)
 	// HourlyCounts returns webhooks per hour, source and status since a time.
 	HourlyCounts(ctx context.Context, since time.Time) ([]HourCount, error)
+	// ActiveReservations returns a SKU's checkout reservations still held, soonest
+	// to expire first, at most limit.
+	ActiveReservations(ctx context.Context, sku string, limit int) ([]Reservation, error)
 	// EventsOf returns the normalized events a stored webhook was applied as.
 	EventsOf(ctx context.Context, inboxID int64) ([]NormalizedEvent, error)
 	// RecordAction writes an audit entry.

@@ -550,6 +550,7 @@ type inventoryPage struct {
 	List                        []domain.StockRow
 	Next                        string
 	Ledger                      []domain.LedgerLine
+	Reservations                []domain.Reservation
 }
 
 // inventory renders the inventory page for sku, with an error or a notice.
@@ -572,6 +573,7 @@ func (s *Server) inventory(c *fiber.Ctx, status int, sku, onHand, errMsg, notice
 	}
 	if s.p.Ops != nil {
 		b.Ledger, _ = s.ops().Ledger(c.UserContext(), sku, 100)
+		b.Reservations, _ = s.ops().ActiveReservations(c.UserContext(), sku, 100)
 	}
 	st, err := s.p.Inventory.Stock(c.UserContext(), sku)
 	switch {

@@ -32,5 +32,8 @@ func (noOps) HourlyCounts(context.Context, time.Time) ([]domain.HourCount, error
 	return nil, errNoOps
 }
 func (noOps) EventsOf(context.Context, int64) ([]domain.NormalizedEvent, error) { return nil, nil }
-func (noOps) RecordAction(context.Context, domain.AuditEntry) error             { return nil }
-func (noOps) Actions(context.Context, int) ([]domain.AuditEntry, error)         { return nil, nil }
+func (noOps) ActiveReservations(context.Context, string, int) ([]domain.Reservation, error) {
+	return nil, nil
+}
+func (noOps) RecordAction(context.Context, domain.AuditEntry) error     { return nil }
+func (noOps) Actions(context.Context, int) ([]domain.AuditEntry, error) { return nil, nil }

@@ -317,3 +317,25 @@ func InboxGauge(ctx context.Context, db sqlx.QueryerContext) (map[string]float64
 	}
 	return out, nil
 }
+
+// ActiveReservations implements domain.OpsReader, over reservations_active_by_sku.
+func (s *Ops) ActiveReservations(ctx context.Context, sku string, limit int) ([]domain.Reservation, error) {
+	var rows []struct {
+		ID        string         `db:"id"`
+		Quantity  int64          `db:"quantity"`
+		OrderRef  sql.NullString `db:"order_ref"`
+		ExpiresAt time.Time      `db:"expires_at"`
+		CreatedAt time.Time      `db:"created_at"`
+	}
+	err := sqlx.SelectContext(ctx, s.DB, &rows, `SELECT id, quantity, order_ref, expires_at, created_at FROM reservations
+		WHERE sku = $1 AND state = 'active' ORDER BY expires_at LIMIT $2`, sku, clampLimit(limit, 100))
+	if err != nil {
+		return nil, translate(fmt.Sprintf("reservations of %q", sku), err)
+	}
+	out := make([]domain.Reservation, len(rows))
+	for i, r := range rows {
+		out[i] = domain.Reservation{ID: r.ID, SKU: sku, Quantity: r.Quantity, OrderRef: r.OrderRef.String, State: "active",
+			ExpiresAt: r.ExpiresAt.UTC(), CreatedAt: r.CreatedAt.UTC()}
+	}
+	return out, nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -100,6 +101,40 @@ func TestDashboardOpsPages(t *testing.T) {
 	if p := o.post("/ops/webhooks/replay", url.Values{"csrf": {token}, "source": {testSource}, "confirm": {"yes"}}); p.status != http.StatusSeeOther ||
 		!strings.Contains(p.location, "replayed=1") {
 		t.Errorf("replay all matching = %d %q, want 303 with one replayed", p.status, p.location)
+	}
+	if p := o.post("/ops/webhooks/replay", url.Values{"csrf": {"forged"}, "confirm": {"yes"}}); p.status != http.StatusForbidden {
+		t.Errorf("replay all without the form token = %d, want 403", p.status)
+	}
+	token = o.csrf("/ops/inventory")
+	if p := o.post("/ops/inventory", url.Values{"csrf": {token}, "sku": {"SKU-1"}, "on_hand": {"7"}}); p.status != http.StatusSeeOther {
+		t.Errorf("set level = %d %s", p.status, p.body)
+	}
+	if p := o.get("/ops/inventory?sku=SKU-1"); !strings.Contains(p.body, "Ledger") || !strings.Contains(p.body, "Checkout reservations held") {
+		t.Errorf("SKU page lacks its ledger or reservations:\n%s", p.body)
+	}
+	if _, err := e.db.Exec(`INSERT INTO conflicts (kind, order_ref, state, detail) VALUES ('dispute', '8801', 'open', 'opened')`); err != nil {
+		t.Fatal(err)
+	}
+	var cid int64
+	if err := e.db.Get(&cid, `SELECT id FROM conflicts WHERE order_ref = '8801'`); err != nil {
+		t.Fatal(err)
+	}
+	token = o.csrf("/ops/conflicts")
+	if p := o.post(fmt.Sprintf("/ops/conflicts/%d/resolve", cid), url.Values{"csrf": {token}, "note": {"won in Stripe"}}); p.status != http.StatusSeeOther {
+		t.Errorf("resolve = %d %s", p.status, p.body)
+	}
+	if code := api(t, m, http.MethodPut, "/api/v1/inventory/SKU-2", map[string]int{"on_hand": 1}, nil); code != http.StatusOK {
+		t.Errorf("PUT inventory = %d", code)
+	}
+	audit := o.get("/ops/audit").body
+	for _, want := range []string{
+		"<td>alice</td><td>set_level</td><td>sku SKU-1</td><td>on_hand 7</td>",
+		fmt.Sprintf("<td>alice</td><td>resolve</td><td>conflict %d</td><td>won in Stripe</td>", cid),
+		"<td>api-token</td><td>set_level</td><td>sku SKU-2</td>",
+	} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit trail lacks %s:\n%s", want, audit)
+		}
 	}
 	if p := o.get("/ops/audit"); !strings.Contains(p.body, "<td>alice</td><td>replay</td><td>webhook "+id[1]+"</td>") {
 		t.Errorf("audit trail lacks alice's replay:\n%s", p.body)
