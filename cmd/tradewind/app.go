@@ -224,7 +224,7 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
-	operators, err := parseOperators(m.Config.Operators)
+	operators, err := LoadOperators(m.Config.SourcesFile, osEnv)
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,6 @@ type Config struct {
 	// balancers allowed to name the client in ClientIPHeader; from anyone else the
 	// header is ignored.
 	TrustedProxies string `env:"TRADEWIND_TRUSTED_PROXIES" validate:"proxies" help:"IP addresses or CIDR prefixes of your load balancers, comma-separated, e.g. 10.0.0.0/8,192.0.2.7; empty (the default) trusts none"`
-	// Named dashboard operators (operators.go): "name:bcrypt-hash,name:bcrypt-hash".
-	Operators      string `env:"TRADEWIND_OPERATORS" help:"name:bcrypt-hash pairs, comma-separated, e.g. alice:$2a$10$...; make a hash with htpasswd -bnBC 10 '' 'password' | tr -d ':'"`
 	ClientIPHeader string `env:"TRADEWIND_CLIENT_IP_HEADER" default:"X-Forwarded-For" validate:"required,max=100,printascii,excludesall= :" help:"a header name, e.g. X-Forwarded-For or X-Real-IP"`
 
 	// Conflicts that can be mere artefacts of arrival order (a refund before its

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +26,11 @@ func TestDashboardOpsPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := e.config()
-	cfg.Operators = "alice:" + string(hash)
+	cfg.SourcesFile = filepath.Join(t.TempDir(), "sources.yaml")
+	sources := "sources:\n  - {id: acme-stripe, provider: stripe, secrets: [x]}\noperators:\n  - name: alice\n    password_hash: \"" + string(hash) + "\"\n"
+	if err := os.WriteFile(cfg.SourcesFile, []byte(sources), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	m := e.start(cfg, Roles{Serve: true}) // no worker: webhooks wait queued
 
 	e.send(m, delivery{testSource, "payment_intent.succeeded", webhookOptions("8801", 700)})
@@ -172,5 +178,28 @@ func TestEveryRouteRefusesTheUnauthenticated(t *testing.T) {
 	}
 	if seen < 20 {
 		t.Errorf("checked %d routes; the enumeration missed most of them", seen)
+	}
+}
+
+func TestOperatorsSection(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(map[string]string{"BOB_HASH": string(hash)})
+	for _, tc := range []struct{ name, yaml, wantErr string }{
+		{"none", "sources: []\n", ""},
+		{"hash and env", "operators:\n  - {name: alice, password_hash: \"" + string(hash) + "\"}\n  - {name: bob, password_hash: env:BOB_HASH}\n", ""},
+		{"clear text refused", "operators:\n  - {name: alice, password_hash: hunter2}\n", "not a bcrypt hash"},
+		{"twice", "operators:\n  - {name: a, password_hash: env:BOB_HASH}\n  - {name: a, password_hash: env:BOB_HASH}\n", "listed twice"},
+		{"unset env", "operators:\n  - {name: a, password_hash: env:NOPE}\n", "NOPE, which is not set"},
+		{"no name", "operators:\n  - {password_hash: env:BOB_HASH}\n", "name is required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseOperators("s.yaml", []byte(tc.yaml), env)
+			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("ParseOperators = %v, want error %q", err, tc.wantErr)
+			}
+		})
 	}
 }
