@@ -1,11 +1,14 @@
 # The README's two commands are `make run` and `make test`.
-.PHONY: run test build deps-start deps-stop fmt fuzz
+.PHONY: run test build deps-start deps-stop fmt fuzz chaos
 
 run: ## start local databases (unless configured) and run tradewind all
 	scripts/run.sh
 
 test: ## start local databases and run the whole suite with -race
 	scripts/test.sh
+
+chaos: ## the chaos suite at full size (real binary, PostgreSQL, Redis, faults); writes docs/chaos.md
+	scripts/chaos.sh
 
 build:
 	go build -o bin/tradewind ./cmd/tradewind

@@ -15,6 +15,10 @@ const (
 	PaymentSucceeded  EventType = "PaymentSucceeded"
 	PaymentFailed     EventType = "PaymentFailed"
 	PaymentRefunded   EventType = "PaymentRefunded"
+	// RefundFailed says a refund the provider had reported did not go through (Stripe
+	// refund.failed, a refund updated to failed or canceled; Adyen REFUND_FAILED): it
+	// stops counting, whenever it arrives. Payment.RefundRef names the refund.
+	RefundFailed      EventType = "RefundFailed"
 	DisputeOpened     EventType = "DisputeOpened"
 	DisputeClosed     EventType = "DisputeClosed"
 	InventoryLevelSet EventType = "InventoryLevelSet"
@@ -86,18 +90,64 @@ type PaymentChange struct {
 	Amount    int64  `json:"amount"` // minor units
 	Currency  string `json:"currency"`
 	RefundRef string `json:"refund_ref,omitempty"`
-	Restock   bool   `json:"restock,omitempty"` // a refund that returns goods to stock
-	Reason    string `json:"reason,omitempty"`  // failure or refund reason, as the provider gives it
+	// Restock is a refund that returns the whole order's goods to stock, for a
+	// provider that says so without naming lines: it acts once the order is refunded
+	// in full. RestockLines, when the provider names them, say which units of which
+	// SKUs this refund put back, and act whatever the amount.
+	Restock      bool          `json:"restock,omitempty"`
+	RestockLines []RestockLine `json:"restock_lines,omitempty"`
+	Reason       string        `json:"reason,omitempty"` // failure or refund reason, as the provider gives it
 }
 
-// Dispute is a chargeback or dispute on a payment.
+// RestockLine is a quantity of one SKU a refund returned to stock.
+type RestockLine struct {
+	SKU      string `json:"sku"`
+	Quantity int64  `json:"quantity"`
+}
+
+// Dispute is one fact about a chargeback or dispute on a payment: where in its
+// lifecycle the dispute stands after the event that states it.
 type Dispute struct {
 	Ref      string `json:"ref"`
 	Amount   int64  `json:"amount"`
 	Currency string `json:"currency"`
 	Status   string `json:"status"` // provider's status: needs_response, won, lost, …
 	Reason   string `json:"reason,omitempty"`
+	// Outcome is DisputeOpen while the dispute can still go either way, DisputeWon when
+	// the money stayed or came back, DisputeLost when the money was taken back for good
+	// (as far as this stage goes).
+	Outcome string `json:"outcome,omitempty"`
+	// Stage is the provider's lifecycle stage the fact belongs to, counted from 1:
+	// a later stage supersedes an earlier one whatever order they arrive in (an Adyen
+	// CHARGEBACK_REVERSED supersedes the CHARGEBACK, a SECOND_CHARGEBACK the reversal).
+	Stage int `json:"stage,omitempty"`
 }
+
+// Dispute outcomes.
+const (
+	DisputeOpen = "open"
+	DisputeWon  = "won"
+	DisputeLost = "lost"
+)
+
+// DisputeRank orders the facts about one dispute so that keeping the highest is the
+// same whatever order they arrived in: a later stage wins; within a stage a final
+// outcome beats open and lost beats won (a provider never states both, and a lost
+// dispute is the one whose money must not be shown as kept). Storage keeps the fact
+// of the highest rank, ties broken by the status text.
+func DisputeRank(d Dispute) int64 {
+	o := int64(0)
+	switch d.Outcome {
+	case DisputeWon:
+		o = 1
+	case DisputeLost:
+		o = 2
+	}
+	return int64(d.Stage)*3 + o
+}
+
+// Closed reports whether the fact closes the dispute.
+func (d Dispute) Closed() bool { return d.Outcome == DisputeWon || d.Outcome == DisputeLost }
 
 // StockLevel is an absolute stock level for a SKU as a storefront states it.
 type StockLevel struct {

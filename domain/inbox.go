@@ -2,8 +2,11 @@ package domain
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Inbox statuses.
@@ -24,6 +27,17 @@ const (
 	CauseRateLimited        = "rate_limited"
 	CauseOverloaded         = "overloaded"
 	CauseNotConfirmed       = "not_confirmed"
+	// CauseUnstorable is a delivery whose message the inbox cannot hold as it is:
+	// a NUL byte or invalid UTF-8 in a text field, or a field over its length.
+	CauseUnstorable = "unstorable"
+)
+
+// Limits on the text an inbox entry holds. The (source, event id) key is indexed,
+// and PostgreSQL refuses an index row over ~2.7 KB; no provider's event id comes
+// near 255 bytes.
+const (
+	MaxEventIDBytes   = 255
+	MaxEventTypeBytes = 255
 )
 
 // InboxEntry is one accepted webhook message, stored before it is acknowledged.
@@ -50,6 +64,57 @@ type InboxEntry struct {
 // Message returns the provider message stored in the entry.
 func (e InboxEntry) Message() Message {
 	return Message{ID: e.EventID, Type: e.EventType, OccurredAt: e.OccurredAt, Payload: e.Body, Unconfirmed: e.Unconfirmed}
+}
+
+// Validate reports whether e can be stored as it is. PostgreSQL text cannot hold a
+// NUL byte or invalid UTF-8, and jsonb (the headers) refuses the \u0000 escape too;
+// a NUL can arrive in any unsigned request, so it is checked here, before the
+// entry shares a commit with others. Returns EINVALID with reason unstorable,
+// naming the field and what would be valid.
+func (e InboxEntry) Validate() error {
+	for _, f := range []struct {
+		name, value string
+		max         int
+	}{
+		{"source", e.Source, 64},
+		{"provider", e.Provider, 64},
+		{"event id", e.EventID, MaxEventIDBytes},
+		{"event type", e.EventType, MaxEventTypeBytes},
+	} {
+		if err := storableText(f.name, f.value, f.max); err != nil {
+			return err
+		}
+	}
+	if e.EventID == "" {
+		return unstorable("the message has no event id; it is the dedupe key and must not be empty")
+	}
+	for k, vs := range e.Header {
+		if strings.IndexByte(k, 0) >= 0 {
+			return unstorable("a header name contains a NUL byte, which cannot be stored; remove it")
+		}
+		for _, v := range vs {
+			if strings.IndexByte(v, 0) >= 0 {
+				return unstorable(fmt.Sprintf("header %.64q contains a NUL byte, which cannot be stored; remove it", k))
+			}
+		}
+	}
+	return nil
+}
+
+func storableText(name, v string, maxBytes int) error {
+	switch {
+	case len(v) > maxBytes:
+		return unstorable(fmt.Sprintf("the %s is %d bytes, over the %d-byte limit", name, len(v), maxBytes))
+	case strings.IndexByte(v, 0) >= 0:
+		return unstorable(fmt.Sprintf("the %s contains a NUL byte (\\u0000), which cannot be stored; remove it", name))
+	case !utf8.ValidString(v):
+		return unstorable(fmt.Sprintf("the %s is not valid UTF-8", name))
+	}
+	return nil
+}
+
+func unstorable(msg string) error {
+	return &Error{Code: EINVALID, Reason: CauseUnstorable, Message: msg + "; nothing was stored"}
 }
 
 // Rejection is a refused webhook request. It never holds a secret or the body.

@@ -18,6 +18,7 @@ const (
 	PayRefunded          PaymentStatus = "refunded"
 	PayOverpaid          PaymentStatus = "overpaid"
 	PayDisputed          PaymentStatus = "disputed"
+	PayChargedBack       PaymentStatus = "charged_back" // a lost dispute took the money back
 )
 
 // PaymentTotals sums what an order's payments say. Each field is a monotone
@@ -26,17 +27,32 @@ const (
 type PaymentTotals struct {
 	Authorized int64
 	Captured   int64
-	Refunded   int64
-	Disputed   bool // a dispute is open
+	// Refunded counts refunds that did not fail (see RefundedOf).
+	Refunded int64
+	Disputed bool // a dispute is open
+	// ChargedBack is what lost disputes took back.
+	ChargedBack int64
+}
+
+// RefundedOf is what one payment has refunded: the refunds named by id that did
+// not fail (ok), or the payment's running total as the provider stated it less the
+// named refunds that failed since (a provider's total counted them while they were
+// pending), whichever is more. Every input only grows, so the result does not
+// depend on arrival order.
+func RefundedOf(runningTotal, ok, failed int64) int64 {
+	return max(runningTotal-failed, ok, 0)
 }
 
 // DerivePaymentStatus computes an order's payment status from its payments and its
 // total. An order known only from a payment has total 0 and counts as paid once
-// anything is captured.
+// anything is captured. An open dispute shows first; then a lost one (charged_back:
+// the money is gone whatever was captured or refunded); a failed refund does not count.
 func DerivePaymentStatus(total int64, p PaymentTotals) PaymentStatus {
 	switch {
 	case p.Disputed:
 		return PayDisputed
+	case p.ChargedBack > 0:
+		return PayChargedBack
 	case p.Refunded > 0 && p.Refunded >= p.Captured:
 		return PayRefunded
 	case p.Refunded > 0:
@@ -100,6 +116,8 @@ type AppliedEvent struct {
 	AppliedAt  time.Time `json:"applied_at"`
 	// Outcome is "applied", or "stale" for a snapshot older than the one held.
 	Outcome string `json:"outcome"`
+	// Origin is how the event reached Tradewind: OriginWebhook or OriginReconciliation.
+	Origin string `json:"origin"`
 }
 
 // OrderReader reads orders for the API and the dashboard.

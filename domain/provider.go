@@ -98,3 +98,11 @@ type Fetcher interface {
 	// then never applied), EUNAVAILABLE when the API cannot be reached (retried).
 	Fetch(ctx context.Context, src Source, m Message) (Message, error)
 }
+
+// Acknowledger is implemented by providers that expect a particular answer body
+// (Adyen wants "[accepted]"). Others get Tradewind's JSON answer. It is part of the
+// provider contract, so it lives beside Provider: the ingress (adapters/httpapi)
+// asks for it without importing the provider adapters' shared package.
+type Acknowledger interface {
+	Acknowledgement() (contentType string, body []byte)
+}

@@ -27,7 +27,10 @@ type OrderState struct {
 	Payments          PaymentTotals
 	PaymentCurrencies []string // distinct currencies of its payments
 	Failed            bool     // a payment of the order failed
-	Restock           bool     // a refund asked for the goods back in stock
+	Restock           bool     // a refund asked for the whole order's goods back in stock (no lines named)
+	// Restocked are the units per SKU that refunds returned to stock line by line,
+	// summed over distinct refunds (a refund counts once, by its id).
+	Restocked map[string]int64
 
 	// Latest is the latest provider time of the events applied to the order. Stock
 	// moves happen at it, not at the time of whichever event triggered them, so
@@ -181,7 +184,7 @@ func Settle(st OrderState, now time.Time, opt SettleOptions) Decisions {
 func OrderConditions(st OrderState, currency string, paymentCurrencies []string) []ConflictCondition {
 	status := st.EffectiveStatus()
 	p := st.Payments
-	net := p.Captured - p.Refunded
+	net := p.Captured - p.Refunded - p.ChargedBack
 	return []ConflictCondition{
 		{Kind: ConflictPaidAfterCancelled, Holds: status == StatusCancelled && net > 0,
 			Detail: fmt.Sprintf("%d %s captured and not refunded on a cancelled order: refund it or reinstate the order", net, currency)},
@@ -245,6 +248,17 @@ func (a *allocator) allocate() (oversold []ConflictCondition, short bool) {
 			want = DesiredAllocation(facts)
 		}
 	}
+	// Units refunds put back line by line leave what a committed order holds: the
+	// order keeps the rest. (A cancelled or fully restocked order holds nothing anyway.)
+	returned := map[string]bool{}
+	if want == AllocCommitted {
+		for sku, q := range st.Restocked {
+			if q > 0 && wantQty[sku] > 0 {
+				wantQty[sku] = max(wantQty[sku]-q, 0)
+				returned[sku] = true
+			}
+		}
+	}
 	skus := slices.Sorted(maps.Keys(wantQty))
 	for sku := range a.holdings {
 		skus = append(skus, sku)
@@ -286,7 +300,11 @@ func (a *allocator) allocate() (oversold []ConflictCondition, short bool) {
 			a.set(sku, target)
 			continue
 		}
-		ok := a.move(sku, cur, target, cause(target.State, restocked, failedOnly))
+		c := cause(target.State, restocked, failedOnly)
+		if returned[sku] && cur.State == AllocCommitted && target.Quantity < cur.Quantity {
+			c = StockRefund
+		}
+		ok := a.move(sku, cur, target, c)
 		oversold = append(oversold, ConflictCondition{Kind: ConflictOversold, SKU: sku, Holds: !ok,
 			Detail: fmt.Sprintf("order wants %d of %s and there is not enough available; it is backordered: restock or cancel it", target.Quantity, sku)})
 		short = short || !ok

@@ -98,6 +98,49 @@ func TestSettle(t *testing.T) {
 			return s
 		}, SettleOptions{},
 			result{Pay: PayPaid, Holdings: map[string]Holding{}, Stock: map[string]SKUStock{}, Open: []string{"paid_after_cancelled/:open"}}},
+		{"a lost dispute is charged_back and the goods stay gone", func() OrderState {
+			s := placed(2)
+			s.Payments.Captured, s.Payments.ChargedBack = 200, 200
+			s.Holdings["S"] = Holding{2, AllocCommitted}
+			s.Stock["S"] = tracked(8, 0)
+			return s
+		}, SettleOptions{},
+			result{Pay: PayChargedBack, Holdings: map[string]Holding{}, Stock: map[string]SKUStock{}}},
+		{"an open dispute shows before a lost one", func() OrderState {
+			s := placed(2)
+			s.Payments.Captured, s.Payments.ChargedBack, s.Payments.Disputed = 200, 100, true
+			s.Holdings["S"] = Holding{2, AllocCommitted}
+			return s
+		}, SettleOptions{},
+			result{Pay: PayDisputed, Holdings: map[string]Holding{}, Stock: map[string]SKUStock{}, Open: []string{"dispute/:open"}}},
+		{"a partial refund restocks its lines through the ledger", func() OrderState {
+			s := placed(3)
+			s.Payments.Captured, s.Payments.Refunded = 300, 100
+			s.Restocked = map[string]int64{"S": 1}
+			s.Holdings["S"] = Holding{3, AllocCommitted}
+			s.Stock["S"] = tracked(7, 0)
+			return s
+		}, SettleOptions{},
+			result{Pay: PayPartiallyRefunded, Holdings: map[string]Holding{"S": {2, AllocCommitted}}, Stock: map[string]SKUStock{"S": {OnHand: 8, Level: tracked(0, 0).Level}},
+				Moves: []StockMove{{SKU: "S", Cause: StockRefund, DeltaOnHand: 1, NominalOnHand: 1}}}},
+		{"restocking every unit of a line gives it all back", func() OrderState {
+			s := placed(2)
+			s.Status = StatusFulfilled
+			s.Payments.Captured, s.Payments.Refunded = 200, 50
+			s.Restocked = map[string]int64{"S": 5}
+			s.Holdings["S"] = Holding{2, AllocCommitted}
+			s.Stock["S"] = tracked(8, 0)
+			return s
+		}, SettleOptions{},
+			result{Pay: PayPartiallyRefunded, Holdings: map[string]Holding{"S": {}}, Stock: map[string]SKUStock{"S": {OnHand: 10, Level: tracked(0, 0).Level}},
+				Moves: []StockMove{{SKU: "S", Cause: StockRefund, DeltaOnHand: 2, NominalOnHand: 2}}}},
+		{"a failed refund does not count", func() OrderState {
+			s := placed(1)
+			s.Payments.Captured, s.Payments.Refunded = 100, RefundedOf(100, 0, 100)
+			s.Holdings["S"] = Holding{1, AllocCommitted}
+			return s
+		}, SettleOptions{},
+			result{Pay: PayPaid, Holdings: map[string]Holding{}, Stock: map[string]SKUStock{}}},
 		{"a refund before its capture waits out the grace", func() OrderState {
 			s := placed(1)
 			s.Payments.Refunded = 100
@@ -119,6 +162,32 @@ func TestSettle(t *testing.T) {
 				t.Errorf("Settle (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestDisputeRank(t *testing.T) {
+	tests := []struct {
+		name           string
+		earlier, later Dispute
+	}{
+		{"a chargeback supersedes its notice", Dispute{Stage: 1, Outcome: DisputeOpen}, Dispute{Stage: 2, Outcome: DisputeOpen}},
+		{"a reversal supersedes the chargeback", Dispute{Stage: 2, Outcome: DisputeOpen}, Dispute{Stage: 4, Outcome: DisputeWon}},
+		{"a second chargeback supersedes the reversal", Dispute{Stage: 4, Outcome: DisputeWon}, Dispute{Stage: 5, Outcome: DisputeLost}},
+		{"within a stage a close beats open", Dispute{Stage: 3, Outcome: DisputeOpen}, Dispute{Stage: 3, Outcome: DisputeWon}},
+		{"within a stage lost beats won", Dispute{Stage: 3, Outcome: DisputeWon}, Dispute{Stage: 3, Outcome: DisputeLost}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if DisputeRank(tt.later) <= DisputeRank(tt.earlier) {
+				t.Errorf("rank %d of %+v is not above %d of %+v", DisputeRank(tt.later), tt.later, DisputeRank(tt.earlier), tt.earlier)
+			}
+		})
+	}
+	if got := RefundedOf(500, 0, 500); got != 0 {
+		t.Errorf("RefundedOf: a running total less its failed refund = %d, want 0", got)
+	}
+	if got := RefundedOf(0, 300, 200); got != 300 {
+		t.Errorf("RefundedOf: named refunds that did not fail = %d, want 300", got)
 	}
 }
 
@@ -220,19 +289,27 @@ func TestAbsorbLevel(t *testing.T) {
 // fact is one thing an order's events can say; folding facts is monotone (as the
 // storage folds them: amounts only grow, refunds keyed by id, newest snapshot wins).
 type fact struct {
-	kind    string // snapshot, capture, refund, fail, dispute
+	kind    string // snapshot, capture, refund, refund_failed, fail, dispute
 	ref     string
 	version int64
 	status  OrderStatus
-	qty     int64
+	qty     int64 // a snapshot's quantity, or the units a refund restocks line by line
 	amount  int64
 	restock bool
+	dispute Dispute
+}
+
+type storedRefund struct {
+	amount    int64
+	failed    bool
+	restocked int64
 }
 
 type ledger struct {
 	st       OrderState
 	captures map[string]int64
-	refunds  map[string]int64
+	refunds  map[string]storedRefund
+	disputes map[string]Dispute
 	version  int64
 	failed   bool
 }
@@ -248,20 +325,49 @@ func (l *ledger) fold(f fact) {
 		l.st.Lines = []Line{{SKU: "S", Quantity: f.qty, UnitPrice: 100}}
 	case "capture":
 		l.captures[f.ref] = max(l.captures[f.ref], f.amount)
-	case "refund":
-		l.refunds[f.ref] = f.amount
+	case "refund", "refund_failed":
+		// As storage keeps a refund: keyed by its id, amounts only grow, failed once
+		// failed, restocked lines from the refund that names them.
+		r := l.refunds[f.ref]
+		r.amount = max(r.amount, f.amount)
+		r.failed = r.failed || f.kind == "refund_failed"
+		r.restocked = max(r.restocked, f.qty)
+		l.refunds[f.ref] = r
 		l.st.Restock = l.st.Restock || f.restock
 	case "fail":
 		l.st.Failed = true
 	case "dispute":
-		l.st.Payments.Disputed = true
+		// As storage keeps a dispute: the fact of the highest rank.
+		cur, ok := l.disputes[f.dispute.Ref]
+		if r, cr := DisputeRank(f.dispute), DisputeRank(cur); !ok || r > cr || (r == cr && f.dispute.Status > cur.Status) {
+			cur.Status, cur.Outcome, cur.Stage = f.dispute.Status, f.dispute.Outcome, f.dispute.Stage
+		}
+		cur.Ref, cur.Amount = f.dispute.Ref, max(cur.Amount, f.dispute.Amount)
+		l.disputes[f.dispute.Ref] = cur
 	}
-	l.st.Payments.Captured, l.st.Payments.Refunded = 0, 0
+	l.st.Payments.Captured = 0
 	for _, v := range l.captures {
 		l.st.Payments.Captured += v
 	}
-	for _, v := range l.refunds {
-		l.st.Payments.Refunded += v
+	var ok, failed int64
+	l.st.Restocked = map[string]int64{}
+	for _, r := range l.refunds {
+		if r.failed {
+			failed += r.amount
+		} else {
+			ok += r.amount
+		}
+		l.st.Restocked["S"] += r.restocked
+	}
+	l.st.Payments.Refunded = RefundedOf(0, ok, failed)
+	l.st.Payments.Disputed, l.st.Payments.ChargedBack = false, 0
+	for _, d := range l.disputes {
+		switch d.Outcome {
+		case DisputeOpen:
+			l.st.Payments.Disputed = true
+		case DisputeLost:
+			l.st.Payments.ChargedBack += d.Amount
+		}
 	}
 	if len(l.captures) > 0 {
 		l.st.PaymentCurrencies = []string{"USD"}
@@ -302,7 +408,7 @@ type outcome struct {
 
 func run(facts []fact, grace time.Duration, policy string) outcome {
 	l := &ledger{st: OrderState{Ref: "P", Status: StatusPending, Latest: t0, Holdings: map[string]Holding{},
-		Stock: map[string]SKUStock{"S": tracked(6, 0)}}, captures: map[string]int64{}, refunds: map[string]int64{}}
+		Stock: map[string]SKUStock{"S": tracked(6, 0)}}, captures: map[string]int64{}, refunds: map[string]storedRefund{}, disputes: map[string]Dispute{}}
 	var d Decisions
 	for i, f := range facts {
 		l.fold(f)
@@ -343,9 +449,33 @@ func TestAnyPermutationAndDuplicationSettlesAlike(t *testing.T) {
 			if rapid.Bool().Draw(t, "refunded") {
 				facts = append(facts, fact{kind: "refund", ref: "r1", amount: rapid.Int64Range(1, captured).Draw(t, "refund"), restock: rapid.Bool().Draw(t, "restock")})
 			}
+			if rapid.Bool().Draw(t, "partial refund with restock") {
+				// A second refund that puts some units back line by line, and may fail later.
+				r2 := fact{kind: "refund", ref: "r2", amount: 100, qty: rapid.Int64Range(1, 8).Draw(t, "restocked")}
+				facts = append(facts, r2)
+				if rapid.Bool().Draw(t, "r2 failed") {
+					r2.kind = "refund_failed"
+					facts = append(facts, r2)
+				}
+			}
+			if rapid.Bool().Draw(t, "a refund fails") {
+				facts = append(facts, fact{kind: "refund_failed", ref: "r1", amount: rapid.Int64Range(1, captured).Draw(t, "failed refund")})
+			}
 		}
-		if rapid.Bool().Draw(t, "dispute") {
-			facts = append(facts, fact{kind: "dispute"})
+		// A dispute's lifecycle, some of its stages (Adyen's: notice, chargeback,
+		// reversed, second chargeback, pre-arbitration).
+		stages := []Dispute{
+			{Stage: 1, Outcome: DisputeOpen, Status: "notification_of_chargeback"},
+			{Stage: 2, Outcome: DisputeOpen, Status: "chargeback"},
+			{Stage: 4, Outcome: DisputeWon, Status: "chargeback_reversed"},
+			{Stage: 5, Outcome: DisputeLost, Status: "second_chargeback"},
+			{Stage: 6, Outcome: rapid.SampledFrom([]string{DisputeWon, DisputeLost}).Draw(t, "prearbitration"), Status: "prearbitration"},
+		}
+		for i, d := range stages {
+			if rapid.Bool().Draw(t, fmt.Sprint("dispute stage ", i)) {
+				d.Ref, d.Amount = "d1", 100
+				facts = append(facts, fact{kind: "dispute", dispute: d})
+			}
 		}
 		switch rapid.IntRange(0, 2).Draw(t, "ending") {
 		case 1:

@@ -46,7 +46,8 @@ type OrderFacts struct {
 //   - cancelled, or refunded in full with restock → nothing (reservations released,
 //     committed units restocked)
 //   - fulfilled, or money captured (paid, overpaid, partially refunded, refunded
-//     without restock, disputed) → committed
+//     without restock, disputed, charged back) → committed, less the units refunds
+//     returned to stock line by line (OrderState.Restocked; see Settle)
 //   - a failed payment and nothing captured → nothing (released until a payment succeeds)
 //   - placed and not (fully) paid → reserved
 //   - known only from a payment (pending, no lines) → nothing
@@ -58,7 +59,7 @@ func DesiredAllocation(f OrderFacts) string {
 		return AllocCommitted
 	}
 	switch f.PaymentStatus {
-	case PayPaid, PayOverpaid, PayPartiallyRefunded, PayRefunded, PayDisputed:
+	case PayPaid, PayOverpaid, PayPartiallyRefunded, PayRefunded, PayDisputed, PayChargedBack:
 		return AllocCommitted
 	}
 	if f.FailedOnly {

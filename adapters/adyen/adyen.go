@@ -12,7 +12,12 @@
 // (eventDate, reason, additionalData, paymentMethod) are not authenticated. Amounts are
 // in Adyen's minor units, which are ISO 4217's except for CLP, CVE, IDR and ISK (Units):
 // the signature covers the raw value, the normalized event holds ISO units.
-// merchantReference is the order ref. Adyen expects the literal body
+// merchantReference is the order ref. Disputes: every notification of one dispute carries
+// the dispute's pspReference (its id here) and, mostly, the payment in originalReference;
+// each code is a stage of Adyen's dispute flow with an outcome (disputeStages), so a
+// lost dispute (DISPUTE_DEFENSE_PERIOD_ENDED, SECOND_CHARGEBACK, PREARBITRATION_LOST)
+// closes as lost whatever order the notifications arrive in. REFUND_FAILED and
+// REFUNDED_REVERSED name the refund (pspReference) that stops counting. Adyen expects the literal body
 // "[accepted]" (Ack) in the 2xx answer; the ingress writes it.
 package adyen
 
@@ -204,15 +209,57 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 }
 
 var handled = map[string]bool{
-	"AUTHORISATION":              true,
-	"CAPTURE":                    true,
-	"CAPTURE_FAILED":             true,
-	"CANCELLATION":               true,
-	"REFUND":                     true,
-	"REFUND_FAILED":              true,
-	"CHARGEBACK":                 true,
-	"NOTIFICATION_OF_CHARGEBACK": true,
-	"CHARGEBACK_REVERSED":        true,
+	"AUTHORISATION":     true,
+	"CAPTURE":           true,
+	"CAPTURE_FAILED":    true,
+	"CANCELLATION":      true,
+	"CANCEL_OR_REFUND":  true,
+	"REFUND":            true,
+	"REFUND_FAILED":     true,
+	"REFUNDED_REVERSED": true,
+}
+
+func init() {
+	for code := range disputeStages {
+		handled[code] = true
+	}
+}
+
+// disputeStages says where each dispute notification leaves the dispute: its stage in
+// Adyen's dispute flow (a later stage supersedes an earlier one, whatever order the
+// notifications arrive in) and its outcome (docs.adyen.com: "Dispute webhooks", "Dispute
+// flow", and each event's page in the Webhooks API explorer).
+//
+//   - REQUEST_FOR_INFORMATION, NOTIFICATION_OF_CHARGEBACK: the dispute opened; no money moved.
+//   - INFORMATION_SUPPLIED, ISSUER_COMMENTS: the defence was uploaded, the issuer commented.
+//   - CHARGEBACK, DISPUTE_OPENED_WITH_CHARGEBACK: the amount was debited; it can still be
+//     defended (the dispute stays open: payment_status disputed).
+//   - DISPUTE_DEFENSE_PERIOD_ENDED: not defended in time, or liability accepted: lost.
+//   - CHARGEBACK_REVERSED, ISSUER_RESPONSE_TIMEFRAME_EXPIRED: the issuer accepted the
+//     defence (or did not answer): the funds come back: won.
+//   - SECOND_CHARGEBACK: the issuer declined the defence, the amount is debited again: lost.
+//   - PREARBITRATION_WON, PREARBITRATION_LOST: the final word.
+//
+// additionalData.disputeStatus "Lost" or "Accepted" (liability accepted) makes any of
+// them lost, "Won" won; other statuses (Pending, Undefended, Responded, Expired) leave
+// the event's own outcome. NOTIFICATION_OF_FRAUD is not a dispute (a fraud report, no
+// money moved) and is ignored.
+var disputeStages = map[string]struct {
+	stage   int
+	outcome string
+}{
+	"REQUEST_FOR_INFORMATION":           {1, domain.DisputeOpen},
+	"NOTIFICATION_OF_CHARGEBACK":        {1, domain.DisputeOpen},
+	"INFORMATION_SUPPLIED":              {2, domain.DisputeOpen},
+	"ISSUER_COMMENTS":                   {2, domain.DisputeOpen},
+	"CHARGEBACK":                        {3, domain.DisputeOpen},
+	"DISPUTE_OPENED_WITH_CHARGEBACK":    {3, domain.DisputeOpen},
+	"DISPUTE_DEFENSE_PERIOD_ENDED":      {4, domain.DisputeLost},
+	"CHARGEBACK_REVERSED":               {5, domain.DisputeWon},
+	"ISSUER_RESPONSE_TIMEFRAME_EXPIRED": {5, domain.DisputeWon},
+	"SECOND_CHARGEBACK":                 {6, domain.DisputeLost},
+	"PREARBITRATION_WON":                {7, domain.DisputeWon},
+	"PREARBITRATION_LOST":               {7, domain.DisputeLost},
 }
 
 // Handles implements domain.Provider.
@@ -282,26 +329,52 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		evs := pay(domain.PaymentRefunded, it.Reason)
 		evs[0].Payment.RefundRef = it.PSPReference
 		return evs, nil
-	case "REFUND_FAILED":
-		// A refund Adyen had accepted was later declined. Tradewind only records a
-		// refund on REFUND success=true, so there is nothing to undo.
-		return nil, nil
-	case "CHARGEBACK", "NOTIFICATION_OF_CHARGEBACK", "CHARGEBACK_REVERSED":
-		ev.Type = domain.DisputeOpened
-		status := strings.ToLower(it.EventCode)
-		if it.EventCode == "CHARGEBACK_REVERSED" {
-			ev.Type, status = domain.DisputeClosed, "won"
+	case "CANCEL_OR_REFUND":
+		// Adyen cancelled or refunded, as the payment's state allowed: the
+		// modification.action it reports says which.
+		if !ok {
+			return nil, nil
 		}
-		// Standard notifications carry no dispute id: the dispute is named by its payment,
-		// so the opening and the reversal meet on one dispute.
-		ev.Dispute = &domain.Dispute{Ref: payment, Amount: value, Currency: cur, Status: status, Reason: it.Reason}
+		switch it.AdditionalData["modification.action"] {
+		case "refund":
+			evs := pay(domain.PaymentRefunded, it.Reason)
+			evs[0].Payment.RefundRef = it.PSPReference
+			return evs, nil
+		case "cancel":
+			return pay(domain.PaymentFailed, "cancelled"), nil
+		}
+		return nil, nil // no action reported: a CANCELLATION or REFUND notification says it
+	case "REFUND_FAILED", "REFUNDED_REVERSED":
+		// A refund Adyen had accepted (REFUND success=true) was declined by the scheme, or
+		// its funds came back: it stops counting. pspReference is the refund's own.
+		evs := pay(domain.RefundFailed, strings.ToLower(it.EventCode)+" "+it.Reason)
+		evs[0].Payment.Reason = strings.TrimSpace(evs[0].Payment.Reason)
+		evs[0].Payment.RefundRef = it.PSPReference
+		return evs, nil
+	}
+	if st, isDispute := disputeStages[it.EventCode]; isDispute {
+		outcome := st.outcome
+		switch ds, _ := it.AdditionalData["disputeStatus"].(string); ds {
+		case "Lost", "Accepted":
+			outcome = domain.DisputeLost
+		case "Won":
+			outcome = domain.DisputeWon
+		}
+		ev.Type = domain.DisputeOpened
+		if outcome != domain.DisputeOpen {
+			ev.Type = domain.DisputeClosed
+		}
+		// Every notification of one dispute carries the dispute's pspReference; the
+		// payment is originalReference (absent from some, which then name the dispute only).
+		ev.Dispute = &domain.Dispute{Ref: it.PSPReference, Amount: value, Currency: cur, Status: strings.ToLower(it.EventCode),
+			Reason: it.Reason, Outcome: outcome, Stage: st.stage}
 		return []domain.Event{ev}, nil
 	}
 	return nil, nil
 }
 
-// Acknowledgement implements webhook.Acknowledger: Adyen wants the literal
+// Acknowledgement implements domain.Acknowledger: Adyen wants the literal
 // "[accepted]" as the body of its 2xx answer, or it retries.
 func (Provider) Acknowledgement() (string, []byte) { return "text/plain", []byte(Ack) }
 
-var _ webhook.Acknowledger = Provider{}
+var _ domain.Acknowledger = Provider{}

@@ -3,6 +3,7 @@ package adyen_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -329,6 +330,15 @@ func TestGolden(t *testing.T) {
 		{"adyen_go_AUTHORISATION_IDR", withAmount(t, "IDR", 150000)},
 		// …and in Icelandic krónur: Adyen's 279000 is 2,790 kr. (Adyen 2 decimals, ISO 0).
 		{"adyen_go_AUTHORISATION_ISK", withAmount(t, "ISK", 279000)},
+		// Adyen's dispute examples (SOURCE.md): the dispute is its pspReference, the payment
+		// originalReference where the example gives one.
+		{"adyen_docs_NOTIFICATION_OF_CHARGEBACK", read(t, "adyen_docs_NOTIFICATION_OF_CHARGEBACK.json")},
+		{"adyen_docs_CHARGEBACK", read(t, "adyen_docs_CHARGEBACK.json")},
+		{"adyen_docs_CHARGEBACK_REVERSED", read(t, "adyen_docs_CHARGEBACK_REVERSED.json")},
+		{"adyen_docs_SECOND_CHARGEBACK", read(t, "adyen_docs_SECOND_CHARGEBACK.json")},
+		{"adyen_docs_PREARBITRATION_LOST", read(t, "adyen_docs_PREARBITRATION_LOST.json")},
+		// The CAPTURE fixture as the REFUND_FAILED of a refund PSP_REFERENCE: it stops counting.
+		{"adyen_go_REFUND_FAILED", withEventCode(t, "adyen_go_CAPTURE.json", "REFUND_FAILED")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -363,10 +373,18 @@ func TestNormalizeEvents(t *testing.T) {
 		{"cancellation failed", "CANCELLATION", "false", nil},
 		{"refund", "REFUND", "true", []want{{domain.PaymentRefunded, "PSPAUTH", "PSPMOD", ""}}},
 		{"refund refused", "REFUND", "false", nil},
-		{"refund failed", "REFUND_FAILED", "true", nil},
-		{"chargeback", "CHARGEBACK", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "chargeback"}}},
-		{"notification of chargeback", "NOTIFICATION_OF_CHARGEBACK", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "notification_of_chargeback"}}},
-		{"chargeback reversed", "CHARGEBACK_REVERSED", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "won"}}},
+		{"refund failed", "REFUND_FAILED", "true", []want{{domain.RefundFailed, "PSPAUTH", "PSPMOD", ""}}},
+		{"refunded reversed", "REFUNDED_REVERSED", "true", []want{{domain.RefundFailed, "PSPAUTH", "PSPMOD", ""}}},
+		{"request for information", "REQUEST_FOR_INFORMATION", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "request_for_information/open/1"}}},
+		{"notification of chargeback", "NOTIFICATION_OF_CHARGEBACK", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "notification_of_chargeback/open/1"}}},
+		{"information supplied", "INFORMATION_SUPPLIED", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "information_supplied/open/2"}}},
+		{"chargeback", "CHARGEBACK", "true", []want{{domain.DisputeOpened, "PSPAUTH", "", "chargeback/open/3"}}},
+		{"defense period ended", "DISPUTE_DEFENSE_PERIOD_ENDED", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "dispute_defense_period_ended/lost/4"}}},
+		{"chargeback reversed", "CHARGEBACK_REVERSED", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "chargeback_reversed/won/5"}}},
+		{"second chargeback", "SECOND_CHARGEBACK", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "second_chargeback/lost/6"}}},
+		{"prearbitration won", "PREARBITRATION_WON", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "prearbitration_won/won/7"}}},
+		{"prearbitration lost", "PREARBITRATION_LOST", "true", []want{{domain.DisputeClosed, "PSPAUTH", "", "prearbitration_lost/lost/7"}}},
+		{"notification of fraud is no dispute", "NOTIFICATION_OF_FRAUD", "true", nil},
 		{"offer closed", "OFFER_CLOSED", "true", nil},
 	}
 	for _, tt := range tests {
@@ -388,7 +406,10 @@ func TestNormalizeEvents(t *testing.T) {
 					}
 				}
 				if e.Dispute != nil {
-					w.Status = e.Dispute.Status
+					w.Status = fmt.Sprintf("%s/%s/%d", e.Dispute.Status, e.Dispute.Outcome, e.Dispute.Stage)
+					if e.Dispute.Ref != "PSPMOD" || e.Dispute.Amount != 1500 {
+						t.Errorf("dispute = %+v, want ref PSPMOD (the dispute's pspReference) and 1500", e.Dispute)
+					}
 				}
 				if e.OrderRef != "1001" || !e.OccurredAt.Equal(time.Date(2026, 1, 2, 2, 4, 5, 0, time.UTC)) {
 					t.Errorf("order/time = %q %v", e.OrderRef, e.OccurredAt)
@@ -447,4 +468,19 @@ func FuzzVerifyParse(f *testing.F) {
 			_, _ = p.Normalize(src, m)
 		}
 	})
+}
+
+// withEventCode is a fixture's batch with its item's eventCode replaced.
+func withEventCode(t *testing.T, fixture, code string) []byte {
+	t.Helper()
+	var b map[string]any
+	if err := json.Unmarshal(read(t, fixture), &b); err != nil {
+		t.Fatal(err)
+	}
+	b["notificationItems"].([]any)[0].(map[string]any)["NotificationRequestItem"].(map[string]any)["eventCode"] = code
+	out, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

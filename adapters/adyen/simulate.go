@@ -25,6 +25,9 @@ func (Provider) SampleTypes() []string {
 // Flow implements webhook.Simulator: one payment's life.
 func (Provider) Flow() []string { return []string{"AUTHORISATION", "CAPTURE", "REFUND"} }
 
+// Batch implements webhook.Batcher: Adyen batches notifications.
+func (Provider) Batch(reqs []webhook.Request) (webhook.Request, error) { return Batch(reqs) }
+
 // pspRef derives a 16-character Adyen-style pspReference from seed.
 func pspRef(seed string) string {
 	sum := sha256.Sum256([]byte(seed))

@@ -6,17 +6,25 @@
 // by the standardwebhooks package's exported functions. The key is the app's client
 // secret used as raw bytes, or, for a secret written "whsec_<base64>", its decoded bytes.
 //
-// Dedupe on the payload's hash (BigCommerce: "if a hook fires twice for the same event,
-// both request bodies rely on the same hash").
+// Dedupe on scope, data.type, data.id and the payload's hash together (dedupeKey):
+// BigCommerce says "if a hook fires twice for the same event, both request bodies rely on
+// the same hash", but not that two events never share one, and deliveries of different
+// scopes were seen with one hash; the hash alone answered a refund "duplicate".
 //
 // Payloads are thin: data carries ids only. Handled scopes are store/order/created,
-// store/order/updated, store/order/statusUpdated and store/sku/inventory/updated; Parse
+// store/order/updated, store/order/statusUpdated, store/order/transaction/created,
+// store/order/refund/created, store/sku/inventory/updated and
+// store/product/inventory/updated (stock tracked per product); Parse
 // marks their messages Unconfirmed (incomplete until fetched) and Fetch (domain.Fetcher)
 // reads the resource from the store API (settings api_base_url, store_hash, access_token
 // sent as X-Auth-Token):
 //
 //	order scopes: GET /stores/{store_hash}/v2/orders/{id} and /v2/orders/{id}/products
-//	sku scope:    GET /stores/{store_hash}/v3/catalog/products/{product_id}/variants/{variant_id}
+//	transaction:  GET /v2/orders/{order_id} and /v3/orders/{order_id}/transactions
+//	refund:       GET /v2/orders/{id} and /v3/orders/{id}/payment_actions/refunds
+//	              (every transaction or refund of the order: each is keyed by its own id,
+//	              so fetching them all again applies nothing twice)
+//	sku, product: GET /stores/{store_hash}/v3/catalog/products/{product_id}/variants/{variant_id}
 //	              (/v3/catalog/products/{product_id} when the payload names no variant)
 //
 // The fetched bodies are added to the payload under "fetched" ({"at", "order", "products"}
@@ -49,8 +57,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -66,6 +74,10 @@ const (
 	ScopeOrderUpdated        = "store/order/updated"
 	ScopeOrderStatusUpdated  = "store/order/statusUpdated"
 	ScopeSKUInventoryUpdated = "store/sku/inventory/updated"
+	// ScopeProductInventoryUpdated: stock tracked per product (not per variant).
+	ScopeProductInventoryUpdated = "store/product/inventory/updated"
+	ScopeTransactionCreated      = "store/order/transaction/created"
+	ScopeRefundCreated           = "store/order/refund/created"
 )
 
 // Provider is the BigCommerce adapter. The zero value is ready to use.
@@ -90,6 +102,10 @@ var handled = map[string]bool{
 	ScopeOrderUpdated:        true,
 	ScopeOrderStatusUpdated:  true,
 	ScopeSKUInventoryUpdated: true,
+
+	ScopeProductInventoryUpdated: true,
+	ScopeTransactionCreated:      true,
+	ScopeRefundCreated:           true,
 }
 
 // Handles implements domain.Provider.
@@ -98,8 +114,8 @@ func (Provider) Handles(eventType string) bool { return handled[eventType] }
 // key is the HMAC key of a configured secret: a whsec_ secret is decoded as Standard
 // Webhooks prescribes, anything else is the app's client secret used as it is.
 func key(secret string) ([]byte, error) {
-	if strings.HasPrefix(secret, standardwebhooks.SecretPrefix) {
-		return standardwebhooks.DecodeSecret(secret)
+	if strings.HasPrefix(secret, stdwebhooks.SecretPrefix) {
+		return stdwebhooks.DecodeSecret(secret)
 	}
 	return []byte(secret), nil
 }
@@ -153,7 +169,7 @@ func (Provider) Verify(src domain.Source, d domain.Delivery) error {
 		}
 		keys[i] = k
 	}
-	return standardwebhooks.VerifyKeys(keys, d.Header, d.Body, d.ReceivedAt, standardwebhooks.Tolerance)
+	return stdwebhooks.VerifyKeys(keys, d.Header, d.Body, d.ReceivedAt, stdwebhooks.Tolerance)
 }
 
 // thin is a BigCommerce webhook payload, plus what Fetch adds.
@@ -162,7 +178,14 @@ type thin struct {
 	Data  struct {
 		Type string `json:"type"`
 		// ID is numeric for orders and SKUs; other scopes (carts) use strings.
-		ID        json.RawMessage `json:"id"`
+		ID json.RawMessage `json:"id"`
+		// OrderID and TransactionID name a transaction (store/order/transaction/created
+		// has no data.id); Refund names a refund of order data.id.
+		OrderID       json.RawMessage `json:"order_id"`
+		TransactionID string          `json:"transaction_id"`
+		Refund        *struct {
+			RefundID int64 `json:"refund_id"`
+		} `json:"refund"`
 		Inventory *struct {
 			ProductID int64  `json:"product_id"`
 			VariantID int64  `json:"variant_id"`
@@ -183,6 +206,10 @@ type fetched struct {
 	Products json.RawMessage `json:"products,omitempty"`
 	Variant  json.RawMessage `json:"variant,omitempty"`
 	Product  json.RawMessage `json:"product,omitempty"`
+	// Transactions and Refunds are the order's, as GET /v3/orders/{id}/transactions and
+	// /v3/orders/{id}/payment_actions/refunds list them ({"data": […], "meta": …}).
+	Transactions json.RawMessage `json:"transactions,omitempty"`
+	Refunds      json.RawMessage `json:"refunds,omitempty"`
 }
 
 func decode(body []byte) (thin, error) {
@@ -204,11 +231,40 @@ func (Provider) Parse(_ domain.Source, d domain.Delivery) ([]domain.Message, err
 		return nil, err
 	}
 	if handled[p.Scope] {
-		if _, err := p.id(); err != nil {
+		if _, err := p.orderID(); err != nil {
 			return nil, err
 		}
 	}
-	return []domain.Message{{ID: p.Hash, Type: p.Scope, OccurredAt: unix(p.CreatedAt), Payload: d.Body, Unconfirmed: handled[p.Scope]}}, nil
+	return []domain.Message{{ID: p.dedupeKey(), Type: p.Scope, OccurredAt: unix(p.CreatedAt), Payload: d.Body, Unconfirmed: handled[p.Scope]}}, nil
+}
+
+// dedupeKey is the message id: scope, data.type, the resource's ids (data.id, or the
+// order and transaction of a transaction, and a refund's id) and hash, so that a retry of
+// one event (same hash, same resource) is a duplicate and two events of different scopes
+// or resources never are, whatever their hashes. (BigCommerce's own examples give
+// store/order/created and store/order/transaction/created one hash, and
+// store/order/message/created and store/order/refund/created another.)
+func (p thin) dedupeKey() string {
+	refund := ""
+	if p.Data.Refund != nil {
+		refund = strconv.FormatInt(p.Data.Refund.RefundID, 10)
+	}
+	return strings.Join([]string{p.Scope, p.Data.Type, rawID(p.Data.ID), rawID(p.Data.OrderID), p.Data.TransactionID, refund, p.Hash}, "|")
+}
+
+// rawID is a JSON id (number or string) as text.
+func rawID(raw json.RawMessage) string { return strings.Trim(string(raw), `" `) }
+
+// orderID is the order a payload names: data.order_id of a transaction, data.id otherwise.
+func (p thin) orderID() (int64, error) {
+	if p.Scope != ScopeTransactionCreated {
+		return p.id()
+	}
+	n, err := strconv.ParseInt(rawID(p.Data.OrderID), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, webhook.Invalid("%s: data.order_id %s is not a positive integer", p.Scope, string(p.Data.OrderID))
+	}
+	return n, nil
 }
 
 // id returns data.id of an order or SKU scope.
@@ -283,10 +339,15 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	}
 	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID}
 	if base.EventID == "" {
-		base.EventID = p.Hash
+		base.EventID = p.dedupeKey()
 	}
-	if p.Scope == ScopeSKUInventoryUpdated {
+	switch p.Scope {
+	case ScopeSKUInventoryUpdated, ScopeProductInventoryUpdated:
 		return normalizeStock(base, p)
+	case ScopeTransactionCreated:
+		return normalizeTransactions(base, p)
+	case ScopeRefundCreated:
+		return normalizeRefunds(base, p)
 	}
 	return normalizeOrder(base, p)
 }
@@ -391,4 +452,148 @@ func normalizeStock(ev domain.Event, p thin) ([]domain.Event, error) {
 	ev.OccurredAt = p.Fetched.At.UTC()
 	ev.Stock = &domain.StockLevel{SKU: sku, OnHand: *v.InventoryLevel}
 	return []domain.Event{ev}, nil
+}
+
+// transaction is a v3 order transaction.
+type transaction struct {
+	ID          int64       `json:"id"`
+	Event       string      `json:"event"` // purchase, authorization, capture, refund, void, pending, settled
+	Amount      json.Number `json:"amount"`
+	Currency    string      `json:"currency"`
+	Status      string      `json:"status"` // ok or error
+	DateCreated string      `json:"date_created"`
+}
+
+// normalizeTransactions turns the order's transactions, as fetched, into payment facts,
+// each transaction its own payment "bc-transaction:<id>" of the order (so every
+// transaction counts once, however many webhooks fetched it): purchase and capture →
+// PaymentSucceeded, authorization → PaymentAuthorized, void → PaymentFailed, and any of
+// them with status error → PaymentFailed. Refund transactions are counted through
+// store/order/refund/created (the refund they belong to); pending and settled are not
+// money moving. Amounts are JSON numbers, read exactly as written.
+func normalizeTransactions(base domain.Event, p thin) ([]domain.Event, error) {
+	order, err := p.orderID()
+	if err != nil {
+		return nil, err
+	}
+	var list struct {
+		Data []transaction `json:"data"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(p.Fetched.Transactions)))
+	dec.UseNumber()
+	if err := dec.Decode(&list); err != nil {
+		return nil, webhook.Invalid("%s: fetched transactions: %v", p.Scope, err)
+	}
+	var evs []domain.Event
+	for i, tx := range list.Data {
+		var t domain.EventType
+		switch {
+		case tx.Event == "refund" || tx.Event == "pending" || tx.Event == "settled":
+			continue
+		case tx.Status != "ok" && (tx.Event == "purchase" || tx.Event == "authorization" || tx.Event == "capture"):
+			t = domain.PaymentFailed
+		case tx.Status != "ok":
+			continue
+		case tx.Event == "purchase" || tx.Event == "capture":
+			t = domain.PaymentSucceeded
+		case tx.Event == "authorization":
+			t = domain.PaymentAuthorized
+		case tx.Event == "void":
+			t = domain.PaymentFailed
+		default:
+			continue
+		}
+		cur, err := domain.NormalizeCurrency(tx.Currency)
+		if err != nil {
+			return nil, webhook.Invalid("%s: transactions[%d]: %s", p.Scope, i, domain.ErrorMessage(err))
+		}
+		amount, err := domain.ParseMinorUnits(tx.Amount.String(), cur)
+		if err != nil {
+			return nil, webhook.Invalid("%s: transactions[%d].amount: %s", p.Scope, i, domain.ErrorMessage(err))
+		}
+		ev := base
+		ev.EventID = base.EventID + ":transaction:" + strconv.FormatInt(tx.ID, 10)
+		ev.Type, ev.OccurredAt = t, webhook.ParseTime(tx.DateCreated)
+		ev.OrderRef, ev.PaymentRef = strconv.FormatInt(order, 10), "bc-transaction:"+strconv.FormatInt(tx.ID, 10)
+		ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur}
+		if t == domain.PaymentFailed {
+			ev.Payment.Reason = strings.TrimSpace(tx.Event + " " + tx.Status)
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// refund is a v3 order refund (payment_actions/refunds).
+type refund struct {
+	ID       int64  `json:"id"`
+	Created  string `json:"created"`
+	Reason   string `json:"reason"`
+	Payments []struct {
+		Amount     json.Number `json:"amount"`
+		IsDeclined bool        `json:"is_declined"`
+	} `json:"payments"`
+}
+
+// normalizeRefunds turns the order's refunds, as fetched, into PaymentRefunded events
+// keyed by the refund ("refund:<id>") on the order's payment "bc-order:<id>": the amount is
+// what its payments moved (a declined payment moved nothing); a refund whose every payment
+// was declined is RefundFailed. Refunds carry no currency: the order's is used. Whether
+// the refunded items went back to stock BigCommerce reports as stock levels
+// (store/sku/inventory/updated, store/product/inventory/updated), not on the refund.
+func normalizeRefunds(base domain.Event, p thin) ([]domain.Event, error) {
+	order, err := p.orderID()
+	if err != nil {
+		return nil, err
+	}
+	var o struct {
+		CurrencyCode        string `json:"currency_code"`
+		DefaultCurrencyCode string `json:"default_currency_code"`
+	}
+	if err := json.Unmarshal(p.Fetched.Order, &o); err != nil {
+		return nil, webhook.Invalid("%s: fetched order: %v", p.Scope, err)
+	}
+	cur := o.DefaultCurrencyCode
+	if cur == "" {
+		cur = o.CurrencyCode
+	}
+	if cur, err = domain.NormalizeCurrency(cur); err != nil {
+		return nil, webhook.Invalid("%s: order %d: %s", p.Scope, order, domain.ErrorMessage(err))
+	}
+	var list struct {
+		Data []refund `json:"data"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(p.Fetched.Refunds)))
+	dec.UseNumber()
+	if err := dec.Decode(&list); err != nil {
+		return nil, webhook.Invalid("%s: fetched refunds: %v", p.Scope, err)
+	}
+	var evs []domain.Event
+	for i, r := range list.Data {
+		var moved, declined int64
+		for j, pay := range r.Payments {
+			a, err := domain.ParseMinorUnits(pay.Amount.String(), cur)
+			if err != nil {
+				return nil, webhook.Invalid("%s: refunds[%d].payments[%d].amount: %s", p.Scope, i, j, domain.ErrorMessage(err))
+			}
+			if pay.IsDeclined {
+				declined += a
+			} else {
+				moved += a
+			}
+		}
+		ev := base
+		ev.EventID = base.EventID + ":refund:" + strconv.FormatInt(r.ID, 10)
+		ev.Type, ev.OccurredAt = domain.PaymentRefunded, webhook.ParseTime(r.Created)
+		ev.OrderRef, ev.PaymentRef = strconv.FormatInt(order, 10), "bc-order:"+strconv.FormatInt(order, 10)
+		ev.Payment = &domain.PaymentChange{Amount: moved, Currency: cur, RefundRef: "refund:" + strconv.FormatInt(r.ID, 10), Reason: r.Reason}
+		switch {
+		case moved == 0 && declined > 0:
+			ev.Type, ev.Payment.Amount = domain.RefundFailed, declined
+		case moved == 0:
+			continue
+		}
+		evs = append(evs, ev)
+	}
+	return evs, nil
 }

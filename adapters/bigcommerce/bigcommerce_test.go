@@ -15,7 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
-	"github.com/tradewind/tradewind/adapters/standardwebhooks"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -41,7 +41,7 @@ func read(t testing.TB, name string) []byte {
 func sign(t *testing.T, s domain.Source, body []byte, at time.Time) domain.Delivery {
 	t.Helper()
 	h := http.Header{}
-	standardwebhooks.SetHeaders(h, []byte(s.Secrets[0]), "msg_"+strconv.FormatInt(at.Unix(), 10), at.Unix(), body)
+	stdwebhooks.SetHeaders(h, []byte(s.Secrets[0]), "msg_"+strconv.FormatInt(at.Unix(), 10), at.Unix(), body)
 	return domain.Delivery{Header: h, Body: body, ReceivedAt: at}
 }
 
@@ -188,6 +188,12 @@ func (s *store) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(items)
 	case "/stores/abc123/v3/catalog/products/206/variants/509":
 		w.Write(read(s.t, "api_v3_variant_206_509.json"))
+	case "/stores/abc123/v3/catalog/products/167":
+		w.Write(read(s.t, "api_v3_product_167.json"))
+	case "/stores/abc123/v3/orders/250/transactions":
+		w.Write(read(s.t, "api_v3_order_250_transactions.json"))
+	case "/stores/abc123/v3/orders/250/payment_actions/refunds":
+		w.Write(read(s.t, "api_v3_order_250_refunds.json"))
 	default:
 		http.Error(w, `{"status":404,"title":"Not Found"}`, http.StatusNotFound)
 	}
@@ -229,6 +235,9 @@ func TestGoldenThroughFetch(t *testing.T) {
 		{"order_created", "bc_docs_store_order_created.json", []string{"/stores/abc123/v2/orders/250", "/stores/abc123/v2/orders/250/products?limit=250&page=1"}},
 		{"order_statusUpdated", "bc_docs_store_order_statusUpdated.json", []string{"/stores/abc123/v2/orders/250", "/stores/abc123/v2/orders/250/products?limit=250&page=1"}},
 		{"sku_inventory_updated", "bc_docs_store_sku_inventory_updated.json", []string{"/stores/abc123/v3/catalog/products/206/variants/509"}},
+		{"product_inventory_updated", "bc_docs_store_product_inventory_updated.json", []string{"/stores/abc123/v3/catalog/products/167"}},
+		{"transaction_created", "bc_docs_store_order_transaction_created.json", []string{"/stores/abc123/v2/orders/250", "/stores/abc123/v3/orders/250/transactions"}},
+		{"refund_created", "bc_docs_store_order_refund_created.json", []string{"/stores/abc123/v2/orders/250", "/stores/abc123/v3/orders/250/payment_actions/refunds"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -466,5 +475,38 @@ func TestParse(t *testing.T) {
 				t.Fatalf("Parse = %+v, %v; want one %s message, unconfirmed %v", msgs, err, tt.wantType, tt.wantUnconfirmed)
 			}
 		})
+	}
+}
+
+// TestDedupeKeyCannotCollideAcrossScopes: deliveries that share a hash but differ in
+// scope or resource are different messages (the hash alone answered a refund
+// "duplicate"); a retry of one event (same body) is the same message.
+func TestDedupeKeyCannotCollideAcrossScopes(t *testing.T) {
+	// BigCommerce's own examples: order/created and transaction/created share a hash, so
+	// do message/created and refund/created.
+	ids := map[string]string{}
+	for _, name := range []string{"bc_docs_store_order_created.json", "bc_docs_store_order_transaction_created.json",
+		"bc_docs_store_order_message_created.json", "bc_docs_store_order_refund_created.json"} {
+		body := read(t, name)
+		msgs, err := bigcommerce.Provider{}.Parse(src, domain.Delivery{Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if prev, ok := ids[msgs[0].ID]; ok {
+			t.Errorf("%s and %s share the dedupe key %q", prev, name, msgs[0].ID)
+		}
+		ids[msgs[0].ID] = name
+		again, _ := bigcommerce.Provider{}.Parse(src, domain.Delivery{Body: body})
+		if again[0].ID != msgs[0].ID {
+			t.Errorf("a retry of %s has another key: %q, %q", name, again[0].ID, msgs[0].ID)
+		}
+	}
+	other := []byte(strings.Replace(string(read(t, "bc_docs_store_order_refund_created.json")), `"refund_id": 3`, `"refund_id": 4`, 1))
+	msgs, err := bigcommerce.Provider{}.Parse(src, domain.Delivery{Body: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := ids[msgs[0].ID]; ok {
+		t.Errorf("another refund of the same order with the same hash shares its key %q", msgs[0].ID)
 	}
 }

@@ -21,6 +21,26 @@ type FakeOrder struct {
 	Currency   string // ISO 4217; empty means USD
 	Lines      []FakeLine
 	Modified   time.Time // date_modified (whole seconds); zero means when PutOrder was called
+	// Transactions and Refunds are listed by /v3/orders/{id}/transactions and
+	// /v3/orders/{id}/payment_actions/refunds.
+	Transactions []FakeTransaction
+	Refunds      []FakeRefund
+}
+
+// FakeTransaction is one v3 order transaction.
+type FakeTransaction struct {
+	ID     int64
+	Event  string // purchase, authorization, capture, refund, void, …
+	Status string // ok (the default) or error
+	Amount int64  // minor units of the order's currency
+}
+
+// FakeRefund is one v3 order refund, paid back through one payment.
+type FakeRefund struct {
+	ID       int64
+	Amount   int64 // minor units of the order's currency
+	Declined bool
+	Reason   string
 }
 
 // FakeLine is one line of a FakeOrder.
@@ -207,6 +227,26 @@ func (s *FakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			notFound(w)
 		}
+	case len(rest) >= 4 && rest[0] == "v3" && rest[1] == "orders":
+		n, ok := ids(rest[2:3])
+		if !ok {
+			notFound(w)
+			return
+		}
+		o, found := s.orders[n[0]]
+		s.served++ // Fetch ends here, with the order's list or with 404
+		if !found {
+			notFound(w)
+			return
+		}
+		switch {
+		case len(rest) == 4 && rest[3] == "transactions":
+			writeJSON(w, map[string]any{"data": v3Transactions(o), "meta": map[string]any{}})
+		case len(rest) == 5 && rest[3] == "payment_actions" && rest[4] == "refunds":
+			writeJSON(w, map[string]any{"data": v3Refunds(o), "meta": map[string]any{}})
+		default:
+			notFound(w)
+		}
 	case len(rest) >= 4 && rest[0] == "v3" && rest[1] == "catalog" && rest[2] == "products":
 		var key [2]int64
 		switch {
@@ -279,6 +319,45 @@ func v2Products(o FakeOrder) []map[string]any {
 	return out
 }
 
+func v3Transactions(o FakeOrder) []map[string]any {
+	out := []map[string]any{}
+	for _, tx := range o.Transactions {
+		status := tx.Status
+		if status == "" {
+			status = "ok"
+		}
+		out = append(out, map[string]any{
+			"id": tx.ID, "order_id": strconv.FormatInt(o.ID, 10), "event": tx.Event, "method": "credit_card",
+			"amount": json.Number(decimal(tx.Amount, o.Currency)), "currency": o.Currency, "gateway": "simulated",
+			"status": status, "test": true, "date_created": o.Modified.UTC().Format(time.RFC3339),
+		})
+	}
+	return out
+}
+
+func v3Refunds(o FakeOrder) []map[string]any {
+	out := []map[string]any{}
+	for _, r := range o.Refunds {
+		amount := json.Number(decimal(r.Amount, o.Currency))
+		out = append(out, map[string]any{
+			"id": r.ID, "order_id": o.ID, "created": o.Modified.UTC().Format(time.RFC3339), "reason": r.Reason,
+			"total_amount": amount, "payments": []any{map[string]any{"id": r.ID, "provider_id": "simulated", "amount": amount,
+				"offline": false, "is_declined": r.Declined}},
+		})
+	}
+	return out
+}
+
+// decimal writes minor units of currency as a plain decimal number ("25.00"), as v3
+// writes amounts.
+func decimal(minor int64, currency string) string {
+	s, exp := decimal4(minor, currency), domain.CurrencyExponent(currency)
+	if exp == 0 {
+		return s[:len(s)-5] // "2500.0000" → "2500"
+	}
+	return s[:len(s)-4+exp]
+}
+
 // decimal4 writes minor units of currency as v2's four-place decimal string ("25.0000").
 func decimal4(minor int64, currency string) string {
 	exp := domain.CurrencyExponent(currency)
@@ -308,4 +387,18 @@ func notFound(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusNotFound)
 	fmt.Fprint(w, `{"status":404,"title":"The requested resource was not found"}`)
+}
+
+// NewFakeAPI implements webhook.FakeAPISimulator: `tradewind simulate` serves a
+// FakeStore holding the orders and variants of the deliveries it sends.
+func (Provider) NewFakeAPI() webhook.FakeAPI { return simulatedStore{NewFakeStore()} }
+
+// simulatedStore is a FakeStore as `tradewind simulate` drives it.
+type simulatedStore struct{ *FakeStore }
+
+func (s simulatedStore) Prepare(body []byte, o webhook.SampleOptions) error {
+	return s.AddSample(body, o)
+}
+func (s simulatedStore) RequireSource(src domain.Source) {
+	s.RequireCredentials(src.Settings["store_hash"], src.Settings["access_token"])
 }

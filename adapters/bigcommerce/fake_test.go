@@ -2,7 +2,10 @@ package bigcommerce_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +151,31 @@ func TestFakeStoreRefusals(t *testing.T) {
 				t.Errorf("Served grew by %d, want %d", got, tt.served)
 			}
 		})
+	}
+}
+
+// TestFakeStoreListsTransactionsAndRefunds: the fake answers the v3 calls Fetch makes for
+// store/order/transaction/created and store/order/refund/created, with exact amounts.
+func TestFakeStoreListsTransactionsAndRefunds(t *testing.T) {
+	store := bigcommerce.NewFakeStore()
+	srv := httptest.NewServer(store)
+	defer srv.Close()
+	store.PutOrder(bigcommerce.FakeOrder{ID: 7, Currency: "JPY", Transactions: []bigcommerce.FakeTransaction{{ID: 1, Event: "purchase", Amount: 2500}},
+		Refunds: []bigcommerce.FakeRefund{{ID: 2, Amount: 500}}})
+	store.PutOrder(bigcommerce.FakeOrder{ID: 8, Transactions: []bigcommerce.FakeTransaction{{ID: 3, Event: "capture", Amount: 1999}}})
+	for path, want := range map[string]string{
+		"/stores/x/v3/orders/7/transactions":            `"amount":2500,`,
+		"/stores/x/v3/orders/7/payment_actions/refunds": `"amount":500,`,
+		"/stores/x/v3/orders/8/transactions":            `"amount":19.99,`,
+	} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET %s = %d %s, want 200 with %s", path, resp.StatusCode, b, want)
+		}
 	}
 }

@@ -58,7 +58,24 @@ func (p Provider) Fetch(ctx context.Context, src domain.Source, m domain.Message
 	}
 	f := fetched{At: now().UTC().Truncate(time.Millisecond)}
 	switch t.Scope {
-	case ScopeSKUInventoryUpdated:
+	case ScopeTransactionCreated, ScopeRefundCreated:
+		n, err := t.orderID()
+		if err != nil {
+			return m, err
+		}
+		id := strconv.FormatInt(n, 10)
+		if f.Order, err = api.get(ctx, "/v2/orders/"+id); err != nil {
+			return m, err
+		}
+		if t.Scope == ScopeTransactionCreated {
+			f.Transactions, err = api.get(ctx, "/v3/orders/"+id+"/transactions")
+		} else {
+			f.Refunds, err = api.get(ctx, "/v3/orders/"+id+"/payment_actions/refunds")
+		}
+		if err != nil {
+			return m, err
+		}
+	case ScopeSKUInventoryUpdated, ScopeProductInventoryUpdated:
 		inv := t.Data.Inventory
 		if inv == nil || inv.ProductID == 0 {
 			return m, webhook.Invalid("%s: data.inventory.product_id is missing; cannot look the SKU up", t.Scope)

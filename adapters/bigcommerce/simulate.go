@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tradewind/tradewind/adapters/standardwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -89,6 +89,6 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	standardwebhooks.SetHeaders(h, k, "msg_"+hash[:24], o.Now.Unix(), body)
+	stdwebhooks.SetHeaders(h, k, "msg_"+hash[:24], o.Now.Unix(), body)
 	return webhook.Request{Header: h, Body: body}, nil
 }

@@ -53,6 +53,7 @@ func (s *Server) mountDashboard() {
 	ops.Post("/conflicts/:id/resolve", append(form, s.opsResolve)...)
 	ops.Get("/orders", auth, s.opsOrder)
 	ops.Get("/inventory", auth, s.opsInventory)
+	ops.Get("/reconciliations", auth, s.opsReconciliations)
 	ops.Post("/inventory", append(form, s.opsSetStock)...)
 	s.mountOps(ops, auth, form)
 	ops.All("/*", auth, func(c *fiber.Ctx) error {

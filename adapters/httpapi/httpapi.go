@@ -66,13 +66,20 @@ type Params struct {
 	TrustedProxies []netip.Prefix
 	ClientIPHeader string
 	MaxBody        int // bytes; larger webhook bodies are answered 413
+	// MaxInflightBody bounds the request body bytes held at once across all
+	// connections (0: DefaultMaxInflightBody); past it, 503 with Retry-After.
+	MaxInflightBody int64
 	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
 	// ingress reads it at most once a second. ShedQueueDepth is the depth above
 	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
 	QueueDepth     func(ctx context.Context) (int, error)
 	ShedQueueDepth int
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// Reconciliations are the reconciliation reports; StartReconciliation stores
+	// a running one and queues its run. Returns EINVALID for a bad request.
+	Reconciliations     domain.ReconciliationStore
+	StartReconciliation func(ctx context.Context, req domain.ReconciliationRequest) (domain.Reconciliation, error)
+	Logger              *slog.Logger
+	Now                 func() time.Time
 }
 
 // Server holds the Fiber app and its handlers.
@@ -90,6 +97,7 @@ type Server struct {
 	shed    shedder      // cached queue depth for load shedding (shed.go)
 	sess    sessions     // the dashboard's session cookies (session.go)
 	hourly  hourlyCache  // the overview's counts per hour, briefly reused (charts.go)
+	bodies  *bodyBudget  // request body bytes held at once (body.go)
 	// warn writes warnings that an outage repeats on every request (a failed
 	// enqueue while Redis is down) at most once per kind every 10 seconds.
 	warn *ratelog.Logger
@@ -146,7 +154,14 @@ func New(p Params) *Server {
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 		ErrorHandler: s.handleError,
+
+		// Handlers read request bodies themselves, within a budget of bytes held at
+		// once (body.go); fasthttp reads only the headers and the first 8 KB.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
 	})
+	s.initBodies()
+	s.app.Use(s.bufferBody)
 	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": p.Version}) })
 	s.app.Get("/readyz", s.ready)
 	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))
@@ -170,6 +185,9 @@ func New(p Params) *Server {
 	api.Post("/webhooks/:id/replay", s.replayWebhook)
 	api.Post("/reservations", s.createReservation)
 	api.Delete("/reservations/:id", s.deleteReservation)
+	api.Get("/reconciliations", s.listReconciliations)
+	api.Post("/reconciliations", s.createReconciliation)
+	api.Get("/reconciliations/:id", s.getReconciliation)
 
 	s.mountDashboard()
 	return s

@@ -1,21 +1,21 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
 // ingest is POST /webhooks/:source. The steps run in the order PRODUCT.md fixes:
-// size → source → (load shedding, 503) → signature → (rate limit, 429) → parse →
+// size (declared) → source → (load shedding, 503) → body, within the bytes in
+// flight (503) → signature → (rate limits, 429) → parse → (unstorable, 400) →
 // commit → enqueue → answer. Nothing is answered 2xx before its inbox row is
 // committed.
 func (s *Server) ingest(c *fiber.Ctx) error {
@@ -33,10 +33,16 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		return err
 	}
 
-	body := c.Body()
-	if len(body) > s.p.MaxBody {
-		return reject(domain.CausePayloadTooLarge, domain.Errorf(domain.ETOOLARGE,
-			"body is %d bytes, over the %d-byte limit (TRADEWIND_MAX_BODY_BYTES)", len(body), s.p.MaxBody))
+	// The body is read after the checks that need nothing of it; until then only
+	// its declared length is known.
+	bodyRead := false
+	defer func() {
+		if !bodyRead {
+			skipBody(c)
+		}
+	}()
+	if cl := c.Request().Header.ContentLength(); cl > s.p.MaxBody {
+		return reject(domain.CausePayloadTooLarge, tooLarge(cl, s.p.MaxBody, "TRADEWIND_MAX_BODY_BYTES"))
 	}
 	src, ok := s.p.Sources(sourceID)
 	if !ok {
@@ -54,11 +60,17 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 			Message: fmt.Sprintf("Tradewind is behind on its work (%d tasks waiting, over TRADEWIND_SHED_QUEUE_DEPTH=%d); nothing was accepted, retry later",
 				depth, s.p.ShedQueueDepth)})
 	}
+	body, release, cause, err := s.readBody(c, s.p.MaxBody, "TRADEWIND_MAX_BODY_BYTES")
+	if err != nil {
+		return reject(cause, err)
+	}
+	bodyRead = true
+	defer release()
 	d := domain.Delivery{
 		Header:     requestHeader(c),
-		Body:       bytes.Clone(body),
+		Body:       body,
 		URL:        c.BaseURL() + c.OriginalURL(),
-		RemoteAddr: c.IP(),
+		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
 		ReceivedAt: start,
 	}
 	s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
@@ -68,17 +80,19 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if cause, err := s.claimTransmission(c.UserContext(), provider, src, d); err != nil {
 		return reject(cause, err)
 	}
-	// The rate limit counts verified requests only, so that forged ones cannot use
-	// up a provider's allowance.
-	wait, err := s.limits.allow(src, start)
+	// The rate limits count verified requests only, so that forged ones cannot use
+	// up a provider's allowance. Requests that carry no signature at all are
+	// limited by default, per source and per client address.
+	u, ok := provider.(unsignedProvider)
+	unsigned := ok && u.Unsigned(d)
+	wait, limit, err := s.limits.allow(src, d.RemoteAddr, unsigned, start)
 	if err != nil {
 		return domain.WrapError(err, domain.EINTERNAL, "source "+src.ID+": "+domain.ErrorMessage(err))
 	}
 	if wait > 0 {
 		c.Set(fiber.HeaderRetryAfter, retryAfter(wait))
 		return reject(domain.CauseRateLimited, domain.Errorf(domain.ERATELIMITED,
-			"source %s is over its rate limit (%s: %s/s, %s: %s); nothing was accepted, retry after %s s",
-			src.ID, SettingRateLimit, src.Settings[SettingRateLimit], SettingRateBurst, src.Setting(SettingRateBurst, "default"), retryAfter(wait)))
+			"source %s is over %s; nothing was accepted, retry after %s s", src.ID, limit, retryAfter(wait)))
 	}
 	msgs, err := provider.Parse(src, d)
 	if err != nil {
@@ -96,8 +110,17 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 			Body: m.Payload, OccurredAt: m.OccurredAt, ReceivedAt: start, Status: status, Unconfirmed: m.Unconfirmed,
 		}
 	}
+	// What cannot be stored is refused before it shares a commit with others.
+	for i, e := range entries {
+		if err := e.Validate(); err != nil {
+			return reject(domain.CauseUnstorable, messageError(err, i, len(entries)))
+		}
+	}
 	results, err := s.p.Inbox.Insert(c.UserContext(), entries)
-	if err != nil {
+	switch {
+	case domain.ErrorCode(err) == domain.EINVALID: // PostgreSQL refused a value that Validate let through
+		return reject(domain.CauseUnstorable, &domain.Error{Code: domain.EINVALID, Reason: domain.CauseUnstorable, Message: domain.ErrorMessage(err), Err: err})
+	case err != nil:
 		outcome = "unavailable"
 		return domain.WrapError(err, domain.EUNAVAILABLE, "the webhook could not be stored; nothing was accepted, retry later")
 	}
@@ -119,12 +142,21 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	case entries[0].Status == domain.InboxIgnored && len(entries) == 1:
 		outcome = "ignored"
 	}
-	if a, ok := provider.(webhook.Acknowledger); ok {
+	if a, ok := provider.(domain.Acknowledger); ok {
 		ct, ack := a.Acknowledgement()
 		c.Set(fiber.HeaderContentType, ct)
 		return c.Status(http.StatusOK).Send(ack)
 	}
 	return c.Status(http.StatusOK).JSON(fiber.Map{"status": outcome, "inbox_ids": ids})
+}
+
+// messageError names the message at fault when a delivery holds several.
+func messageError(err error, i, n int) error {
+	if n == 1 {
+		return err
+	}
+	return &domain.Error{Code: domain.ErrorCode(err), Reason: domain.ErrorReason(err),
+		Message: fmt.Sprintf("message %d of %d: %s", i+1, n, domain.ErrorMessage(err)), Err: err}
 }
 
 // enqueue queues a committed entry. Failure is not the provider's problem: the
@@ -143,12 +175,21 @@ func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, at 
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), time.Second)
 	defer cancel()
-	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, RemoteAddr: c.IP(), ReceivedAt: at})
+	// The source comes from the URL and the detail may quote the request: neither
+	// may keep the rejection itself from being stored.
+	source, detail = storableText(source), storableText(detail)
+	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, RemoteAddr: s.clients.of(c).String(), ReceivedAt: at})
 	if err != nil {
 		s.p.Logger.Warn("could not record a rejected webhook", slog.String("source", source),
 			slog.String("cause", cause), slog.String("error", err.Error()))
 	}
 	s.p.Logger.Info("webhook rejected", slog.String("source", source), slog.String("cause", cause), slog.String("detail", detail))
+}
+
+// storableText is s without NUL bytes and with invalid UTF-8 replaced: text
+// PostgreSQL can store.
+func storableText(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 func requestHeader(c *fiber.Ctx) http.Header {

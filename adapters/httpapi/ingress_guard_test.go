@@ -14,12 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
+	"github.com/tradewind/tradewind/adapters/powertranz"
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
+	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
@@ -50,18 +53,25 @@ type guardEnv struct {
 // clock and queue depth.
 func newGuardEnv(t *testing.T, sources map[string]domain.Source, depth func(context.Context) (int, error), shedAt int) *guardEnv {
 	t.Helper()
+	return newGuardEnvWith(t, sources, func(p *httpapi.Params) { p.QueueDepth, p.ShedQueueDepth = depth, shedAt })
+}
+
+// newGuardEnvWith is newGuardEnv with params changed by set.
+func newGuardEnvWith(t *testing.T, sources map[string]domain.Source, set func(p *httpapi.Params)) *guardEnv {
+	t.Helper()
 	db := pgtest.Open(t, 5)
 	e := &guardEnv{t: t, db: db, clock: &clock{now: time.Now()}}
-	e.server = httpapi.New(httpapi.Params{
+	p := httpapi.Params{
 		Sources:   func(id string) (domain.Source, bool) { s, ok := sources[id]; return s, ok },
 		Providers: func(kind string) (domain.Provider, bool) { return stripe.Provider{}, kind == stripe.Kind },
 		Inbox:     &postgres.Inbox{DB: db},
 		Enqueue:   func(context.Context, int64, domain.Source) error { return nil },
 		Metrics:   tprom.New(),
 		APIToken:  "guard-test-token-0123", MaxBody: 64 << 10,
-		QueueDepth: depth, ShedQueueDepth: shedAt,
 		Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now,
-	})
+	}
+	set(&p)
+	e.server = httpapi.New(p)
 	return e
 }
 
@@ -230,4 +240,96 @@ func TestBadRateLimitSettingsAreRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnsignedRequestsAreLimitedByDefault: a source whose requests carry no
+// signature is limited per client address without any setting (burst 10, one
+// every 5 s); a signed source beside it is not.
+func TestUnsignedRequestsAreLimitedByDefault(t *testing.T) {
+	t.Parallel()
+	e := newGuardEnvWith(t, map[string]domain.Source{
+		"pt":   {ID: "pt", Provider: powertranz.Kind},
+		"acme": {ID: "acme", Provider: stripe.Kind, Secrets: []string{secret}},
+	}, func(p *httpapi.Params) {
+		p.Providers = func(kind string) (domain.Provider, bool) { a, ok := registry.Lookup(kind); return a, ok }
+	})
+	callback := func(i int) reply {
+		req, err := powertranz.Provider{}.Sample(domain.Source{ID: "pt"}, powertranz.EventCallback,
+			webhook.SampleOptions{EventID: fmt.Sprint("cb-", i), OrderRef: "9001", Now: e.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.send("pt", req)
+	}
+	burst := httpapi.DefaultUnsignedIPRate.Burst
+	for i := range burst {
+		if r := callback(i); r.status != http.StatusOK {
+			t.Fatalf("callback %d within the default burst of %d: %+v, want 200", i, burst, r)
+		}
+	}
+	r := callback(burst)
+	if r.status != http.StatusTooManyRequests || r.code != domain.ERATELIMITED || r.retryAfter != "5" {
+		t.Errorf("callback past the default burst: %+v, want 429 rate_limited with Retry-After 5", r)
+	}
+	for range 30 {
+		if r := e.post("acme", false); r.status != http.StatusOK {
+			t.Fatalf("a signed source from the same address: %+v, want 200", r)
+		}
+	}
+	e.clock.Advance(5 * time.Second)
+	if r := callback(burst + 1); r.status != http.StatusOK {
+		t.Errorf("a callback after Retry-After: %+v, want 200", r)
+	}
+}
+
+func TestBadUnsignedRateLimitSettingsAreRefused(t *testing.T) {
+	def, defIP := httpapi.DefaultUnsignedRate, httpapi.DefaultUnsignedIPRate
+	tests := []struct {
+		name          string
+		settings      map[string]string
+		wantErr       bool
+		source, perIP *httpapi.RateLimit // nil: off
+	}{
+		{"defaults", nil, false, &def, &defIP},
+		{"both off", map[string]string{"unsigned_rate_limit": "off", "unsigned_ip_rate_limit": "off"}, false, nil, nil},
+		{"per address set", map[string]string{"unsigned_ip_rate_limit": "0.5", "unsigned_ip_rate_burst": "3"}, false, &def, &httpapi.RateLimit{Rate: 0.5, Burst: 3}},
+		{"burst alone", map[string]string{"unsigned_rate_burst": "7"}, false, &httpapi.RateLimit{Rate: def.Rate, Burst: 7}, &defIP},
+		{"zero rate", map[string]string{"unsigned_rate_limit": "0"}, true, nil, nil},
+		{"not a number", map[string]string{"unsigned_ip_rate_limit": "slow"}, true, nil, nil},
+		{"zero burst", map[string]string{"unsigned_ip_rate_burst": "0"}, true, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := domain.Source{ID: "s", Settings: tt.settings}
+			perSource, perIP, sourceOK, ipOK, err := httpapi.UnsignedRateLimits(src)
+			if (err != nil) != tt.wantErr || (httpapi.CheckRateLimits(src) != nil) != tt.wantErr {
+				t.Fatalf("UnsignedRateLimits(%v) error = %v, want error %v", tt.settings, err, tt.wantErr)
+			}
+			if tt.wantErr {
+				return
+			}
+			got := func(r httpapi.RateLimit, ok bool) *httpapi.RateLimit {
+				if !ok {
+					return nil
+				}
+				return &r
+			}
+			if diff := cmp.Diff([]*httpapi.RateLimit{tt.source, tt.perIP}, []*httpapi.RateLimit{got(perSource, sourceOK), got(perIP, ipOK)}); diff != "" {
+				t.Errorf("limits (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// send posts req to source through the app.
+func (e *guardEnv) send(source string, req webhook.Request) reply {
+	e.t.Helper()
+	hr := httptest.NewRequest(http.MethodPost, "/webhooks/"+source, bytes.NewReader(req.Body))
+	hr.Header = req.Header
+	resp, err := e.server.App().Test(hr, 10_000)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	return reply{resp.StatusCode, resp.Header.Get("Retry-After"), errorCode(e.t, resp)}
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -122,4 +123,19 @@ func (g *FakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain")
 	fmt.Fprint(w, ans.Encode())
+}
+
+// NewFakeAPI implements webhook.FakeAPISimulator: `tradewind simulate` serves a
+// FakeGateway that confirms the callbacks it sends.
+func (Provider) NewFakeAPI() webhook.FakeAPI { return simulatedGateway{NewFakeGateway()} }
+
+// simulatedGateway is a FakeGateway as `tradewind simulate` drives it.
+type simulatedGateway struct{ *FakeGateway }
+
+func (g simulatedGateway) Prepare(body []byte, _ webhook.SampleOptions) error {
+	return g.ApproveCallback(body)
+}
+func (g simulatedGateway) Served() int { return g.Calls() }
+func (g simulatedGateway) RequireSource(src domain.Source) {
+	g.RequireCredentials(src.Settings[SettingPublisherName], password(src))
 }

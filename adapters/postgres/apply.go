@@ -113,7 +113,7 @@ func (l *Ledger) applyEvent(ctx context.Context, tx *ltx, entryID int64, ev doma
 	outcome := outcomeApplied
 	orderRef := ev.OrderRef
 	switch ev.Type {
-	case domain.PaymentAuthorized, domain.PaymentSucceeded, domain.PaymentFailed, domain.PaymentRefunded:
+	case domain.PaymentAuthorized, domain.PaymentSucceeded, domain.PaymentFailed, domain.PaymentRefunded, domain.RefundFailed:
 		orderRef, err = applyPayment(ctx, tx, ev)
 	case domain.DisputeOpened, domain.DisputeClosed:
 		orderRef, err = applyDispute(ctx, tx, ev)
@@ -186,7 +186,8 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refundedTotal = p.Amount
 		}
 	}
-	_, err := tx.ExecContext(ctx, `
+	var owner string
+	err := tx.GetContext(ctx, &owner, `
 		INSERT INTO payments (provider, ref, source, order_ref, currency, authorized, captured, refunded_total, failed, failure_reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
 		ON CONFLICT (provider, ref) DO UPDATE SET
@@ -197,18 +198,50 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
 			failed         = payments.failed OR EXCLUDED.failed,
 			failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-			updated_at     = $11`,
+			updated_at     = $11
+		RETURNING COALESCE(order_ref, '')`,
 		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason, tx.now)
 	if err != nil {
 		return "", err
 	}
-	if ev.Type == domain.PaymentRefunded && p.RefundRef != "" {
-		_, err = tx.ExecContext(ctx, `
-			INSERT INTO refunds (provider, ref, payment_ref, amount, currency, restock) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (provider, ref) DO NOTHING`,
-			ev.Provider, p.RefundRef, ev.PaymentRef, p.Amount, p.Currency, p.Restock)
+	if orderRef == "" && owner != "" {
+		// The payment's order committed while this event waited for the payment row: the
+		// order was settled without this fact, so settle it again here.
+		if _, err := lockOrder(ctx, tx, owner); err != nil {
+			return "", err
+		}
+		orderRef = owner
+	}
+	if (ev.Type == domain.PaymentRefunded || ev.Type == domain.RefundFailed) && p.RefundRef != "" {
+		err = saveRefund(ctx, tx, ev)
 	}
 	return orderRef, err
+}
+
+// saveRefund folds one fact about a refund into its row, keyed by the refund's id:
+// the amount only grows, failed stays failed, restock only turns on, and the lines
+// it restocked are those of the first event that names any. A failure that arrives
+// before its refund leaves a failed row the refund then joins.
+func saveRefund(ctx context.Context, tx *ltx, ev domain.Event) error {
+	p := ev.Payment
+	lines := []byte("[]")
+	if len(p.RestockLines) > 0 {
+		var err error
+		if lines, err = json.Marshal(p.RestockLines); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `
+		INSERT INTO refunds (provider, ref, payment_ref, amount, currency, restock, failed, restock_lines)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+		ON CONFLICT (provider, ref) DO UPDATE SET
+			amount        = GREATEST(refunds.amount, EXCLUDED.amount),
+			currency      = CASE WHEN refunds.currency = '' THEN EXCLUDED.currency ELSE refunds.currency END,
+			restock       = refunds.restock OR EXCLUDED.restock,
+			failed        = refunds.failed OR EXCLUDED.failed,
+			restock_lines = CASE WHEN refunds.restock_lines = '[]' THEN EXCLUDED.restock_lines ELSE refunds.restock_lines END`,
+		ev.Provider, p.RefundRef, ev.PaymentRef, p.Amount, p.Currency, p.Restock, ev.Type == domain.RefundFailed, string(lines))
+	return err
 }
 
 // applyDispute records a dispute's state; closed is terminal.
@@ -223,15 +256,28 @@ func applyDispute(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 	if err != nil {
 		return "", err
 	}
-	closed := ev.Type == domain.DisputeClosed
+	dd := *d
+	if dd.Outcome == "" { // an adapter that states no outcome: closed says won, as before
+		dd.Outcome, dd.Stage = domain.DisputeOpen, 1
+		if ev.Type == domain.DisputeClosed {
+			dd.Outcome, dd.Stage = domain.DisputeWon, 3
+			if d.Status == domain.DisputeLost {
+				dd.Outcome = domain.DisputeLost
+			}
+		}
+	}
+	// The fact of the highest rank stands (domain.DisputeRank; ties by status, bytewise).
 	_, err = tx.ExecContext(ctx, `
-		INSERT INTO disputes (provider, ref, payment_ref, amount, currency, status, closed) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		INSERT INTO disputes (provider, ref, payment_ref, amount, currency, status, closed, outcome, rank)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 		ON CONFLICT (provider, ref) DO UPDATE SET
-			status     = CASE WHEN EXCLUDED.closed AND NOT disputes.closed THEN EXCLUDED.status ELSE disputes.status END,
-			closed     = disputes.closed OR EXCLUDED.closed,
+			status     = CASE WHEN (EXCLUDED.rank, EXCLUDED.status COLLATE "C") > (disputes.rank, disputes.status COLLATE "C") THEN EXCLUDED.status ELSE disputes.status END,
+			closed     = CASE WHEN (EXCLUDED.rank, EXCLUDED.status COLLATE "C") > (disputes.rank, disputes.status COLLATE "C") THEN EXCLUDED.closed ELSE disputes.closed END,
+			outcome    = CASE WHEN (EXCLUDED.rank, EXCLUDED.status COLLATE "C") > (disputes.rank, disputes.status COLLATE "C") THEN EXCLUDED.outcome ELSE disputes.outcome END,
+			rank       = GREATEST(disputes.rank, EXCLUDED.rank),
 			amount     = GREATEST(disputes.amount, EXCLUDED.amount),
-			updated_at = $8`,
-		ev.Provider, d.Ref, ev.PaymentRef, d.Amount, d.Currency, d.Status, closed, tx.now)
+			updated_at = $10`,
+		ev.Provider, dd.Ref, ev.PaymentRef, dd.Amount, dd.Currency, dd.Status, dd.Closed(), dd.Outcome, domain.DisputeRank(dd), tx.now)
 	return orderRef, err
 }
 

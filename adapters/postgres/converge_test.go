@@ -39,6 +39,32 @@ func genStream(t *rapid.T, b builder) []domain.Event {
 		evs = append(evs, b.payment(domain.PaymentSucceeded, "paid", 12, captured))
 		if captured > 0 && rapid.Bool().Draw(t, "refunded") {
 			evs = append(evs, b.refund("r1", 13, rapid.Int64Range(1, captured).Draw(t, "refund"), rapid.Bool().Draw(t, "restock")))
+			if rapid.Bool().Draw(t, "r1 failed") {
+				failed := b.refund("r1", 16, 0, false)
+				failed.Type, failed.EventID = domain.RefundFailed, b.ref+":r1-failed"
+				evs = append(evs, failed)
+			}
+		}
+		if captured > 0 && rapid.Bool().Draw(t, "partial refund with restock") {
+			r2 := b.refund("r2", 14, 1, false)
+			r2.Payment.RestockLines = []domain.RestockLine{{SKU: b.sku, Quantity: rapid.Int64Range(1, 3).Draw(t, "restocked")}}
+			evs = append(evs, r2)
+		}
+		// A dispute's lifecycle, some of its stages.
+		for i, d := range []domain.Dispute{
+			{Stage: 1, Outcome: domain.DisputeOpen, Status: "notification_of_chargeback"},
+			{Stage: 2, Outcome: domain.DisputeOpen, Status: "chargeback"},
+			{Stage: 4, Outcome: domain.DisputeWon, Status: "chargeback_reversed"},
+			{Stage: 5, Outcome: domain.DisputeLost, Status: "second_chargeback"},
+		} {
+			if rapid.Bool().Draw(t, fmt.Sprint("dispute stage ", i)) {
+				ev := b.payment(domain.DisputeOpened, "dispute-"+d.Status, 20+i, 0)
+				if d.Closed() {
+					ev.Type = domain.DisputeClosed
+				}
+				ev.Payment, ev.Dispute = nil, &domain.Dispute{Ref: "dp_" + b.ref, Amount: captured, Currency: "USD", Status: d.Status, Outcome: d.Outcome, Stage: d.Stage}
+				evs = append(evs, ev)
+			}
 		}
 	}
 	switch rapid.IntRange(0, 2).Draw(t, "ending") {

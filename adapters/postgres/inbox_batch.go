@@ -2,11 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/tradewind/tradewind/domain"
 )
@@ -18,8 +21,10 @@ import (
 // Batching is natural, without a timer: a call that finds a commit slot free goes
 // to PostgreSQL at once; while every slot is busy committing, the calls that
 // arrive meanwhile collect into the next batch. Each caller is answered only once
-// its own batch has committed, with exactly its own results; when a batch fails,
-// every caller in it gets the error and none of its rows exists.
+// its own batch has committed, with exactly its own results. When a batch's
+// statement fails, its calls are committed again apart, so that only the call at
+// fault gets the error (EINVALID for a value PostgreSQL cannot store); none of
+// that call's rows exists.
 type InboxBatcher struct {
 	*Inbox // Get, Pending, MarkAttempt and Reject go straight to the inbox
 
@@ -156,9 +161,10 @@ func (b *InboxBatcher) Waiting() int { return int(b.waiting.Load()) }
 
 // Insert implements domain.Inbox: the entries are committed with those of
 // concurrent calls, in one statement and one commit. It returns once that commit
-// has succeeded or failed; the results are this call's own, in order. Returns
-// EUNAVAILABLE when the database cannot be reached or the batcher is not running,
-// and ctx's error when ctx ends first (the entries may then be stored or not;
+// has succeeded or failed; the results are this call's own, in order. Entries of
+// other calls never fail this one. Returns EINVALID (reason unstorable) when
+// PostgreSQL refuses a value of these entries, EUNAVAILABLE when the database
+// cannot be reached or the batcher is not running, and ctx's error when ctx ends first (the entries may then be stored or not;
 // a retry is answered as a duplicate if they were).
 func (b *InboxBatcher) Insert(ctx context.Context, entries []domain.InboxEntry) ([]domain.InsertResult, error) {
 	if len(entries) == 0 {
@@ -273,9 +279,21 @@ func (b *InboxBatcher) collect() {
 
 // flush commits one batch and answers each of its callers.
 func (b *InboxBatcher) flush(batch []*insertCall) {
-	live := batch[:0]
+	b.settle(batch, true)
+}
+
+// settle commits calls in one statement and answers each of them. When that
+// statement fails for a reason of its own (PostgreSQL answered with an error, as
+// it does for a value it cannot store), the calls are committed again in halves,
+// and so on, so that only the call at fault is answered with the error: one
+// unstorable request costs its batch about 2·log₂(calls) more statements, never
+// the other callers' webhooks. When PostgreSQL cannot be reached, every caller
+// is answered with that at once: splitting would only wait longer for the same
+// answer.
+func (b *InboxBatcher) settle(calls []*insertCall, top bool) {
+	live := make([]*insertCall, 0, len(calls))
 	var entries []domain.InboxEntry
-	for _, c := range batch {
+	for _, c := range calls {
 		if c.ctx.Err() != nil {
 			continue // the caller has given up and been answered with an error
 		}
@@ -286,8 +304,19 @@ func (b *InboxBatcher) flush(batch []*insertCall) {
 		return
 	}
 	results, err := b.commit(entries)
+	if err != nil && len(live) > 1 && b.splittable(err) {
+		if top {
+			b.p.Logger.Warn("inbox batch failed; committing its calls apart to find the one at fault",
+				slog.Int("calls", len(live)), slog.Int("rows", len(entries)), slog.String("error", err.Error()))
+		}
+		mid := len(live) / 2
+		b.settle(live[:mid], false)
+		b.settle(live[mid:], false)
+		return
+	}
 	if err != nil {
-		b.p.Logger.Warn("inbox batch failed; every caller in it is answered with the error",
+		err = storeError(err)
+		b.p.Logger.Warn("inbox insert failed; its callers are answered with the error",
 			slog.Int("calls", len(live)), slog.Int("rows", len(entries)), slog.String("error", err.Error()))
 	}
 	for _, c := range live {
@@ -299,6 +328,27 @@ func (b *InboxBatcher) flush(batch []*insertCall) {
 		c.done <- insertOutcome{results: results[:n:n]}
 		results = results[n:]
 	}
+}
+
+// splittable reports whether a failed batch statement is worth retrying in
+// parts: the database answered (the failure is the statement's own), and the
+// batcher is not being cancelled.
+func (b *InboxBatcher) splittable(err error) bool {
+	return b.flushCtx.Err() == nil && domain.ErrorCode(err) != domain.EUNAVAILABLE
+}
+
+// storeError translates the failure of an insert: a value PostgreSQL cannot
+// store (SQLSTATE class 22, data exception, e.g. a NUL byte or invalid UTF-8; or
+// 54000, e.g. an index row over its size limit) is EINVALID with reason
+// unstorable, for the sender to fix; anything else is returned as it is.
+func storeError(err error) error {
+	var pe *pq.Error
+	if !errors.As(err, &pe) || (pe.Code.Class() != "22" && pe.Code != "54000") {
+		return err
+	}
+	return &domain.Error{Code: domain.EINVALID, Reason: domain.CauseUnstorable, Err: err,
+		Message: fmt.Sprintf("PostgreSQL cannot store this webhook as it is (%s, SQLSTATE %s); nothing was stored, and retrying the same request will not help",
+			truncate(pe.Message, 200), pe.Code)}
 }
 
 // commit inserts entries with one statement, its own transaction: one INSERT

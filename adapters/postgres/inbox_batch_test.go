@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -262,10 +263,11 @@ func failAtCommit(t *testing.T, db *sqlx.DB) {
 	}
 }
 
-// TestInboxBatcherFailedCommitFailsEveryCallerInTheBatch: no caller is told its
-// entry is stored when the commit of its batch fails, and none of that batch's
-// rows exists.
-func TestInboxBatcherFailedCommitFailsEveryCallerInTheBatch(t *testing.T) {
+// TestInboxBatcherFailedCommitFailsOnlyTheCallAtFault: when the commit of a
+// batch fails, its calls are committed again apart: the call whose entry makes
+// COMMIT fail is answered with an error and none of its rows exists (not even its
+// good entry), every other caller of the batch is stored and told so.
+func TestInboxBatcherFailedCommitFailsOnlyTheCallAtFault(t *testing.T) {
 	t.Parallel()
 	db := inboxTestDB(t)
 	failAtCommit(t, db)
@@ -279,6 +281,7 @@ func TestInboxBatcherFailedCommitFailsEveryCallerInTheBatch(t *testing.T) {
 	for i := range 8 {
 		batch = append(batch, insertAsync(b, ctx, entry("src", fmt.Sprintf("evt_ok_%d", i))))
 	}
+	faulty := len(batch)
 	batch = append(batch, insertAsync(b, ctx, entry("src", "evt_fail_marker"), entry("src", "evt_ok_with_marker")))
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		return b.Waiting() == len(batch), fmt.Sprintf("%d calls waiting for the next batch (now %d)", len(batch), b.Waiting())
@@ -289,19 +292,83 @@ func TestInboxBatcherFailedCommitFailsEveryCallerInTheBatch(t *testing.T) {
 		t.Fatalf("the first batch, without the marker: %+v, %v; want it stored", o.res, o.err)
 	}
 	for i, ch := range batch {
-		if o := <-ch; o.err == nil {
-			t.Errorf("caller %d in the failed batch was answered %+v without an error", i, o.res)
+		o := <-ch
+		switch {
+		case i == faulty && o.err == nil:
+			t.Errorf("the caller whose entry fails at commit was answered %+v without an error", o.res)
+		case i == faulty && domain.ErrorCode(o.err) == domain.EINVALID:
+			t.Errorf("a failure that is not a data error = %v; want it not answered as the sender's fault", o.err)
+		case i != faulty && (o.err != nil || len(o.res) != 1 || !o.res[0].New):
+			t.Errorf("caller %d, in the same batch as the faulty one: %+v, %v; want its entry stored", i, o.res, o.err)
 		}
 	}
-	if n := rowCount(t, db, `SELECT count(*) FROM inbox`); n != 1 {
-		t.Errorf("rows = %d, want only the first batch's 1", n)
+	if n := rowCount(t, db, `SELECT count(*) FROM inbox`); n != 1+8 {
+		t.Errorf("rows = %d, want the first batch's 1 and the 8 good callers'", n)
 	}
+	if n := rowCount(t, db, `SELECT count(*) FROM inbox WHERE event_id IN ('evt_fail_marker', 'evt_ok_with_marker')`); n != 0 {
+		t.Errorf("rows of the faulty call = %d, want none: a call is stored whole or not at all", n)
+	}
+}
 
-	// The same entries without the marker are stored on retry.
-	res, err := b.Insert(ctx, []domain.InboxEntry{entry("src", "evt_ok_0"), entry("src", "evt_ok_with_marker")})
-	if err != nil || !res[0].New || !res[1].New {
-		t.Errorf("retry = %+v, %v; want both stored now", res, err)
+// TestInboxBatcherUnstorableValueFailsOnlyItsCaller: entries that bypassed
+// domain validation and that PostgreSQL refuses (a NUL byte in text, an event id
+// over the index row limit) fail their own call with EINVALID unstorable, never
+// the webhooks they shared a batch with.
+func TestInboxBatcherUnstorableValueFailsOnlyItsCaller(t *testing.T) {
+	t.Parallel()
+	db := inboxTestDB(t)
+	b := startBatcher(t, db, postgres.InboxBatcherParams{MaxInFlight: 1})
+	ctx := context.Background()
+
+	nul := entry("src", "evt_nul\x00")
+	long := entry("src", "evt_"+incompressible(3000)) // PostgreSQL compresses a repetitive key below the limit
+	for _, e := range []domain.InboxEntry{nul, long} {
+		if e.Validate() == nil {
+			t.Fatalf("entry %.20q passes Validate; the test needs one that only PostgreSQL refuses", e.EventID)
+		}
 	}
+	g := closeGate(t, db)
+	first := insertAsync(b, ctx, entry("src", "evt_first"))
+	waitBlocked(t, db)
+	var good []<-chan outcome
+	for i := range 6 {
+		good = append(good, insertAsync(b, ctx, entry("src", fmt.Sprintf("evt_good_%d", i))))
+	}
+	bad := []<-chan outcome{insertAsync(b, ctx, nul), insertAsync(b, ctx, long)}
+	for i := range 6 {
+		good = append(good, insertAsync(b, ctx, entry("src", fmt.Sprintf("evt_good_%d", 6+i))))
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return b.Waiting() == len(good)+len(bad), fmt.Sprintf("%d calls waiting for the next batch (now %d)", len(good)+len(bad), b.Waiting())
+	})
+	g.open(t)
+
+	if o := <-first; o.err != nil {
+		t.Fatalf("first: %v", o.err)
+	}
+	for i, ch := range good {
+		if o := <-ch; o.err != nil || !o.res[0].New {
+			t.Errorf("good caller %d: %+v, %v; want it stored", i, o.res, o.err)
+		}
+	}
+	for i, ch := range bad {
+		o := <-ch
+		if domain.ErrorCode(o.err) != domain.EINVALID || domain.ErrorReason(o.err) != domain.CauseUnstorable {
+			t.Errorf("unstorable caller %d: %v; want EINVALID with reason unstorable", i, o.err)
+		}
+	}
+	if n := rowCount(t, db, `SELECT count(*) FROM inbox`); n != 1+len(good) {
+		t.Errorf("rows = %d, want %d: every good entry and no bad one", n, 1+len(good))
+	}
+}
+
+// incompressible returns n random letters.
+func incompressible(n int) string {
+	var sb strings.Builder
+	for range n {
+		sb.WriteByte(byte('a' + rand.IntN(26)))
+	}
+	return sb.String()
 }
 
 // TestInboxBatcherCallerGivingUp: a caller whose context ends while it waits is

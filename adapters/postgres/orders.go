@@ -40,10 +40,12 @@ func (s *Orders) Order(ctx context.Context, ref string) (domain.Order, []domain.
 		OccurredAt sql.NullTime `db:"occurred_at"`
 		AppliedAt  time.Time    `db:"applied_at"`
 		Outcome    string       `db:"outcome"`
+		Origin     string       `db:"origin"`
 	}
 	err := sqlx.SelectContext(ctx, s.DB, &rows, `
-		SELECT event_type, source, event_id, occurred_at, applied_at, outcome FROM applied_events
-		WHERE order_ref = $1 ORDER BY applied_at, event_id LIMIT 1000`, ref)
+		SELECT a.event_type, a.source, a.event_id, a.occurred_at, a.applied_at, a.outcome, COALESCE(i.origin, 'webhook') AS origin
+		FROM applied_events a LEFT JOIN inbox i ON i.id = a.inbox_id
+		WHERE a.order_ref = $1 ORDER BY a.applied_at, a.event_id LIMIT 1000`, ref)
 	if err != nil {
 		return o, nil, translate(fmt.Sprintf("order %q events", ref), err)
 	}
@@ -51,7 +53,7 @@ func (s *Orders) Order(ctx context.Context, ref string) (domain.Order, []domain.
 	for i, r := range rows {
 		evs[i] = domain.AppliedEvent{
 			Type: domain.EventType(r.Type), Source: r.Source, EventID: r.EventID,
-			OccurredAt: r.OccurredAt.Time.UTC(), AppliedAt: r.AppliedAt.UTC(), Outcome: r.Outcome,
+			OccurredAt: r.OccurredAt.Time.UTC(), AppliedAt: r.AppliedAt.UTC(), Outcome: r.Outcome, Origin: r.Origin,
 		}
 	}
 	return o, evs, nil

@@ -33,9 +33,18 @@ type Reserver struct {
 	maxBatch int
 
 	mu     sync.Mutex
+	state  reserverState
 	queues map[string][]*reserveCall
 	wg     sync.WaitGroup
 }
+
+type reserverState int
+
+const (
+	reserverNew reserverState = iota
+	reserverRunning
+	reserverStopped
+)
 
 // ReserverParams configure a Reserver.
 type ReserverParams struct {
@@ -69,8 +78,29 @@ type reserveResult struct {
 	err      error
 }
 
-// Shutdown waits for batches in flight.
+// Start makes the Reserver take reservations. It runs no goroutine of its own
+// until the first one; ctx bounds only the start. Returns EINTERNAL when the
+// Reserver was started before or shut down.
+func (s *Reserver) Start(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != reserverNew {
+		return domain.Errorf(domain.EINTERNAL, "reserver started twice or after Shutdown")
+	}
+	s.state = reserverRunning
+	return nil
+}
+
+// Shutdown stops taking reservations and waits for the batches in flight, whose
+// callers are answered; ctx's error when ctx ends first. Reserve then returns
+// EUNAVAILABLE.
 func (s *Reserver) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.state = reserverStopped // no drain starts after this: wg.Wait below is final
+	s.mu.Unlock()
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {
@@ -85,6 +115,10 @@ func (s *Reserver) Shutdown(ctx context.Context) error {
 func (s *Reserver) Reserve(ctx context.Context, req domain.ReservationRequest) (domain.Reservation, bool, error) {
 	call := &reserveCall{req: req, done: make(chan reserveResult, 1)}
 	s.mu.Lock()
+	if s.state != reserverRunning {
+		s.mu.Unlock()
+		return domain.Reservation{}, false, domain.Errorf(domain.EUNAVAILABLE, "reservations are not being taken (the service is starting or shutting down); retry shortly")
+	}
 	q, running := s.queues[req.SKU]
 	s.queues[req.SKU] = append(q, call)
 	if !running {

@@ -25,6 +25,9 @@ func TestReservationIdempotencyReleaseAndExpiry(t *testing.T) {
 	db := openDB(t)
 	clk := &clock{t: time.Now()}
 	res := postgres.NewReserver(postgres.ReserverParams{DB: db, Now: clk.now})
+	if err := res.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	inv := &postgres.Inventory{DB: db, Now: clk.now}
 	ctx := context.Background()
 	setStock(t, inv, "R-1", 5)
@@ -103,6 +106,9 @@ func TestCheckoutReservationIsCommittedByItsOrdersPayment(t *testing.T) {
 	t.Parallel()
 	db := openDB(t)
 	res := postgres.NewReserver(postgres.ReserverParams{DB: db})
+	if err := res.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	inv := &postgres.Inventory{DB: db}
 	l := &postgres.Ledger{DB: db}
 	ctx := context.Background()

@@ -23,22 +23,24 @@ import (
 func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (domain.OrderState, error) {
 	var r struct {
 		orderRow
-		Authorized int64          `db:"authorized"`
-		Captured   int64          `db:"captured"`
-		Refunded   int64          `db:"refunded"`
-		Failed     bool           `db:"failed"`
-		Restock    bool           `db:"restock"`
-		Disputed   bool           `db:"disputed"`
-		Currencies pq.StringArray `db:"currencies"`
-		Latest     sql.NullTime   `db:"latest"`
-		Held       []byte         `db:"held"`
-		Current    []byte         `db:"current"`
-		Conflicts  []byte         `db:"conflicts"`
+		Authorized  int64          `db:"authorized"`
+		Captured    int64          `db:"captured"`
+		Refunded    int64          `db:"refunded"`
+		Failed      bool           `db:"failed"`
+		Restock     bool           `db:"restock"`
+		Disputed    bool           `db:"disputed"`
+		ChargedBack int64          `db:"charged_back"`
+		Restocked   []byte         `db:"restocked"`
+		Currencies  pq.StringArray `db:"currencies"`
+		Latest      sql.NullTime   `db:"latest"`
+		Held        []byte         `db:"held"`
+		Current     []byte         `db:"current"`
+		Conflicts   []byte         `db:"conflicts"`
 	}
 	err := tx.GetContext(ctx, &r, `
 		SELECT o.ref, o.status, o.payment_status, o.currency, o.total, o.lines, o.version, o.snapshot_at,
 			o.snapshot_event, o.local_status, o.created_at, o.updated_at,
-			agg.authorized, agg.captured, agg.refunded, agg.failed, agg.restock, agg.disputed, agg.currencies,
+			agg.authorized, agg.captured, agg.refunded, agg.failed, agg.restock, agg.disputed, agg.charged_back, agg.restocked, agg.currencies,
 			(SELECT MAX(occurred_at) FROM applied_events WHERE order_ref = $1) AS latest,
 			(SELECT COALESCE(json_agg(h), '[]') FROM (
 				SELECT sku, SUM(quantity) AS quantity FROM reservations
@@ -51,13 +53,22 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 			SELECT
 				COALESCE(SUM(p.authorized), 0) AS authorized,
 				COALESCE(SUM(p.captured), 0)   AS captured,
-				COALESCE(SUM(GREATEST(p.refunded_total,
-					(SELECT COALESCE(SUM(r.amount), 0) FROM refunds r WHERE r.provider = p.provider AND r.payment_ref = p.ref))), 0) AS refunded,
+				-- domain.RefundedOf(refunded_total, refunds that did not fail, refunds that failed), per payment
+				COALESCE(SUM((SELECT GREATEST(p.refunded_total - COALESCE(SUM(r.amount) FILTER (WHERE r.failed), 0),
+					COALESCE(SUM(r.amount) FILTER (WHERE NOT r.failed), 0), 0)
+					FROM refunds r WHERE r.provider = p.provider AND r.payment_ref = p.ref)), 0) AS refunded,
 				COALESCE(BOOL_OR(p.failed), false) AS failed,
 				EXISTS (SELECT 1 FROM refunds r JOIN payments rp ON rp.provider = r.provider AND rp.ref = r.payment_ref
 					WHERE rp.order_ref = $1 AND r.restock) AS restock,
 				EXISTS (SELECT 1 FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
 					WHERE dp.order_ref = $1 AND NOT d.closed) AS disputed,
+				(SELECT COALESCE(SUM(d.amount), 0) FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
+					WHERE dp.order_ref = $1 AND d.outcome = 'lost') AS charged_back,
+				(SELECT COALESCE(json_object_agg(x.sku, x.quantity), '{}') FROM (
+					SELECT l->>'sku' AS sku, SUM((l->>'quantity')::bigint) AS quantity
+					FROM refunds r JOIN payments rp ON rp.provider = r.provider AND rp.ref = r.payment_ref,
+						jsonb_array_elements(r.restock_lines) l
+					WHERE rp.order_ref = $1 GROUP BY 1) x) AS restocked,
 				COALESCE(ARRAY_AGG(DISTINCT p.currency) FILTER (WHERE p.currency <> ''), '{}') AS currencies
 			FROM payments p WHERE p.order_ref = $1) agg
 		WHERE o.ref = $1`, ref, now)
@@ -67,7 +78,7 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 	st := domain.OrderState{
 		Ref: r.Ref, Status: domain.OrderStatus(r.Status), LocalStatus: domain.OrderStatus(r.LocalStatus),
 		HasSnapshot: r.SnapshotEvent != "", Currency: r.Currency, Total: r.Total,
-		Payments:          domain.PaymentTotals{Authorized: r.Authorized, Captured: r.Captured, Refunded: r.Refunded, Disputed: r.Disputed},
+		Payments:          domain.PaymentTotals{Authorized: r.Authorized, Captured: r.Captured, Refunded: r.Refunded, Disputed: r.Disputed, ChargedBack: r.ChargedBack},
 		PaymentCurrencies: r.Currencies, Failed: r.Failed, Restock: r.Restock,
 		Held: map[string]int64{}, Holdings: map[string]domain.Holding{},
 	}
@@ -82,7 +93,7 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 	for _, l := range []struct {
 		raw  []byte
 		into any
-	}{{r.Lines, &st.Lines}, {r.Held, &held}, {r.Current, &current}, {r.Conflicts, &conflicts}} {
+	}{{r.Lines, &st.Lines}, {r.Restocked, &st.Restocked}, {r.Held, &held}, {r.Current, &current}, {r.Conflicts, &conflicts}} {
 		if err := json.Unmarshal(l.raw, l.into); err != nil {
 			return st, fmt.Errorf("order %q state: %w", ref, err)
 		}

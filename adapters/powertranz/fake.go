@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -129,4 +130,19 @@ func (g *FakeGateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
+}
+
+// NewFakeAPI implements webhook.FakeAPISimulator: `tradewind simulate` serves a
+// FakeGateway that confirms the callbacks it sends.
+func (Provider) NewFakeAPI() webhook.FakeAPI { return simulatedGateway{NewFakeGateway()} }
+
+// simulatedGateway is a FakeGateway as `tradewind simulate` drives it.
+type simulatedGateway struct{ *FakeGateway }
+
+func (g simulatedGateway) Prepare(body []byte, _ webhook.SampleOptions) error {
+	return g.ApproveCallback(body)
+}
+func (g simulatedGateway) Served() int { return g.Calls() }
+func (g simulatedGateway) RequireSource(src domain.Source) {
+	g.RequireCredentials(src.Settings[SettingID], password(src))
 }

@@ -22,7 +22,12 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// Adapter is a provider that can also simulate its own webhooks.
+// Adapter is a provider that can also simulate its own webhooks. An adapter may
+// have optional capabilities, found by type assertion: domain.Fetcher (the worker
+// completes its webhooks through its API), domain.Acknowledger (a fixed answer
+// body), webhook.Batcher (`simulate --batch`) and webhook.FakeAPISimulator (a fake
+// of its API that `tradewind simulate` serves). Each lives in the adapter's package,
+// so adding a provider is its package and one line below, and nothing in cmd.
 type Adapter interface {
 	domain.Provider
 	webhook.Simulator
@@ -70,5 +75,17 @@ func Kinds() []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// KindsWith returns the known provider kinds whose adapter has the capability has
+// tests for, sorted; e.g. KindsWith(func(a Adapter) bool { _, ok := a.(webhook.Batcher); return ok }).
+func KindsWith(has func(Adapter) bool) []string {
+	var out []string
+	for _, k := range Kinds() {
+		if has(adapters[k]) {
+			out = append(out, k)
+		}
+	}
 	return out
 }

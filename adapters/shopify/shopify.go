@@ -25,10 +25,15 @@
 // OrderFulfilled when the snapshot says so; orders/cancelled → OrderCancelled;
 // orders/fulfilled → OrderFulfilled; orders/paid → OrderUpdated (the snapshot) and
 // PaymentSucceeded (event id "<snapshot event id>:payment", PaymentRef
-// "shopify:<order id>", amount total_price); refunds/create → PaymentRefunded (PaymentRef
-// "shopify:<order id>", RefundRef the refund id, amount the sum of its successful refund
-// transactions, Restock when restock is true or any refund line's restock_type is "return"
-// or "cancel"); inventory_levels/update → InventoryLevelSet; customers/create and
+// "shopify:<order id>", amount total_price); refunds/create → one PaymentRefunded per
+// successful refund transaction (PaymentRef "shopify:<order id>", RefundRef
+// "transaction:<id>", so order_transactions/create reporting the same transaction counts
+// it once) and one PaymentRefunded of no money, RefundRef "refund:<id>", carrying the
+// units it put back in stock per line (restock_type return, cancel or legacy_restock;
+// before restock_type, restock true) or, with no lines, the Restock flag;
+// order_transactions/create → PaymentAuthorized, PaymentSucceeded, PaymentRefunded,
+// PaymentFailed or RefundFailed by kind and status (normalizeTransaction);
+// inventory_levels/update → InventoryLevelSet; customers/create and
 // customers/update → CustomerUpserted.
 //
 // Snapshot status: cancelled when cancelled_at is set, fulfilled when fulfillment_status is
@@ -85,6 +90,7 @@ const (
 	TopicOrdersCancelled       = "orders/cancelled"
 	TopicOrdersFulfilled       = "orders/fulfilled"
 	TopicRefundsCreate         = "refunds/create"
+	TopicTransactionsCreate    = "order_transactions/create"
 	TopicInventoryLevelsUpdate = "inventory_levels/update"
 	TopicCustomersCreate       = "customers/create"
 	TopicCustomersUpdate       = "customers/update"
@@ -103,7 +109,7 @@ func (Provider) Kind() string { return Kind }
 
 var handled = map[string]bool{
 	TopicOrdersCreate: true, TopicOrdersUpdated: true, TopicOrdersPaid: true, TopicOrdersCancelled: true,
-	TopicOrdersFulfilled: true, TopicRefundsCreate: true, TopicInventoryLevelsUpdate: true,
+	TopicOrdersFulfilled: true, TopicRefundsCreate: true, TopicTransactionsCreate: true, TopicInventoryLevelsUpdate: true,
 	TopicCustomersCreate: true, TopicCustomersUpdate: true,
 }
 
@@ -241,14 +247,43 @@ type refund struct {
 	Note            *string `json:"note"`
 	Restock         bool    `json:"restock"`
 	RefundLineItems []struct {
-		RestockType string `json:"restock_type"`
+		Quantity    int64    `json:"quantity"`
+		RestockType *string  `json:"restock_type"`
+		LineItem    lineItem `json:"line_item"`
 	} `json:"refund_line_items"`
-	Transactions []struct {
-		Kind     string         `json:"kind"`
-		Status   string         `json:"status"`
-		Amount   domain.Decimal `json:"amount"`
-		Currency string         `json:"currency"`
-	} `json:"transactions"`
+	Transactions []transaction `json:"transactions"`
+}
+
+// transaction is a Shopify order transaction (a refund's, or order_transactions/create's body).
+type transaction struct {
+	ID       int64          `json:"id"`
+	OrderID  int64          `json:"order_id"`
+	Kind     string         `json:"kind"`
+	Status   string         `json:"status"`
+	Amount   domain.Decimal `json:"amount"`
+	Currency string         `json:"currency"`
+	Message  *string        `json:"message"`
+}
+
+type lineItem struct {
+	ID        int64   `json:"id"`
+	SKU       *string `json:"sku"`
+	VariantID *int64  `json:"variant_id"`
+	ProductID *int64  `json:"product_id"`
+}
+
+// sku is the line's SKU as Tradewind keys stock: its sku, else its variant, product or
+// line id (order lines and refund lines name their SKU the same way).
+func (l lineItem) sku() string {
+	switch {
+	case str(l.SKU) != "":
+		return str(l.SKU)
+	case l.VariantID != nil:
+		return "shopify-variant:" + id(*l.VariantID)
+	case l.ProductID != nil:
+		return "shopify-product:" + id(*l.ProductID)
+	}
+	return "shopify-line:" + id(l.ID)
 }
 
 type inventoryLevel struct {
@@ -291,6 +326,8 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	switch m.Type {
 	case TopicRefundsCreate:
 		return normalizeRefund(base, m)
+	case TopicTransactionsCreate:
+		return normalizeTransaction(base, m)
 	case TopicInventoryLevelsUpdate:
 		return normalizeInventory(src, base, m)
 	case TopicCustomersCreate, TopicCustomersUpdate:
@@ -374,16 +411,7 @@ func normalizeOrder(base domain.Event, m domain.Message) ([]domain.Event, error)
 		if err != nil {
 			return nil, webhook.Invalid("%s: order %d line_items[%d].price: %s", m.Type, o.ID, i, domain.ErrorMessage(err))
 		}
-		sku := str(l.SKU)
-		switch {
-		case sku != "":
-		case l.VariantID != nil:
-			sku = "shopify-variant:" + id(*l.VariantID)
-		case l.ProductID != nil:
-			sku = "shopify-product:" + id(*l.ProductID)
-		default:
-			sku = "shopify-line:" + id(l.ID)
-		}
+		sku := lineItem{ID: l.ID, SKU: l.SKU, VariantID: l.VariantID, ProductID: l.ProductID}.sku()
 		snap.Lines = append(snap.Lines, domain.Line{SKU: sku, Quantity: l.Quantity, UnitPrice: unit})
 	}
 	ev := base
@@ -415,6 +443,10 @@ func normalizeOrder(base domain.Event, m domain.Message) ([]domain.Event, error)
 	return []domain.Event{ev, pay}, nil
 }
 
+// normalizeRefund turns a refund into one PaymentRefunded per successful refund
+// transaction, keyed by the transaction (order_transactions/create reports the same
+// transactions: each counts once), and one PaymentRefunded of no money keyed by the
+// refund that carries what it put back in stock, line by line.
 func normalizeRefund(base domain.Event, m domain.Message) ([]domain.Event, error) {
 	var r refund
 	if err := json.Unmarshal(m.Payload, &r); err != nil {
@@ -423,13 +455,16 @@ func normalizeRefund(base domain.Event, m domain.Message) ([]domain.Event, error
 	if r.ID == 0 || r.OrderID == 0 {
 		return nil, webhook.Invalid("%s: refund id or order_id is missing", m.Type)
 	}
-	var amount int64
+	refundEvent := eventID("refund", id(r.ID), m.Payload)
+	base.Type, base.OrderRef = domain.PaymentRefunded, id(r.OrderID)
+	base.PaymentRef = "shopify:" + base.OrderRef
+	var evs []domain.Event
 	cur := ""
 	for i, tx := range r.Transactions {
 		if tx.Kind != "refund" || tx.Status != "success" {
 			continue
 		}
-		c, err := domain.NormalizeCurrency(tx.Currency)
+		amount, c, err := tx.money()
 		if err != nil {
 			return nil, webhook.Invalid("%s: refund %d transactions[%d]: %s", m.Type, r.ID, i, domain.ErrorMessage(err))
 		}
@@ -437,26 +472,100 @@ func normalizeRefund(base domain.Event, m domain.Message) ([]domain.Event, error
 			return nil, webhook.Invalid("%s: refund %d mixes currencies %s and %s", m.Type, r.ID, cur, c)
 		}
 		cur = c
-		a, err := domain.ParseMinorUnits(string(tx.Amount), c)
-		if err != nil {
-			return nil, webhook.Invalid("%s: refund %d transactions[%d].amount: %s", m.Type, r.ID, i, domain.ErrorMessage(err))
+		ev := base
+		ref := "transaction:" + id(tx.ID)
+		if tx.ID == 0 {
+			ref = "refund:" + id(r.ID) + "#" + strconv.Itoa(i)
 		}
-		amount += a
+		ev.EventID = refundEvent + ":" + ref
+		ev.Payment = &domain.PaymentChange{Amount: amount, Currency: c, RefundRef: ref, Reason: str(r.Note)}
+		evs = append(evs, ev)
 	}
-	if cur == "" {
-		return nil, nil // no successful refund transaction: no money moved
-	}
-	restock := r.Restock
+	// What the refund put back in stock: restock_type return, cancel or legacy_restock
+	// restock the line's quantity, no_restock does not; a refund from before
+	// restock_type (API versions up to 2019-10) restocks its lines when restock is true.
+	var lines []domain.RestockLine
 	for _, l := range r.RefundLineItems {
-		if l.RestockType == "return" || l.RestockType == "cancel" {
-			restock = true
+		back := r.Restock
+		if l.RestockType != nil {
+			back = *l.RestockType == "return" || *l.RestockType == "cancel" || *l.RestockType == "legacy_restock"
 		}
+		if back && l.Quantity > 0 {
+			lines = append(lines, domain.RestockLine{SKU: l.LineItem.sku(), Quantity: l.Quantity})
+		}
+	}
+	if len(lines) > 0 || (r.Restock && len(r.RefundLineItems) == 0) {
+		ev := base
+		ev.EventID = refundEvent + ":restock"
+		ev.Payment = &domain.PaymentChange{Currency: cur, RefundRef: "refund:" + id(r.ID), RestockLines: lines,
+			Restock: len(r.RefundLineItems) == 0, Reason: str(r.Note)}
+		evs = append(evs, ev)
+	}
+	return evs, nil
+}
+
+// money is the transaction's amount in ISO minor units of its currency.
+func (tx transaction) money() (int64, string, error) {
+	c, err := domain.NormalizeCurrency(tx.Currency)
+	if err != nil {
+		return 0, "", err
+	}
+	a, err := domain.ParseMinorUnits(string(tx.Amount), c)
+	if err != nil {
+		return 0, "", domain.Errorf(domain.EINVALID, "amount: %s", domain.ErrorMessage(err))
+	}
+	return a, c, nil
+}
+
+// normalizeTransaction turns order_transactions/create into the payment fact it is, on
+// the order's payment "shopify:<order id>" (the one orders/paid reports):
+// authorization → PaymentAuthorized, capture and sale → PaymentSucceeded, refund →
+// PaymentRefunded keyed by the transaction (refunds/create reports the same one), void
+// → PaymentFailed; a failed (failure, error) authorization, capture or sale is
+// PaymentFailed, a failed refund RefundFailed. Pending transactions are not facts yet
+// (Shopify reports the outcome as another transaction) and yield nothing. Amounts are
+// per transaction, folded as the payment's maximum: a capture never adds to what
+// orders/paid already counted.
+func normalizeTransaction(base domain.Event, m domain.Message) ([]domain.Event, error) {
+	var tx transaction
+	if err := json.Unmarshal(m.Payload, &tx); err != nil {
+		return nil, webhook.Invalid("%s: %v", m.Type, err)
+	}
+	if tx.ID == 0 || tx.OrderID == 0 {
+		return nil, webhook.Invalid("%s: transaction id or order_id is missing", m.Type)
+	}
+	ok := tx.Status == "success"
+	if !ok && tx.Status != "failure" && tx.Status != "error" {
+		return nil, nil
+	}
+	amount, cur, err := tx.money()
+	if err != nil {
+		return nil, webhook.Invalid("%s: transaction %d: %s", m.Type, tx.ID, domain.ErrorMessage(err))
 	}
 	ev := base
-	ev.EventID = eventID("refund", id(r.ID), m.Payload)
-	ev.Type, ev.OrderRef = domain.PaymentRefunded, id(r.OrderID)
+	ev.EventID = eventID("transaction", id(tx.ID), m.Payload)
+	ev.OrderRef = id(tx.OrderID)
 	ev.PaymentRef = "shopify:" + ev.OrderRef
-	ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur, RefundRef: id(r.ID), Restock: restock, Reason: str(r.Note)}
+	ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur}
+	switch {
+	case tx.Kind == "refund":
+		ev.Type, ev.Payment.RefundRef = domain.PaymentRefunded, "transaction:"+id(tx.ID)
+		if !ok {
+			ev.Type, ev.Payment.Reason = domain.RefundFailed, strings.TrimSpace(tx.Status+" "+str(tx.Message))
+		}
+	case !ok && (tx.Kind == "authorization" || tx.Kind == "capture" || tx.Kind == "sale"):
+		ev.Type, ev.Payment.Reason = domain.PaymentFailed, strings.TrimSpace(tx.Kind+" "+tx.Status+" "+str(tx.Message))
+	case !ok:
+		return nil, nil // a void or change that failed: nothing moved
+	case tx.Kind == "authorization":
+		ev.Type = domain.PaymentAuthorized
+	case tx.Kind == "capture" || tx.Kind == "sale":
+		ev.Type = domain.PaymentSucceeded
+	case tx.Kind == "void":
+		ev.Type, ev.Payment.Reason = domain.PaymentFailed, "voided"
+	default:
+		return nil, nil // change (cash given back) and kinds Shopify may add
+	}
 	return []domain.Event{ev}, nil
 }
 

@@ -2,6 +2,7 @@ package shopify_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -164,6 +165,11 @@ func TestGolden(t *testing.T) {
 		{"orders_cancelled", shopify.TopicOrdersCancelled, cancelled, ""},
 		{"orders_fulfilled", shopify.TopicOrdersFulfilled, fulfilled, ""},
 		{"refunds_create", shopify.TopicRefundsCreate, read(t, "refunds_create.body.json"), ""},
+		// Published fixtures: a refund restocking two lines (restock true, from before
+		// restock_type), and an authorization (given the currency current API versions send).
+		{"refunds_create_python_api", shopify.TopicRefundsCreate, unwrap(t, "shopify_python_api_refund.json"), ""},
+		{"order_transactions_create", shopify.TopicTransactionsCreate, []byte(strings.Replace(string(unwrap(t, "shopify_python_api_transaction.json")),
+			`"amount": "409.94",`, `"amount": "409.94", "currency": "USD",`, 1)), ""},
 		{"inventory_levels_update", shopify.TopicInventoryLevelsUpdate, unwrap(t, "shopify_python_api_inventory_level.json"), ""},
 		{"customers_update", shopify.TopicCustomersUpdate, customer.Customer, ""},
 		{"products_create_ignored", "products/create", []byte(`{"foo": "bar"}`), ""},
@@ -229,35 +235,86 @@ func TestInventorySettings(t *testing.T) {
 }
 
 func TestRefunds(t *testing.T) {
+	tx := func(id int64, amount int64, cur string) domain.PaymentChange {
+		return domain.PaymentChange{Amount: amount, Currency: cur, RefundRef: fmt.Sprintf("transaction:%d", id)}
+	}
+	restock := func(cur string, flag bool, lines ...domain.RestockLine) domain.PaymentChange {
+		return domain.PaymentChange{Currency: cur, RefundRef: "refund:1", Restock: flag, RestockLines: lines}
+	}
+	line := func(sku string) string {
+		return fmt.Sprintf(`"line_item":{"id":9,"sku":%q,"variant_id":7}`, sku)
+	}
 	tests := []struct {
 		name string
 		body string
-		want *domain.PaymentChange
+		want []domain.PaymentChange
 	}{
-		{"restock flag", `{"id":1,"order_id":2,"restock":true,"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"usd"}]}`,
-			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1", Restock: true}},
-		{"cancel restock type", `{"id":1,"order_id":2,"refund_line_items":[{"restock_type":"no_restock"},{"restock_type":"cancel"}],"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
-			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1", Restock: true}},
-		{"no restock", `{"id":1,"order_id":2,"refund_line_items":[{"restock_type":"no_restock"}],"transactions":[{"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
-			&domain.PaymentChange{Amount: 500, Currency: "USD", RefundRef: "1"}},
-		{"two successful transactions add up", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"success","amount":"5.10","currency":"USD"},{"kind":"refund","status":"success","amount":"0.05","currency":"USD"},{"kind":"sale","status":"success","amount":"9.00","currency":"USD"}]}`,
-			&domain.PaymentChange{Amount: 515, Currency: "USD", RefundRef: "1"}},
-		{"only failed transactions", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"failure","amount":"5.00","currency":"USD"}]}`, nil},
-		{"zero-decimal currency", `{"id":1,"order_id":2,"transactions":[{"kind":"refund","status":"success","amount":"500","currency":"JPY"}]}`,
-			&domain.PaymentChange{Amount: 500, Currency: "JPY", RefundRef: "1"}},
+		{"restock flag without lines", `{"id":1,"order_id":2,"restock":true,"transactions":[{"id":11,"kind":"refund","status":"success","amount":"5.00","currency":"usd"}]}`,
+			[]domain.PaymentChange{tx(11, 500, "USD"), restock("USD", true)}},
+		{"restock types per line", `{"id":1,"order_id":2,"refund_line_items":[{"quantity":1,"restock_type":"no_restock",` + line("A") + `},{"quantity":2,"restock_type":"cancel",` + line("B") + `},{"quantity":1,"restock_type":"return",` + line("") + `}],"transactions":[{"id":11,"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
+			[]domain.PaymentChange{tx(11, 500, "USD"), restock("USD", false, domain.RestockLine{SKU: "B", Quantity: 2}, domain.RestockLine{SKU: "shopify-variant:7", Quantity: 1})}},
+		{"legacy restock restocks its lines", `{"id":1,"order_id":2,"restock":true,"refund_line_items":[{"quantity":1,` + line("A") + `}],"transactions":[]}`,
+			[]domain.PaymentChange{restock("", false, domain.RestockLine{SKU: "A", Quantity: 1})}},
+		{"no restock", `{"id":1,"order_id":2,"refund_line_items":[{"quantity":1,"restock_type":"no_restock",` + line("A") + `}],"transactions":[{"id":11,"kind":"refund","status":"success","amount":"5.00","currency":"USD"}]}`,
+			[]domain.PaymentChange{tx(11, 500, "USD")}},
+		{"each successful transaction counts by its id", `{"id":1,"order_id":2,"transactions":[{"id":11,"kind":"refund","status":"success","amount":"5.10","currency":"USD"},{"id":12,"kind":"refund","status":"success","amount":"0.05","currency":"USD"},{"id":13,"kind":"sale","status":"success","amount":"9.00","currency":"USD"}]}`,
+			[]domain.PaymentChange{tx(11, 510, "USD"), tx(12, 5, "USD")}},
+		{"only failed transactions", `{"id":1,"order_id":2,"transactions":[{"id":11,"kind":"refund","status":"failure","amount":"5.00","currency":"USD"}]}`, nil},
+		{"zero-decimal currency", `{"id":1,"order_id":2,"transactions":[{"id":11,"kind":"refund","status":"success","amount":"500","currency":"JPY"}]}`,
+			[]domain.PaymentChange{tx(11, 500, "JPY")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicRefundsCreate, "w1", []byte(tt.body), ""))
-			var got *domain.PaymentChange
-			if len(evs) > 0 {
-				got = evs[0].Payment
-				if evs[0].PaymentRef != "shopify:2" || evs[0].OrderRef != "2" {
-					t.Errorf("refs = %q, %q; want shopify:2, 2", evs[0].PaymentRef, evs[0].OrderRef)
+			var got []domain.PaymentChange
+			for _, e := range evs {
+				got = append(got, *e.Payment)
+				if e.PaymentRef != "shopify:2" || e.OrderRef != "2" || e.Type != domain.PaymentRefunded {
+					t.Errorf("event = %s %q, %q; want PaymentRefunded on shopify:2, 2", e.Type, e.PaymentRef, e.OrderRef)
 				}
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("payment (-want +got):\n%s", diff)
+				t.Errorf("payments (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestTransactions(t *testing.T) {
+	tests := []struct {
+		kind, status string
+		want         domain.EventType
+		refund       string
+	}{
+		{"authorization", "success", domain.PaymentAuthorized, ""},
+		{"authorization", "failure", domain.PaymentFailed, ""},
+		{"capture", "success", domain.PaymentSucceeded, ""},
+		{"sale", "success", domain.PaymentSucceeded, ""},
+		{"sale", "error", domain.PaymentFailed, ""},
+		{"refund", "success", domain.PaymentRefunded, "transaction:5"},
+		{"refund", "failure", domain.RefundFailed, "transaction:5"},
+		{"void", "success", domain.PaymentFailed, ""},
+		{"void", "failure", "", ""},
+		{"sale", "pending", "", ""},
+		{"change", "success", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind+" "+tt.status, func(t *testing.T) {
+			body := fmt.Sprintf(`{"id":5,"order_id":2,"kind":%q,"status":%q,"amount":"12.34","currency":"USD","created_at":"2024-01-02T03:04:05Z"}`, tt.kind, tt.status)
+			evs := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicTransactionsCreate, "w1", []byte(body), ""))
+			if tt.want == "" {
+				if len(evs) != 0 {
+					t.Fatalf("events = %+v, want none", evs)
+				}
+				return
+			}
+			if len(evs) != 1 {
+				t.Fatalf("events = %+v, want one", evs)
+			}
+			e := evs[0]
+			got := []any{e.Type, e.PaymentRef, e.OrderRef, e.Payment.Amount, e.Payment.Currency, e.Payment.RefundRef}
+			if diff := cmp.Diff([]any{tt.want, "shopify:2", "2", int64(1234), "USD", tt.refund}, got); diff != "" {
+				t.Errorf("event (-want +got):\n%s", diff)
 			}
 		})
 	}

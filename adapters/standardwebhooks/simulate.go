@@ -6,6 +6,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/generic"
 	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -25,7 +26,7 @@ func (Provider) Sample(src domain.Source, eventType string, o webhook.SampleOpti
 	if len(src.Secrets) == 0 {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "standardwebhooks: a signing secret is needed (--secret whsec_…)")
 	}
-	key, err := DecodeSecret(src.Secrets[0])
+	key, err := stdwebhooks.DecodeSecret(src.Secrets[0])
 	if err != nil {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "standardwebhooks: secrets[0]: %s", domain.ErrorMessage(err))
 	}
@@ -36,6 +37,6 @@ func (Provider) Sample(src domain.Source, eventType string, o webhook.SampleOpti
 	}
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
-	SetHeaders(h, key, s.ID, s.Now.Unix(), body)
+	stdwebhooks.SetHeaders(h, key, s.ID, s.Now.Unix(), body)
 	return webhook.Request{Header: h, Body: body}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/standardwebhooks"
+	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -41,9 +42,9 @@ func loadKAT(t *testing.T) (kat, domain.Delivery) {
 		t.Fatal(err)
 	}
 	h := http.Header{}
-	h.Set(standardwebhooks.IDHeader, k.ID)
-	h.Set(standardwebhooks.TimestampHeader, k.Timestamp)
-	h.Set(standardwebhooks.SignatureHeader, k.Signature)
+	h.Set(stdwebhooks.IDHeader, k.ID)
+	h.Set(stdwebhooks.TimestampHeader, k.Timestamp)
+	h.Set(stdwebhooks.SignatureHeader, k.Signature)
 	return k, domain.Delivery{Header: h, Body: []byte(k.Body), ReceivedAt: time.Unix(ts, 0)}
 }
 
@@ -54,12 +55,12 @@ func TestKnownAnswerVector(t *testing.T) {
 	if err := p.Verify(s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
-	key, err := standardwebhooks.DecodeSecret(k.Secret)
+	key, err := stdwebhooks.DecodeSecret(k.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts, _ := strconv.ParseInt(k.Timestamp, 10, 64)
-	if got := standardwebhooks.Signature(key, k.ID, ts, d.Body); got != k.Signature {
+	if got := stdwebhooks.Signature(key, k.ID, ts, d.Body); got != k.Signature {
 		t.Errorf("Signature = %q, want %q", got, k.Signature)
 	}
 	for i := range d.Body {
@@ -75,14 +76,14 @@ func TestKnownAnswerVector(t *testing.T) {
 		bad.Header = d.Header.Clone()
 		id := []byte(k.ID)
 		id[i] ^= 0x01
-		bad.Header.Set(standardwebhooks.IDHeader, string(id))
+		bad.Header.Set(stdwebhooks.IDHeader, string(id))
 		if err := p.Verify(s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with webhook-id byte %d changed", i)
 		}
 	}
 	otherTS := d
 	otherTS.Header = d.Header.Clone()
-	otherTS.Header.Set(standardwebhooks.TimestampHeader, strconv.FormatInt(ts+1, 10))
+	otherTS.Header.Set(stdwebhooks.TimestampHeader, strconv.FormatInt(ts+1, 10))
 	if err := p.Verify(s, otherTS); err == nil {
 		t.Error("Verify accepted the vector with webhook-timestamp changed by one second")
 	}
@@ -121,7 +122,7 @@ func TestSignatureHeaderForms(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dd := d
 			dd.Header = d.Header.Clone()
-			dd.Header.Set(standardwebhooks.SignatureHeader, tt.header)
+			dd.Header.Set(stdwebhooks.SignatureHeader, tt.header)
 			err := standardwebhooks.Provider{}.Verify(s, dd)
 			if tt.ok && err != nil {
 				t.Errorf("Verify = %v, want success", err)
@@ -136,7 +137,7 @@ func TestSignatureHeaderForms(t *testing.T) {
 func TestMissingHeaders(t *testing.T) {
 	_, d := loadKAT(t)
 	s := domain.Source{ID: "kat", Secrets: src.Secrets}
-	for _, h := range []string{standardwebhooks.IDHeader, standardwebhooks.TimestampHeader, standardwebhooks.SignatureHeader} {
+	for _, h := range []string{stdwebhooks.IDHeader, stdwebhooks.TimestampHeader, stdwebhooks.SignatureHeader} {
 		t.Run(h, func(t *testing.T) {
 			dd := d
 			dd.Header = d.Header.Clone()
@@ -192,12 +193,12 @@ func FuzzVerifyParse(f *testing.F) {
 // signed delivers body as a Standard Webhooks message signed with src's secret.
 func signed(t *testing.T, id string, body []byte, at time.Time) domain.Delivery {
 	t.Helper()
-	key, err := standardwebhooks.DecodeSecret(src.Secrets[0])
+	key, err := stdwebhooks.DecodeSecret(src.Secrets[0])
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := http.Header{}
-	standardwebhooks.SetHeaders(h, key, id, at.Unix(), body)
+	stdwebhooks.SetHeaders(h, key, id, at.Unix(), body)
 	d := domain.Delivery{Header: h, Body: body, ReceivedAt: at}
 	if err := (standardwebhooks.Provider{}).Verify(src, d); err != nil {
 		t.Fatalf("Verify(%s) = %v", id, err)

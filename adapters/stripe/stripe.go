@@ -2,6 +2,11 @@
 //
 // Signature: Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, t.body)>[,v1=…],
 // several v1 entries during secret rotation, 300 s tolerance. Dedupe on the event id.
+//
+// Money events: payment intents, charges, refunds by id (refund.created/updated/failed,
+// charge.refund.updated: failed or canceled ones stop counting) and disputes through
+// their lifecycle (created, updated, funds_withdrawn, funds_reinstated, closed: a dispute
+// closed lost is charged_back). See docs/providers/stripe.md.
 package stripe
 
 import (
@@ -95,7 +100,13 @@ var handled = map[string]bool{
 	"charge.succeeded":                         true,
 	"charge.refunded":                          true,
 	"refund.created":                           true,
+	"refund.updated":                           true,
+	"refund.failed":                            true,
+	"charge.refund.updated":                    true,
 	"charge.dispute.created":                   true,
+	"charge.dispute.updated":                   true,
+	"charge.dispute.funds_withdrawn":           true,
+	"charge.dispute.funds_reinstated":          true,
 	"charge.dispute.closed":                    true,
 	"checkout.session.completed":               true,
 	"checkout.session.async_payment_succeeded": true,
@@ -130,6 +141,28 @@ type object struct {
 		Message string `json:"message"`
 	} `json:"last_payment_error"`
 	FailureMessage string `json:"failure_message"`
+	FailureReason  string `json:"failure_reason"` // a refund's
+}
+
+// disputeStage places a dispute event in the dispute's lifecycle (domain.Dispute Stage
+// and Outcome): opened and updated while it is argued (1); its funds withdrawn (2,
+// still open: payment_status disputed); closed (3) as won, lost, or warning_closed (an
+// inquiry that closed without a chargeback: nothing was lost), or its funds reinstated
+// (3, won). A final status on any event is final whatever the event.
+func disputeStage(eventType, status string) (int, string) {
+	switch status {
+	case "lost":
+		return 3, domain.DisputeLost
+	case "won", "warning_closed":
+		return 3, domain.DisputeWon
+	}
+	switch eventType {
+	case "charge.dispute.funds_reinstated":
+		return 3, domain.DisputeWon
+	case "charge.dispute.funds_withdrawn":
+		return 2, domain.DisputeOpen
+	}
+	return 1, domain.DisputeOpen
 }
 
 // toISO converts the object's amounts from Stripe's units of cur (Units: Stripe writes
@@ -226,18 +259,28 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	case "charge.refunded":
 		// amount_refunded is the charge's running total: a monotone fact.
 		return pay(domain.PaymentRefunded, paymentRef(o.ID), o.AmountRefunded, ""), nil
-	case "refund.created":
+	case "refund.created", "refund.updated", "refund.failed", "charge.refund.updated":
+		// A refund by its id. One that failed or was canceled stops counting, whenever
+		// that news arrives (Stripe: refund status pending, requires_action, succeeded,
+		// failed or canceled; refund.failed is sent for the failure).
 		evs := pay(domain.PaymentRefunded, paymentRef(ref(o.Charge)), o.Amount, o.Reason)
+		if e.Type == "refund.failed" || o.Status == "failed" || o.Status == "canceled" {
+			evs[0].Type = domain.RefundFailed
+			evs[0].Payment.Reason = strings.TrimSpace(o.Status + " " + o.FailureReason)
+		}
 		evs[0].Payment.RefundRef = o.ID
 		return evs, nil
-	case "charge.dispute.created", "charge.dispute.closed":
+	case "charge.dispute.created", "charge.dispute.updated", "charge.dispute.funds_withdrawn",
+		"charge.dispute.funds_reinstated", "charge.dispute.closed":
 		ev := base
+		ev.PaymentRef = paymentRef(ref(o.Charge))
+		d := &domain.Dispute{Ref: o.ID, Amount: o.Amount, Currency: cur, Status: o.Status, Reason: o.Reason}
+		d.Stage, d.Outcome = disputeStage(e.Type, o.Status)
 		ev.Type = domain.DisputeOpened
-		if e.Type == "charge.dispute.closed" {
+		if d.Closed() {
 			ev.Type = domain.DisputeClosed
 		}
-		ev.PaymentRef = paymentRef(ref(o.Charge))
-		ev.Dispute = &domain.Dispute{Ref: o.ID, Amount: o.Amount, Currency: cur, Status: o.Status, Reason: o.Reason}
+		ev.Dispute = d
 		return []domain.Event{ev}, nil
 	case "checkout.session.completed", "checkout.session.async_payment_succeeded", "checkout.session.async_payment_failed":
 		if base.OrderRef == "" {

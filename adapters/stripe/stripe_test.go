@@ -103,6 +103,26 @@ func TestGolden(t *testing.T) {
 			withOrder(o)
 			o["currency"], o["amount"], o["amount_received"], o["status"] = "mga", 5000, 5000, "succeeded"
 		})},
+		// Stripe's dispute fixture through its lifecycle: opened (warning_needs_response as
+		// published), funds withdrawn, closed lost, and another closed won with funds reinstated.
+		{"charge_dispute_created", envelope(t, "charge.dispute.created", "openapi_fixture_dispute.json", nil)},
+		{"charge_dispute_funds_withdrawn", envelope(t, "charge.dispute.funds_withdrawn", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "needs_response"
+		})},
+		{"charge_dispute_closed_lost", envelope(t, "charge.dispute.closed", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "lost"
+		})},
+		{"charge_dispute_funds_reinstated", envelope(t, "charge.dispute.funds_reinstated", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "won"
+		})},
+		// Stripe's refund fixture: as published (succeeded), failed, and canceled.
+		{"refund_updated_succeeded", envelope(t, "refund.updated", "openapi_fixture_refund.json", nil)},
+		{"refund_failed", envelope(t, "refund.failed", "openapi_fixture_refund.json", func(o map[string]any) {
+			o["status"], o["failure_reason"] = "failed", "expired_or_canceled_card"
+		})},
+		{"refund_updated_canceled", envelope(t, "refund.updated", "openapi_fixture_refund.json", func(o map[string]any) {
+			o["status"] = "canceled"
+		})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

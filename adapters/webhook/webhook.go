@@ -228,8 +228,31 @@ type Simulator interface {
 	Sample(src domain.Source, eventType string, o SampleOptions) (Request, error)
 }
 
-// Acknowledger is implemented by providers that expect a particular answer body
-// (Adyen wants "[accepted]"). Others get Tradewind's JSON answer.
-type Acknowledger interface {
-	Acknowledgement() (contentType string, body []byte)
+// Batcher is implemented by the simulators of providers that batch notifications
+// (Adyen): `tradewind simulate --batch` sends a flow as one delivery.
+type Batcher interface {
+	// Batch joins deliveries Sample built into one, in order, as the provider would.
+	Batch(reqs []Request) (Request, error)
+}
+
+// FakeAPI is an in-memory fake of the provider API that Tradewind's worker calls to
+// confirm or complete a provider's webhooks (PowerTranz's and PlugnPay's confirmation
+// APIs, BigCommerce's store API). `tradewind simulate` serves it on loopback.
+type FakeAPI interface {
+	http.Handler
+	// Prepare makes the fake answer for a delivery Sample built from o: approve the
+	// callback, put the order or variant into the store.
+	Prepare(body []byte, o SampleOptions) error
+	// Served counts the calls that confirmed or completed a delivery (one per Fetch).
+	Served() int
+	// RequireSource makes the fake refuse other credentials than src's.
+	RequireSource(src domain.Source)
+}
+
+// FakeAPISimulator is implemented by the simulators of providers whose webhooks the
+// worker confirms or completes through the provider's API (domain.Fetcher): with it,
+// `tradewind simulate` serves the fake and the provider needs nothing in cmd.
+type FakeAPISimulator interface {
+	// NewFakeAPI returns an empty fake of the provider's API that accepts any credentials.
+	NewFakeAPI() FakeAPI
 }

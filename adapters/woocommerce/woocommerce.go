@@ -45,7 +45,13 @@
 //	cancelled, refunded, failed, trash                    cancelled
 //
 // (a failed order that is paid later arrives as a newer processing snapshot and is placed
-// again; refunded money arrives from the payment gateway as PaymentRefunded.)
+// again.) Refunds: an order body lists its refunds ({id, reason, total "-5.00"}); those
+// that count by the source's refunds setting (manual, the default: refunds marked
+// refunded_payment false and every refund of an order paid offline — bacs, cheque, cod —
+// which no gateway will report; all; none) become PaymentRefunded keyed by the refund id
+// ("order:<id>:refund:<refund id>", PaymentRef "woo:<order id>"). Gateway payments and
+// refunds arrive from the gateway. (An offline order's payment is not a Tradewind payment:
+// its manual refunds count as refunds without a capture, see docs/providers/woocommerce.md.)
 //
 // Quirks: money is decimal strings ("29.35") parsed exactly in the order's currency. A
 // line's unit price is subtotal (before discounts) ÷ quantity when that is exact, else its
@@ -131,8 +137,28 @@ func (Provider) CheckSource(src domain.Source) error {
 			return domain.Errorf(domain.EINVALID, "secrets[%d]: empty; WooCommerce signs with the webhook's Secret, set it there and here", i)
 		}
 	}
+	switch src.Settings["refunds"] {
+	case "", RefundsManual, RefundsAll, RefundsNone:
+	default:
+		return domain.Errorf(domain.EINVALID, "refunds: %q is not one of manual (the default: refunds no gateway reports), all (every refund in an order's refunds; for a store whose gateway does not send its refunds to Tradewind) or none", src.Settings["refunds"])
+	}
 	return nil
 }
+
+// Values of the refunds setting: which refunds listed in an order count as money.
+const (
+	// RefundsManual counts refunds no gateway will report: those marked
+	// refunded_payment false, and every refund of an order paid offline (bacs, cheque,
+	// cod, or no payment method), whose money no gateway handled.
+	RefundsManual = "manual"
+	// RefundsAll counts every refund an order lists.
+	RefundsAll = "all"
+	// RefundsNone counts none: the gateways report them all.
+	RefundsNone = "none"
+)
+
+// offlinePayment are WooCommerce's payment methods without a gateway.
+var offlinePayment = map[string]bool{"": true, "bacs": true, "cheque": true, "cod": true}
 
 var pingBody = regexp.MustCompile(`\Awebhook_id=[0-9]{1,19}\z`)
 
@@ -250,7 +276,17 @@ type order struct {
 	Total           domain.Decimal `json:"total"`
 	DateModifiedGMT string         `json:"date_modified_gmt"`
 	CustomerID      int64          `json:"customer_id"`
-	LineItems       []struct {
+	PaymentMethod   string         `json:"payment_method"`
+	// Refunds lists the order's refunds: {id, reason, total: "-5.00"} in an order body;
+	// refunded_payment (false for a refund made by hand, whose money no gateway moved)
+	// where the payload carries the refund resource's field.
+	Refunds []struct {
+		ID              int64          `json:"id"`
+		Reason          string         `json:"reason"`
+		Total           domain.Decimal `json:"total"`
+		RefundedPayment *bool          `json:"refunded_payment"`
+	} `json:"refunds"`
+	LineItems []struct {
 		ProductID   int64          `json:"product_id"`
 		VariationID int64          `json:"variation_id"`
 		Quantity    int64          `json:"quantity"`
@@ -353,7 +389,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		ev.Customer = &domain.Customer{Email: c.Email, FirstName: c.FirstName, LastName: c.LastName}
 		return []domain.Event{ev}, nil
 	default:
-		return normalizeOrder(base, m)
+		return normalizeOrder(src, base, m)
 	}
 }
 
@@ -372,7 +408,7 @@ func millis(s string) int64 {
 	return 0
 }
 
-func normalizeOrder(ev domain.Event, m domain.Message) ([]domain.Event, error) {
+func normalizeOrder(src domain.Source, ev domain.Event, m domain.Message) ([]domain.Event, error) {
 	var o order
 	if err := json.Unmarshal(m.Payload, &o); err != nil {
 		return nil, webhook.Invalid("%s: %v", m.Type, err)
@@ -427,5 +463,28 @@ func normalizeOrder(ev domain.Event, m domain.Message) ([]domain.Event, error) {
 	default:
 		ev.Type = domain.OrderUpdated
 	}
-	return []domain.Event{ev}, nil
+	evs := []domain.Event{ev}
+	// The refunds the order lists that count (the refunds setting), each keyed by its id
+	// on the order's payment "woo:<order id>": a refund made by hand in the shop admin is
+	// money no gateway will ever report. Refunded items WooCommerce puts back in stock
+	// arrive as product.updated stock levels.
+	mode := src.Setting("refunds", RefundsManual)
+	for i, r := range o.Refunds {
+		count := mode == RefundsAll ||
+			(mode == RefundsManual && (offlinePayment[o.PaymentMethod] || (r.RefundedPayment != nil && !*r.RefundedPayment)))
+		if !count || r.ID == 0 {
+			continue
+		}
+		amount, err := domain.ParseMinorUnits(strings.TrimPrefix(string(r.Total), "-"), cur)
+		if err != nil {
+			return nil, webhook.Invalid("%s: order %d refunds[%d].total: %s", m.Type, o.ID, i, domain.ErrorMessage(err))
+		}
+		rev := ev
+		rev.Type, rev.Order, rev.Version = domain.PaymentRefunded, nil, 0
+		rev.EventID = "order:" + id(o.ID) + ":refund:" + id(r.ID)
+		rev.PaymentRef = "woo:" + id(o.ID)
+		rev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur, RefundRef: "refund:" + id(r.ID), Reason: r.Reason}
+		evs = append(evs, rev)
+	}
+	return evs, nil
 }

@@ -3,6 +3,7 @@ package woocommerce_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -260,6 +261,10 @@ func TestGolden(t *testing.T) {
 		{"product_updated", woocommerce.TopicProductUpdated, read(t, "product_updated.body.json")},
 		{"customer_updated", woocommerce.TopicCustomerUpdated, read(t, "customer_updated.body.json")},
 		{"customer_deleted_ignored", "customer.deleted", []byte(`{"id":25}`)},
+		// The docs order (paid by bacs, offline) with a refund made by hand, in the shape
+		// an order body lists refunds: it counts, keyed by the refund id.
+		{"order_updated_manual_refund", woocommerce.TopicOrderUpdated, bytes.Replace(order, []byte(`"refunds": [],`),
+			[]byte(`"refunds": [{"id": 726, "reason": "Damaged", "total": "-5.00"}],`), 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -435,4 +440,47 @@ func TestFactsComeFromTheSignedBodyNotTheTopic(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRefundsSetting: which refunds an order lists count, by the source's refunds setting
+// and the order's payment method.
+func TestRefundsSetting(t *testing.T) {
+	order := read(t, "wc_rest_docs_v3_order_727.json")
+	body := func(method, refunds string) []byte {
+		b := bytes.Replace(order, []byte(`"refunds": [],`), []byte(`"refunds": `+refunds+`,`), 1)
+		return bytes.Replace(b, []byte(`"payment_method": "bacs"`), []byte(`"payment_method": "`+method+`"`), 1)
+	}
+	two := `[{"id": 1, "reason": "", "total": "-1.00"}, {"id": 2, "reason": "", "total": "-2.50", "refunded_payment": false}]`
+	tests := []struct {
+		name, setting, method string
+		want                  []string
+	}{
+		{"offline order: every refund is manual", "", "bacs", []string{"refund:1=100", "refund:2=250"}},
+		{"gateway order: only refunds marked refunded_payment false", "", "stripe", []string{"refund:2=250"}},
+		{"all", "all", "stripe", []string{"refund:1=100", "refund:2=250"}},
+		{"none", "none", "bacs", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := src
+			s.Settings = map[string]string{"refunds": tt.setting}
+			var got []string
+			for _, e := range webhooktest.NormalizeAll(t, woocommerce.Provider{}, s, delivery(t, woocommerce.TopicOrderUpdated, body(tt.method, two))) {
+				if e.Type == domain.PaymentRefunded {
+					got = append(got, fmt.Sprintf("%s=%d", e.Payment.RefundRef, e.Payment.Amount))
+					if e.PaymentRef != "woo:727" || e.OrderRef != "727" || e.Payment.Currency != "USD" {
+						t.Errorf("refund event %+v, want payment woo:727 of order 727 in USD", e)
+					}
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("refunds counted (-want +got):\n%s", diff)
+			}
+		})
+	}
+	bad := src
+	bad.Settings = map[string]string{"refunds": "some"}
+	if err := (woocommerce.Provider{}).CheckSource(bad); domain.ErrorCode(err) != domain.EINVALID {
+		t.Errorf("CheckSource(refunds: some) = %v, want EINVALID", err)
+	}
 }

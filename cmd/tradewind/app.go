@@ -22,6 +22,7 @@ import (
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/ratelog"
 	"github.com/tradewind/tradewind/jobs"
+	"github.com/tradewind/tradewind/reconcile"
 )
 
 // Roles say which components a process runs.
@@ -76,6 +77,9 @@ func (m *Main) Addr() string {
 
 // Run connects to PostgreSQL and Redis and starts the components of roles.
 func (m *Main) Run(ctx context.Context, roles Roles) error {
+	if _, err := jobs.RetentionPolicy(m.retention(), m.Sources); err != nil {
+		return fmt.Errorf("config: %s", domain.ErrorMessage(err))
+	}
 	db, err := postgres.Open(ctx, m.Config.DatabaseURL, m.Config.DBMaxConns)
 	if domain.ErrorCode(err) == domain.EUNAVAILABLE {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: PostgreSQL at %s does not answer; start it (make run starts a local one) or fix the URL: %v",
@@ -88,9 +92,10 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
 		return err
 	}
-	m.redisOpt, err = asynq.ParseRedisURI(m.Config.RedisURL)
+	m.redisOpt, err = ParseRedisURL(m.Config.RedisURL)
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
@@ -109,6 +114,13 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.registerOpsMetrics() // metrics.go
 
 	inbox := &postgres.Inbox{DB: m.DB}
+	if roles.Serve || roles.Work {
+		// One Reserver for the API and the expiry task: Close shuts it down once.
+		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+		if err := m.reserver.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if roles.Work {
 		if err := m.startWorker(inbox); err != nil {
 			return err
@@ -219,7 +231,6 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 	if err := m.batcher.Start(context.Background()); err != nil {
 		return err
 	}
-	m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
 	trusted, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
@@ -238,7 +249,9 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
 		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators,
-		Queues: asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
+		Queues:          asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
+		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
+		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
 	})
 	m.serveDone = make(chan struct{})
 	srv, lis := m.server, m.listener
@@ -265,18 +278,26 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	mux.Handle(jobs.TypeProcessWebhook, &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
-		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
-		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
-	})
-	mux.Handle(jobs.TypeExpireReservations, &jobs.ExpireReservations{
-		Reservations: postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger}), Now: m.Now, Logger: m.Logger,
-	})
-	mux.Handle(jobs.TypeMatureConflicts, &jobs.MatureConflicts{Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger})
-	mux.Handle(jobs.TypeSweepInbox, &jobs.SweepInbox{
+	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
+	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
+	loc, at, err := m.reconcileSchedule()
+	if err != nil {
+		return err
+	}
+	mux.Handle(jobs.TypeReconcileNightly, &jobs.ReconcileNightly{Queue: m.client, At: at.Format("15:04"), Location: loc, Now: m.Now, Logger: m.Logger})
+	mux.Handle(jobs.TypeExpireReservations, m.periodic(jobs.TypeExpireReservations, &jobs.ExpireReservations{
+		Reservations: m.reserver, Now: m.Now, Logger: m.Logger,
+	}))
+	mux.Handle(jobs.TypeMatureConflicts, m.periodic(jobs.TypeMatureConflicts, &jobs.MatureConflicts{
+		Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger,
+	}))
+	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
 		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
-	})
+	}))
+	retention, _ := jobs.RetentionPolicy(m.retention(), m.Sources) // checked in Run
+	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
+		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.retention(), Now: m.Now, Logger: m.Logger,
+	}))
 	if err := m.worker.Start(mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -284,18 +305,125 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	return nil
 }
 
-func (m *Main) startScheduler() error {
-	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
-		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel,
+// processWebhook is the worker's handler of inbox entries; the reconciliation
+// applies what it repairs through the same one.
+func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
+	return &jobs.ProcessWebhook{
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
+		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
+		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
+	}
+}
+
+// reconciler is the nightly reconciliation, applying repairs through the
+// worker's handler; progress may be nil.
+func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, compared int)) *reconcile.Reconciler {
+	apply := m.processWebhook(inbox)
+	return reconcile.New(reconcile.Params{
+		Store:   &postgres.ReconcileStore{DB: m.DB, Now: m.Now},
+		Reports: &postgres.Reconciliations{DB: m.DB, Now: m.Now},
+		Sources: func() []domain.Source {
+			out := make([]domain.Source, 0, len(m.Sources))
+			for _, s := range m.Sources {
+				out = append(out, s)
+			}
+			return out
+		},
+		Provider: provider,
+		Apply: func(ctx context.Context, id int64) error {
+			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
+		},
+		Progress: progress, Now: m.Now, Logger: m.Logger,
 	})
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask()); err != nil {
+}
+
+// startReconciliation stores a running report and queues its run.
+func (m *Main) startReconciliation(rec *reconcile.Reconciler) func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
+	return func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
+		r, err := rec.Start(ctx, req)
+		if err != nil {
+			return r, err
+		}
+		_, err = m.client.EnqueueContext(ctx, jobs.NewReconcileTask(jobs.ReconcilePayload{ID: r.ID, Since: r.Since, Until: r.Until,
+			Sources: r.Requested, DryRun: r.DryRun}))
+		if err != nil {
+			now := m.Now().UTC()
+			r.Status, r.Error, r.FinishedAt = domain.ReconFailed, "could not be queued: Redis is unavailable", &now
+			if serr := (&postgres.Reconciliations{DB: m.DB}).Save(ctx, r); serr != nil {
+				m.Logger.Warn("save reconciliation", slog.String("error", serr.Error()))
+			}
+			return r, domain.WrapError(err, domain.EUNAVAILABLE, "the reconciliation could not be queued (Redis is unavailable); retry shortly")
+		}
+		return r, nil
+	}
+}
+
+// reconcileSchedule is the nightly reconciliation's time zone and time of day
+// (UTC and 02:30 when unset).
+func (m *Main) reconcileSchedule() (*time.Location, time.Time, error) {
+	loc, err := time.LoadLocation(m.Config.ReconcileTZ) // "" is UTC
+	if err != nil {
+		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_TZ", Problem: "is not a known time zone", Valid: "an IANA time zone, e.g. UTC or Europe/Berlin"}
+	}
+	raw := m.Config.ReconcileAt
+	if raw == "" {
+		raw = "02:30"
+	}
+	at, err := time.Parse("15:04", raw)
+	if err != nil {
+		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_AT", Problem: "is not HH:MM", Valid: "a time of day HH:MM, e.g. 02:30"}
+	}
+	return loc, at, nil
+}
+
+// retention is TRADEWIND_RETENTION; a Config built in code without it gets the default.
+func (m *Main) retention() time.Duration {
+	if m.Config.Retention == 0 {
+		return 30 * 24 * time.Hour
+	}
+	return m.Config.Retention
+}
+
+// periodic wraps the handler of a scheduled task: once per window whatever the
+// number of schedule replicas, and never retried or archived (see jobs.Periodic).
+func (m *Main) periodic(typ string, h asynq.Handler) asynq.Handler {
+	return m.periodicEvery(m.Config.SweepInterval, typ, h)
+}
+
+func (m *Main) periodicEvery(interval time.Duration, typ string, h asynq.Handler) asynq.Handler {
+	return &jobs.Periodic{Type: typ, Interval: interval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
+}
+
+func (m *Main) startScheduler() error {
+	loc, at, err := m.reconcileSchedule()
+	if err != nil {
+		return err
+	}
+	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
+		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel, Location: loc,
+	})
+	// A periodic task's fixed id must never stay taken: a copy whose worker lost its
+	// lease (a worker killed, Redis restarted from its AOF mid-run) is retried, not
+	// archived, since an archived copy kept the id and Asynq refused every later one
+	// (found by the chaos suite). jobs.Periodic never fails a run, so retries are only
+	// these.
+	leaseRetries := asynq.MaxRetry(5)
+	// Every replica's cron ticks; the tick queues the night's run under an id
+	// of its window, so the night is reconciled once (jobs.ReconcileNightly).
+	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask(), leaseRetries); err != nil {
+		return fmt.Errorf("schedule the nightly reconciliation: %w", err)
+	}
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule inbox sweep: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule reservation expiry: %w", err)
 	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask()); err != nil {
+	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule conflict maturing: %w", err)
+	}
+	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
+		return fmt.Errorf("schedule retention prune: %w", err)
 	}
 	if err := m.scheduler.Start(); err != nil {
 		return fmt.Errorf("start scheduler: %w", err)
@@ -332,7 +460,6 @@ func (m *Main) close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("the HTTP server did not stop in time: %w", sctx.Err()))
 		}
 		cancel()
-		errs = append(errs, m.reserver.Shutdown(ctx))
 	} else if m.listener != nil {
 		errs = append(errs, m.listener.Close()) // bound, but Run failed before serving
 	}
@@ -344,6 +471,9 @@ func (m *Main) close(ctx context.Context) error {
 	}
 	if m.worker != nil {
 		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
+	}
+	if m.reserver != nil {
+		errs = append(errs, m.reserver.Shutdown(ctx)) // after the server and the worker: both reserve through it
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())

@@ -5,11 +5,14 @@ import (
 	"database/sql"
 	"encoding/json"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tradewind/tradewind/internal/bench"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
@@ -24,7 +27,7 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	redis := testenv.StartRedis(t)
 	t.Setenv("TRADEWIND_DATABASE_URL", admin)
 	t.Setenv("TRADEWIND_REDIS_URL", redis.URL()) // database 0; the bench uses and flushes 1
-	database := "tw_bench_test_" + randomHex(4)
+	database := "tw_bench_test_" + strconv.FormatUint(rand.Uint64(), 36)
 	t.Cleanup(func() {
 		if db, err := sql.Open("postgres", admin); err == nil {
 			_, _ = db.Exec("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)")
@@ -45,7 +48,7 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var report benchReport
+	var report bench.Report
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("the JSON does not parse: %v\n%s", err, raw)
 	}

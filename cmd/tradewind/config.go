@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/hibiken/asynq"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 )
@@ -20,7 +22,7 @@ import (
 // validate what is allowed; the README lists them all.
 type Config struct {
 	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
-	RedisURL          string        `env:"TRADEWIND_REDIS_URL" validate:"required,redisurl" help:"a Redis URL, e.g. redis://127.0.0.1:6379/0"`
+	RedisURL          string        `env:"TRADEWIND_REDIS_URL" validate:"required,redisurl" help:"a Redis URL: redis://[:password@]host:port/db (rediss:// with TLS), redis-sentinel://[:password@]host:port[,host:port...]/db?master=name (failover through Sentinel), or redis-cluster://[:password@]host:port[,host:port...] (Redis Cluster)"`
 	Listen            string        `env:"TRADEWIND_LISTEN" default:"127.0.0.1:8080" validate:"hostname_port" help:"host:port, e.g. 127.0.0.1:8080 or :8080"`
 	APIToken          string        `env:"TRADEWIND_API_TOKEN" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
 	SourcesFile       string        `env:"TRADEWIND_SOURCES_FILE" validate:"required,file" help:"the path of an existing sources YAML file (see examples/sources.yaml)"`
@@ -33,6 +35,8 @@ type Config struct {
 	OversellPolicy    string        `env:"TRADEWIND_OVERSELL_POLICY" default:"backorder" validate:"oneof=backorder cancel" help:"backorder (keep the order, wait for stock) or cancel (cancel it in Tradewind)"`
 	ShedQueueDepth    int           `env:"TRADEWIND_SHED_QUEUE_DEPTH" default:"100000" validate:"min=0" help:"a task count, 0 or more (0 turns load shedding off)"`
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
+	// Retention is checked against each source's provider retry window in Main.Run (jobs.RetentionPolicy).
+	Retention time.Duration `env:"TRADEWIND_RETENTION" default:"720h" validate:"min=1h,max=87600h" help:"a duration from 1h to 87600h, at least the retry window of every configured source's provider (Adyen 720h, Stripe and PayPal 72h, Shopify 4h), e.g. 720h"`
 	// MaxConnections 0 is sized from the open-file limit (see connectionCap).
 	MaxConnections       int  `env:"TRADEWIND_MAX_CONNECTIONS" default:"0" validate:"min=0,max=10000000" help:"a connection count, 0 or more (0: sized from the open-file limit, RLIMIT_NOFILE)"`
 	MaxConnectionsPerIP  int  `env:"TRADEWIND_MAX_CONNECTIONS_PER_IP" default:"0" validate:"min=0,max=10000000" help:"a connection count per client IP, 0 or more (0: no per-IP limit)"`
@@ -48,6 +52,14 @@ type Config struct {
 	// capture, a payment before its order's total) are shown only once they have
 	// held this long; the conflicts:mature task shows them.
 	ConflictGrace time.Duration `env:"TRADEWIND_CONFLICT_GRACE" default:"2m" validate:"min=0,max=24h" help:"a duration between 0s and 24h, e.g. 2m"`
+
+	// MaxInflightBodyBytes bounds the webhook and API request body bytes held in memory at once, across all connections.
+	MaxInflightBodyBytes int `env:"TRADEWIND_MAX_INFLIGHT_BODY_BYTES" default:"67108864" validate:"gtefield=MaxBodyBytes,max=17179869184" help:"bytes, at least TRADEWIND_MAX_BODY_BYTES, e.g. 67108864 (64 MiB)"`
+
+	// The nightly reconciliation runs at this time of day in this time zone,
+	// over the 24 hours before it.
+	ReconcileAt string `env:"TRADEWIND_RECONCILE_AT" default:"02:30" validate:"clock" help:"a time of day HH:MM, e.g. 02:30"`
+	ReconcileTZ string `env:"TRADEWIND_RECONCILE_TZ" default:"UTC" validate:"timezone" help:"an IANA time zone, e.g. UTC or Europe/Berlin"`
 }
 
 // ConfigError names the offending variable and what would be valid.
@@ -147,8 +159,12 @@ func newValidator() *validator.Validate {
 		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
 	})
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
-		u, err := url.Parse(fl.Field().String())
-		return err == nil && (u.Scheme == "redis" || u.Scheme == "rediss") && u.Host != ""
+		_, err := ParseRedisURL(fl.Field().String())
+		return err == nil
+	})
+	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
+		_, err := time.Parse("15:04", fl.Field().String())
+		return err == nil
 	})
 	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
 		_, err := httpapi.ParseTrustedProxies(fl.Field().String())
@@ -159,3 +175,53 @@ func newValidator() *validator.Validate {
 
 // osEnv is os.LookupEnv, named for wiring.
 var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
+
+// ParseRedisURL reads TRADEWIND_REDIS_URL into Asynq's connection options:
+//
+//	redis://[:password@]host:port/db and rediss:// (TLS)   one server
+//	redis-socket://[:password@]/path/to/redis.sock?db=N   one server, on a Unix socket
+//	redis-sentinel://[:password@]host:port[,host:port...]/db?master=name[&sentinel_password=p]
+//	                                                       a primary found (and failed over) through Sentinel
+//	redis-cluster://[:password@]host:port[,host:port...]   Redis Cluster (its seed nodes)
+func ParseRedisURL(raw string) (asynq.RedisConnOpt, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errors.New("not a URL")
+	}
+	password, _ := u.User.Password()
+	var addrs []string
+	for _, a := range strings.Split(u.Host, ",") {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("%q is not host:port", a)
+		}
+		addrs = append(addrs, a)
+	}
+	db := 0
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		if db, err = strconv.Atoi(p); err != nil {
+			return nil, errors.New("the path must be a database number")
+		}
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if len(addrs) != 1 {
+			return nil, errors.New("one host:port (several are for redis-sentinel:// or redis-cluster://)")
+		}
+		return asynq.ParseRedisURI(raw)
+	case "redis-socket":
+		return asynq.ParseRedisURI(raw)
+	case "redis-sentinel":
+		master := u.Query().Get("master")
+		if master == "" {
+			return nil, errors.New("redis-sentinel:// needs ?master=<name of the monitored primary>")
+		}
+		return asynq.RedisFailoverClientOpt{MasterName: master, SentinelAddrs: addrs, Password: password,
+			SentinelPassword: u.Query().Get("sentinel_password"), DB: db}, nil
+	case "redis-cluster":
+		if db != 0 {
+			return nil, errors.New("Redis Cluster has database 0 only")
+		}
+		return asynq.RedisClusterClientOpt{Addrs: addrs, Password: password}, nil
+	}
+	return nil, fmt.Errorf("scheme %q is not one of redis, rediss, redis-socket, redis-sentinel, redis-cluster", u.Scheme)
+}

@@ -41,12 +41,14 @@ func TestArrivalOrderRaisesNoAlarm(t *testing.T) {
 		d.o.OrderRef = d.ref
 		e.send(m, d.delivery)
 	}
-	var o struct {
-		PaymentStatus string `json:"payment_status"`
-		Events        []any  `json:"events"`
-	}
 	for _, ref := range []string{"9401", "9402"} {
 		testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+			// A fresh value each poll: a 404 decodes nothing, and must not leave
+			// the previous order's events behind.
+			var o struct {
+				PaymentStatus string `json:"payment_status"`
+				Events        []any  `json:"events"`
+			}
 			api(t, m, http.MethodGet, "/api/v1/orders/"+ref, nil, &o)
 			return len(o.Events) == 2, fmt.Sprintf("order %s with both events applied (have %+v)", ref, o)
 		})

@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/tradewind/tradewind/adapters/postgres"
 )
 
 func main() {
@@ -44,16 +42,19 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 			RunE: func(cmd *cobra.Command, _ []string) error { return runRoles(cmd.Context(), stderr, roles) },
 		}
 	}
+	bench := newBenchCommand(stdout, stderr)
+	bench.AddCommand(newBenchReconcileCommand(stdout, stderr)) // tradewind bench reconcile
 	root.AddCommand(
 		run("all", "Serve, work and schedule in one process, applying migrations first (the default for one machine)",
 			Roles{Serve: true, Work: true, Schedule: true, Migrate: true}),
 		run("serve", "Serve webhooks, the API and the dashboard", Roles{Serve: true}),
 		run("work", "Run the Asynq worker that applies events", Roles{Work: true}),
-		run("schedule", "Run the cron: the inbox sweeper", Roles{Schedule: true}),
+		run("schedule", "Run the cron: the inbox sweeper, reservation expiry, conflict maturing and the nightly reconciliation", Roles{Schedule: true}),
 		newMigrateCommand(stderr),
 		newSimulateCommand(stdout, stderr),
 		newReplayCommand(stdout),
-		newBenchCommand(stdout, stderr),
+		newReconcileCommand(stdout, stderr),
+		bench,
 		versionCmd(),
 	)
 	return root
@@ -145,61 +146,4 @@ func closeMain(m *Main) error {
 		m.Logger.Error("shutdown", slog.String("error", err.Error()))
 		return err
 	}
-}
-
-func newMigrateCommand(stderr io.Writer) *cobra.Command {
-	cmd := &cobra.Command{
-		Use:       "migrate up|down|status",
-		Short:     "Apply, roll back (one step) or list the database migrations",
-		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
-		ValidArgs: []string{"up", "down", "status"},
-		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key != "TRADEWIND_DATABASE_URL" {
-				err = nil // migrate needs only the database
-			}
-			if err != nil {
-				return err
-			}
-			db, err := postgres.Open(cmd.Context(), cfg.DatabaseURL, 2)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			mg, err := postgres.Migrator(db)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch args[0] {
-			case "up":
-				res, err := mg.Up(cmd.Context())
-				for _, r := range res {
-					fmt.Fprintf(out, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
-				}
-				if err == nil && len(res) == 0 {
-					fmt.Fprintln(out, "nothing to apply: the schema is up to date")
-				}
-				return err
-			case "down":
-				r, err := mg.Down(cmd.Context())
-				if err == nil {
-					fmt.Fprintf(out, "rolled back %s\n", r.Source.Path)
-				}
-				return err
-			default:
-				st, err := mg.Status(cmd.Context())
-				for _, s := range st {
-					at := "pending"
-					if !s.AppliedAt.IsZero() {
-						at = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-					}
-					fmt.Fprintf(out, "%-40s %s\n", s.Source.Path, at)
-				}
-				return err
-			}
-		},
-	}
-	return cmd
 }

@@ -24,8 +24,12 @@ import (
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/simulate"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
+
+// loadSources loads a sources file as `tradewind simulate` does.
+func loadSources(path string) (map[string]domain.Source, error) { return LoadSources(path, osEnv) }
 
 // The tests here drive every provider the way a newcomer does after `make run`: the
 // sources of examples/sources.yaml, deliveries built and sent by the code of `tradewind
@@ -141,7 +145,7 @@ type providerRun struct {
 	e      *env
 	m      *Main
 	ref    string
-	report simReport
+	report simulate.Report
 }
 
 func (r providerRun) waitPaid(t *testing.T) fullOrder {
@@ -171,7 +175,7 @@ func (r providerRun) waitRejected(t *testing.T) {
 	testenv.Eventually(t, 15*time.Second, func() (bool, string) {
 		rejected := r.e.count(`SELECT count(*) FROM inbox WHERE status = 'rejected'`)
 		recorded := r.e.count(`SELECT count(*) FROM rejections r JOIN inbox i ON i.id = r.inbox_id
-			WHERE r.cause = 'not_confirmed' AND i.source = $1`, r.report.src.ID)
+			WHERE r.cause = 'not_confirmed' AND i.source = $1`, r.report.Source.ID)
 		return rejected == 1 && recorded == 1, fmt.Sprintf("the callback's inbox row rejected (%d) and one not_confirmed rejection naming it (%d)", rejected, recorded)
 	})
 	if n := r.e.count(`SELECT count(*) FROM applied_events`); n != 0 {
@@ -200,13 +204,13 @@ const (
 
 func TestEveryProviderEndToEnd(t *testing.T) {
 	t.Parallel()
-	lines := func(o *simulateOptions) { o.sample.SKU, o.sample.Quantity, o.sample.Amount = "TEE-M", 2, 1250 }
+	lines := func(o *simulate.Options) { o.Sample.SKU, o.Sample.Quantity, o.Sample.Amount = "TEE-M", 2, 1250 }
 	tests := []struct {
 		name  string
 		kind  string
 		types []string // nil: the provider's most common type (its Flow with --batch)
 		fake  string   // for providers that call an API: who serves its fake
-		opts  func(*simulateOptions)
+		opts  func(*simulate.Options)
 		check func(t *testing.T, r providerRun)
 	}{
 		{name: "stripe payment makes the order paid", kind: "stripe", types: []string{"payment_intent.succeeded"},
@@ -221,8 +225,8 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			check: func(t *testing.T, r providerRun) { r.waitPlacedWithLines(t) }},
 		{name: "woocommerce creation ping is answered 200 and stored ignored", kind: "woocommerce", types: []string{"ping"},
 			check: func(t *testing.T, r providerRun) {
-				if a := r.report.answers[0]; a.status != "200" || !strings.Contains(a.body, `"ignored"`) {
-					t.Errorf("answer = %s %s, want 200 with status ignored", a.status, a.body)
+				if a := r.report.Answers[0]; a.Status != "200" || !strings.Contains(a.Body, `"ignored"`) {
+					t.Errorf("answer = %s %s, want 200 with status ignored", a.Status, a.Body)
 				}
 				if n := r.e.count(`SELECT count(*) FROM inbox WHERE status = 'ignored' AND event_type = 'ping'`); n != 1 {
 					t.Errorf("ignored ping rows = %d, want 1", n)
@@ -232,7 +236,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			fake: fakeBySimulate, opts: lines,
 			check: func(t *testing.T, r providerRun) { r.waitPlacedWithLines(t) }},
 		{name: "bigcommerce thin stock update is fetched from simulate --serve's store", kind: "bigcommerce", types: []string{"store/sku/inventory/updated"},
-			fake: fakeByServe, opts: func(o *simulateOptions) { o.sample.SKU, o.sample.Quantity = "MUG-1", 7 },
+			fake: fakeByServe, opts: func(o *simulate.Options) { o.Sample.SKU, o.Sample.Quantity = "MUG-1", 7 },
 			check: func(t *testing.T, r providerRun) {
 				var level struct {
 					OnHand int64 `json:"on_hand"`
@@ -243,13 +247,13 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			}},
 		{name: "paypal capture signed with the committed simulator key makes the order paid", kind: "paypal", types: []string{"PAYMENT.CAPTURE.COMPLETED"},
 			check: func(t *testing.T, r providerRun) { r.waitPaid(t) }},
-		{name: "adyen batch is answered [accepted] and every item applied", kind: "adyen", opts: func(o *simulateOptions) { o.batch = true },
+		{name: "adyen batch is answered [accepted] and every item applied", kind: "adyen", opts: func(o *simulate.Options) { o.Batch = true },
 			check: func(t *testing.T, r providerRun) {
-				if len(r.report.sent) != 1 {
-					t.Fatalf("sent %d requests, want one batch", len(r.report.sent))
+				if len(r.report.Sent) != 1 {
+					t.Fatalf("sent %d requests, want one batch", len(r.report.Sent))
 				}
-				if a := r.report.answers[0]; a.status != "200" || a.body != adyen.Ack {
-					t.Errorf("answer = %s %q, want 200 %q", a.status, a.body, adyen.Ack)
+				if a := r.report.Answers[0]; a.Status != "200" || a.Body != adyen.Ack {
+					t.Errorf("answer = %s %q, want 200 %q", a.Status, a.Body, adyen.Ack)
 				}
 				flow := flowOf(t, adyen.Kind)
 				testenv.Eventually(t, 15*time.Second, func() (bool, string) {
@@ -267,9 +271,9 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 		// Currencies whose provider unit is not ISO 4217's: the simulator writes the provider's
 		// units on the wire (Stripe ISK 279000, Adyen IDR 15000), the store holds ISO's.
 		{name: "stripe ISK payment is stored in ISO minor units", kind: "stripe", types: []string{"payment_intent.succeeded"},
-			opts: func(o *simulateOptions) { o.sample.Currency, o.sample.Amount = "ISK", 2790 },
+			opts: func(o *simulate.Options) { o.Sample.Currency, o.Sample.Amount = "ISK", 2790 },
 			check: func(t *testing.T, r providerRun) {
-				if b := string(r.report.sent[0].req.Body); !strings.Contains(b, `"amount_received":279000`) {
+				if b := string(r.report.Sent[0].Request.Body); !strings.Contains(b, `"amount_received":279000`) {
 					t.Fatalf("sent %s, want Stripe's ISK amount 279000 on the wire", b)
 				}
 				r.waitPaid(t)
@@ -278,9 +282,9 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 				}
 			}},
 		{name: "adyen IDR capture is stored in ISO minor units", kind: "adyen", types: []string{"CAPTURE"},
-			opts: func(o *simulateOptions) { o.sample.Currency, o.sample.Amount = "IDR", 1500000 },
+			opts: func(o *simulate.Options) { o.Sample.Currency, o.Sample.Amount = "IDR", 1500000 },
 			check: func(t *testing.T, r providerRun) {
-				if b := string(r.report.sent[0].req.Body); !strings.Contains(b, `"value":15000,`) {
+				if b := string(r.report.Sent[0].Request.Body); !strings.Contains(b, `"value":15000,`) {
 					t.Fatalf("sent %s, want Adyen's IDR value 15000 on the wire", b)
 				}
 				r.waitPaid(t)
@@ -295,12 +299,12 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 		{name: "powertranz callback confirmed by the gateway simulate serves", kind: "powertranz", fake: fakeBySimulate,
 			check: func(t *testing.T, r providerRun) { r.waitPaid(t) }},
 		{name: "powertranz callback the gateway does not confirm is rejected", kind: "powertranz", fake: fakeBySimulate,
-			opts:  func(o *simulateOptions) { o.unconfirmed = true },
+			opts:  func(o *simulate.Options) { o.Unconfirmed = true },
 			check: func(t *testing.T, r providerRun) { r.waitRejected(t) }},
 		{name: "plugnpay callback confirmed by simulate --serve's gateway", kind: "plugnpay", fake: fakeByServe,
 			check: func(t *testing.T, r providerRun) { r.waitPaid(t) }},
 		{name: "plugnpay callback the gateway does not confirm is rejected", kind: "plugnpay", fake: fakeByServe,
-			opts:  func(o *simulateOptions) { o.unconfirmed = true },
+			opts:  func(o *simulate.Options) { o.Unconfirmed = true },
 			check: func(t *testing.T, r providerRun) { r.waitRejected(t) }},
 		{name: "standardwebhooks flow fulfils a paid order", kind: "standardwebhooks", types: flowOf(t, "standardwebhooks"),
 			check: func(t *testing.T, r providerRun) {
@@ -338,21 +342,21 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			m := e.startWith(sources)
 
 			ref := fmt.Sprint(7001 + i)
-			o := simulateOptions{
-				url: webhookURL(m, "demo-"+tt.kind), sourcesFile: path,
-				count: 1, concurrency: 1, dups: 1, wait: 15 * time.Second,
-				sample: webhook.SampleOptions{OrderRef: ref},
+			o := simulate.Options{
+				URL: webhookURL(m, "demo-"+tt.kind), SourcesFile: path, LoadSources: loadSources,
+				Count: 1, Concurrency: 1, Duplicates: 1, Wait: 15 * time.Second,
+				Sample: webhook.SampleOptions{OrderRef: ref},
 			}
 			if tt.opts != nil {
 				tt.opts(&o)
 			}
-			report, err := simulate(context.Background(), io.Discard, tt.kind, tt.types, o)
+			report, err := simulate.Send(context.Background(), io.Discard, tt.kind, tt.types, o)
 			if err != nil {
 				t.Fatalf("simulate %s: %v", tt.kind, err)
 			}
-			for i, a := range report.answers {
-				if !strings.HasPrefix(a.status, "2") {
-					t.Fatalf("%s answered %s %s, want 2xx", report.sent[i].typ, a.status, a.body)
+			for i, a := range report.Answers {
+				if !strings.HasPrefix(a.Status, "2") {
+					t.Fatalf("%s answered %s %s, want 2xx", report.Sent[i].Type, a.Status, a.Body)
 				}
 			}
 			tt.check(t, providerRun{e: e, m: m, ref: ref, report: report})
@@ -366,7 +370,9 @@ func serveFakes(t *testing.T, path, kind, addr string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runServe(ctx, io.Discard, []string{kind}, simulateOptions{sourcesFile: path}) }()
+	go func() {
+		done <- simulate.Serve(ctx, io.Discard, []string{kind}, simulate.Options{SourcesFile: path, LoadSources: loadSources})
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -407,13 +413,14 @@ func TestShuffledFlowWithDuplicatesEndsLikeTheCanonicalOrder(t *testing.T) {
 			path, sources := demoSources(t, nil)
 			m := e.startWith(sources)
 			flow := flowOf(t, tt.kind)
-			base := simulateOptions{url: webhookURL(m, "demo-"+tt.kind), sourcesFile: path, count: 1, concurrency: 1, dups: 1, wait: time.Second}
+			base := simulate.Options{URL: webhookURL(m, "demo-"+tt.kind), SourcesFile: path, LoadSources: loadSources,
+				Count: 1, Concurrency: 1, Duplicates: 1, Wait: time.Second}
 
 			// The canonical order: each event sent once, and applied before the next is sent.
 			canonical := base
-			canonical.sample.OrderRef = "9000"
+			canonical.Sample.OrderRef = "9000"
 			for i, typ := range flow {
-				if _, err := simulate(context.Background(), io.Discard, tt.kind, []string{typ}, canonical); err != nil {
+				if _, err := simulate.Send(context.Background(), io.Discard, tt.kind, []string{typ}, canonical); err != nil {
 					t.Fatal(err)
 				}
 				testenv.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -421,24 +428,24 @@ func TestShuffledFlowWithDuplicatesEndsLikeTheCanonicalOrder(t *testing.T) {
 				})
 			}
 			shuffled := base
-			shuffled.shuffle, shuffled.dups, shuffled.count, shuffled.concurrency = true, 3, 4, 2
-			shuffled.rand = rand.New(rand.NewPCG(1, 2))
-			r, err := simulate(context.Background(), io.Discard, tt.kind, nil, shuffled)
+			shuffled.Shuffle, shuffled.Duplicates, shuffled.Count, shuffled.Concurrency = true, 3, 4, 2
+			shuffled.Rand = rand.New(rand.NewPCG(1, 2))
+			r, err := simulate.Send(context.Background(), io.Discard, tt.kind, nil, shuffled)
 			if err != nil {
 				t.Fatal(err)
 			}
 
 			// The run really was shuffled and duplicated.
-			distinct := len(flow) * shuffled.count
-			if len(r.sent) != distinct*shuffled.dups {
-				t.Fatalf("sent %d deliveries, want %d", len(r.sent), distinct*shuffled.dups)
+			distinct := len(flow) * shuffled.Count
+			if len(r.Sent) != distinct*shuffled.Duplicates {
+				t.Fatalf("sent %d deliveries, want %d", len(r.Sent), distinct*shuffled.Duplicates)
 			}
 			reordered := false
-			for i := 0; i < len(r.sent); i += len(flow) * shuffled.dups {
+			for i := 0; i < len(r.Sent); i += len(flow) * shuffled.Duplicates {
 				var order []string
-				for _, d := range r.sent[i : i+len(flow)*shuffled.dups] {
-					if !d.dup {
-						order = append(order, d.typ)
+				for _, d := range r.Sent[i : i+len(flow)*shuffled.Duplicates] {
+					if !d.Dup {
+						order = append(order, d.Type)
 					}
 				}
 				reordered = reordered || !slices.Equal(order, flow)
@@ -462,7 +469,7 @@ func TestShuffledFlowWithDuplicatesEndsLikeTheCanonicalOrder(t *testing.T) {
 			if apiGet(t, m, "orders/9000", &wantOrder) != http.StatusOK {
 				t.Fatal("canonical order 9000 not found")
 			}
-			for _, ref := range r.refs {
+			for _, ref := range r.Refs {
 				var got fullOrder
 				if apiGet(t, m, "orders/"+ref, &got) != http.StatusOK {
 					t.Errorf("order %s not found", ref)
@@ -503,12 +510,12 @@ func TestSimulatePlansEveryProviderWithDefaults(t *testing.T) {
 	for _, kind := range registry.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			a, _ := registry.Lookup(kind)
-			o := simulateOptions{sourcesFile: path, count: 3, concurrency: 1, dups: 2, shuffle: true}
-			src, err := simSource(kind, o)
+			o := simulate.Options{SourcesFile: path, LoadSources: loadSources, Count: 3, Concurrency: 1, Duplicates: 2, Shuffle: true}
+			src, err := simulate.ResolveSource(kind, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			refs, sent, err := planSimulation(a, src, nil, o)
+			refs, sent, err := simulate.Plan(a, src, nil, o)
 			if err != nil {
 				t.Fatalf("plan: %v", err)
 			}
@@ -523,9 +530,9 @@ func TestSimulatePlansEveryProviderWithDefaults(t *testing.T) {
 			if len(slices.Compact(slices.Clone(refs))) != 3 {
 				t.Errorf("order refs %v are not distinct", refs)
 			}
-			o.batch = true
-			_, _, err = planSimulation(a, src, nil, o)
-			if _, batches := batchers[kind]; batches != (err == nil) {
+			o.Batch = true
+			_, _, err = simulate.Plan(a, src, nil, o)
+			if _, batches := a.(webhook.Batcher); batches != (err == nil) {
 				t.Errorf("--batch: err = %v; %s batches: %v", err, kind, batches)
 			}
 		})

@@ -114,7 +114,7 @@ func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (
 		if err := a.CheckSource(src); err != nil {
 			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
 		}
-		if _, _, _, err := httpapi.SourceRateLimit(src); err != nil {
+		if err := httpapi.CheckRateLimits(src); err != nil {
 			return nil, fail("%s: %s", at, domain.ErrorMessage(err))
 		}
 		if _, err := jobs.ConfirmRateLimit(src); err != nil {

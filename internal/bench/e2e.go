@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -26,13 +26,13 @@ import (
 // sustained latency from sending a webhook to its order's change being committed.
 // Every tenth webhook is sent twice, as providers retry. Lost and applied-twice
 // counts are read from the database at the end.
-func runE2EBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
-	b.step("asynq: %d no-op tasks, %d workers", b.opts.noopTasks, b.opts.workers)
+func runE2EBench(ctx context.Context, b *benchRun) ([]Figure, error) {
+	b.step("asynq: %d no-op tasks, %d workers", b.opts.NoopTasks, b.opts.Workers)
 	var (
 		noop float64
 		err  error
 	)
-	b.window(func() { noop, err = asynqNoopRate(ctx, b, b.opts.noopTasks, b.opts.workers) })
+	b.window(func() { noop, err = asynqNoopRate(ctx, b, b.opts.NoopTasks, b.opts.Workers) })
 	if err != nil {
 		return nil, err
 	}
@@ -41,28 +41,28 @@ func runE2EBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 	}
 
 	b.step("starting tradewind")
-	m, err := b.startMain(ctx, Roles{Serve: true, Work: true}, nil)
+	app, err := b.start(ctx, Roles{Serve: true, Work: true})
 	if err != nil {
 		return nil, err
 	}
-	defer stopMain(m)
-	db := m.DB
+	defer stop(app)
+	db := app.DB
 	maker, err := newStripeMaker(b.secret, 2500)
 	if err != nil {
 		return nil, err
 	}
-	client := newWebhookClient(m.Addr(), benchSource, max(b.opts.senders, 256))
+	client := newWebhookClient(app.Addr, benchSource, max(b.opts.Senders, 256))
 	defer client.close()
 
 	// Burst: --events webhooks as fast as the senders go, then drained; the
 	// applied rate is the whole pipeline's (the ingress and the workers share the
 	// machine), from the first send to the last order changed.
-	b.step("tradewind burst, %d webhooks from %d senders", b.opts.events, b.opts.senders)
+	b.step("tradewind burst, %d webhooks from %d senders", b.opts.Events, b.opts.Senders)
 	burst := newE2ELoad("burst", maker, client)
 	var ls loadStats
 	start := time.Now()
 	b.window(func() {
-		ls = countedLoop(ctx, b.opts.senders, b.opts.events, burst.send)
+		ls = countedLoop(ctx, b.opts.Senders, b.opts.Events, burst.send)
 		b.step("draining the burst (%d webhooks)", burst.acked())
 		err = waitApplied(ctx, db, burst.acked(), benchDrainDeadline)
 	})
@@ -88,7 +88,7 @@ func runE2EBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 	b.step("tradewind sustained at %.0f/s", rate)
 	steady := newE2ELoad("steady", maker, client)
 	var ss loadStats
-	b.window(func() { ss = openLoop(ctx, rate, b.opts.duration, 256, steady.send) })
+	b.window(func() { ss = openLoop(ctx, rate, b.opts.Duration, 256, steady.send) })
 	b.step("draining (%d webhooks)", steady.acked())
 	if err := waitApplied(ctx, db, burst.acked()+steady.acked(), benchDrainDeadline); err != nil {
 		return nil, err
@@ -102,16 +102,16 @@ func runE2EBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 	if err != nil {
 		return nil, err
 	}
-	figs := []benchFigure{
-		benchFigure{Name: "events applied", Value: round1(applied), Unit: "/s",
+	figs := []Figure{
+		Figure{Name: "events applied", Value: round1(applied), Unit: "/s",
 			Note: fmt.Sprintf("%d webhooks from %d senders, %d workers: the last order changed %s after the first was sent",
-				burst.acked(), b.opts.senders, b.opts.workers, last.Sub(start).Round(time.Millisecond))}.
+				burst.acked(), b.opts.Senders, b.opts.Workers, last.Sub(start).Round(time.Millisecond))}.
 			against("no-op tasks/s", round1(noop), e2eTargetRatio),
-		benchFigure{Name: "sustained, webhook → order", Value: round1(ss.rate()), Unit: "/s",
+		Figure{Name: "sustained, webhook → order", Value: round1(ss.rate()), Unit: "/s",
 			P50Ms: percentile(lat, 0.5), P99Ms: percentile(lat, 0.99),
 			Note: fmt.Sprintf("open loop at %.0f/s (70%% of the applied rate); latency from sending to the apply transaction", rate)},
-		benchFigure{Name: "lost", Value: float64(lost), Unit: "events"}.meets("0", lost == 0),
-		benchFigure{Name: "applied twice", Value: float64(twice), Unit: "events"}.meets("0", twice == 0),
+		Figure{Name: "lost", Value: float64(lost), Unit: "events"}.meets("0", lost == 0),
+		Figure{Name: "applied twice", Value: float64(twice), Unit: "events"}.meets("0", twice == 0),
 	}
 	if failed := ls.failed + ss.failed; failed > 0 {
 		figs[0].Note += fmt.Sprintf("; %d requests failed, first: %s", failed, cmpOr(ls.firstErr, ss.firstErr))

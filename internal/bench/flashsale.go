@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -23,13 +23,13 @@ const (
 // API, beside a loop of single-row conditional UPDATEs on the same PostgreSQL at
 // the same concurrency. Then a race: flashSaleBuyers buyers for flashSaleStock
 // units until every buyer is refused; units sold must equal the stock exactly.
-func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
+func runFlashSaleBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 	b.step("starting tradewind")
-	m, err := b.startMain(ctx, Roles{Serve: true}, nil)
+	app, err := b.start(ctx, Roles{Serve: true})
 	if err != nil {
 		return nil, err
 	}
-	defer stopMain(m)
+	defer stop(app)
 	db, err := sql.Open("postgres", b.dbURL)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) 
 	b.step("baseline, conditional UPDATE on one row, %d at once", flashSaleBuyers)
 	var base loadStats
 	b.window(func() {
-		base = closedLoop(ctx, flashSaleBuyers, b.opts.duration, func(ctx context.Context, _ int) error {
+		base = closedLoop(ctx, flashSaleBuyers, b.opts.Duration, func(ctx context.Context, _ int) error {
 			res, err := db.ExecContext(ctx, `UPDATE inventory SET reserved = reserved + 1 WHERE sku = 'HOT-BASELINE' AND on_hand - reserved >= 1`)
 			if err == nil {
 				if n, _ := res.RowsAffected(); n != 1 {
@@ -59,16 +59,16 @@ func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) 
 		})
 	})
 
-	client := &fasthttp.HostClient{Addr: m.Addr(), MaxConns: flashSaleBuyers, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
+	client := &fasthttp.HostClient{Addr: app.Addr, MaxConns: flashSaleBuyers, ReadTimeout: time.Minute, WriteTimeout: time.Minute}
 	defer client.CloseIdleConnections()
 	reserve := func(sku string) (int, error) {
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI("http://" + m.Addr() + "/api/v1/reservations")
+		req.SetRequestURI("http://" + app.Addr + "/api/v1/reservations")
 		req.Header.SetMethod(fasthttp.MethodPost)
 		req.Header.SetContentType("application/json")
-		req.Header.Set("Authorization", "Bearer "+m.Config.APIToken)
+		req.Header.Set("Authorization", "Bearer "+app.APIToken)
 		req.SetBodyString(`{"sku":"` + sku + `","quantity":1,"ttl_seconds":600}`)
 		if err := client.DoTimeout(req, resp, time.Minute); err != nil {
 			return 0, err
@@ -79,7 +79,7 @@ func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) 
 	b.step("tradewind, reservations on one SKU, %d at once", flashSaleBuyers)
 	var tw loadStats
 	b.window(func() {
-		tw = closedLoop(ctx, flashSaleBuyers, b.opts.duration, func(context.Context, int) error {
+		tw = closedLoop(ctx, flashSaleBuyers, b.opts.Duration, func(context.Context, int) error {
 			status, err := reserve("HOT-TW")
 			if err == nil && status != http.StatusCreated {
 				err = fmt.Errorf("HTTP %d", status)
@@ -90,7 +90,7 @@ func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) 
 	if tw.ok == 0 {
 		return nil, fmt.Errorf("no reservation succeeded: %s", tw.firstErr)
 	}
-	rate := benchFigure{Name: "reservations on one SKU", Concurrency: flashSaleBuyers, Value: round1(tw.rate()), Unit: "/s",
+	rate := Figure{Name: "reservations on one SKU", Concurrency: flashSaleBuyers, Value: round1(tw.rate()), Unit: "/s",
 		P50Ms: tw.pct(0.5), P99Ms: tw.pct(0.99)}.against("UPDATEs/s", round1(base.rate()), flashSaleTargetRatio)
 	rate.Note = fmt.Sprintf("baseline p50 %.2f ms, p99 %.2f ms", base.pct(0.5), base.pct(0.99))
 
@@ -132,9 +132,9 @@ func runFlashSaleBench(ctx context.Context, b *benchRun) ([]benchFigure, error) 
 	}
 	n := sold.Load()
 	oversold := max(0, reserved-flashSaleStock, n-flashSaleStock)
-	soldFig := benchFigure{Name: "units sold in the race", Value: float64(n), Unit: "units", P99Ms: race.pct(0.99)}.
+	soldFig := Figure{Name: "units sold in the race", Value: float64(n), Unit: "units", P99Ms: race.pct(0.99)}.
 		meets(fmt.Sprintf("= %d, oversold 0", flashSaleStock), n == flashSaleStock && reserved == flashSaleStock && oversold == 0)
 	soldFig.Note = fmt.Sprintf("stock %d, reserved in the database %d, oversold %d, buyers refused at the end %d, errors %d",
 		flashSaleStock, reserved, oversold, refused.Load(), failed.Load())
-	return []benchFigure{rate, soldFig}, nil
+	return []Figure{rate, soldFig}, nil
 }

@@ -1,4 +1,4 @@
-package main
+package bench
 
 import (
 	"context"
@@ -26,13 +26,13 @@ const (
 // and the enqueue), beside a loop inserting one inbox row per commit at the same
 // concurrency, plain database/sql with a prepared statement, into the same
 // table. Then the ack latency at half the best rate, as an open loop.
-func runIngestBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
+func runIngestBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 	b.step("starting tradewind")
-	m, err := b.startMain(ctx, Roles{Serve: true}, nil)
+	app, err := b.start(ctx, Roles{Serve: true})
 	if err != nil {
 		return nil, err
 	}
-	defer stopMain(m)
+	defer stop(app)
 	maker, err := newStripeMaker(b.secret, 2500)
 	if err != nil {
 		return nil, err
@@ -42,14 +42,14 @@ func runIngestBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 		return nil, err
 	}
 	defer db.Close()
-	maxConc := slices.Max(b.opts.concurrency)
+	maxConc := slices.Max(b.opts.Concurrency)
 	db.SetMaxOpenConns(maxConc)
 	db.SetMaxIdleConns(maxConc)
-	client := newWebhookClient(m.Addr(), benchSource, max(maxConc, 256))
+	client := newWebhookClient(app.Addr, benchSource, max(maxConc, 256))
 	defer client.close()
 
 	var (
-		figs []benchFigure
+		figs []Figure
 		best float64
 		seq  atomic.Int64
 	)
@@ -62,13 +62,13 @@ func runIngestBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 		}
 		return err
 	}
-	for _, c := range b.opts.concurrency {
+	for _, c := range b.opts.Concurrency {
 		if err := b.clearInbox(ctx); err != nil {
 			return nil, err
 		}
 		b.step("baseline, 1 row per commit, %d at once", c)
 		var base loadStats
-		b.window(func() { base, err = baselineInserts(ctx, db, maker, c, b.opts.duration) })
+		b.window(func() { base, err = baselineInserts(ctx, db, maker, c, b.opts.Duration) })
 		if err != nil {
 			return nil, err
 		}
@@ -77,12 +77,12 @@ func runIngestBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 		}
 		b.step("tradewind, signed webhooks, %d at once", c)
 		var tw loadStats
-		b.window(func() { tw = closedLoop(ctx, c, b.opts.duration, send) })
+		b.window(func() { tw = closedLoop(ctx, c, b.opts.Duration, send) })
 		if tw.ok == 0 {
 			return nil, fmt.Errorf("no webhook was acknowledged at concurrency %d: %s", c, tw.firstErr)
 		}
 		best = max(best, tw.rate())
-		f := benchFigure{Name: "webhooks acked", Concurrency: c, Value: round1(tw.rate()), Unit: "/s",
+		f := Figure{Name: "webhooks acked", Concurrency: c, Value: round1(tw.rate()), Unit: "/s",
 			P50Ms: tw.pct(0.50), P99Ms: tw.pct(0.99)}.against("rows/s", round1(base.rate()), ingestTargetRatio)
 		f.Note = fmt.Sprintf("baseline p50 %.2f ms, p99 %.2f ms", base.pct(0.5), base.pct(0.99))
 		if tw.failed > 0 {
@@ -97,9 +97,9 @@ func runIngestBench(ctx context.Context, b *benchRun) ([]benchFigure, error) {
 	half := best / 2
 	b.step("tradewind at half the best rate, %.0f/s", half)
 	var hl loadStats
-	b.window(func() { hl = openLoop(ctx, half, b.opts.duration, 256, send) })
+	b.window(func() { hl = openLoop(ctx, half, b.opts.Duration, 256, send) })
 	p99 := hl.pct(0.99)
-	f := benchFigure{Name: "acked at half max load", Value: round1(hl.rate()), Unit: "/s", P50Ms: hl.pct(0.5), P99Ms: p99}.
+	f := Figure{Name: "acked at half max load", Value: round1(hl.rate()), Unit: "/s", P50Ms: hl.pct(0.5), P99Ms: p99}.
 		meets(fmt.Sprintf("p99 < %d ms", ingestHalfLoadP99.Milliseconds()), hl.failed == 0 && p99 > 0 && p99 < float64(ingestHalfLoadP99.Milliseconds()))
 	f.Note = fmt.Sprintf("open loop at %.0f/s (half of the best %.0f/s); latency counted from when each request was due", half, best)
 	if hl.failed > 0 {

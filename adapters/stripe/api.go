@@ -1,0 +1,326 @@
+package stripe
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// DefaultAPIBaseURL is Stripe's production API, used when a source sets no api_base_url.
+const DefaultAPIBaseURL = "https://api.stripe.com"
+
+// Source settings for calling Stripe's API (reconciliation).
+const (
+	SettingAPIKey     = "api_key"      // a secret or restricted key (read access to events and payment intents); "env:NAME" works
+	SettingAPIBaseURL = "api_base_url" // DefaultAPIBaseURL unless set (a test double)
+)
+
+// pageLimit is the page size asked for: Stripe's maximum.
+const pageLimit = 100
+
+// maxListResponse bounds one list page's body.
+const maxListResponse = 16 << 20
+
+// API lists Stripe's own records over its REST API: GET /v1/events (the last 30
+// days of events) and GET /v1/payment_intents (state older than that). Lists are
+// newest first and paged with starting_after; a 429 is waited out for its
+// Retry-After and a failing page is retried, then reported.
+type API struct {
+	BaseURL string
+	Key     string
+	HTTP    *http.Client
+	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
+	// inject one that does not sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
+	Attempts int
+	// OnRetry, when set, hears of each failed try that is retried.
+	OnRetry func(err error)
+}
+
+// NewAPI returns the API client of a Stripe source. Returns EINVALID when the
+// source has no api_key or a malformed api_base_url.
+func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
+	key := src.Setting(SettingAPIKey, "")
+	if key == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: api_key: set a Stripe secret or restricted key with read access to events and payment intents (e.g. api_key: env:STRIPE_SECRET_KEY) to reconcile it", src.ID)
+	}
+	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, DefaultAPIBaseURL), "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for %s", src.ID, base, DefaultAPIBaseURL)
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &API{BaseURL: base, Key: key, HTTP: hc}, nil
+}
+
+// list is Stripe's list envelope: {"object":"list","data":[…],"has_more":…,"url":…}.
+type list struct {
+	Object  string            `json:"object"`
+	Data    []json.RawMessage `json:"data"`
+	HasMore bool              `json:"has_more"`
+	URL     string            `json:"url"`
+}
+
+// Events lists the events created in [since, until] (of the given types; all
+// when none), newest first, page by page. An error ends the listing: it is
+// yielded once, after everything listed before it.
+func (a *API) Events(ctx context.Context, since, until time.Time, types []string) iter.Seq2[json.RawMessage, error] {
+	q := window(since, until)
+	for _, t := range types {
+		q.Add("types[]", t)
+	}
+	return a.pages(ctx, "/v1/events", q)
+}
+
+// PaymentIntents lists the payment intents created in [since, until], newest
+// first, each with its latest charge expanded (what was refunded).
+func (a *API) PaymentIntents(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
+	q := window(since, until)
+	q.Add("expand[]", "data.latest_charge")
+	return a.pages(ctx, "/v1/payment_intents", q)
+}
+
+func window(since, until time.Time) url.Values {
+	q := url.Values{}
+	q.Set("created[gte]", strconv.FormatInt(since.Unix(), 10))
+	if !until.IsZero() {
+		q.Set("created[lte]", strconv.FormatInt(until.Unix(), 10))
+	}
+	q.Set("limit", strconv.Itoa(pageLimit))
+	return q
+}
+
+func (a *API) pages(ctx context.Context, path string, q url.Values) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		after := ""
+		for {
+			if after != "" {
+				q.Set("starting_after", after)
+			}
+			page, err := a.page(ctx, path, q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, item := range page.Data {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if !page.HasMore || len(page.Data) == 0 {
+				return
+			}
+			var last struct {
+				ID string `json:"id"`
+			}
+			if err := json.Unmarshal(page.Data[len(page.Data)-1], &last); err != nil || last.ID == "" {
+				yield(nil, fmt.Errorf("stripe GET %s: the page's last item has no id to page after", path))
+				return
+			}
+			after = last.ID
+		}
+	}
+}
+
+// page fetches one page, waiting out 429s and retrying failures up to Attempts.
+// Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for a refused key
+// and EINVALID for any other 4xx (retrying does not help either).
+func (a *API) page(ctx context.Context, path string, q url.Values) (list, error) {
+	attempts := a.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	desc := path
+	if after := q.Get("starting_after"); after != "" {
+		desc += " after " + after
+	}
+	var last error
+	for try := 1; try <= attempts; try++ {
+		l, wait, err := a.get(ctx, path, q)
+		if err == nil {
+			return l, nil
+		}
+		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || ctx.Err() != nil {
+			return list{}, err
+		}
+		last = err
+		if try == attempts {
+			break
+		}
+		if a.OnRetry != nil {
+			a.OnRetry(fmt.Errorf("stripe GET %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
+		}
+		if wait == 0 {
+			wait = time.Duration(try) * 500 * time.Millisecond
+		}
+		if err := a.sleep(ctx, wait); err != nil {
+			return list{}, err
+		}
+	}
+	return list{}, domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("stripe GET %s failed %d times: %v", desc, attempts, last))
+}
+
+func (a *API) sleep(ctx context.Context, d time.Duration) error {
+	if a.Sleep != nil {
+		return a.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxRetryAfter caps how long one 429 is waited out.
+const maxRetryAfter = time.Minute
+
+// get makes one request. For a 429 it returns how long Retry-After asks to wait.
+func (a *API) get(ctx context.Context, path string, q url.Values) (list, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BaseURL+path+"?"+q.Encode(), nil)
+	if err != nil {
+		return list{}, 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.Key)
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		return list{}, 0, fmt.Errorf("request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
+	if err != nil {
+		return list{}, 0, fmt.Errorf("read response: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		wait := time.Second
+		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
+			wait = min(time.Duration(s)*time.Second, maxRetryAfter)
+		}
+		if wait == 0 {
+			wait = time.Millisecond // asked to retry at once: still a try
+		}
+		return list{}, wait, errors.New("HTTP 429: rate limited")
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return list{}, 0, domain.Errorf(domain.EUNAUTHORIZED, "stripe GET %s: HTTP %d: the api_key was refused; give a key with read access to events and payment intents", path, resp.StatusCode)
+	case resp.StatusCode >= 500:
+		return list{}, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return list{}, 0, domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, resp.StatusCode, stripeError(body))
+	case len(body) > maxListResponse:
+		return list{}, 0, fmt.Errorf("response over %d bytes", maxListResponse)
+	}
+	var l list
+	if err := json.Unmarshal(body, &l); err != nil || l.Object != "list" {
+		return list{}, 0, fmt.Errorf("response is not a Stripe list (object %q): %v", l.Object, err)
+	}
+	return l, 0, nil
+}
+
+// stripeError is the message of Stripe's error body {"error":{"message":…}}.
+func stripeError(body []byte) string {
+	var e struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		return e.Error.Message
+	}
+	return "unexpected answer"
+}
+
+// EventHead is what the reconciliation reads of a listed event to compare it:
+// its id, type and creation time.
+type EventHead struct {
+	ID      string
+	Type    string
+	Created time.Time
+}
+
+// Head reads an event's id, type and creation time.
+func Head(raw json.RawMessage) (EventHead, error) {
+	e, err := decode(raw)
+	if err != nil {
+		return EventHead{}, err
+	}
+	return EventHead{ID: e.ID, Type: e.Type, Created: unix(e.Created)}, nil
+}
+
+// HandledTypes are the event types Normalize applies.
+func HandledTypes() []string {
+	out := make([]string, 0, len(handled))
+	for t := range handled {
+		out = append(out, t)
+	}
+	return out
+}
+
+// IntentState is a listed payment intent as the reconciliation compares it.
+type IntentState struct {
+	ID       string
+	OrderRef string
+	Created  time.Time
+	State    domain.HeldState
+	Raw      json.RawMessage
+}
+
+// Intent reads a listed payment intent (latest_charge expanded, or not) into
+// the terms domain.ComparePayment compares, in ISO minor units.
+func Intent(src domain.Source, raw json.RawMessage) (IntentState, error) {
+	var pi struct {
+		ID               string            `json:"id"`
+		Created          int64             `json:"created"`
+		Status           string            `json:"status"`
+		Amount           int64             `json:"amount"`
+		AmountReceived   int64             `json:"amount_received"`
+		AmountCapturable int64             `json:"amount_capturable"`
+		Currency         string            `json:"currency"`
+		Metadata         map[string]string `json:"metadata"`
+		LatestCharge     json.RawMessage   `json:"latest_charge"`
+	}
+	if err := json.Unmarshal(raw, &pi); err != nil || pi.ID == "" {
+		return IntentState{}, fmt.Errorf("payment intent: not a Stripe payment intent: %v", err)
+	}
+	var charge struct {
+		AmountRefunded int64 `json:"amount_refunded"`
+	}
+	if len(pi.LatestCharge) > 0 && pi.LatestCharge[0] == '{' {
+		_ = json.Unmarshal(pi.LatestCharge, &charge)
+	}
+	cur, err := domain.NormalizeCurrency(pi.Currency)
+	if err != nil {
+		return IntentState{}, err
+	}
+	conv := func(v int64) (int64, error) { return Units.FromProvider(v, cur) }
+	received, err := conv(pi.AmountReceived)
+	if err != nil {
+		return IntentState{}, err
+	}
+	capturable, err := conv(pi.AmountCapturable)
+	if err != nil {
+		return IntentState{}, err
+	}
+	refunded, err := conv(charge.AmountRefunded)
+	if err != nil {
+		return IntentState{}, err
+	}
+	failed := pi.Status == "canceled"
+	st := domain.PaymentHeldState(capturable, received, refunded, cur, failed)
+	return IntentState{ID: pi.ID, OrderRef: pi.Metadata[src.OrderRefKey()], Created: unix(pi.Created), State: st, Raw: raw}, nil
+}

@@ -1,0 +1,376 @@
+package reconcile
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/tradewind/tradewind/adapters/stripe"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// stripeEventRetention is how far back Stripe lists events.
+const stripeEventRetention = 30 * 24 * time.Hour
+
+// reconcileStripe reconciles a Stripe source in two passes.
+//
+// Events: the events Stripe lists for the window (newest first) are merged with
+// the source's inbox entries in the same order. An event Tradewind never received
+// is stored in the inbox (origin reconciliation) under its own event id, so a
+// webhook that arrives later is a duplicate, and applied by the worker's path;
+// an entry Stripe does not know is a conflict. Stripe keeps 30 days of events: a
+// window older than that is compared by state only.
+//
+// State: the payment intents created in the window are compared with the
+// payments Tradewind holds, a page at a time in id order. One Tradewind does not
+// hold at all (its events are past Stripe's 30 days) is repaired from the intent
+// itself, as the event Stripe would have sent; one held differently (status,
+// amount, currency) is a conflict that names both.
+func reconcileStripe(ctx context.Context, r *Reconciler, src domain.Source, req Request, rep *report) error {
+	api, err := stripe.NewAPI(src, r.p.HTTP)
+	if err != nil {
+		return err
+	}
+	api.Sleep = r.p.Sleep
+	api.OnRetry = func(err error) { rep.errorf("%v", err) }
+	prov, ok := r.p.Provider(src.Provider)
+	if !ok {
+		return fmt.Errorf("provider %s is not registered", src.Provider)
+	}
+	// Stripe filters by whole seconds; so does the inbox's provider time.
+	since, until := req.Since.Truncate(time.Second), req.Until.Truncate(time.Second)
+	s := &stripeRun{r: r, src: src, prov: prov, api: api, rep: rep, dryRun: req.DryRun, now: r.p.Now()}
+	if since.After(s.now.Add(-stripeEventRetention)) {
+		if err := s.events(ctx, since, until); err != nil {
+			if isDatabase(err) || ctx.Err() != nil {
+				return err
+			}
+			rep.errorf("events: %s", domain.ErrorMessage(err))
+		}
+	} else {
+		rep.errorf("events: Stripe lists the last 30 days of events only; the window starts before that, so payments were compared by state alone")
+	}
+	if err := s.intents(ctx, since, until); err != nil {
+		if isDatabase(err) || ctx.Err() != nil {
+			return err
+		}
+		rep.errorf("payment intents: %s", domain.ErrorMessage(err))
+	}
+	return nil
+}
+
+type stripeRun struct {
+	r      *Reconciler
+	src    domain.Source
+	prov   domain.Provider
+	api    *stripe.API
+	rep    *report
+	dryRun bool
+	now    time.Time
+	// wouldRepair holds, in a dry run only, the payments the events pass would
+	// have repaired, so that the state pass does not count them again. It grows
+	// with what is missing, not with the window.
+	wouldRepair map[string]bool
+}
+
+// listedEvent is a listed Stripe event: its head and its raw JSON.
+type listedEvent struct {
+	stripe.EventHead
+	raw json.RawMessage
+}
+
+// eventOrder is a Stripe listing's order: newest first, then by id (Stripe
+// leaves ties within one second unordered; byCreated sorts them).
+func eventOrder(at time.Time, id string, at2 time.Time, id2 string) int {
+	if c := at2.Compare(at); c != 0 {
+		return c
+	}
+	return cmp.Compare(id, id2)
+}
+
+func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
+	types := stripe.HandledTypes()
+	slices.Sort(types)
+	theirs := byCreated(s.api.Events(ctx, since, until, types), types)
+	ours := s.r.p.Store.Entries(ctx, s.src.ID, since, until, types)
+	return Merge(ctx, theirs, dbErrors(ours),
+		func(t listedEvent, u domain.HeldEntry) int {
+			return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID)
+		},
+		func(t *listedEvent, u *domain.HeldEntry) error {
+			switch {
+			case t != nil && u != nil:
+				s.rep.compared()
+				return nil
+			case t != nil:
+				s.rep.compared()
+				return s.repairEvent(ctx, t)
+			default:
+				return s.unknown(ctx, u)
+			}
+		})
+}
+
+// byCreated yields a Stripe listing (newest first) in eventOrder: the events of
+// one second, sorted by id. Only one second's events are held at a time. Event
+// types outside types (sorted; nil: none) are skipped.
+func byCreated(events iter.Seq2[json.RawMessage, error], types []string) iter.Seq2[listedEvent, error] {
+	return func(yield func(listedEvent, error) bool) {
+		var group []listedEvent
+		flush := func() bool {
+			slices.SortFunc(group, func(a, b listedEvent) int { return cmp.Compare(a.ID, b.ID) })
+			for _, e := range group {
+				if !yield(e, nil) {
+					return false
+				}
+			}
+			group = group[:0]
+			return true
+		}
+		for raw, err := range events {
+			if err != nil {
+				if flush() {
+					yield(listedEvent{}, err)
+				}
+				return
+			}
+			h, err := stripe.Head(raw)
+			if err != nil {
+				if flush() {
+					yield(listedEvent{}, fmt.Errorf("listed event: %v", err))
+				}
+				return
+			}
+			if _, ok := slices.BinarySearch(types, h.Type); !ok && len(types) > 0 {
+				continue
+			}
+			if len(group) > 0 && !group[0].Created.Equal(h.Created) {
+				if h.Created.After(group[0].Created) {
+					if flush() {
+						yield(listedEvent{}, fmt.Errorf("Stripe listed event %s (created %s) after older ones: the listing is not newest first", h.ID, h.Created))
+					}
+					return
+				}
+				if !flush() {
+					return
+				}
+			}
+			group = append(group, listedEvent{EventHead: h, raw: raw})
+		}
+		flush()
+	}
+}
+
+// dbErrors marks a store stream's errors as the database's (they end the run).
+func dbErrors[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		for v, err := range seq {
+			if err != nil {
+				err = dbError{err}
+			}
+			if !yield(v, err) {
+				return
+			}
+		}
+	}
+}
+
+// repairEvent stores a missing event in the inbox and applies it through the
+// apply path; a dry run only counts it.
+func (s *stripeRun) repairEvent(ctx context.Context, e *listedEvent) error {
+	s.rep.Missing++
+	ok, err := s.repair(ctx, domain.InboxEntry{Source: s.src.ID, Provider: s.src.Provider, EventID: e.ID, EventType: e.Type,
+		Body: e.raw, OccurredAt: e.Created})
+	if ok {
+		s.rep.Repaired++
+	}
+	return err
+}
+
+// repair stores e and applies it, reporting whether it was applied.
+func (s *stripeRun) repair(ctx context.Context, e domain.InboxEntry) (bool, error) {
+	// Normalize first: an event the adapter refuses is reported, not stored.
+	evs, err := s.prov.Normalize(s.src, e.Message())
+	if err != nil {
+		s.rep.errorf("event %s (%s): cannot be normalized: %s", e.EventID, e.EventType, domain.ErrorMessage(err))
+		return false, nil
+	}
+	if s.dryRun {
+		for _, ev := range evs {
+			if ev.PaymentRef != "" {
+				if s.wouldRepair == nil {
+					s.wouldRepair = map[string]bool{}
+				}
+				s.wouldRepair[ev.PaymentRef] = true
+			}
+		}
+		return false, nil
+	}
+	res, err := s.r.p.Store.InsertReconciled(ctx, e)
+	if err != nil {
+		return false, dbError{err}
+	}
+	if !res.New {
+		return false, nil // a webhook brought it meanwhile: its own task applies it
+	}
+	if err := s.r.p.Apply(ctx, res.ID); err != nil {
+		s.rep.errorf("event %s (%s): stored as webhook %d but not applied yet: %s", e.EventID, e.EventType, res.ID, domain.ErrorMessage(err))
+		return false, nil
+	}
+	s.r.p.Logger.Info("reconciliation repaired an event", slog.String("source", s.src.ID), slog.String("event_id", e.EventID),
+		slog.String("event_type", e.EventType), slog.Int64("inbox_id", res.ID))
+	return true, nil
+}
+
+// unknown records an event Tradewind holds that Stripe does not list.
+func (s *stripeRun) unknown(ctx context.Context, u *domain.HeldEntry) error {
+	s.rep.compared()
+	detail := fmt.Sprintf("event %s (%s, %s) is held by Tradewind as webhook %d but Stripe does not list it", u.EventID, u.EventType,
+		u.OccurredAt.Format(time.RFC3339), u.ID)
+	return s.conflict(ctx, domain.Unknown, u.OrderRef, detail, u.EventID)
+}
+
+func (s *stripeRun) conflict(ctx context.Context, f domain.Finding, orderRef, detail, eventID string) error {
+	ch, ok := domain.ReconciliationConflict(f, detail, s.now, eventID)
+	if !ok {
+		return nil
+	}
+	s.rep.Conflicts++
+	if s.dryRun {
+		return nil
+	}
+	if err := s.r.p.Store.RecordConflict(ctx, orderRef, ch); err != nil {
+		return dbError{err}
+	}
+	return nil
+}
+
+// intentPage is how many payment intents are compared at once (Stripe's page).
+const intentPage = 100
+
+func (s *stripeRun) intents(ctx context.Context, since, until time.Time) error {
+	batch := make([]stripe.IntentState, 0, intentPage)
+	for raw, err := range s.api.PaymentIntents(ctx, since, until) {
+		if err != nil {
+			if ferr := s.compareIntents(ctx, batch); ferr != nil {
+				return ferr
+			}
+			return err
+		}
+		pi, err := stripe.Intent(s.src, raw)
+		if err != nil {
+			s.rep.errorf("%v", err)
+			continue
+		}
+		if batch = append(batch, pi); len(batch) == intentPage {
+			if err := s.compareIntents(ctx, batch); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	return s.compareIntents(ctx, batch)
+}
+
+// compareIntents merges a page of intents (sorted by id) with Tradewind's
+// payments of the same ids (read in id order).
+func (s *stripeRun) compareIntents(ctx context.Context, batch []stripe.IntentState) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	slices.SortFunc(batch, func(a, b stripe.IntentState) int { return cmp.Compare(a.ID, b.ID) })
+	refs := make([]string, len(batch))
+	for i, pi := range batch {
+		refs[i] = pi.ID
+	}
+	held, err := s.r.p.Store.Payments(ctx, stripe.Kind, refs)
+	if err != nil {
+		return dbError{err}
+	}
+	return Merge(ctx, Slice(batch), Slice(held),
+		func(t stripe.IntentState, u domain.HeldPayment) int { return cmp.Compare(t.ID, u.Ref) },
+		func(t *stripe.IntentState, u *domain.HeldPayment) error {
+			if t == nil {
+				return nil // read by id: cannot happen
+			}
+			s.rep.compared()
+			var ours *domain.HeldState
+			orderRef := t.OrderRef
+			if u != nil {
+				st := u.State()
+				ours = &st
+				if u.OrderRef != "" {
+					orderRef = u.OrderRef
+				}
+			}
+			if s.wouldRepair[t.ID] {
+				return nil // a dry run's events pass counted it
+			}
+			f, detail := domain.ComparePayment(t.ID, t.State, ours)
+			switch f {
+			case domain.Missing:
+				return s.repairIntent(ctx, t)
+			case domain.Mismatch:
+				s.rep.Mismatched++
+				return s.conflict(ctx, f, orderRef, "Stripe: "+detail, "")
+			}
+			return nil
+		})
+}
+
+// repairIntent repairs a payment Tradewind does not hold at all from the intent
+// Stripe lists: as the event Stripe sends for its state (payment_intent.succeeded
+// or amount_capturable_updated; charge.refunded for a refunded charge), under an
+// event id of the reconciliation's own ("reconciliation:<intent>:<type>"). The
+// facts are monotone, so the real event arriving later changes nothing more.
+func (s *stripeRun) repairIntent(ctx context.Context, pi *stripe.IntentState) error {
+	var evs []synthetic
+	switch {
+	case pi.State.Failed && pi.State.Status == domain.PayUnpaid:
+		evs = append(evs, synthetic{"payment_intent.canceled", pi.Raw})
+	case pi.State.Status == domain.PayAuthorized:
+		evs = append(evs, synthetic{"payment_intent.amount_capturable_updated", pi.Raw})
+	default:
+		evs = append(evs, synthetic{"payment_intent.succeeded", pi.Raw})
+		if pi.State.Status == domain.PayRefunded || pi.State.Status == domain.PayPartiallyRefunded {
+			var x struct {
+				LatestCharge json.RawMessage `json:"latest_charge"`
+			}
+			if json.Unmarshal(pi.Raw, &x) == nil && len(x.LatestCharge) > 0 && x.LatestCharge[0] == '{' {
+				evs = append(evs, synthetic{"charge.refunded", x.LatestCharge})
+			}
+		}
+	}
+	s.rep.Missing++
+	repaired := true
+	for _, e := range evs {
+		id := "reconciliation:" + pi.ID + ":" + e.typ
+		body, err := json.Marshal(map[string]any{
+			"id": id, "object": "event", "type": e.typ, "created": pi.Created.Unix(),
+			"data": map[string]json.RawMessage{"object": e.object},
+		})
+		if err != nil {
+			return err
+		}
+		ok, err := s.repair(ctx, domain.InboxEntry{Source: s.src.ID, Provider: s.src.Provider, EventID: id, EventType: e.typ,
+			Body: body, OccurredAt: pi.Created})
+		if err != nil {
+			return err
+		}
+		repaired = repaired && ok
+	}
+	if repaired {
+		s.rep.Repaired++
+	}
+	return nil
+}
+
+type synthetic struct {
+	typ    string
+	object json.RawMessage
+}
