@@ -71,8 +71,10 @@ type Provider interface {
 
 	// Verify checks d's signature against src.Secrets on the raw bytes, in
 	// constant time, with the scheme's timestamp tolerance against d.ReceivedAt.
-	// It fails closed. Returns EUNAUTHORIZED with the reason when it fails.
-	Verify(src Source, d Delivery) error
+	// It fails closed. Returns EUNAUTHORIZED with the reason when it fails. ctx is the
+	// request's: it bounds what a scheme fetches to verify (PayPal's certificate), and
+	// such a failure is EUNAVAILABLE (the provider retries).
+	Verify(ctx context.Context, src Source, d Delivery) error
 
 	// Parse extracts the messages of a verified delivery.
 	// Returns EINVALID when the body cannot be parsed or lacks the dedupe key.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 )
 
@@ -260,9 +261,112 @@ type ReconcileStore interface {
 	// RecordConflict records a conflict the reconciliation found; a person's
 	// resolution of the same conflict stands.
 	RecordConflict(ctx context.Context, orderRef string, ch ConflictChange) error
+	// StorefrontOrders walks the orders whose applied snapshot came from source
+	// with a provider time in [since, until], in RefOrder: a keyset cursor, a page
+	// in memory at a time. Status is the storefront's as stored (not Tradewind's
+	// own override).
+	StorefrontOrders(ctx context.Context, source string, since, until time.Time) iter.Seq2[Order, error]
+	// StorefrontOrder returns order ref as StorefrontOrders states it, or nil
+	// when Tradewind holds none.
+	StorefrontOrder(ctx context.Context, ref string) (*Order, error)
 	// StockDrift returns the SKUs whose counters differ from their ledger's sums.
 	StockDrift(ctx context.Context) ([]StockDrift, error)
 	// FixDrift sets a SKU's counters to its ledger's sums, with the SKU locked,
 	// and reports whether it changed anything.
 	FixDrift(ctx context.Context, sku string) (bool, error)
+}
+
+// StorefrontOrder is an order as a storefront's own listing states it.
+type StorefrontOrder struct {
+	Ref string
+	// Version is the storefront's version of the order, as its webhooks'
+	// snapshots carry it (Event.Version: its updated time in unix milliseconds).
+	Version  int64
+	Snapshot OrderSnapshot
+	// PaymentStatus is the storefront's word on the money (Shopify's
+	// financial_status, WooCommerce's and BigCommerce's paid states) in
+	// Tradewind's terms; "" when it states none Tradewind can compare.
+	PaymentStatus PaymentStatus
+	// Refunded reports whether the listing carries the refunds the storefront
+	// sends as events of their own (Shopify's refunds/create), so that they can
+	// be replayed.
+	Refunded bool
+}
+
+// OrderRepair is what a storefront's listed order can replay of the webhooks
+// Tradewind missed: the snapshot itself, the payment the storefront reports
+// with it, its refunds.
+type OrderRepair struct {
+	Snapshot bool // Tradewind holds no snapshot, or an older one
+	Paid     bool // the storefront says paid; Tradewind has captured less
+	Refunds  bool // the storefront lists refunds Tradewind does not hold
+}
+
+// Any reports whether anything is to be replayed.
+func (r OrderRepair) Any() bool { return r.Snapshot || r.Paid || r.Refunds }
+
+// paidStates are the storefront payment states that mean the money was taken.
+var paidStates = map[PaymentStatus]bool{PayPaid: true, PayPartiallyRefunded: true, PayRefunded: true}
+
+// beyondStorefront are Tradewind payment states a storefront's listing cannot
+// state (an overpayment, a dispute the gateway reported): not compared.
+var beyondStorefront = map[PaymentStatus]bool{PayOverpaid: true, PayDisputed: true, "charged_back": true}
+
+// CompareStorefrontOrder decides how a storefront's listed order (theirs) and
+// Tradewind's (ours, nil when Tradewind has none; its Status the storefront's as
+// stored, not Tradewind's own override) compare, and what to replay.
+//
+// Missing is what the listing can repair, because it is what the storefront's
+// webhooks would have said: an order Tradewind does not hold (or knows only from
+// a payment), or holds at an older version (an update it missed); a payment the
+// storefront reports and Tradewind has not captured; refunds it lists that
+// Tradewind does not hold. Anything else held differently at the same version —
+// status, total, currency (CompareOrder) or the payment's state — is a
+// Mismatch, detail naming both values.
+func CompareStorefrontOrder(theirs StorefrontOrder, ours *Order) (Finding, OrderRepair, string) {
+	ref := theirs.Ref
+	if f, detail := CompareOrder(ref, theirs.Snapshot, ours); f == Missing {
+		return Missing, OrderRepair{Snapshot: true, Paid: paidStates[theirs.PaymentStatus],
+			Refunds: theirs.Refunded && (theirs.PaymentStatus == PayRefunded || theirs.PaymentStatus == PayPartiallyRefunded)}, detail
+	}
+	var rep OrderRepair
+	var missed []string
+	if ours.Version < theirs.Version {
+		rep.Snapshot = true
+		missed = append(missed, fmt.Sprintf("an update (storefront version %d, Tradewind %d)", theirs.Version, ours.Version))
+	}
+	if !beyondStorefront[ours.PaymentStatus] && theirs.PaymentStatus != ours.PaymentStatus {
+		if paidStates[theirs.PaymentStatus] && !paidStates[ours.PaymentStatus] {
+			rep.Paid = true
+			missed = append(missed, fmt.Sprintf("the payment (storefront %s, Tradewind %s)", theirs.PaymentStatus, ours.PaymentStatus))
+		}
+		if theirs.Refunded && (theirs.PaymentStatus == PayRefunded || theirs.PaymentStatus == PayPartiallyRefunded) &&
+			ours.PaymentStatus != PayRefunded {
+			rep.Refunds = true
+			missed = append(missed, fmt.Sprintf("refunds (storefront %s, Tradewind %s)", theirs.PaymentStatus, ours.PaymentStatus))
+		}
+	}
+	if rep.Any() {
+		return Missing, rep, fmt.Sprintf("order %s: Tradewind missed %s", ref, strings.Join(missed, " and "))
+	}
+	if f, detail := CompareOrder(ref, theirs.Snapshot, ours); f != Agree {
+		return f, rep, detail
+	}
+	if theirs.PaymentStatus != "" && !beyondStorefront[ours.PaymentStatus] && theirs.PaymentStatus != ours.PaymentStatus {
+		return Mismatch, rep, fmt.Sprintf("order %s: payment status differs: storefront %s, Tradewind %s", ref, theirs.PaymentStatus, ours.PaymentStatus)
+	}
+	return Agree, rep, ""
+}
+
+// RefOrder orders storefront order refs: shorter first, then by bytes, which
+// is numeric order for the decimal ids Shopify, WooCommerce and BigCommerce
+// give their orders.
+func RefOrder(a, b string) int {
+	if len(a) != len(b) {
+		if len(a) < len(b) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(a, b)
 }

@@ -76,3 +76,61 @@ func TestReconciliationConflict(t *testing.T) {
 		}
 	}
 }
+
+func TestCompareStorefrontOrder(t *testing.T) {
+	t.Parallel()
+	theirs := func(st PaymentStatus, refunded bool) StorefrontOrder {
+		return StorefrontOrder{Ref: "1001", Version: 2000, Snapshot: OrderSnapshot{Status: StatusPlaced, Currency: "USD", Total: 1000},
+			PaymentStatus: st, Refunded: refunded}
+	}
+	held := func(version int64, st PaymentStatus) *Order {
+		return &Order{Ref: "1001", Status: StatusPlaced, Currency: "USD", Total: 1000, Version: version, PaymentStatus: st}
+	}
+	tests := []struct {
+		name      string
+		theirs    StorefrontOrder
+		ours      *Order
+		want      Finding
+		repair    OrderRepair
+		detailHas []string
+	}{
+		{"same", theirs(PayPaid, false), held(2000, PayPaid), Agree, OrderRepair{}, nil},
+		{"not held", theirs(PayPaid, false), nil, Missing, OrderRepair{Snapshot: true, Paid: true}, []string{"Tradewind does not"}},
+		{"not held, refunded", theirs(PayRefunded, true), nil, Missing, OrderRepair{Snapshot: true, Paid: true, Refunds: true}, nil},
+		{"known from a payment only", theirs(PayUnpaid, false), &Order{Status: StatusPending}, Missing, OrderRepair{Snapshot: true}, nil},
+		{"older version here", theirs(PayUnpaid, false), held(1000, PayUnpaid), Missing, OrderRepair{Snapshot: true}, []string{"version 2000", "Tradewind 1000"}},
+		{"paid there", theirs(PayPaid, false), held(2000, PayUnpaid), Missing, OrderRepair{Paid: true}, []string{"storefront paid", "Tradewind unpaid"}},
+		{"refund listed", theirs(PayRefunded, true), held(2000, PayPaid), Missing, OrderRepair{Refunds: true}, nil},
+		{"refunded, refund not listed", theirs(PayRefunded, false), held(2000, PayPaid), Mismatch, OrderRepair{}, []string{"storefront refunded", "Tradewind paid"}},
+		{"unpaid there, paid here", theirs(PayUnpaid, false), held(2000, PayPaid), Mismatch, OrderRepair{}, []string{"storefront unpaid", "Tradewind paid"}},
+		{"disputed here is beyond the storefront", theirs(PayPaid, false), held(2000, PayDisputed), Agree, OrderRepair{}, nil},
+		{"storefront states no payment", theirs("", false), held(2000, PayPaid), Agree, OrderRepair{}, nil},
+		{"total differs at the same version", StorefrontOrder{Ref: "1001", Version: 2000, Snapshot: OrderSnapshot{Status: StatusPlaced, Currency: "USD", Total: 1250}},
+			held(2000, PayUnpaid), Mismatch, OrderRepair{}, []string{"storefront 1250", "Tradewind 1000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, repair, detail := CompareStorefrontOrder(tt.theirs, tt.ours)
+			if got != tt.want || repair != tt.repair {
+				t.Errorf("finding %d, repair %+v; want %d, %+v (%s)", got, repair, tt.want, tt.repair, detail)
+			}
+			for _, s := range tt.detailHas {
+				if !strings.Contains(detail, s) {
+					t.Errorf("detail %q; want it to name %q", detail, s)
+				}
+			}
+		})
+	}
+}
+
+func TestRefOrder(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		a, b string
+		want int
+	}{{"9", "10", -1}, {"10", "9", 1}, {"820982911946154508", "820982911946154508", 0}, {"1001", "1002", -1}} {
+		if got := RefOrder(tt.a, tt.b); got != tt.want {
+			t.Errorf("RefOrder(%q, %q) = %d; want %d", tt.a, tt.b, got, tt.want)
+		}
+	}
+}

@@ -49,8 +49,8 @@ func NewProcessWebhookTask(inboxID int64, queue string) *asynq.Task {
 type ProcessWebhook struct {
 	Inbox     domain.Inbox
 	Applier   domain.Applier
-	Source    func(id string) (domain.Source, bool)
-	Provider  func(kind string) (domain.Provider, bool)
+	Sources   domain.SourceLookup
+	Providers domain.ProviderRegistry
 	Logger    *slog.Logger
 	OnApplied func(source, outcome string) // metrics hook; may be nil
 	// MaxAttempts bounds the attempts at one entry (DefaultMaxAttempts when 0).
@@ -139,11 +139,11 @@ func (h *ProcessWebhook) fail(ctx context.Context, entry domain.InboxEntry, log 
 }
 
 func (h *ProcessWebhook) process(ctx context.Context, entry domain.InboxEntry, log *slog.Logger) error {
-	src, ok := h.Source(entry.Source)
+	src, ok := h.Sources.Source(entry.Source)
 	if !ok {
 		return domain.Errorf(domain.EINVALID, "source %q is no longer configured; add it back to the sources file and replay", entry.Source)
 	}
-	p, ok := h.Provider(src.Provider)
+	p, ok := h.Providers.Provider(src.Provider)
 	if !ok {
 		return domain.Errorf(domain.EINVALID, "provider %q is unknown", src.Provider)
 	}

@@ -28,7 +28,7 @@ type fakeProvider struct {
 
 func (fakeProvider) Kind() string                                                   { return "fake" }
 func (fakeProvider) CheckSource(domain.Source) error                                { return nil }
-func (fakeProvider) Verify(domain.Source, domain.Delivery) error                    { return nil }
+func (fakeProvider) Verify(context.Context, domain.Source, domain.Delivery) error   { return nil }
 func (fakeProvider) Handles(string) bool                                            { return true }
 func (fakeProvider) Parse(domain.Source, domain.Delivery) ([]domain.Message, error) { return nil, nil }
 func (p fakeProvider) Normalize(_ domain.Source, m domain.Message) ([]domain.Event, error) {
@@ -47,12 +47,16 @@ func (f *fakeFetcher) Fetch(_ context.Context, _ domain.Source, m domain.Message
 	return m, nil
 }
 
+// oneProvider is a registry of one provider, whatever the kind.
+type oneProvider struct{ p domain.Provider }
+
+func (o oneProvider) Provider(string) (domain.Provider, bool) { return o.p, true }
+
 func (e *env) handler(p domain.Provider, src domain.Source) *jobs.ProcessWebhook {
 	return &jobs.ProcessWebhook{
 		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db},
-		Source:   func(id string) (domain.Source, bool) { return src, id == src.ID },
-		Provider: func(string) (domain.Provider, bool) { return p, true },
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Sources: domain.Sources{src.ID: src}, Providers: oneProvider{p},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }
 

@@ -62,7 +62,9 @@ type sourceReconciler func(ctx context.Context, r *Reconciler, src domain.Source
 
 // byProvider are the providers whose records can be listed.
 var byProvider = map[string]sourceReconciler{
-	"stripe": reconcileStripe,
+	"stripe":      reconcileStripe,
+	"shopify":     reconcileShopify,
+	"woocommerce": reconcileWooCommerce,
 }
 
 // Supported reports whether a provider's sources can be reconciled.

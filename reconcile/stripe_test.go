@@ -53,8 +53,8 @@ func newEnv(t *testing.T) *env {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.apply = &jobs.ProcessWebhook{
 		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Source:   func(id string) (domain.Source, bool) { return e.src, id == e.src.ID },
-		Provider: lookup, Logger: logger,
+		Sources:   domain.Sources{e.src.ID: e.src},
+		Providers: registry.New(), Logger: logger,
 	}
 	e.rec = reconcile.New(reconcile.Params{
 		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 50, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},

@@ -22,6 +22,7 @@
 package adyen
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -155,7 +156,7 @@ func items(body []byte) ([]Item, [][]byte, error) {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	if err := webhook.RequireSecrets(src); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package adyen_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -54,7 +55,7 @@ func TestKnownAnswerVector(t *testing.T) {
 	s := domain.Source{ID: "kat", Secrets: []string{k.HMACKeyHex}}
 	p := adyen.Provider{}
 	d := domain.Delivery{Body: k.Notification, ReceivedAt: now}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	msgs, err := p.Parse(s, d)
@@ -80,7 +81,7 @@ func TestKnownAnswerVector(t *testing.T) {
 			b[i] ^= 0x20
 			*f = string(b)
 			body := batchOf(t, it)
-			if err := p.Verify(s, domain.Delivery{Body: body}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			if err := p.Verify(context.Background(), s, domain.Delivery{Body: body}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Fatalf("field %d byte %d changed: Verify = %v, want %s", fi, i, err, domain.EUNAUTHORIZED)
 			}
 		}
@@ -89,11 +90,11 @@ func TestKnownAnswerVector(t *testing.T) {
 	for _, v := range []int64{1001, 100, 0, -1000} {
 		it2 := it
 		it2.Amount.Value = v
-		if err := p.Verify(s, domain.Delivery{Body: batchOf(t, it2)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), s, domain.Delivery{Body: batchOf(t, it2)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Errorf("value %d: Verify = %v, want %s", v, err, domain.EUNAUTHORIZED)
 		}
 	}
-	if err := p.Verify(s, domain.Delivery{Body: batchOf(t, it)}); err != nil {
+	if err := p.Verify(context.Background(), s, domain.Delivery{Body: batchOf(t, it)}); err != nil {
 		t.Errorf("re-encoded vector: Verify = %v (only the signed fields count)", err)
 	}
 }
@@ -155,7 +156,7 @@ func TestContract(t *testing.T) {
 			o := webhook.SampleOptions{EventID: "evt_contract_1", OrderRef: "1001", SKU: "SKU-1", Quantity: 2, Amount: 2500, Currency: "USD", Now: now}
 			d := sample(t, src, typ, o)
 			t.Run("signed sample verifies, parses and normalizes", func(t *testing.T) {
-				if err := p.Verify(src, d); err != nil {
+				if err := p.Verify(context.Background(), src, d); err != nil {
 					t.Fatalf("Verify = %v", err)
 				}
 				msgs, err := p.Parse(src, d)
@@ -193,14 +194,14 @@ func TestContract(t *testing.T) {
 			t.Run("empty secret list is rejected", func(t *testing.T) {
 				none := src
 				none.Secrets = nil
-				if err := p.Verify(none, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				if err := p.Verify(context.Background(), none, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 					t.Errorf("Verify = %v", err)
 				}
 			})
 			t.Run("missing signature is rejected", func(t *testing.T) {
 				it := sampleItem(t, d)
 				delete(it.AdditionalData, "hmacSignature")
-				if err := p.Verify(src, domain.Delivery{Body: batchOf(t, it)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				if err := p.Verify(context.Background(), src, domain.Delivery{Body: batchOf(t, it)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 					t.Errorf("Verify = %v", err)
 				}
 			})
@@ -218,14 +219,14 @@ func TestContract(t *testing.T) {
 				for name, edit := range edits {
 					it := sampleItem(t, d)
 					edit(&it)
-					if err := p.Verify(src, domain.Delivery{Body: batchOf(t, it)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+					if err := p.Verify(context.Background(), src, domain.Delivery{Body: batchOf(t, it)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 						t.Errorf("%s changed: Verify = %v", name, err)
 					}
 				}
 				for _, i := range []int{0, len(d.Body) - 1} { // the JSON frame
 					bad := bytes.Clone(d.Body)
 					bad[i] ^= 0x01
-					if err := p.Verify(src, domain.Delivery{Body: bad}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+					if err := p.Verify(context.Background(), src, domain.Delivery{Body: bad}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 						t.Errorf("byte %d changed: Verify = %v", i, err)
 					}
 				}
@@ -234,21 +235,21 @@ func TestContract(t *testing.T) {
 				good := sampleItem(t, d)
 				bad := good
 				bad.PSPReference = "FORGED0000000000"
-				if err := p.Verify(src, domain.Delivery{Body: batchOf(t, good, bad)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				if err := p.Verify(context.Background(), src, domain.Delivery{Body: batchOf(t, good, bad)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 					t.Errorf("Verify = %v", err)
 				}
 			})
 			t.Run("wrong secret is rejected", func(t *testing.T) {
 				other := src
 				other.Secrets = []string{otherKey}
-				if err := p.Verify(other, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+				if err := p.Verify(context.Background(), other, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 					t.Errorf("Verify = %v", err)
 				}
 			})
 			t.Run("older rotated secret is accepted", func(t *testing.T) {
 				rotated := src
 				rotated.Secrets = []string{otherKey, key}
-				if err := p.Verify(rotated, d); err != nil {
+				if err := p.Verify(context.Background(), rotated, d); err != nil {
 					t.Errorf("Verify = %v", err)
 				}
 			})
@@ -270,7 +271,7 @@ func TestBatchYieldsOneMessagePerItem(t *testing.T) {
 		its = append(its, sampleItem(t, sample(t, src, typ, o)))
 	}
 	d := domain.Delivery{Body: batchOf(t, its...), ReceivedAt: now}
-	if err := p.Verify(src, d); err != nil {
+	if err := p.Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	msgs, err := p.Parse(src, d)
@@ -448,7 +449,7 @@ func FuzzVerifyParse(f *testing.F) {
 	f.Add(uint8(0), read(f, "kat_adyen_go_hmacvalidator.json"))
 	f.Fuzz(func(t *testing.T, _ uint8, body []byte) {
 		d := domain.Delivery{Body: body, Header: http.Header{}, ReceivedAt: now}
-		err := p.Verify(src, d)
+		err := p.Verify(context.Background(), src, d)
 		msgs, perr := p.Parse(src, d)
 		if err == nil {
 			if perr != nil {

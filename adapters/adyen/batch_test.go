@@ -1,6 +1,7 @@
 package adyen_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,7 +26,7 @@ func TestBatchOfSamplesVerifiesItemByItem(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := webhooktest.Delivery(b, now)
-	if err := p.Verify(src, d); err != nil {
+	if err := p.Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify(batch) = %v", err)
 	}
 	msgs, err := p.Parse(src, d)

@@ -1,6 +1,7 @@
 package adyen_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -290,7 +291,7 @@ func TestSignedNonISOCurrency(t *testing.T) {
 	if it.Amount.Value != 15000 || !strings.Contains(it.SigningString(), ":15000:IDR:") {
 		t.Fatalf("signed item = %d %q, want Adyen's value 15000 in the signing string", it.Amount.Value, it.SigningString())
 	}
-	if err := p.Verify(src, d); err != nil {
+	if err := p.Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	msgs, err := p.Parse(src, d)

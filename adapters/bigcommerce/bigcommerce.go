@@ -51,6 +51,7 @@
 package bigcommerce
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -157,7 +158,7 @@ func isStoreHash(h string) bool {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	if err := webhook.RequireSecrets(src); err != nil {
 		return err
 	}

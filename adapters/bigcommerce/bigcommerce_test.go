@@ -66,20 +66,20 @@ func TestKnownAnswerVector(t *testing.T) {
 	s := domain.Source{ID: "kat", Secrets: []string{k.Secret}}
 	d := domain.Delivery{Header: h, Body: []byte(k.Body), ReceivedAt: time.Unix(ts, 0)}
 	p := bigcommerce.Provider{}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	for i := range d.Body {
 		bad := d
 		bad.Body = []byte(k.Body)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); err == nil {
+		if err := p.Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with byte %d changed", i)
 		}
 	}
 	late := d
 	late.ReceivedAt = d.ReceivedAt.Add(301 * time.Second)
-	if err := p.Verify(s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := p.Verify(context.Background(), s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify 301 s after signing = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 }
@@ -89,13 +89,13 @@ func TestClientSecretIsRawKey(t *testing.T) {
 	at := time.Unix(1561479335, 0)
 	body := read(t, "bc_docs_store_order_created.json")
 	d := sign(t, src, body, at)
-	if err := (bigcommerce.Provider{}).Verify(src, d); err != nil {
+	if err := (bigcommerce.Provider{}).Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	// The same signature is not accepted when the client secret is taken as base64.
 	asStandard := src
 	asStandard.Secrets = []string{"whsec_" + src.Secrets[0]}
-	if err := (bigcommerce.Provider{}).Verify(asStandard, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (bigcommerce.Provider{}).Verify(context.Background(), asStandard, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify with the secret read as base64 = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 }
@@ -216,7 +216,7 @@ func parse(t *testing.T, p bigcommerce.Provider, s domain.Source, name string) d
 	}
 	_ = json.Unmarshal(body, &created)
 	d := sign(t, s, body, time.Unix(created.CreatedAt, 0))
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	msgs, err := p.Parse(s, d)

@@ -73,7 +73,7 @@ func TestFakeStoreCompletesSamples(t *testing.T) {
 				t.Fatal(err)
 			}
 			d := webhooktest.Delivery(req, at)
-			if err := p.Verify(s, d); err != nil {
+			if err := p.Verify(context.Background(), s, d); err != nil {
 				t.Fatalf("Verify = %v", err)
 			}
 			msgs, err := p.Parse(s, d)

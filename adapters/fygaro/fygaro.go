@@ -19,6 +19,7 @@
 package fygaro
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -69,7 +70,7 @@ func (Provider) CheckSource(src domain.Source) error {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	return webhook.VerifyTimestamped(src, d.Header.Get(SignatureHeader), d.Body, d.ReceivedAt, Tolerance)
 }
 

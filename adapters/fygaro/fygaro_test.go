@@ -1,6 +1,7 @@
 package fygaro_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -39,14 +40,14 @@ func TestKnownAnswerVector(t *testing.T) {
 	at := time.Unix(k.T, 0)
 	d := domain.Delivery{Header: http.Header{"Fygaro-Signature": {k.Signature}}, Body: body, ReceivedAt: at}
 	p := fygaro.Provider{}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	for i := range body {
 		bad := d
 		bad.Body = append([]byte(nil), body...)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); err == nil {
+		if err := p.Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with byte %d changed", i)
 		}
 	}
@@ -69,7 +70,7 @@ func TestKnownAnswerVector(t *testing.T) {
 				s.Secrets = []string{"fyg_other"}
 			}
 			tt.edit(&bad)
-			if err := p.Verify(s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			if err := p.Verify(context.Background(), s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 			}
 		})

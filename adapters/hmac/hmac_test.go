@@ -1,6 +1,7 @@
 package hmac_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestKnownAnswerVector(t *testing.T) {
 	body := []byte(kat.Payload)
 	d := domain.Delivery{Header: http.Header{http.CanonicalHeaderKey(kat.Header): {kat.Expected}}, Body: body}
 	p := hmac.Provider{}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	if sig, _, _ := hmac.Sign(s, kat.Secret, body, time.Time{}); sig != kat.Expected {
@@ -51,7 +52,7 @@ func TestKnownAnswerVector(t *testing.T) {
 		bad := d
 		bad.Body = append([]byte(nil), body...)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Fatalf("Verify accepted the vector with byte %d changed: %v", i, err)
 		}
 	}
@@ -69,7 +70,7 @@ func TestKnownAnswerVector(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := s
 			s.Settings = tt.settings
-			if err := p.Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			if err := p.Verify(context.Background(), s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 			}
 		})
@@ -128,7 +129,7 @@ func TestSenderRotationSeveralSignatures(t *testing.T) {
 	}
 	other, _, _ := hmac.Sign(plain, "new-secret", r.Body, time.Time{})
 	r.Header.Set("X-Signature", other+", "+r.Header.Get("X-Signature"))
-	if err := (hmac.Provider{}).Verify(plain, domain.Delivery{Header: r.Header, Body: r.Body}); err != nil {
+	if err := (hmac.Provider{}).Verify(context.Background(), plain, domain.Delivery{Header: r.Header, Body: r.Body}); err != nil {
 		t.Errorf("Verify with [new, old] signatures = %v", err)
 	}
 }

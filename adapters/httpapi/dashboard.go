@@ -297,11 +297,11 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 	} else {
 		b.OpenConflicts, b.OpenConflictsMore = len(open), len(open) == conflictCap
 	}
-	if s.p.QueueDepth == nil {
+	if s.p.Backlog == nil {
 		b.QueueError = "not reported by this process"
 	} else {
 		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		n, err := s.p.QueueDepth(qctx)
+		n, err := s.p.Backlog.Backlog(qctx)
 		cancel()
 		if err != nil {
 			b.QueueError = "Redis does not answer (TRADEWIND_REDIS_URL); webhooks are still stored and are queued when it returns"

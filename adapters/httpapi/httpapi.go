@@ -25,15 +25,15 @@ import (
 
 // Params are the server's dependencies.
 type Params struct {
-	Sources   func(id string) (domain.Source, bool)
-	Providers func(kind string) (domain.Provider, bool)
+	Sources   domain.SourceLookup
+	Providers domain.ProviderRegistry
 	Inbox     domain.Inbox
 	// Transmissions makes transmission ids single-use for providers that need it
 	// (domain.SingleUse: PayPal); nil checks nothing.
 	Transmissions domain.Transmissions
-	// Enqueue queues an inbox entry for the workers. A failure is logged, never
+	// Queue hands stored webhooks to the workers. A failure is logged, never
 	// answered: the entry is committed and the sweeper queues it later.
-	Enqueue   func(ctx context.Context, inboxID int64, src domain.Source) error
+	Queue     domain.WebhookQueue
 	Orders    domain.OrderReader
 	Conflicts domain.Conflicts
 	Inventory domain.Inventory
@@ -69,10 +69,10 @@ type Params struct {
 	// MaxInflightBody bounds the request body bytes held at once across all
 	// connections (0: DefaultMaxInflightBody); past it, 503 with Retry-After.
 	MaxInflightBody int64
-	// QueueDepth reports the tasks waiting (pending or retrying) in the queues; the
-	// ingress reads it at most once a second. ShedQueueDepth is the depth above
-	// which webhooks are answered 503 (load shedding); 0 or a nil QueueDepth is off.
-	QueueDepth     func(ctx context.Context) (int, error)
+	// Backlog reports the tasks waiting for a worker (jobs.Backlog); the ingress
+	// reads it at most once a second. ShedQueueDepth is the backlog above which
+	// webhooks are answered 503 (load shedding); 0 or a nil Backlog is off.
+	Backlog        domain.BacklogReader
 	ShedQueueDepth int
 	// Reconciliations are the reconciliation reports; StartReconciliation stores
 	// a running one and queues its run. Returns EINVALID for a bad request.

@@ -44,12 +44,12 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if cl := c.Request().Header.ContentLength(); cl > s.p.MaxBody {
 		return reject(domain.CausePayloadTooLarge, tooLarge(cl, s.p.MaxBody, "TRADEWIND_MAX_BODY_BYTES"))
 	}
-	src, ok := s.p.Sources(sourceID)
+	src, ok := s.p.Sources.Source(sourceID)
 	if !ok {
 		return reject(domain.CauseUnknownSource, domain.Errorf(domain.ENOTFOUND,
 			"no source %q is configured; add it to the sources file (TRADEWIND_SOURCES_FILE) or fix the URL", sourceID))
 	}
-	provider, ok := s.p.Providers(src.Provider)
+	provider, ok := s.p.Providers.Provider(src.Provider)
 	if !ok {
 		return domain.Errorf(domain.EINTERNAL, "source %q names unknown provider %q", src.ID, src.Provider)
 	}
@@ -74,7 +74,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		ReceivedAt: start,
 	}
 	s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
-	if err := provider.Verify(src, d); err != nil {
+	if err := provider.Verify(c.UserContext(), src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}
 	if cause, err := s.claimTransmission(c.UserContext(), provider, src, d); err != nil {
@@ -162,7 +162,7 @@ func messageError(err error, i, n int) error {
 // enqueue queues a committed entry. Failure is not the provider's problem: the
 // entry is safe in PostgreSQL and the sweeper will queue it.
 func (s *Server) enqueue(ctx context.Context, id int64, src domain.Source) {
-	if err := s.p.Enqueue(ctx, id, src); err != nil {
+	if err := s.p.Queue.Enqueue(ctx, id, src); err != nil {
 		s.warn.Warn(ctx, "enqueue", "could not queue a stored webhook; the sweeper will queue it",
 			slog.Int64("inbox_id", id), slog.String("source", src.ID), slog.String("error", err.Error()))
 	}
@@ -203,8 +203,8 @@ func requestHeader(c *fiber.Ctx) http.Header {
 // metricSource keeps label cardinality bounded: unknown sources share one label.
 // It returns the configured id, never the request's own string: Fiber's strings
 // point into a buffer the next request reuses, and a label outlives the request.
-func metricSource(id string, sources func(string) (domain.Source, bool)) string {
-	if src, ok := sources(id); ok {
+func metricSource(id string, sources domain.SourceLookup) string {
+	if src, ok := sources.Source(id); ok {
 		return src.ID
 	}
 	return "unknown"

@@ -53,8 +53,18 @@ type guardEnv struct {
 // clock and queue depth.
 func newGuardEnv(t *testing.T, sources map[string]domain.Source, depth func(context.Context) (int, error), shedAt int) *guardEnv {
 	t.Helper()
-	return newGuardEnvWith(t, sources, func(p *httpapi.Params) { p.QueueDepth, p.ShedQueueDepth = depth, shedAt })
+	return newGuardEnvWith(t, sources, func(p *httpapi.Params) { p.Backlog, p.ShedQueueDepth = backlogFunc(depth), shedAt })
 }
+
+// backlogFunc is a domain.BacklogReader that answers with a function.
+type backlogFunc func(context.Context) (int, error)
+
+func (f backlogFunc) Backlog(ctx context.Context) (int, error) { return f(ctx) }
+
+// noQueue is a domain.WebhookQueue that queues nothing.
+type noQueue struct{}
+
+func (noQueue) Enqueue(context.Context, int64, domain.Source) error { return nil }
 
 // newGuardEnvWith is newGuardEnv with params changed by set.
 func newGuardEnvWith(t *testing.T, sources map[string]domain.Source, set func(p *httpapi.Params)) *guardEnv {
@@ -62,10 +72,10 @@ func newGuardEnvWith(t *testing.T, sources map[string]domain.Source, set func(p 
 	db := pgtest.Open(t, 5)
 	e := &guardEnv{t: t, db: db, clock: &clock{now: time.Now()}}
 	p := httpapi.Params{
-		Sources:   func(id string) (domain.Source, bool) { s, ok := sources[id]; return s, ok },
-		Providers: func(kind string) (domain.Provider, bool) { return stripe.Provider{}, kind == stripe.Kind },
+		Sources:   domain.Sources(sources),
+		Providers: registry.New(),
 		Inbox:     &postgres.Inbox{DB: db},
-		Enqueue:   func(context.Context, int64, domain.Source) error { return nil },
+		Queue:     noQueue{},
 		Metrics:   tprom.New(),
 		APIToken:  "guard-test-token-0123", MaxBody: 64 << 10,
 		Logger: slog.New(slog.DiscardHandler), Now: e.clock.Now,
@@ -251,7 +261,7 @@ func TestUnsignedRequestsAreLimitedByDefault(t *testing.T) {
 		"pt":   {ID: "pt", Provider: powertranz.Kind},
 		"acme": {ID: "acme", Provider: stripe.Kind, Secrets: []string{secret}},
 	}, func(p *httpapi.Params) {
-		p.Providers = func(kind string) (domain.Provider, bool) { a, ok := registry.Lookup(kind); return a, ok }
+		p.Providers = registry.New()
 	})
 	callback := func(i int) reply {
 		req, err := powertranz.Provider{}.Sample(domain.Source{ID: "pt"}, powertranz.EventCallback,

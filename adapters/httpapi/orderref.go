@@ -29,7 +29,7 @@ func (s *Server) noteOrderRef(c *fiber.Ctx, src domain.Source, body []byte) {
 // own message (a batch carries several orders), a rejection's from the context.
 type orderRefInbox struct {
 	domain.Inbox
-	sources func(id string) (domain.Source, bool)
+	sources domain.SourceLookup
 }
 
 func (b orderRefInbox) Insert(ctx context.Context, entries []domain.InboxEntry) ([]domain.InsertResult, error) {
@@ -38,7 +38,7 @@ func (b orderRefInbox) Insert(ctx context.Context, entries []domain.InboxEntry) 
 			continue
 		}
 		key := ""
-		if src, ok := b.sources(entries[i].Source); ok {
+		if src, ok := b.sources.Source(entries[i].Source); ok {
 			key = src.Setting("order_ref_key", "")
 		}
 		entries[i].OrderRef = domain.OrderRefHint(entries[i].Body, key)

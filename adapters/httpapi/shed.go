@@ -30,7 +30,7 @@ type shedder struct {
 
 // overloaded reports whether webhooks should be shed now, and the depth seen.
 func (s *Server) overloaded() (bool, int) {
-	if s.p.ShedQueueDepth <= 0 || s.p.QueueDepth == nil {
+	if s.p.ShedQueueDepth <= 0 || s.p.Backlog == nil {
 		return false, 0
 	}
 	now := s.p.Now()
@@ -51,7 +51,7 @@ func (s *Server) overloaded() (bool, int) {
 func (s *Server) readDepth() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	depth, err := s.p.QueueDepth(ctx)
+	depth, err := s.p.Backlog.Backlog(ctx)
 	if err != nil {
 		s.p.Logger.Debug("could not read the queue depth for load shedding", slog.String("error", err.Error()))
 		depth = 0

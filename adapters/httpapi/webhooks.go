@@ -155,7 +155,7 @@ func (s *Server) replay(ctx context.Context, id int64) (domain.InboxEntry, error
 	if err != nil {
 		return e, err
 	}
-	src, ok := s.p.Sources(e.Source)
+	src, ok := s.p.Sources.Source(e.Source)
 	if !ok {
 		src = domain.Source{ID: e.Source, Provider: e.Provider}
 	}

@@ -146,7 +146,7 @@ func TestCertificateFetchHasATimeout(t *testing.T) {
 		return nil, r.Context().Err()
 	}}
 	p := paypal.New(paypal.Options{Client: &http.Client{Transport: hang}, FetchTimeout: 50 * time.Millisecond, InsecureSkipCertChecks: true})
-	if err := p.Verify(s, k.d); domain.ErrorCode(err) != domain.EUNAVAILABLE {
+	if err := p.Verify(context.Background(), s, k.d); domain.ErrorCode(err) != domain.EUNAVAILABLE {
 		t.Fatalf("Verify with a hanging certificate URL = %v, want %s", err, domain.EUNAVAILABLE)
 	}
 }

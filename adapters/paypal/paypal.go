@@ -182,7 +182,7 @@ func SignedMessage(transmissionID, transmissionTime, webhookID string, body []by
 
 // Verify implements domain.Provider. Returns EUNAVAILABLE when the certificate cannot be
 // fetched (PayPal retries), EUNAUTHORIZED for everything else that fails.
-func (p Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (p Provider) Verify(ctx context.Context, src domain.Source, d domain.Delivery) error {
 	webhookID := strings.TrimSpace(src.Settings[SettingWebhookID])
 	if webhookID == "" {
 		return webhook.Reject("source %q has no webhook_id; PayPal signs the webhook id, so set webhook_id to the id PayPal shows for this webhook", src.ID)
@@ -206,7 +206,7 @@ func (p Provider) Verify(src domain.Source, d domain.Delivery) error {
 	if err != nil {
 		return webhook.Reject("PAYPAL-TRANSMISSION-SIG is not base64")
 	}
-	certs, err := p.certificates(src, h.Get(HeaderCertURL), d.ReceivedAt)
+	certs, err := p.certificates(ctx, src, h.Get(HeaderCertURL), d.ReceivedAt)
 	if err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func (p Provider) Verify(src domain.Source, d domain.Delivery) error {
 }
 
 // certificates returns the certificates a delivery may be signed with, checked at t.
-func (p Provider) certificates(src domain.Source, certURL string, t time.Time) ([]*x509.Certificate, error) {
+func (p Provider) certificates(ctx context.Context, src domain.Source, certURL string, t time.Time) ([]*x509.Certificate, error) {
 	if f := src.Settings[SettingCertFile]; f != "" {
 		pinned, err := p.loadPinned(f)
 		if err != nil {
@@ -241,7 +241,7 @@ func (p Provider) certificates(src domain.Source, certURL string, t time.Time) (
 	if err != nil {
 		return nil, err
 	}
-	chain, err := p.fetch(u)
+	chain, err := p.fetch(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -285,15 +285,16 @@ func paypalHost(h string) bool {
 // maxCertBytes bounds a fetched certificate chain.
 const maxCertBytes = 64 << 10
 
-func (p Provider) fetch(u *url.URL) ([]*x509.Certificate, error) {
+// fetch downloads the chain at u, or takes it from the cache. The download ends with
+// ctx (the request's) or after FetchTimeout, whichever comes first.
+func (p Provider) fetch(ctx context.Context, u *url.URL) ([]*x509.Certificate, error) {
 	key := u.String()
 	if p.cache != nil {
 		if chain, ok := p.cache.certs.get(key); ok {
 			return chain, nil
 		}
 	}
-	// Verify has no context of its own yet: the download is bounded by FetchTimeout.
-	ctx, cancel := context.WithTimeout(context.Background(), p.timeout())
+	ctx, cancel := context.WithTimeout(ctx, p.timeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, key, nil)
 	if err != nil {

@@ -2,6 +2,7 @@ package paypal_test
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,14 +90,14 @@ func TestKnownAnswerVector(t *testing.T) {
 	}
 	// The pinned certificate is valid at the delivery's own time: no check is skipped.
 	p := paypal.Provider{}
-	if err := p.Verify(s, k.d); err != nil {
+	if err := p.Verify(context.Background(), s, k.d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	for i := range k.d.Body {
 		bad := k.d
 		bad.Body = bytes.Clone(k.d.Body)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Fatalf("Verify accepted the vector with byte %d changed: %v", i, err)
 		}
 	}
@@ -126,7 +127,7 @@ func TestKnownAnswerVector(t *testing.T) {
 			d := k.d
 			d.Header = k.d.Header.Clone()
 			tt.edit(&s2, &d)
-			if err := p.Verify(s2, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			if err := p.Verify(context.Background(), s2, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 			}
 		})
@@ -158,14 +159,14 @@ func TestFetchedCertificate(t *testing.T) {
 
 	// The sandbox certificate's chain is not published with it (and it expired in 2017):
 	// production checks reject it; the test-only option accepts it.
-	if err := (paypal.New(paypal.Options{Client: client})).Verify(s, k.d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (paypal.New(paypal.Options{Client: client})).Verify(context.Background(), s, k.d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify with chain checks = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 	// Each Provider has its own cache: p downloads once for its three deliveries.
 	rt.calls.Store(0)
 	p := paypal.New(paypal.Options{Client: client, InsecureSkipCertChecks: true})
 	for range 3 {
-		if err := p.Verify(s, k.d); err != nil {
+		if err := p.Verify(context.Background(), s, k.d); err != nil {
 			t.Fatalf("Verify with fetched certificate = %v", err)
 		}
 	}
@@ -191,7 +192,7 @@ func TestFetchedCertificate(t *testing.T) {
 			d := k.d
 			d.Header = k.d.Header.Clone()
 			d.Header.Set("Paypal-Cert-Url", tt.url)
-			err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(s, d)
+			err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(context.Background(), s, d)
 			if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 			}
@@ -206,7 +207,7 @@ func TestFetchedCertificate(t *testing.T) {
 		d.Header = k.d.Header.Clone()
 		d.Header.Set("Paypal-Cert-Url", "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-down")
 		rt := &roundTrip{serve: servePEM([]byte("oops"), http.StatusBadGateway)}
-		err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(s, d)
+		err := paypal.New(paypal.Options{Client: &http.Client{Transport: rt}, InsecureSkipCertChecks: true}).Verify(context.Background(), s, d)
 		if domain.ErrorCode(err) != domain.EUNAVAILABLE {
 			t.Errorf("Verify = %v, want %s", err, domain.EUNAVAILABLE)
 		}
@@ -254,7 +255,7 @@ func TestFetchedChainChecks(t *testing.T) {
 			h.Set("Paypal-Auth-Algo", "SHA256withRSA")
 			h.Set("Paypal-Cert-Url", "https://api.paypal.com/v1/notifications/certs/CERT-chain-"+string(rune('a'+i)))
 			p := paypal.New(paypal.Options{Client: &http.Client{Transport: &roundTrip{serve: servePEM(tt.pem, http.StatusOK)}}, Roots: roots})
-			err := p.Verify(s, domain.Delivery{Header: h, Body: body, ReceivedAt: now})
+			err := p.Verify(context.Background(), s, domain.Delivery{Header: h, Body: body, ReceivedAt: now})
 			if tt.ok != (err == nil) {
 				t.Errorf("Verify = %v, want ok=%v", err, tt.ok)
 			}
@@ -269,10 +270,10 @@ func TestPinnedCertificateValidityAtReceivedAt(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := webhooktest.Delivery(r, time.Date(2101, 1, 1, 0, 0, 1, 0, time.UTC)) // the simulator's cert ends in 2100
-	if err := (paypal.Provider{}).Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (paypal.Provider{}).Verify(context.Background(), s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify after the pinned certificate expired = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
-	if err := (paypal.New(paypal.Options{InsecureSkipCertChecks: true})).Verify(s, d); err != nil {
+	if err := (paypal.New(paypal.Options{InsecureSkipCertChecks: true})).Verify(context.Background(), s, d); err != nil {
 		t.Errorf("Verify with the test-only option = %v", err)
 	}
 }
@@ -311,7 +312,7 @@ func TestContract(t *testing.T) {
 	}
 	reject := func(t *testing.T, s domain.Source, d domain.Delivery, what string) {
 		t.Helper()
-		if err := p.Verify(s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), s, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Errorf("%s: Verify = %v, want %s", what, err, domain.EUNAUTHORIZED)
 		}
 	}
@@ -330,7 +331,7 @@ func TestContract(t *testing.T) {
 			}
 			d := webhooktest.Delivery(r, now)
 			t.Run("signed sample verifies, parses and normalizes", func(t *testing.T) {
-				if err := p.Verify(src, d); err != nil {
+				if err := p.Verify(context.Background(), src, d); err != nil {
 					t.Fatalf("Verify = %v", err)
 				}
 				msgs, err := p.Parse(src, d)
@@ -384,7 +385,7 @@ func TestContract(t *testing.T) {
 			t.Run("wrong webhook id is rejected", func(t *testing.T) { reject(t, with("webhook_id", "OTHERWEBHOOKID"), d, "other webhook id") })
 			t.Run("certificate that did not sign is rejected", func(t *testing.T) { reject(t, with("cert_file", other), d, "other cert") })
 			t.Run("rotated certificate list is accepted", func(t *testing.T) {
-				if err := p.Verify(with("cert_file", other+","+src.Settings["cert_file"]), d); err != nil {
+				if err := p.Verify(context.Background(), with("cert_file", other+","+src.Settings["cert_file"]), d); err != nil {
 					t.Errorf("Verify with [new, old] certificates = %v", err)
 				}
 			})
@@ -457,5 +458,49 @@ func TestNormalizeRejectsInexactAmount(t *testing.T) {
 	}
 	if _, err := (paypal.Provider{}).Normalize(domain.Source{}, msgs[0]); domain.ErrorCode(err) != domain.EINVALID {
 		t.Errorf("Normalize = %v, want %s", err, domain.EINVALID)
+	}
+}
+
+// TestCertificateDownloadEndsWithTheRequest: Verify's context bounds the certificate
+// download, so a provider that hangs up (or a server shutting down) does not keep a
+// download going for the whole FetchTimeout; FetchTimeout still bounds it when the
+// request's context has no deadline.
+func TestCertificateDownloadEndsWithTheRequest(t *testing.T) {
+	k := loadKAT(t)
+	s := domain.Source{ID: "kat", Settings: map[string]string{"webhook_id": k.webhookID}}
+	// waitForEnd answers only once the request's context ends, saying whether it had a deadline.
+	waitForEnd := func(deadlines chan<- bool) func(*http.Request) (*http.Response, error) {
+		return func(req *http.Request) (*http.Response, error) {
+			_, has := req.Context().Deadline()
+			deadlines <- has
+			<-req.Context().Done()
+			return nil, req.Context().Err()
+		}
+	}
+	tests := []struct {
+		name         string
+		fetchTimeout time.Duration
+		ctx          func() (context.Context, context.CancelFunc)
+	}{
+		{"request ends first", time.Hour, func() (context.Context, context.CancelFunc) { return context.WithCancel(context.Background()) }},
+		{"fetch timeout ends first", time.Millisecond, func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deadlines := make(chan bool, 1)
+			p := paypal.New(paypal.Options{Client: &http.Client{Transport: &roundTrip{serve: waitForEnd(deadlines)}},
+				InsecureSkipCertChecks: true, FetchTimeout: tt.fetchTimeout})
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			errc := make(chan error, 1)
+			go func() { errc <- p.Verify(ctx, s, k.d) }()
+			if !<-deadlines {
+				t.Error("the certificate download has no deadline")
+			}
+			cancel() // the request is over (a no-op in the FetchTimeout case)
+			if err := <-errc; domain.ErrorCode(err) != domain.EUNAVAILABLE {
+				t.Errorf("Verify = %v, want %s (PayPal retries)", err, domain.EUNAVAILABLE)
+			}
+		})
 	}
 }

@@ -94,7 +94,7 @@ func (Provider) CheckSource(src domain.Source) error {
 
 // Verify implements domain.Provider. PlugnPay callbacks carry no signature: every delivery
 // is accepted here and confirmed by Fetch before it is applied.
-func (Provider) Verify(domain.Source, domain.Delivery) error { return nil }
+func (Provider) Verify(context.Context, domain.Source, domain.Delivery) error { return nil }
 
 // Callback is what the browser relays.
 type Callback struct {

@@ -33,23 +33,50 @@ type Adapter interface {
 	webhook.Simulator
 }
 
-var adapters = map[string]Adapter{
-	stripe.Kind: stripe.Provider{},
+// newAdapters returns one adapter of each provider; an adapter with state of its
+// own (PayPal's certificate and token caches) is new.
+func newAdapters() map[string]Adapter {
+	return map[string]Adapter{
+		stripe.Kind: stripe.Provider{},
 
-	// Storefronts and the generic Standard Webhooks format.
-	standardwebhooks.Kind: standardwebhooks.Provider{},
-	bigcommerce.Kind:      bigcommerce.Provider{},
-	shopify.Kind:          shopify.Provider{},
-	woocommerce.Kind:      woocommerce.Provider{},
+		// Storefronts and the generic Standard Webhooks format.
+		standardwebhooks.Kind: standardwebhooks.Provider{},
+		bigcommerce.Kind:      bigcommerce.Provider{},
+		shopify.Kind:          shopify.Provider{},
+		woocommerce.Kind:      woocommerce.Provider{},
 
-	// Payment gateways and the generic HMAC source.
-	adyen.Kind:      adyen.Provider{},
-	fygaro.Kind:     fygaro.Provider{},
-	hmac.Kind:       hmac.Provider{},
-	paypal.Kind:     paypal.New(paypal.Options{}),
-	plugnpay.Kind:   plugnpay.Provider{},
-	powertranz.Kind: powertranz.Provider{},
-	square.Kind:     square.Provider{},
+		// Payment gateways and the generic HMAC source.
+		adyen.Kind:      adyen.Provider{},
+		fygaro.Kind:     fygaro.Provider{},
+		hmac.Kind:       hmac.Provider{},
+		paypal.Kind:     paypal.New(paypal.Options{}),
+		plugnpay.Kind:   plugnpay.Provider{},
+		powertranz.Kind: powertranz.Provider{},
+		square.Kind:     square.Provider{},
+	}
+}
+
+// adapters answer Lookup, Kinds and KindsWith: what a kind is and can do, for
+// checking a sources file and for `tradewind simulate`. A running ingress and
+// worker use a Registry of their own, made by New.
+var adapters = newAdapters()
+
+// Registry is a set of provider adapters with their own state. It implements
+// domain.ProviderRegistry for the ingress and the worker.
+type Registry struct {
+	adapters map[string]Adapter
+}
+
+var _ domain.ProviderRegistry = (*Registry)(nil)
+
+// New returns a Registry of every provider; Main makes one and hands it to the
+// ingress and the worker, so PayPal's caches are the process's, not the package's.
+func New() *Registry { return &Registry{adapters: newAdapters()} }
+
+// Provider implements domain.ProviderRegistry.
+func (r *Registry) Provider(kind string) (domain.Provider, bool) {
+	a, ok := r.adapters[kind]
+	return a, ok
 }
 
 // gateways are the payment gateways: their webhooks are applied before

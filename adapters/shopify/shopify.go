@@ -56,6 +56,7 @@
 package shopify
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -165,7 +166,7 @@ func Sign(secret string, body []byte) string {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	if err := webhook.RequireSecrets(src); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package shopify_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -63,14 +64,14 @@ func TestKnownAnswerVector(t *testing.T) {
 	s := domain.Source{ID: "kat", Secrets: []string{kat.Secret}}
 	d := domain.Delivery{Header: h, Body: []byte(kat.Body), ReceivedAt: time.Now()}
 	p := shopify.Provider{}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	for i := range d.Body {
 		bad := d
 		bad.Body = []byte(kat.Body)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); err == nil {
+		if err := p.Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with byte %d changed", i)
 		}
 	}
@@ -134,7 +135,7 @@ func delivery(t *testing.T, s domain.Source, topic, webhookID string, body []byt
 	}
 	h.Set(shopify.SignatureHeader, shopify.Sign(s.Secrets[0], body))
 	d := domain.Delivery{Header: h, Body: body, ReceivedAt: time.Now()}
-	if err := (shopify.Provider{}).Verify(s, d); err != nil {
+	if err := (shopify.Provider{}).Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	return d

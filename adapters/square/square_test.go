@@ -51,7 +51,7 @@ func TestKnownAnswerVectors(t *testing.T) {
 		s := domain.Source{ID: "kat", Secrets: []string{v.SignatureKey}, Settings: map[string]string{"notification_url": v.NotificationURL}}
 		body := []byte(v.RawBody)
 		d := domain.Delivery{Header: http.Header{"X-Square-Hmacsha256-Signature": {v.Expected}}, Body: body}
-		if err := p.Verify(s, d); err != nil {
+		if err := p.Verify(context.Background(), s, d); err != nil {
 			t.Fatalf("vector %d: Verify = %v", i, err)
 		}
 		if got := square.Sign(v.SignatureKey, v.NotificationURL, body); got != v.Expected {
@@ -61,13 +61,13 @@ func TestKnownAnswerVectors(t *testing.T) {
 			bad := d
 			bad.Body = bytes.Clone(body)
 			bad.Body[j] ^= 0x20
-			if err := p.Verify(s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+			if err := p.Verify(context.Background(), s, bad); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 				t.Fatalf("vector %d: Verify accepted the body with byte %d changed: %v", i, j, err)
 			}
 		}
 		other := s
 		other.Settings = map[string]string{"notification_url": v.NotificationURL + "/"}
-		if err := p.Verify(other, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), other, d); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Errorf("vector %d: Verify with a different notification_url = %v, want %s", i, err, domain.EUNAUTHORIZED)
 		}
 	}
@@ -112,7 +112,7 @@ func TestVerifyWithoutNotificationURLFailsClosed(t *testing.T) {
 	}
 	s := src
 	s.Settings = nil
-	if err := (square.Provider{}).Verify(s, domain.Delivery{Header: r.Header, Body: r.Body}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (square.Provider{}).Verify(context.Background(), s, domain.Delivery{Header: r.Header, Body: r.Body}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 }

@@ -22,6 +22,7 @@
 package standardwebhooks
 
 import (
+	"context"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -76,7 +77,7 @@ func (Provider) CheckSource(src domain.Source) error {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	ks, err := keys(src)
 	if err != nil {
 		return err

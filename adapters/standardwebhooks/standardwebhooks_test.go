@@ -1,6 +1,7 @@
 package standardwebhooks_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path/filepath"
@@ -52,7 +53,7 @@ func TestKnownAnswerVector(t *testing.T) {
 	k, d := loadKAT(t)
 	s := domain.Source{ID: "kat", Secrets: []string{k.Secret}}
 	p := standardwebhooks.Provider{}
-	if err := p.Verify(s, d); err != nil {
+	if err := p.Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	key, err := stdwebhooks.DecodeSecret(k.Secret)
@@ -67,7 +68,7 @@ func TestKnownAnswerVector(t *testing.T) {
 		bad := d
 		bad.Body = []byte(k.Body)
 		bad.Body[i] ^= 0x20
-		if err := p.Verify(s, bad); err == nil {
+		if err := p.Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with body byte %d changed", i)
 		}
 	}
@@ -77,24 +78,24 @@ func TestKnownAnswerVector(t *testing.T) {
 		id := []byte(k.ID)
 		id[i] ^= 0x01
 		bad.Header.Set(stdwebhooks.IDHeader, string(id))
-		if err := p.Verify(s, bad); err == nil {
+		if err := p.Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with webhook-id byte %d changed", i)
 		}
 	}
 	otherTS := d
 	otherTS.Header = d.Header.Clone()
 	otherTS.Header.Set(stdwebhooks.TimestampHeader, strconv.FormatInt(ts+1, 10))
-	if err := p.Verify(s, otherTS); err == nil {
+	if err := p.Verify(context.Background(), s, otherTS); err == nil {
 		t.Error("Verify accepted the vector with webhook-timestamp changed by one second")
 	}
 	late := d
 	late.ReceivedAt = d.ReceivedAt.Add(301 * time.Second)
-	if err := p.Verify(s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := p.Verify(context.Background(), s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify 301 s after signing = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 	early := d
 	early.ReceivedAt = d.ReceivedAt.Add(-301 * time.Second)
-	if err := p.Verify(s, early); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := p.Verify(context.Background(), s, early); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify 301 s before signing = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 }
@@ -123,7 +124,7 @@ func TestSignatureHeaderForms(t *testing.T) {
 			dd := d
 			dd.Header = d.Header.Clone()
 			dd.Header.Set(stdwebhooks.SignatureHeader, tt.header)
-			err := standardwebhooks.Provider{}.Verify(s, dd)
+			err := standardwebhooks.Provider{}.Verify(context.Background(), s, dd)
 			if tt.ok && err != nil {
 				t.Errorf("Verify = %v, want success", err)
 			}
@@ -142,7 +143,7 @@ func TestMissingHeaders(t *testing.T) {
 			dd := d
 			dd.Header = d.Header.Clone()
 			dd.Header.Del(h)
-			err := standardwebhooks.Provider{}.Verify(s, dd)
+			err := standardwebhooks.Provider{}.Verify(context.Background(), s, dd)
 			if domain.ErrorCode(err) != domain.EUNAUTHORIZED || !strings.Contains(strings.ToLower(err.Error()), strings.ToLower(h)) {
 				t.Errorf("Verify without %s = %v, want %s naming the header", h, err, domain.EUNAUTHORIZED)
 			}
@@ -200,7 +201,7 @@ func signed(t *testing.T, id string, body []byte, at time.Time) domain.Delivery 
 	h := http.Header{}
 	stdwebhooks.SetHeaders(h, key, id, at.Unix(), body)
 	d := domain.Delivery{Header: h, Body: body, ReceivedAt: at}
-	if err := (standardwebhooks.Provider{}).Verify(src, d); err != nil {
+	if err := (standardwebhooks.Provider{}).Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify(%s) = %v", id, err)
 	}
 	return d

@@ -10,6 +10,7 @@
 package stripe
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -50,7 +51,7 @@ func (Provider) CheckSource(src domain.Source) error {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	return webhook.VerifyTimestamped(src, d.Header.Get(SignatureHeader), d.Body, d.ReceivedAt, webhook.DefaultTolerance)
 }
 

@@ -1,6 +1,7 @@
 package stripe_test
 
 import (
+	"context"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -34,20 +35,20 @@ func TestKnownAnswerVector(t *testing.T) {
 	s := domain.Source{ID: "kat", Secrets: []string{kat.Secret}}
 	at := time.Unix(kat.T, 0)
 	d := domain.Delivery{Header: map[string][]string{"Stripe-Signature": {kat.Signature}}, Body: body, ReceivedAt: at}
-	if err := (stripe.Provider{}).Verify(s, d); err != nil {
+	if err := (stripe.Provider{}).Verify(context.Background(), s, d); err != nil {
 		t.Fatalf("Verify(vector) = %v", err)
 	}
 	for i := range body {
 		bad := d
 		bad.Body = append([]byte(nil), body...)
 		bad.Body[i] ^= 0x20
-		if err := (stripe.Provider{}).Verify(s, bad); err == nil {
+		if err := (stripe.Provider{}).Verify(context.Background(), s, bad); err == nil {
 			t.Fatalf("Verify accepted the vector with byte %d changed", i)
 		}
 	}
 	late := d
 	late.ReceivedAt = at.Add(301 * time.Second)
-	if err := (stripe.Provider{}).Verify(s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (stripe.Provider{}).Verify(context.Background(), s, late); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify 301 s after signing = %v, want %s", err, domain.EUNAUTHORIZED)
 	}
 }

@@ -66,6 +66,7 @@
 package woocommerce
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -181,7 +182,7 @@ func Sign(secret string, body []byte) string {
 }
 
 // Verify implements domain.Provider.
-func (Provider) Verify(src domain.Source, d domain.Delivery) error {
+func (Provider) Verify(_ context.Context, src domain.Source, d domain.Delivery) error {
 	h := d.Header.Get(SignatureHeader)
 	if h == "" {
 		if IsPing(d.Body) {

@@ -2,6 +2,7 @@ package woocommerce_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -50,7 +51,7 @@ func TestKnownAnswerVector(t *testing.T) {
 	h := http.Header{}
 	h.Set(woocommerce.SignatureHeader, kat.Expected)
 	empty := domain.Source{ID: "kat", Secrets: []string{kat.Secret}}
-	if err := (woocommerce.Provider{}).Verify(empty, domain.Delivery{Header: h, Body: []byte(kat.Body)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+	if err := (woocommerce.Provider{}).Verify(context.Background(), empty, domain.Delivery{Header: h, Body: []byte(kat.Body)}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 		t.Errorf("Verify with an empty secret = %v, want %s (fail closed)", err, domain.EUNAUTHORIZED)
 	}
 
@@ -73,7 +74,7 @@ func TestKnownAnswerVector(t *testing.T) {
 			h.Set(woocommerce.SignatureHeader, v.Signature)
 			d := domain.Delivery{Header: h, Body: body, ReceivedAt: time.Now()}
 			p := woocommerce.Provider{}
-			if err := p.Verify(s, d); err != nil {
+			if err := p.Verify(context.Background(), s, d); err != nil {
 				t.Fatalf("Verify(vector) = %v", err)
 			}
 			if got := woocommerce.Sign(v.Secret, body); got != v.Signature {
@@ -83,7 +84,7 @@ func TestKnownAnswerVector(t *testing.T) {
 				bad := d
 				bad.Body = bytes.Clone(body)
 				bad.Body[i] ^= 0x20
-				if err := p.Verify(s, bad); err == nil {
+				if err := p.Verify(context.Background(), s, bad); err == nil {
 					t.Fatalf("Verify accepted the vector with byte %d changed", i)
 				}
 			}
@@ -116,7 +117,7 @@ func TestCreationPing(t *testing.T) {
 			h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 			d := domain.Delivery{Header: h, Body: []byte(tt.body), ReceivedAt: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 			for _, s := range []domain.Source{src, {ID: "no-secrets"}} {
-				err := p.Verify(s, d)
+				err := p.Verify(context.Background(), s, d)
 				if !tt.accept {
 					if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 						t.Fatalf("Verify(unsigned %q) = %v, want %s", tt.body, err, domain.EUNAUTHORIZED)
@@ -143,7 +144,7 @@ func TestCreationPing(t *testing.T) {
 	t.Run("a ping-shaped body with a wrong signature", func(t *testing.T) {
 		h := http.Header{}
 		h.Set(woocommerce.SignatureHeader, "AAAA")
-		if err := p.Verify(src, domain.Delivery{Header: h, Body: []byte("webhook_id=17")}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		if err := p.Verify(context.Background(), src, domain.Delivery{Header: h, Body: []byte("webhook_id=17")}); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
 			t.Fatalf("Verify = %v, want %s", err, domain.EUNAUTHORIZED)
 		}
 	})
@@ -180,7 +181,7 @@ func FuzzUnsignedOnlyPing(f *testing.F) {
 	p := woocommerce.Provider{}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		d := domain.Delivery{Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}, Body: body, ReceivedAt: time.Now()}
-		err := p.Verify(src, d)
+		err := p.Verify(context.Background(), src, d)
 		msgs, perr := p.Parse(src, d)
 		if err != nil {
 			if domain.ErrorCode(err) != domain.EUNAUTHORIZED {
@@ -240,7 +241,7 @@ func delivery(t *testing.T, topic string, body []byte) domain.Delivery {
 	h.Set(woocommerce.SourceHeader, "https://example.com/")
 	h.Set(woocommerce.SignatureHeader, woocommerce.Sign(src.Secrets[0], body))
 	d := domain.Delivery{Header: h, Body: body, ReceivedAt: time.Date(2017, 3, 22, 19, 30, 0, 0, time.UTC)}
-	if err := (woocommerce.Provider{}).Verify(src, d); err != nil {
+	if err := (woocommerce.Provider{}).Verify(context.Background(), src, d); err != nil {
 		t.Fatalf("Verify = %v", err)
 	}
 	return d

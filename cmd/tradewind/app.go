@@ -13,7 +13,6 @@ import (
 	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/adapters/postgres"
@@ -37,7 +36,7 @@ type Roles struct {
 // returns; Close stops them gracefully. End-to-end tests drive this same wiring.
 type Main struct {
 	Config  Config
-	Sources map[string]domain.Source
+	Sources domain.Sources
 	Logger  *slog.Logger
 	Now     func() time.Time
 
@@ -47,7 +46,8 @@ type Main struct {
 	redis     redis.UniversalClient
 	client    *asynq.Client
 	inspector *asynq.Inspector
-	breaker   *gobreaker.CircuitBreaker[struct{}]
+	queue     *jobs.WebhookQueue // enqueues behind a circuit breaker; the backlog
+	providers *registry.Registry // the process's providers (PayPal's caches)
 
 	server    *httpapi.Server
 	reserver  *postgres.Reserver
@@ -57,13 +57,16 @@ type Main struct {
 	serveErr  error         // why it stopped; read after serveDone is closed
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
+	// running are the long-lived components Run started, in order; Close shuts
+	// each down once, in reverse order.
+	running []running
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
 // NewMain returns a Main for a validated configuration and sources.
-func NewMain(cfg Config, sources map[string]domain.Source, logger *slog.Logger) *Main {
+func NewMain(cfg Config, sources domain.Sources, logger *slog.Logger) *Main {
 	return &Main{Config: cfg, Sources: sources, Logger: logger, Now: time.Now, Metrics: tprom.New()}
 }
 
@@ -105,37 +108,56 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	}
 	m.client = asynq.NewClient(m.redisOpt)
 	m.inspector = asynq.NewInspector(m.redisOpt)
-	m.breaker = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        "redis-enqueue",
-		Timeout:     5 * time.Second,
-		ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 3 },
-	})
-	m.Metrics.RegisterQueueDepth(m.queueDepths)
+	m.queue = jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: m.client, Tasks: m.inspector})
+	m.providers = registry.New()
+	m.Metrics.RegisterQueueDepth(m.queue.BacklogByQueue)
 	m.registerOpsMetrics() // metrics.go
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
 		// One Reserver for the API and the expiry task: Close shuts it down once.
 		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
-		if err := m.reserver.Start(ctx); err != nil {
+		if err := m.start(ctx, "reserver", m.reserver); err != nil {
 			return err
 		}
 	}
 	if roles.Work {
-		if err := m.startWorker(inbox); err != nil {
+		if err := m.startWorker(ctx, inbox); err != nil {
 			return err
 		}
 	}
 	if roles.Schedule {
-		if err := m.startScheduler(); err != nil {
+		if err := m.startScheduler(ctx); err != nil {
 			return err
 		}
 	}
 	if roles.Serve {
-		if err := m.startServer(inbox); err != nil {
+		if err := m.startServer(ctx, inbox); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// component is the shape of every long-lived part of Main (the reserver, the
+// worker, the scheduler, the ingress's inbox batcher, the HTTP server): Start
+// takes what it needs to run until Shutdown; ctx bounds the start only.
+type component interface {
+	Start(ctx context.Context) error
+	Shutdown(ctx context.Context) error
+}
+
+type running struct {
+	name string
+	c    component
+}
+
+// start starts c and, once it runs, leaves it to Close.
+func (m *Main) start(ctx context.Context, name string, c component) error {
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	m.running = append(m.running, running{name, c})
 	return nil
 }
 
@@ -162,45 +184,6 @@ func (m *Main) checkSchema(ctx context.Context, migrate bool) error {
 	return nil
 }
 
-func (m *Main) source(id string) (domain.Source, bool) {
-	s, ok := m.Sources[id]
-	return s, ok
-}
-
-func provider(kind string) (domain.Provider, bool) {
-	a, ok := registry.Lookup(kind)
-	return a, ok
-}
-
-// enqueue queues an inbox entry on its queue (jobs.QueueFor), failing fast while
-// Redis is known to be down: the circuit breaker keeps a Redis outage from slowing
-// every acknowledgement.
-func (m *Main) enqueue(ctx context.Context, id int64, src domain.Source) error {
-	_, err := m.breaker.Execute(func() (struct{}, error) {
-		ctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		_, err := jobs.EnqueueEntry(ctx, m.client, m.inspector, id, src.Provider)
-		return struct{}{}, err
-	})
-	return err
-}
-
-func (m *Main) queueDepths(ctx context.Context) (map[string]int, error) {
-	qs, err := m.inspector.Queues()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]int, len(qs))
-	for _, q := range qs {
-		info, err := m.inspector.GetQueueInfo(q)
-		if err != nil {
-			return nil, err
-		}
-		out[q] = info.Pending + info.Retry + info.Scheduled
-	}
-	return out, nil
-}
-
 // readyChecks are what /readyz checks: PostgreSQL and Redis answer.
 func (m *Main) readyChecks() map[string]func(context.Context) error {
 	return map[string]func(context.Context) error{
@@ -216,7 +199,7 @@ func (m *Main) ServeDone() <-chan struct{} { return m.serveDone }
 // ServeErr is why the HTTP server stopped: nil after Close. Read it after ServeDone.
 func (m *Main) ServeErr() error { return m.serveErr }
 
-func (m *Main) startServer(inbox *postgres.Inbox) error {
+func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err error) {
 	// Bind first: an address in use fails before anything is started.
 	ln, err := listen(m.Config.Listen)
 	if err != nil {
@@ -227,8 +210,13 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		MaxConns: maxConns, MaxConnsPerIP: m.Config.MaxConnectionsPerIP,
 		Log: ratelog.New(m.Logger, 10*time.Second, nil),
 	})
+	defer func() {
+		if err != nil { // not serving: the HTTP server's Shutdown will not close it
+			err = errors.Join(err, m.listener.Close())
+		}
+	}()
 	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Logger: m.Logger})
-	if err := m.batcher.Start(context.Background()); err != nil {
+	if err := m.start(ctx, "inbox batcher", m.batcher); err != nil { // shut down after the server: its requests are answered first
 		return err
 	}
 	trusted, err := httpapi.ParseTrustedProxies(m.Config.TrustedProxies)
@@ -240,9 +228,9 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		return err
 	}
 	m.server = httpapi.New(httpapi.Params{
-		Sources: m.source, Providers: provider, Inbox: m.batcher, Enqueue: m.enqueue,
+		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: m.queue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
-		QueueDepth:    m.queueBacklog, ShedQueueDepth: m.Config.ShedQueueDepth,
+		Backlog:       m.queue, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
 		Inventory: &postgres.Inventory{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now},
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
@@ -253,18 +241,15 @@ func (m *Main) startServer(inbox *postgres.Inbox) error {
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
 	})
-	m.serveDone = make(chan struct{})
-	srv, lis := m.server, m.listener
-	go func() {
-		defer close(m.serveDone)
-		m.serveErr = srv.App().Listener(lis)
-	}()
+	if err := m.start(ctx, "HTTP server", &serving{m: m}); err != nil {
+		return err
+	}
 	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)),
 		slog.Int("max_connections", maxConns), slog.Int("max_connections_per_ip", m.Config.MaxConnectionsPerIP))
 	return nil
 }
 
-func (m *Main) startWorker(inbox *postgres.Inbox) error {
+func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
 		Concurrency:     m.Config.WorkerConcurrency,
 		Queues:          jobs.Weights,
@@ -298,8 +283,8 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
 		Pruner: &postgres.Retention{DB: m.DB}, Retention: retention, Default: m.retention(), Now: m.Now, Logger: m.Logger,
 	}))
-	if err := m.worker.Start(mux); err != nil {
-		return fmt.Errorf("start worker: %w", err)
+	if err := m.start(ctx, "worker", &jobs.Worker{Server: m.worker, Handler: mux}); err != nil {
+		return err
 	}
 	m.Logger.Info("worker started", slog.Int("concurrency", m.Config.WorkerConcurrency))
 	return nil
@@ -309,7 +294,7 @@ func (m *Main) startWorker(inbox *postgres.Inbox) error {
 // applies what it repairs through the same one.
 func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
 	return &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Source: m.source, Provider: provider, Logger: m.Logger,
+		Inbox: inbox, Applier: &postgres.Ledger{DB: m.DB, OversellPolicy: m.Config.OversellPolicy, Grace: m.Config.ConflictGrace, Now: m.Now}, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	}
@@ -329,7 +314,7 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 			}
 			return out
 		},
-		Provider: provider,
+		Provider: m.providers.Provider,
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
@@ -394,7 +379,7 @@ func (m *Main) periodicEvery(interval time.Duration, typ string, h asynq.Handler
 	return &jobs.Periodic{Type: typ, Interval: interval, Redis: m.redis, Handler: h, Now: m.Now, Logger: m.Logger}
 }
 
-func (m *Main) startScheduler() error {
+func (m *Main) startScheduler(ctx context.Context) error {
 	loc, at, err := m.reconcileSchedule()
 	if err != nil {
 		return err
@@ -425,8 +410,8 @@ func (m *Main) startScheduler() error {
 	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
 		return fmt.Errorf("schedule retention prune: %w", err)
 	}
-	if err := m.scheduler.Start(); err != nil {
-		return fmt.Errorf("start scheduler: %w", err)
+	if err := m.start(ctx, "scheduler", &jobs.Scheduler{Scheduler: m.scheduler}); err != nil {
+		return err
 	}
 	m.Logger.Info("scheduler started", slog.String("sweep_interval", m.Config.SweepInterval.String()))
 	return nil
@@ -442,38 +427,15 @@ func (m *Main) Close(ctx context.Context) error {
 }
 
 func (m *Main) close(ctx context.Context) error {
+	// In reverse order of start: the HTTP server first (in-flight requests are
+	// answered), then the inbox batcher (its last commit), the scheduler, the
+	// worker (active tasks), the reserver (both the API and the worker reserve
+	// through it); then the connections.
 	var errs []error
-	if m.server != nil {
-		// In-flight requests get the shutdown timeout, not all of ctx: what follows
-		// (the batcher's last commit, the worker) needs some too.
-		sctx, cancel := ctx, context.CancelFunc(func() {})
-		if m.Config.ShutdownTimeout > 0 {
-			sctx, cancel = context.WithTimeout(ctx, m.Config.ShutdownTimeout)
+	for i := len(m.running) - 1; i >= 0; i-- {
+		if err := m.running[i].c.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", m.running[i].name, err))
 		}
-		errs = append(errs, m.server.Shutdown(sctx))
-		// Shutdown closes the listener only if Serve had taken it; closing it here
-		// too ends a Serve that was only starting. Listener.Close is idempotent.
-		errs = append(errs, m.listener.Close())
-		select {
-		case <-m.serveDone:
-		case <-sctx.Done():
-			errs = append(errs, fmt.Errorf("the HTTP server did not stop in time: %w", sctx.Err()))
-		}
-		cancel()
-	} else if m.listener != nil {
-		errs = append(errs, m.listener.Close()) // bound, but Run failed before serving
-	}
-	if m.batcher != nil {
-		errs = append(errs, m.batcher.Shutdown(ctx)) // after the server: its requests are answered first
-	}
-	if m.scheduler != nil {
-		m.scheduler.Shutdown()
-	}
-	if m.worker != nil {
-		m.worker.Shutdown() // waits up to ShutdownTimeout for active tasks
-	}
-	if m.reserver != nil {
-		errs = append(errs, m.reserver.Shutdown(ctx)) // after the server and the worker: both reserve through it
 	}
 	if m.client != nil {
 		errs = append(errs, m.client.Close(), m.inspector.Close())

@@ -34,7 +34,7 @@ var sourceIDPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
 // LoadSources reads and validates a sources file. Errors name the file, the entry
 // and the offending key. Secrets written "env:NAME" are read from the environment.
-func LoadSources(path string, getenv func(string) (string, bool)) (map[string]domain.Source, error) {
+func LoadSources(path string, getenv func(string) (string, bool)) (domain.Sources, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("sources file: %w (set TRADEWIND_SOURCES_FILE to an existing file)", err)
@@ -43,7 +43,7 @@ func LoadSources(path string, getenv func(string) (string, bool)) (map[string]do
 }
 
 // ParseSources parses the bytes of a sources file named path.
-func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (map[string]domain.Source, error) {
+func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (domain.Sources, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("sources file %s: "+format, append([]any{path}, args...)...)
 	}
@@ -73,7 +73,7 @@ func ParseSources(path string, raw []byte, getenv func(string) (string, bool)) (
 		return nil, fail("%v", err)
 	}
 
-	out := make(map[string]domain.Source, len(f.Sources))
+	out := make(domain.Sources, len(f.Sources))
 	for i, e := range f.Sources {
 		at := fmt.Sprintf("sources[%d] (%s)", i, e.ID)
 		if _, dup := out[e.ID]; dup {

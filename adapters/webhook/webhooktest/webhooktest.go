@@ -4,6 +4,7 @@ package webhooktest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"net/http"
@@ -56,7 +57,7 @@ func sample(t *testing.T, a Adapter, src domain.Source, typ string, o webhook.Sa
 
 func wantRejected(t *testing.T, a Adapter, src domain.Source, d domain.Delivery, opt Options, what string) {
 	t.Helper()
-	err := a.Verify(src, d)
+	err := a.Verify(context.Background(), src, d)
 	if opt.Unsigned && err == nil {
 		msgs, perr := a.Parse(src, d)
 		for _, m := range msgs {
@@ -86,7 +87,7 @@ func Contract(t *testing.T, a Adapter, opt Options) {
 			d := Delivery(req, now)
 
 			t.Run("signed sample verifies, parses and normalizes", func(t *testing.T) {
-				if err := a.Verify(src, d); err != nil {
+				if err := a.Verify(context.Background(), src, d); err != nil {
 					t.Fatalf("Verify = %v", err)
 				}
 				msgs, err := a.Parse(src, d)
@@ -160,7 +161,7 @@ func Contract(t *testing.T, a Adapter, opt Options) {
 			t.Run("older rotated secret is accepted", func(t *testing.T) {
 				rotated := src
 				rotated.Secrets = []string{opt.OtherSecret, src.Secrets[0]}
-				if err := a.Verify(rotated, d); err != nil {
+				if err := a.Verify(context.Background(), rotated, d); err != nil {
 					t.Errorf("Verify with [new, old] secrets of a delivery signed with old = %v", err)
 				}
 			})
@@ -259,7 +260,7 @@ func Fuzz(f *testing.F, a Adapter, opt Options) {
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		seed := seeds[int(which)%len(seeds)]
 		d := Delivery(webhook.Request{Header: seed.Header, Body: body}, now)
-		err := a.Verify(opt.Source, d)
+		err := a.Verify(context.Background(), opt.Source, d)
 		msgs, perr := a.Parse(opt.Source, d)
 		if err == nil && !opt.Unsigned && !bytes.Equal(body, seed.Body) {
 			t.Fatalf("a body other than the signed one verified: %q", body)

@@ -1,0 +1,331 @@
+package shopify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// APIVersion is the Admin API version Tradewind speaks.
+const APIVersion = "2024-10"
+
+// Source settings for calling Shopify's Admin API (reconciliation).
+const (
+	SettingShopDomain = "shop_domain"  // "acme.myshopify.com"
+	SettingAdminToken = "admin_token"  // an Admin API access token with read_orders; "env:NAME" works
+	SettingAPIBaseURL = "api_base_url" // "https://{shop_domain}/admin/api/2024-10" unless set (a test double)
+)
+
+// ordersPage is the page size asked for: Shopify's maximum.
+const ordersPage = 250
+
+// maxListResponse bounds one page's body.
+const maxListResponse = 32 << 20
+
+// API lists a shop's orders over the REST Admin API: GET /orders.json with
+// updated_at_min/updated_at_max, status=any and since_id=0, which makes Shopify
+// list them by id, ascending; further pages follow the Link header's rel="next"
+// URL (page_info, which carries the first request's filters and order: Shopify
+// refuses any other parameter beside it but limit and fields). A 429 is waited
+// out for its Retry-After and a failing page is retried, then reported.
+type API struct {
+	BaseURL string // up to and including /admin/api/<version>
+	Token   string
+	HTTP    *http.Client
+	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
+	// inject one that does not sleep.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
+	Attempts int
+	// OnRetry, when set, hears of each failed try that is retried.
+	OnRetry func(err error)
+}
+
+// NewAPI returns the Admin API client of a Shopify source. Returns EINVALID
+// when the source has no admin_token, or neither a shop_domain nor an
+// api_base_url.
+func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
+	token := src.Setting(SettingAdminToken, "")
+	if token == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: admin_token: set an Admin API access token with the read_orders scope (e.g. admin_token: env:SHOPIFY_ADMIN_TOKEN) to reconcile it", src.ID)
+	}
+	base := src.Setting(SettingAPIBaseURL, "")
+	if base == "" {
+		shop := strings.TrimSpace(src.Setting(SettingShopDomain, ""))
+		if shop == "" || strings.ContainsAny(shop, "/:?#@ ") {
+			return nil, domain.Errorf(domain.EINVALID, "source %s: shop_domain: set the shop's domain, e.g. shop_domain: acme.myshopify.com, to reconcile it", src.ID)
+		}
+		base = "https://" + shop + "/admin/api/" + APIVersion
+	}
+	base = strings.TrimRight(base, "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for https://{shop_domain}/admin/api/%s", src.ID, base, APIVersion)
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &API{BaseURL: base, Token: token, HTTP: hc}, nil
+}
+
+// Orders lists the orders updated in [since, until], of any status, in id
+// order, page by page. An error ends the listing: it is yielded once, after
+// everything listed before it.
+func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
+	q := url.Values{}
+	q.Set("status", "any")
+	q.Set("updated_at_min", since.UTC().Format(time.RFC3339))
+	q.Set("updated_at_max", until.UTC().Format(time.RFC3339))
+	q.Set("since_id", "0") // lists by id, ascending
+	q.Set("limit", strconv.Itoa(ordersPage))
+	first := a.BaseURL + "/orders.json?" + q.Encode()
+	return func(yield func(json.RawMessage, error) bool) {
+		next := first
+		for n := 1; next != ""; n++ {
+			var page struct {
+				Orders []json.RawMessage `json:"orders"`
+			}
+			link, err := a.page(ctx, next, fmt.Sprintf("page %d", n), &page)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, o := range page.Orders {
+				if !yield(o, nil) {
+					return
+				}
+			}
+			next = link
+			if next != "" && !sameOrigin(next, a.BaseURL) {
+				yield(nil, fmt.Errorf("shopify: the next page's link %q leaves %s", next, a.BaseURL))
+				return
+			}
+		}
+	}
+}
+
+// Order fetches one order by id; found is false when Shopify does not know it.
+func (a *API) Order(ctx context.Context, id string) (raw json.RawMessage, found bool, err error) {
+	var one struct {
+		Order json.RawMessage `json:"order"`
+	}
+	_, err = a.page(ctx, a.BaseURL+"/orders/"+url.PathEscape(id)+".json", "order "+id, &one)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return one.Order, len(one.Order) > 0 && string(one.Order) != "null", nil
+}
+
+func sameOrigin(link, base string) bool {
+	l, err1 := url.Parse(link)
+	b, err2 := url.Parse(base)
+	return err1 == nil && err2 == nil && l.Scheme == b.Scheme && l.Host == b.Host
+}
+
+// page fetches one URL into v, waiting out 429s and retrying failures up to
+// Attempts, and returns the Link header's rel="next" URL. Returns EUNAVAILABLE
+// when every try failed, EUNAUTHORIZED for a refused token, ENOTFOUND for a 404
+// and EINVALID for any other 4xx (retrying does not help either).
+func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
+	attempts := a.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	var last error
+	for try := 1; try <= attempts; try++ {
+		next, wait, err := a.get(ctx, u, v)
+		if err == nil {
+			return next, nil
+		}
+		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || code == domain.ENOTFOUND || ctx.Err() != nil {
+			return "", err
+		}
+		last = err
+		if try == attempts {
+			break
+		}
+		if a.OnRetry != nil {
+			a.OnRetry(fmt.Errorf("shopify GET orders %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
+		}
+		if wait == 0 {
+			wait = time.Duration(try) * 500 * time.Millisecond
+		}
+		if err := a.sleep(ctx, wait); err != nil {
+			return "", err
+		}
+	}
+	return "", domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("shopify GET orders %s failed %d times: %v", desc, attempts, last))
+}
+
+func (a *API) sleep(ctx context.Context, d time.Duration) error {
+	if a.Sleep != nil {
+		return a.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// maxRetryAfter caps how long one 429 is waited out.
+const maxRetryAfter = time.Minute
+
+// get makes one request. For a 429 it returns how long Retry-After (seconds,
+// Shopify writes "2.0") asks to wait.
+func (a *API) get(ctx context.Context, u string, v any) (string, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	req.Header.Set("X-Shopify-Access-Token", a.Token)
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		return "", 0, fmt.Errorf("request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
+	if err != nil {
+		return "", 0, fmt.Errorf("read response: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		wait := time.Second
+		if s, err := strconv.ParseFloat(strings.TrimSpace(resp.Header.Get("Retry-After")), 64); err == nil && s >= 0 {
+			wait = min(time.Duration(s*float64(time.Second)), maxRetryAfter)
+		}
+		if wait == 0 {
+			wait = time.Millisecond // asked to retry at once: still a try
+		}
+		return "", wait, errors.New("HTTP 429: rate limited")
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return "", 0, domain.Errorf(domain.EUNAUTHORIZED, "shopify GET orders: HTTP %d: the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)", resp.StatusCode)
+	case resp.StatusCode == http.StatusNotFound:
+		return "", 0, domain.Errorf(domain.ENOTFOUND, "shopify GET orders: HTTP 404")
+	case resp.StatusCode >= 500:
+		return "", 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		return "", 0, domain.Errorf(domain.EINVALID, "shopify GET orders: HTTP %d: %s", resp.StatusCode, shopifyError(body))
+	case len(body) > maxListResponse:
+		return "", 0, fmt.Errorf("response over %d bytes", maxListResponse)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return "", 0, fmt.Errorf("response is not Shopify's orders JSON: %v", err)
+	}
+	return nextLink(resp.Header.Values("Link")), 0, nil
+}
+
+// shopifyError is the message of Shopify's error body {"errors": "…"} or
+// {"errors": {"field": ["…"]}}.
+func shopifyError(body []byte) string {
+	var e struct {
+		Errors json.RawMessage `json:"errors"`
+	}
+	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
+		var s string
+		if json.Unmarshal(e.Errors, &s) == nil {
+			return s
+		}
+		return string(e.Errors)
+	}
+	return "unexpected answer"
+}
+
+var linkPart = regexp.MustCompile(`<([^>]*)>\s*;\s*rel="?([a-z]+)"?`)
+
+// nextLink is the rel="next" URL of Link headers, or "".
+func nextLink(headers []string) string {
+	for _, h := range headers {
+		for _, m := range linkPart.FindAllStringSubmatch(h, -1) {
+			if m[2] == "next" {
+				return m[1]
+			}
+		}
+	}
+	return ""
+}
+
+// ListedOrder is what the reconciliation reads of a listed order beside its
+// normalized snapshot: its id, updated_at, financial_status and refunds.
+type ListedOrder struct {
+	ID              int64
+	UpdatedAt       time.Time
+	UpdatedAtRaw    string
+	FinancialStatus string
+	// Refunds are the order's refunds as listed: each is the body Shopify sends
+	// as refunds/create.
+	Refunds []json.RawMessage
+}
+
+// ReadListed reads a listed order's head.
+func ReadListed(raw json.RawMessage) (ListedOrder, error) {
+	var o struct {
+		ID              int64             `json:"id"`
+		UpdatedAt       string            `json:"updated_at"`
+		FinancialStatus string            `json:"financial_status"`
+		Refunds         []json.RawMessage `json:"refunds"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil || o.ID == 0 {
+		return ListedOrder{}, fmt.Errorf("listed order: not a Shopify order: %v", err)
+	}
+	at, err := time.Parse(time.RFC3339, o.UpdatedAt)
+	if err != nil {
+		return ListedOrder{}, fmt.Errorf("listed order %d: updated_at %q: %v", o.ID, o.UpdatedAt, err)
+	}
+	return ListedOrder{ID: o.ID, UpdatedAt: at.UTC(), UpdatedAtRaw: o.UpdatedAt, FinancialStatus: o.FinancialStatus, Refunds: o.Refunds}, nil
+}
+
+// PaymentStatus is Tradewind's word for a financial_status ("" for one it has
+// none for).
+func PaymentStatus(financialStatus string) domain.PaymentStatus {
+	switch financialStatus {
+	case "pending", "voided", "expired":
+		return domain.PayUnpaid
+	case "authorized":
+		return domain.PayAuthorized
+	case "partially_paid":
+		return domain.PayPartiallyPaid
+	case "paid":
+		return domain.PayPaid
+	case "partially_refunded":
+		return domain.PayPartiallyRefunded
+	case "refunded":
+		return domain.PayRefunded
+	}
+	return ""
+}
+
+// RefundHead is a listed refund's id and time.
+func RefundHead(raw json.RawMessage) (id int64, at time.Time, err error) {
+	var r struct {
+		ID          int64  `json:"id"`
+		CreatedAt   string `json:"created_at"`
+		ProcessedAt string `json:"processed_at"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil || r.ID == 0 {
+		return 0, time.Time{}, fmt.Errorf("listed refund: not a Shopify refund: %v", err)
+	}
+	for _, s := range []string{r.ProcessedAt, r.CreatedAt} {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return r.ID, t.UTC(), nil
+		}
+	}
+	return r.ID, time.Time{}, nil
+}

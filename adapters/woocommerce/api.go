@@ -1,0 +1,220 @@
+package woocommerce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// Source settings for calling the store's REST API (reconciliation).
+const (
+	SettingAPIBaseURL     = "api_base_url"    // the site's URL, e.g. https://shop.example.com (the API is under /wp-json/wc/v3)
+	SettingConsumerKey    = "consumer_key"    // a REST API key with read access; "env:NAME" works
+	SettingConsumerSecret = "consumer_secret" // its secret
+)
+
+// ordersPage is the page size asked for: WooCommerce's maximum.
+const ordersPage = 100
+
+// maxListResponse bounds one page's body.
+const maxListResponse = 32 << 20
+
+// API lists a store's orders over the WooCommerce REST API v3: GET
+// /wp-json/wc/v3/orders with modified_after/modified_before (GMT),
+// status=any, orderby=id&order=asc, per_page=100 and page=N up to X-WP-TotalPages,
+// with HTTP Basic auth (consumer key and secret; the site must be served over
+// HTTPS). A 429 is waited out for its Retry-After and a failing page is
+// retried, then reported.
+type API struct {
+	BaseURL     string // the site, without /wp-json
+	Key, Secret string
+	HTTP        *http.Client
+	Sleep       func(ctx context.Context, d time.Duration) error
+	Attempts    int // tries at one page (3 when 0); 429s count too
+	OnRetry     func(err error)
+}
+
+// NewAPI returns the REST API client of a WooCommerce source. Returns EINVALID
+// when the source has no api_base_url, consumer_key or consumer_secret.
+func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
+	key, secret := src.Setting(SettingConsumerKey, ""), src.Setting(SettingConsumerSecret, "")
+	if key == "" || secret == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: consumer_key and consumer_secret: set a WooCommerce REST API key with read access (WooCommerce → Settings → Advanced → REST API; e.g. consumer_secret: env:WC_CONSUMER_SECRET) to reconcile it", src.ID)
+	}
+	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, ""), "/")
+	if u, err := url.Parse(base); base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not the store's http(s) URL; set it to the site, e.g. https://shop.example.com, to reconcile it", src.ID, base)
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &API{BaseURL: base, Key: key, Secret: secret, HTTP: hc}, nil
+}
+
+// gmt is WooCommerce's GMT time format (ISO 8601 without a zone).
+const gmt = "2006-01-02T15:04:05"
+
+// Orders lists the orders modified in [since, until], of any status, in id
+// order, page by page. An error ends the listing: it is yielded once, after
+// everything listed before it.
+func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		for page, pages := 1, 1; page <= pages; page++ {
+			q := url.Values{}
+			q.Set("modified_after", since.UTC().Add(-time.Second).Format(gmt)) // exclusive bounds: widened to include both ends
+			q.Set("modified_before", until.UTC().Add(time.Second).Format(gmt))
+			q.Set("dates_are_gmt", "true")
+			q.Set("status", "any")
+			q.Set("orderby", "id")
+			q.Set("order", "asc")
+			q.Set("per_page", strconv.Itoa(ordersPage))
+			q.Set("page", strconv.Itoa(page))
+			var orders []json.RawMessage
+			h, err := a.fetch(ctx, "/wp-json/wc/v3/orders?"+q.Encode(), fmt.Sprintf("page %d", page), &orders)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if n, err := strconv.Atoi(h.Get("X-WP-TotalPages")); err == nil {
+				pages = n
+			}
+			for _, o := range orders {
+				if !yield(o, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Order fetches one order by id; found is false when the store does not know it.
+func (a *API) Order(ctx context.Context, id string) (json.RawMessage, bool, error) {
+	var o json.RawMessage
+	_, err := a.fetch(ctx, "/wp-json/wc/v3/orders/"+url.PathEscape(id), "order "+id, &o)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		return nil, false, nil
+	}
+	return o, err == nil, err
+}
+
+// fetch GETs path into v, waiting out 429s and retrying failures up to
+// Attempts, and returns the response's headers. Returns EUNAVAILABLE when
+// every try failed, EUNAUTHORIZED for refused keys, ENOTFOUND for a 404 and
+// EINVALID for any other 4xx.
+func (a *API) fetch(ctx context.Context, path, desc string, v any) (http.Header, error) {
+	attempts := a.Attempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	var last error
+	for try := 1; try <= attempts; try++ {
+		h, wait, err := a.get(ctx, path, v)
+		if err == nil {
+			return h, nil
+		}
+		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || code == domain.ENOTFOUND || ctx.Err() != nil {
+			return nil, err
+		}
+		last = err
+		if try == attempts {
+			break
+		}
+		if a.OnRetry != nil {
+			a.OnRetry(fmt.Errorf("woocommerce GET orders %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
+		}
+		if wait == 0 {
+			wait = time.Duration(try) * 500 * time.Millisecond
+		}
+		if err := a.sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+	}
+	return nil, domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("woocommerce GET orders %s failed %d times: %v", desc, attempts, last))
+}
+
+func (a *API) sleep(ctx context.Context, d time.Duration) error {
+	if a.Sleep != nil {
+		return a.Sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (a *API) get(ctx context.Context, path string, v any) (http.Header, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BaseURL+path, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.SetBasicAuth(a.Key, a.Secret)
+	req.Header.Set("Accept", "application/json")
+	resp, err := a.HTTP.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("request: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("read response: %w", err)
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests:
+		wait := time.Second
+		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
+			wait = min(time.Duration(s)*time.Second, time.Minute)
+		}
+		if wait == 0 {
+			wait = time.Millisecond
+		}
+		return nil, wait, errors.New("HTTP 429: rate limited")
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return nil, 0, domain.Errorf(domain.EUNAUTHORIZED, "woocommerce GET orders: HTTP %d: the consumer key was refused; give a REST API key with read access", resp.StatusCode)
+	case resp.StatusCode == http.StatusNotFound:
+		return nil, 0, domain.Errorf(domain.ENOTFOUND, "woocommerce GET orders: HTTP 404")
+	case resp.StatusCode >= 500:
+		return nil, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
+	case resp.StatusCode != http.StatusOK:
+		var e struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(body, &e)
+		return nil, 0, domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", resp.StatusCode, e.Message)
+	case len(body) > maxListResponse:
+		return nil, 0, fmt.Errorf("response over %d bytes", maxListResponse)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return nil, 0, fmt.Errorf("response is not WooCommerce's orders JSON: %v", err)
+	}
+	return resp.Header, 0, nil
+}
+
+// ListedHead is a listed order's id and date_modified_gmt.
+func ListedHead(raw json.RawMessage) (id int64, modified time.Time, err error) {
+	var o struct {
+		ID              int64  `json:"id"`
+		DateModifiedGMT string `json:"date_modified_gmt"`
+	}
+	if err := json.Unmarshal(raw, &o); err != nil || o.ID == 0 {
+		return 0, time.Time{}, fmt.Errorf("listed order: not a WooCommerce order: %v", err)
+	}
+	at, err := time.ParseInLocation(gmt, o.DateModifiedGMT, time.UTC)
+	if err != nil {
+		return o.ID, time.Time{}, fmt.Errorf("listed order %d: date_modified_gmt %q: %v", o.ID, o.DateModifiedGMT, err)
+	}
+	return o.ID, at, nil
+}
