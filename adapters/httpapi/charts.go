@@ -232,3 +232,52 @@ func statusCounts(hourly []domain.HourCount, err error) (map[string]int, error) 
 	}
 	return out, nil
 }
+
+// queueRow is one Asynq queue on the overview: tasks waiting and how long the
+// oldest has waited.
+type queueRow struct {
+	Queue string
+	Depth int
+	Lag   time.Duration
+	Slow  bool // waited over a minute (the TradewindQueueLag alert's threshold)
+}
+
+// queueBacklogs is what a Backlog reader offers per queue (jobs.WebhookQueue does).
+type queueBacklogs interface {
+	BacklogByQueue(ctx context.Context) (map[string]int, error)
+}
+
+// queueRows reads each queue's depth and lag within 2 seconds; what cannot be
+// read is left out (the overview's "tasks queued" card says why).
+func (s *Server) queueRows(ctx context.Context) []queueRow {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	rows := map[string]*queueRow{}
+	row := func(q string) *queueRow {
+		if rows[q] == nil {
+			rows[q] = &queueRow{Queue: q}
+		}
+		return rows[q]
+	}
+	if b, ok := s.p.Backlog.(queueBacklogs); ok {
+		if depths, err := b.BacklogByQueue(ctx); err == nil {
+			for q, n := range depths {
+				row(q).Depth = n
+			}
+		}
+	}
+	if s.p.QueueLatency != nil {
+		if lat, err := s.p.QueueLatency(ctx); err == nil {
+			for q, d := range lat {
+				r := row(q)
+				r.Lag, r.Slow = d.Round(time.Second), d > time.Minute
+			}
+		}
+	}
+	out := make([]queueRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Queue < out[j].Queue })
+	return out
+}

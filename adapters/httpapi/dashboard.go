@@ -260,6 +260,7 @@ type overviewPage struct {
 	Rejections        []domain.Rejection
 	RejectionsError   string
 	Chart             chart
+	Queues            []queueRow
 	Sources           []sourceActivity
 	ChartError        string
 }
@@ -309,6 +310,7 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 			b.QueueDepth, b.QueueKnown = n, true
 		}
 	}
+	b.Queues = s.queueRows(ctx)
 	if rej, err := s.p.Webhooks.Rejections(ctx, 20); err != nil {
 		_, b.RejectionsError = s.failure(c, err)
 	} else {

@@ -48,6 +48,9 @@ type Params struct {
 	Version string
 	// Operators are the people who may sign in to the dashboard by name.
 	Operators []Operator
+	// QueueLatency reports the age of the oldest waiting task per queue, for the
+	// overview; nil shows none.
+	QueueLatency func(ctx context.Context) (map[string]time.Duration, error)
 	// Queues is the queue UI (asynqmon) served at /ops/queues/ behind the sign-in; nil shows none.
 	Queues  http.Handler
 	Metrics *tprom.Metrics

@@ -236,7 +236,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
-		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators,
+		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators, QueueLatency: m.queueLatencies,
 		Queues:          asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),

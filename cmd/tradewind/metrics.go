@@ -16,19 +16,12 @@ func (m *Main) registerOpsMetrics() {
 	m.Metrics.RegisterGauge("tradewind_queue_latency_seconds",
 		"Age of the oldest pending task in each Asynq queue (0 when none waits).", "queue", 10*time.Second,
 		func(ctx context.Context) (map[string]float64, error) {
-			qs, err := m.inspector.Queues()
-			if err != nil {
-				return nil, err
+			lat, err := m.queueLatencies(ctx)
+			out := make(map[string]float64, len(lat))
+			for q, d := range lat {
+				out[q] = d.Seconds()
 			}
-			out := make(map[string]float64, len(qs))
-			for _, q := range qs {
-				info, err := m.inspector.GetQueueInfo(q)
-				if err != nil {
-					return nil, err
-				}
-				out[q] = info.Latency.Seconds()
-			}
-			return out, nil
+			return out, err
 		})
 	m.Metrics.RegisterGauge("tradewind_queue_archived",
 		"Tasks Asynq archived (gave up on) in each queue.", "queue", 10*time.Second,
@@ -51,4 +44,22 @@ func (m *Main) registerOpsMetrics() {
 		"Inbox entries by status: exact for received, failed, rejected and ignored; \"all\" is PostgreSQL's estimate of every row.",
 		"status", 10*time.Second,
 		func(ctx context.Context) (map[string]float64, error) { return postgres.InboxGauge(ctx, m.DB) })
+}
+
+// queueLatencies is the age of the oldest pending task in each queue, from
+// Asynq's Inspector: for the metrics and the dashboard's overview.
+func (m *Main) queueLatencies(ctx context.Context) (map[string]time.Duration, error) {
+	qs, err := m.inspector.Queues()
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]time.Duration, len(qs))
+	for _, q := range qs {
+		info, err := m.inspector.GetQueueInfo(q)
+		if err != nil {
+			return nil, err
+		}
+		out[q] = info.Latency
+	}
+	return out, nil
 }

@@ -69,7 +69,7 @@ func TestDashboardOpsPages(t *testing.T) {
 		{"inventory list", "/ops/inventory?tracked=false", http.StatusOK, []string{"No SKUs match"}},
 		{"inventory bad filter", "/ops/inventory?tracked=maybe", http.StatusBadRequest, []string{"tracked"}},
 		{"queues", "/ops/queues/", http.StatusOK, []string{"<html"}},
-		{"overview chart", "/ops/", http.StatusOK, []string{"<svg", `class="outcome-received"`, `class="outcome-rejected"`, "acme-stripe"}},
+		{"overview chart", "/ops/", http.StatusOK, []string{"<svg", `class="outcome-received"`, `class="outcome-rejected"`, "acme-stripe", `href="/ops/queues/queues/critical"`}},
 		{"webhooks by type", "/ops/webhooks?type=payment_intent.succeeded", http.StatusOK, []string{"Replay all matching", `name="confirm"`}},
 		{"webhooks bad since", "/ops/webhooks?since=yesterday", http.StatusBadRequest, []string{"since"}},
 	} {
