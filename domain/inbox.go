@@ -55,6 +55,10 @@ type InboxEntry struct {
 	Attempts    int
 	LastError   string
 	Unconfirmed bool
+	// OrderRef is the order the entry names: read from the body at ingress
+	// (OrderRefHint, unverified) or from its applied events (verified).
+	OrderRef         string
+	OrderRefVerified bool
 }
 
 // Message returns the provider message stored in the entry.
@@ -122,6 +126,9 @@ type Rejection struct {
 	RemoteAddr string
 	ReceivedAt time.Time
 	InboxID    int64 // set when a stored message was later rejected
+	// OrderRef is the order the refused body seems to name (OrderRefHint): never
+	// verified, shown to ops so that "the customer says they paid" finds it.
+	OrderRef string
 }
 
 // Inbox stores accepted webhooks durably.
@@ -188,6 +195,9 @@ type InboxFilter struct {
 	Limit  int
 	// BeforeID pages backwards: only entries with a smaller id.
 	BeforeID int64
+	// EventType and EventID match exactly; Since and Until bound received_at.
+	EventType, EventID string
+	Since, Until       time.Time
 }
 
 // InboxBrowser lets ops look at and replay stored webhooks.

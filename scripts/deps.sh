@@ -6,6 +6,7 @@
 #   scripts/deps.sh stop    stop both
 #   scripts/deps.sh env     print the TRADEWIND_* URLs as shell exports
 #   scripts/deps.sh status  say what is running
+#   scripts/deps.sh chromium install Debian's chromium for the browser test if it is missing (start does it too)
 #
 # Ports: TRADEWIND_PG_PORT (55432), TRADEWIND_REDIS_PORT (56379). Data folder: TRADEWIND_DATA_DIR.
 set -euo pipefail
@@ -131,6 +132,22 @@ stop_redis() {
   fi
 }
 
+# The dashboard's browser test (cmd/tradewind TestBrowser…) drives headless
+# Chromium. Installed from Debian when missing and we are root; otherwise say so:
+# the test then skips, except in CI, where it fails.
+install_chromium() {
+  if command -v chromium >/dev/null || command -v chromium-browser >/dev/null || command -v google-chrome >/dev/null; then
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    say "chromium not found and not root with apt-get: skipping its install (the browser test skips outside CI); install it with: sudo apt-get install -y chromium"
+    return
+  fi
+  say "installing chromium for the browser test (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 ||
+    say "could not install chromium; the browser test skips outside CI"
+}
+
 print_env() {
   echo "export TRADEWIND_DATABASE_URL='postgres://postgres@127.0.0.1:$PG_PORT/tradewind?sslmode=disable'"
   echo "export TRADEWIND_REDIS_URL='redis://127.0.0.1:$REDIS_PORT/0'"
@@ -138,12 +155,13 @@ print_env() {
 }
 
 case "${1:-}" in
-  start) start_pg; start_redis ;;
+  start) start_pg; start_redis; install_chromium ;;
+  chromium) install_chromium ;;
   stop) stop_redis; stop_pg ;;
   env) print_env ;;
   status)
     BIN=$(pg_bindir); setup_pg_user
     pg_running && echo "postgres: running on 127.0.0.1:$PG_PORT" || echo "postgres: stopped"
     redis_running && echo "redis: running on 127.0.0.1:$REDIS_PORT" || echo "redis: stopped" ;;
-  *) echo "usage: $0 start|stop|env|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|status|chromium" >&2; exit 2 ;;
 esac

@@ -15,8 +15,28 @@ export TRADEWIND_SOURCES_FILE=${TRADEWIND_SOURCES_FILE:-examples/sources.yaml}
 export TRADEWIND_API_TOKEN=${TRADEWIND_API_TOKEN:-dev-token-0123456789abcdef}
 export TRADEWIND_LISTEN=${TRADEWIND_LISTEN:-127.0.0.1:8080}
 
-echo "building bin/tradewind" >&2
-go build -o bin/tradewind ./cmd/tradewind
+version=$(git describe --always --dirty 2>/dev/null || echo dev)
+if [ -x bin/tradewind ]; then
+  echo "building bin/tradewind $version (only what changed: a few seconds)…" >&2
+else
+  echo "building bin/tradewind $version (first build takes about a minute: it compiles every dependency)…" >&2
+fi
+# go build -v names each package as it compiles it: shown as one rewritten line on
+# a terminal, one line each otherwise. Compiler errors ("# pkg", "file.go:1:2: …")
+# are printed in full.
+progress() {
+  local n=0 line
+  while IFS= read -r line; do
+    case $line in
+      \#*|*.go:*|*error*|*cannot*) printf '\n%s\n' "$line" ;;
+      *) n=$((n + 1))
+         if [ -t 2 ]; then printf '\r  compiled %4d packages: %-60.60s' "$n" "$line"; else echo "  compiling $line"; fi ;;
+    esac
+  done
+  [ -t 2 ] && printf '\r%-90s\r' '' || true
+}
+go build -v -ldflags "-X main.version=$version" -o bin/tradewind ./cmd/tradewind 2>&1 | progress >&2
+echo "built bin/tradewind $version" >&2
 cat >&2 <<MSG
 
   Tradewind on http://$TRADEWIND_LISTEN  (sources: $TRADEWIND_SOURCES_FILE, API token: $TRADEWIND_API_TOKEN)

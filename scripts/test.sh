@@ -10,6 +10,8 @@ if [ -z "${TRADEWIND_TEST_DATABASE_URL:-}" ]; then
   scripts/deps.sh start
   [ "$was_running" = 2 ] || trap 'scripts/deps.sh stop' EXIT
   eval "$(scripts/deps.sh env)"
+else
+  scripts/deps.sh chromium # the browser test's; start does it otherwise
 fi
 export TRADEWIND_TEST_DATABASE_URL
 go vet ./...

@@ -30,6 +30,9 @@ type Page struct {
 	Error  string // what went wrong and how to fix it
 	Notice string // what just happened
 	Body   any    // the page's own data
+	// Version is the build's version, in every page's footer; Actor who is signed in.
+	Version string
+	Actor   string
 }
 
 var funcs = template.FuncMap{
@@ -56,7 +59,7 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message", "reconciliations")
+var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message", "reconciliations", "rejections", "audit")
 
 func parse(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

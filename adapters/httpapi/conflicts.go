@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,9 @@ func conflictFilter(state, kind, orderRef string, limit int) (domain.ConflictFil
 // listConflicts is GET /api/v1/conflicts?state=&kind=&order_ref=&limit=; state
 // defaults to open.
 func (s *Server) listConflicts(c *fiber.Ctx) error {
+	if err := onlyParams(c, "state", "kind", "order_ref", "limit"); err != nil {
+		return err
+	}
 	f, err := conflictFilter(c.Query("state"), c.Query("kind"), c.Query("order_ref"), c.QueryInt("limit", 100))
 	if err != nil {
 		return err
@@ -61,6 +65,7 @@ func (s *Server) resolveConflict(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, tokenActor, "resolve", fmt.Sprintf("conflict %d", id), req.Note)
 	return c.JSON(cf)
 }
 

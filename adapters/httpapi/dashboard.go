@@ -47,6 +47,7 @@ func (s *Server) mountDashboard() {
 	ops.Get("/", auth, s.opsOverview)
 	ops.Get("/webhooks", auth, s.opsWebhooks)
 	ops.Get("/webhooks/:id", auth, s.opsWebhook)
+	ops.Post("/webhooks/replay", append(form, s.opsReplayMatching)...)
 	ops.Post("/webhooks/:id/replay", append(form, s.opsReplay)...)
 	ops.Get("/conflicts", auth, s.opsConflicts)
 	ops.Post("/conflicts/:id/resolve", append(form, s.opsResolve)...)
@@ -54,6 +55,7 @@ func (s *Server) mountDashboard() {
 	ops.Get("/inventory", auth, s.opsInventory)
 	ops.Get("/reconciliations", auth, s.opsReconciliations)
 	ops.Post("/inventory", append(form, s.opsSetStock)...)
+	s.mountOps(ops, auth, form)
 	ops.All("/*", auth, func(c *fiber.Ctx) error {
 		return s.render(c, http.StatusNotFound, "message", web.Page{Title: "No such page",
 			Error: fmt.Sprintf("There is no dashboard page at %s. Use the menu above.", c.Path())})
@@ -143,7 +145,9 @@ func localNext(next string) string {
 func (s *Server) render(c *fiber.Ctx, status int, name string, p web.Page) error {
 	if v, ok := c.Locals(localSession).(string); ok {
 		p.CSRF = s.sess.csrf(v)
+		p.Actor = s.actor(c)
 	}
+	p.Version = s.p.Version
 	c.Status(status).Type("html", "utf-8")
 	return web.Render(c, name, p)
 }
@@ -175,7 +179,15 @@ func (s *Server) opsLoginForm(c *fiber.Ctx) error {
 // wrong bearer tokens (auth.go); other clients are not affected.
 func (s *Server) opsLogin(c *fiber.Ctx) error {
 	next := localNext(formValue(c, "next"))
-	right, err := s.checkGuess(c, formValue(c, "token"))
+	name, actor := strings.TrimSpace(formValue(c, "name")), tokenActor
+	var right bool
+	var err error
+	if name != "" {
+		right, err = s.checkOperator(c, name, formValue(c, "token"))
+		actor = name
+	} else {
+		right, err = s.checkGuess(c, formValue(c, "token"))
+	}
 	if err != nil {
 		return s.render(c, http.StatusTooManyRequests, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
 			Error: fmt.Sprintf("Too many wrong sign-ins from your address just now. Wait %s seconds, then paste TRADEWIND_API_TOKEN again.",
@@ -183,7 +195,7 @@ func (s *Server) opsLogin(c *fiber.Ctx) error {
 	}
 	if !right {
 		return s.render(c, http.StatusUnauthorized, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
-			Error: "That is not the API token. Paste the value of TRADEWIND_API_TOKEN from the server's environment and sign in again."})
+			Error: signInError(name)})
 	}
 	if s.p.Sessions == nil {
 		return s.render(c, http.StatusServiceUnavailable, "login", web.Page{Title: "Sign in", Body: struct{ Next string }{next},
@@ -197,6 +209,9 @@ func (s *Server) opsLogin(c *fiber.Ctx) error {
 	}
 	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: v, Path: "/ops", Expires: exp, HTTPOnly: true,
 		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	if actor != tokenActor {
+		s.setActor(c, id, actor, exp) // without it, the session is the API token's
+	}
 	return c.Redirect(next, http.StatusSeeOther)
 }
 
@@ -217,8 +232,13 @@ func (s *Server) opsLogout(c *fiber.Ctx) error {
 		return s.render(c, st, "message", web.Page{Title: "Sign out",
 			Error: "You are still signed in: " + msg + ". Press Sign out again in a moment."})
 	}
-	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: "", Path: "/ops", Expires: time.Unix(0, 0), HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	for _, name := range []string{sessionCookie, actorCookie} {
+		if name == actorCookie && c.Cookies(actorCookie) == "" {
+			continue
+		}
+		c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: "/ops", Expires: time.Unix(0, 0), HTTPOnly: true,
+			SameSite: fiber.CookieSameSiteStrictMode, Secure: c.Protocol() == "https"})
+	}
 	return c.Redirect("/ops/login", http.StatusSeeOther)
 }
 
@@ -239,6 +259,10 @@ type overviewPage struct {
 	QueueError        string
 	Rejections        []domain.Rejection
 	RejectionsError   string
+	Chart             chart
+	Queues            []queueRow
+	Sources           []sourceActivity
+	ChartError        string
 }
 
 // statusOrder is the order the overview lists inbox statuses in.
@@ -247,7 +271,19 @@ var statusOrder = []string{domain.InboxReceived, domain.InboxApplied, domain.Inb
 func (s *Server) opsOverview(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	b := overviewPage{Since: s.p.Now().Add(-24 * time.Hour).UTC().Truncate(time.Second)}
-	if counts, err := s.p.Webhooks.CountByStatus(ctx, b.Since); err != nil {
+	hourly, hourlyErr := s.hourly.get(ctx, s.ops(), s.p.Now())
+	if hourlyErr != nil {
+		_, b.ChartError = s.failure(c, hourlyErr)
+	} else {
+		b.Chart, b.Sources = hourlyChart(hourly, s.p.Now()), activity(hourly, s.p.Now())
+	}
+	counts, err := statusCounts(hourly, hourlyErr)
+	if s.p.Ops == nil {
+		counts, err = s.p.Webhooks.CountByStatus(ctx, b.Since)
+	} else {
+		b.Since = hourWindow(s.p.Now())
+	}
+	if err != nil {
 		_, b.CountsError = s.failure(c, err)
 	} else {
 		for _, st := range statusOrder {
@@ -274,6 +310,7 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 			b.QueueDepth, b.QueueKnown = n, true
 		}
 	}
+	b.Queues = s.queueRows(ctx)
 	if rej, err := s.p.Webhooks.Rejections(ctx, 20); err != nil {
 		_, b.RejectionsError = s.failure(c, err)
 	} else {
@@ -284,6 +321,10 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 }
 
 type webhooksPage struct {
+	OrderRef       string
+	Type, EventID  string
+	Since, Until   string
+	Requests       []requestJSON
 	Source, Status string
 	Statuses       []string
 	Webhooks       []domain.InboxEntry
@@ -291,10 +332,19 @@ type webhooksPage struct {
 }
 
 func (s *Server) opsWebhooks(c *fiber.Ctx) error {
-	b := webhooksPage{Source: c.Query("source"), Status: c.Query("status"), Statuses: statusOrder}
+	b := webhooksPage{Source: c.Query("source"), Status: c.Query("status"), Statuses: statusOrder, OrderRef: strings.TrimSpace(c.Query("order_ref"))}
 	page := web.Page{Title: "Webhooks", Nav: "webhooks", Body: &b}
+	b.Type, b.EventID, b.Since, b.Until = c.Query("type"), c.Query("event_id"), c.Query("since"), c.Query("until")
+	if c.Query("replayed") != "" {
+		page.Notice = "Replay queued for " + c.Query("replayed") + " webhook(s); reload to see their new status."
+	}
 	f, err := webhookFilter(b.Source, b.Status, pageSize, c.Query("before"))
 	if err == nil {
+		err = webhookMore(queryOf(c), &f)
+	}
+	if err == nil && b.OrderRef != "" {
+		b.Requests, err = s.orderRequests(c, b.OrderRef, b.Source, b.Status, 200)
+	} else if err == nil {
 		b.Webhooks, err = s.p.Webhooks.List(c.UserContext(), f)
 	}
 	if err != nil {
@@ -309,6 +359,7 @@ func (s *Server) opsWebhooks(c *fiber.Ctx) error {
 }
 
 type webhookPage struct {
+	Events     []domain.NormalizedEvent
 	E          domain.InboxEntry
 	BodyText   string
 	Base64     bool
@@ -324,8 +375,10 @@ func (s *Server) webhookDetail(c *fiber.Ctx, status int, id int64, errMsg, notic
 			Error: msg + ". Check the id, or find the webhook in the list."})
 	}
 	v := webhookView(e, true)
+	e.Header = redactedHeaders(e.Header)
+	events, _ := s.ops().EventsOf(c.UserContext(), id)
 	return s.render(c, status, "webhook", web.Page{Title: fmt.Sprintf("Webhook %d", id), Nav: "webhooks", Error: errMsg, Notice: notice,
-		Body: webhookPage{E: e, BodyText: v.Body, Base64: v.BodyEncoding == "base64", Replayable: e.Status != domain.InboxApplied}})
+		Body: webhookPage{Events: events, E: e, BodyText: v.Body, Base64: v.BodyEncoding == "base64", Replayable: e.Status != domain.InboxApplied}})
 }
 
 func (s *Server) opsWebhook(c *fiber.Ctx) error {
@@ -353,6 +406,7 @@ func (s *Server) opsReplay(c *fiber.Ctx) error {
 		}
 		return s.webhookDetail(c, st, id, "Not replayed: "+msg, "")
 	}
+	s.audit(c, s.actor(c), "replay", fmt.Sprintf("webhook %d", id), "")
 	return c.Redirect(fmt.Sprintf("/ops/webhooks/%d?replayed=1", id), http.StatusSeeOther)
 }
 
@@ -400,7 +454,8 @@ func (s *Server) opsResolve(c *fiber.Ctx) error {
 		return s.conflictList(c, http.StatusBadRequest, domain.ConflictOpen, "",
 			fmt.Sprintf("Conflict id %q is not a number; use the Resolve button beside the conflict.", param(c, "id")), "")
 	}
-	_, err = s.resolve(c.UserContext(), id, resolveRequest{Note: strings.TrimSpace(formValue(c, "note"))})
+	note := strings.TrimSpace(formValue(c, "note"))
+	_, err = s.resolve(c.UserContext(), id, resolveRequest{Note: note})
 	if err != nil {
 		st, msg := s.failure(c, err)
 		if st == http.StatusBadRequest {
@@ -408,6 +463,7 @@ func (s *Server) opsResolve(c *fiber.Ctx) error {
 		}
 		return s.conflictList(c, st, domain.ConflictOpen, "", msg, "")
 	}
+	s.audit(c, s.actor(c), "resolve", fmt.Sprintf("conflict %d", id), note)
 	return c.Redirect(fmt.Sprintf("/ops/conflicts?state=open&resolved=%d", id), http.StatusSeeOther)
 }
 
@@ -419,6 +475,12 @@ type orderLine struct {
 
 type orderPage struct {
 	Ref       string
+	Q         string   // what was searched: a ref, an email or a payment id
+	Choices   []string // several orders matched
+	Named     string   // what names an order not applied ("2 webhooks name it: …")
+	Requests  []requestJSON
+	Payments  []paymentView
+	Holdings  []domain.OrderHolding
 	Found     bool
 	O         domain.Order
 	Status    domain.OrderStatus
@@ -428,23 +490,52 @@ type orderPage struct {
 	Conflicts []domain.Conflict
 }
 
+type paymentView struct {
+	domain.PaymentLine
+	Money string
+}
+
 func (s *Server) opsOrder(c *fiber.Ctx) error {
-	b := orderPage{Ref: strings.TrimSpace(c.Query("ref"))}
+	b := orderPage{Q: strings.TrimSpace(c.Query("q")), Ref: strings.TrimSpace(c.Query("ref"))}
 	page := web.Page{Title: "Order lookup", Nav: "orders", Body: &b}
+	if b.Ref == "" && b.Q != "" {
+		ref, choices, err := s.orderSearch(c, b.Q)
+		if err != nil {
+			st, msg := s.failure(c, err)
+			page.Error = msg
+			return s.render(c, st, "order", page)
+		}
+		b.Ref, b.Choices = ref, choices
+	}
 	if b.Ref == "" {
 		return s.render(c, http.StatusOK, "order", page)
 	}
-	o, events, conflicts, err := s.order(c.UserContext(), b.Ref)
+	if s.p.Ops != nil {
+		b.Requests, _ = s.orderRequests(c, b.Ref, "", "", 200)
+	}
+	o, events, conflicts, err := s.order(c, b.Ref)
 	if err != nil {
 		status, msg := s.failure(c, err)
 		if status == http.StatusNotFound {
-			msg += ". Check the ref: it is the storefront's own order id (for example 1001), exactly as the storefront shows it."
+			msg += ". Check the ref: it is the storefront's own order id (for example 1001), exactly as the storefront shows it; or search by the customer's email or the payment's id."
 		}
 		page.Error = msg
 		return s.render(c, status, "order", page)
 	}
+	if s.p.Ops != nil {
+		pays, err := s.ops().Payments(c.UserContext(), o.Ref)
+		if err == nil {
+			for _, p := range pays {
+				b.Payments = append(b.Payments, paymentView{p, moneyLine(p.Amount, p.Currency)})
+			}
+			b.Holdings, err = s.ops().Holdings(c.UserContext(), o.Ref)
+		}
+		if err != nil {
+			_, page.Error = s.failure(c, err)
+		}
+	}
 	b.Found, b.O, b.Status, b.Events, b.Conflicts = true, o, o.DisplayStatus(), events, conflicts
-	b.Total = domain.FormatMinorUnits(o.Total, o.Currency)
+	b.Total = moneyLine(o.Total, o.Currency)
 	for _, l := range o.Lines {
 		b.Lines = append(b.Lines, orderLine{l.SKU, l.Quantity, domain.FormatMinorUnits(l.UnitPrice, o.Currency) + " " + o.Currency})
 	}
@@ -457,6 +548,12 @@ type inventoryPage struct {
 	Found  bool
 	Stock  domain.Stock
 	OnHand string // the form's value
+	// Without a SKU: the list, by filter.
+	Tracked, Below, Backordered string
+	List                        []domain.StockRow
+	Next                        string
+	Ledger                      []domain.LedgerLine
+	Reservations                []domain.Reservation
 }
 
 // inventory renders the inventory page for sku, with an error or a notice.
@@ -464,7 +561,22 @@ func (s *Server) inventory(c *fiber.Ctx, status int, sku, onHand, errMsg, notice
 	b := inventoryPage{SKU: sku, OnHand: onHand}
 	page := web.Page{Title: "Inventory", Nav: "inventory", Error: errMsg, Notice: notice, Body: &b}
 	if sku == "" {
+		b.Tracked, b.Below, b.Backordered = c.Query("tracked"), c.Query("below"), c.Query("backordered")
+		f, err := stockFilter(c)
+		if err == nil {
+			f.Limit = pageSize
+			b.List, err = s.ops().StockList(c.UserContext(), f)
+		}
+		if err != nil {
+			status, page.Error = s.failure(c, err)
+		} else if len(b.List) == pageSize {
+			b.Next = b.List[len(b.List)-1].SKU
+		}
 		return s.render(c, status, "inventory", page)
+	}
+	if s.p.Ops != nil {
+		b.Ledger, _ = s.ops().Ledger(c.UserContext(), sku, 100)
+		b.Reservations, _ = s.ops().ActiveReservations(c.UserContext(), sku, 100)
 	}
 	st, err := s.p.Inventory.Stock(c.UserContext(), sku)
 	switch {
@@ -510,5 +622,14 @@ func (s *Server) opsSetStock(c *fiber.Ctx) error {
 		}
 		return s.inventory(c, status, sku, raw, "Not saved: "+msg, "")
 	}
+	s.audit(c, s.actor(c), "set_level", "sku "+sku, "on_hand "+raw)
 	return c.Redirect("/ops/inventory?saved=1&sku="+url.QueryEscape(sku), http.StatusSeeOther)
+}
+
+// signInError says why a sign-in failed and what to paste instead.
+func signInError(name string) string {
+	if name != "" {
+		return "That name and password do not match an operator. Check both (names are case-sensitive), or leave the name empty and paste the API token."
+	}
+	return "That is not the API token. Paste the value of TRADEWIND_API_TOKEN from the server's environment and sign in again."
 }

@@ -41,7 +41,19 @@ type Params struct {
 	Webhooks domain.InboxBrowser
 	// Reservations is the flash-sale reservation API.
 	Reservations domain.Reservations
-	Metrics      *tprom.Metrics
+	// Ops reads the lists of the API and the dashboard (orders, inventory, the
+	// requests naming an order, rejections, charts) and records who did what.
+	Ops domain.OpsReader
+	// Version is the build's version, shown by /healthz and the dashboard.
+	Version string
+	// Operators are the people who may sign in to the dashboard by name.
+	Operators []Operator
+	// QueueLatency reports the age of the oldest waiting task per queue, for the
+	// overview; nil shows none.
+	QueueLatency func(ctx context.Context) (map[string]time.Duration, error)
+	// Queues is the queue UI (asynqmon) served at /ops/queues/ behind the sign-in; nil shows none.
+	Queues  http.Handler
+	Metrics *tprom.Metrics
 	// ReadyChecks are what /readyz checks, by name ("postgres", "redis"). A
 	// failure is answered "unreachable" and logged: its text can name internal
 	// addresses, which /readyz must not show.
@@ -90,6 +102,7 @@ type Server struct {
 	limits  sourceLimits // per-source rate limits (ratelimit.go)
 	shed    shedder      // cached queue depth for load shedding (shed.go)
 	sess    sessions     // the dashboard's session cookies (session.go)
+	hourly  hourlyCache  // the overview's counts per hour, briefly reused (charts.go)
 	bodies  *bodyBudget  // request body bytes held at once (body.go)
 	// warn writes warnings that an outage repeats on every request (a failed
 	// enqueue while Redis is down) at most once per kind every 10 seconds.
@@ -131,6 +144,9 @@ func New(p Params) *Server {
 	if p.ClientIPHeader == "" {
 		p.ClientIPHeader = fiber.HeaderXForwardedFor
 	}
+	if p.Inbox != nil {
+		p.Inbox = orderRefInbox{Inbox: p.Inbox, sources: p.Sources}
+	}
 	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now},
 		guesses: newGuessLimiter(guessEvery, guessBurst, guessKeys), clients: clientAddrs{p.TrustedProxies, p.ClientIPHeader},
 		warn: ratelog.New(p.Logger, warnEvery, p.Now)}
@@ -152,7 +168,7 @@ func New(p Params) *Server {
 	})
 	s.initBodies()
 	s.app.Use(s.bufferBody)
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok", "version": p.Version}) })
 	s.app.Get("/readyz", s.ready)
 	metrics := adaptor.HTTPHandler(promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))
 	if p.MetricsTokenRequired {
@@ -163,9 +179,11 @@ func New(p Params) *Server {
 	s.app.Post("/webhooks/:source", s.ingest)
 
 	api := s.app.Group("/api/v1", s.requireToken, s.checkInput)
+	api.Get("/orders", s.listOrders)
 	api.Get("/orders/:ref", s.getOrder)
 	api.Get("/conflicts", s.listConflicts)
 	api.Post("/conflicts/:id/resolve", s.resolveConflict)
+	api.Get("/inventory", s.listInventory)
 	api.Get("/inventory/:sku", s.getStock)
 	api.Put("/inventory/:sku", s.setStock)
 	api.Get("/webhooks", s.listWebhooks)

@@ -73,6 +73,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
 		ReceivedAt: start,
 	}
+	s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
 	if err := provider.Verify(c.UserContext(), src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
@@ -76,10 +77,12 @@ func (s *Server) setStock(c *fiber.Ctx) error {
 	if err := decodeBody(c, &req); err != nil {
 		return err
 	}
-	st, err := s.setOnHand(c.UserContext(), param(c, "sku"), req)
+	sku := param(c, "sku")
+	st, err := s.setOnHand(c.UserContext(), sku, req)
 	if err != nil {
 		return err
 	}
+	s.audit(c, tokenActor, "set_level", "sku "+sku, fmt.Sprintf("on_hand %d", *req.OnHand))
 	return c.JSON(st)
 }
 

@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"context"
+	"net/url"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,11 +28,18 @@ type orderJSON struct {
 	UpdatedAt     time.Time             `json:"updated_at"`
 }
 
-// order returns an order, its timeline and its conflicts.
-func (s *Server) order(ctx context.Context, ref string) (domain.Order, []domain.AppliedEvent, []domain.Conflict, error) {
+// order returns an order, its timeline and its conflicts. When Tradewind has
+// applied nothing naming the order, the error says what it received that names
+// it ("2 webhooks name it: 1 queued, 1 rejected"), if anything.
+func (s *Server) order(c *fiber.Ctx, ref string) (domain.Order, []domain.AppliedEvent, []domain.Conflict, error) {
+	ctx := c.UserContext()
 	o, events, err := s.p.Orders.Order(ctx, ref)
 	if err != nil {
 		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			if named := s.namedBy(c, ref); named != "" {
+				return o, nil, nil, domain.Errorf(domain.ENOTFOUND,
+					"no order %q is applied yet, but %s; see GET /api/v1/webhooks?order_ref=%s", ref, named, url.QueryEscape(ref))
+			}
 			return o, nil, nil, domain.Errorf(domain.ENOTFOUND, "no order %q: Tradewind has received no event naming it", ref)
 		}
 		return o, nil, nil, err
@@ -46,7 +53,7 @@ func (s *Server) order(ctx context.Context, ref string) (domain.Order, []domain.
 
 // getOrder is GET /api/v1/orders/:ref.
 func (s *Server) getOrder(c *fiber.Ctx) error {
-	o, events, conflicts, err := s.order(c.UserContext(), param(c, "ref"))
+	o, events, conflicts, err := s.order(c, param(c, "ref"))
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -156,4 +157,23 @@ func stringsError(v any) error {
 		return nil
 	}
 	return walk("body", reflect.ValueOf(v))
+}
+
+// onlyParams refuses (400) a query string with a parameter the endpoint does not
+// take, naming it and the ones it does: a misspelt filter (?stauts=failed) must
+// not silently return everything. Every /api/v1 list endpoint calls it first.
+func onlyParams(c *fiber.Ctx, valid ...string) error {
+	var bad string
+	c.Request().URI().QueryArgs().VisitAll(func(k, _ []byte) {
+		if bad == "" && !slices.Contains(valid, string(k)) {
+			bad = shortName(k)
+		}
+	})
+	if bad == "" {
+		return nil
+	}
+	if len(valid) == 0 {
+		return domain.Errorf(domain.EINVALID, "unknown query parameter %q: %s takes none", bad, c.Path())
+	}
+	return domain.Errorf(domain.EINVALID, "unknown query parameter %q: %s takes %s", bad, c.Path(), strings.Join(valid, ", "))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -72,11 +73,30 @@ func webhookFilter(source, status string, limit int, before string) (domain.Inbo
 	return f, nil
 }
 
-// listWebhooks is GET /api/v1/webhooks?source=&status=&limit=&before=.
+// listWebhooks is GET /api/v1/webhooks?source=&status=&limit=&before=. With
+// order_ref= it lists every request naming that order instead: stored webhooks
+// (kind "webhook") and refused requests (kind "rejection"), newest first.
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
-	f, err := webhookFilter(c.Query("source"), c.Query("status"), c.QueryInt("limit", 100), c.Query("before"))
+	if err := onlyParams(c, "source", "status", "limit", "before", "order_ref", "type", "event_id", "since", "until"); err != nil {
+		return err
+	}
+	limit, err := queryLimit(c, 100)
 	if err != nil {
 		return err
+	}
+	f, err := webhookFilter(c.Query("source"), c.Query("status"), limit, c.Query("before"))
+	if err == nil {
+		err = webhookMore(queryOf(c), &f)
+	}
+	if err != nil {
+		return err
+	}
+	if ref := c.Query("order_ref"); ref != "" {
+		out, err := s.orderRequests(c, strings.Clone(ref), f.Source, f.Status, f.Limit)
+		if err != nil {
+			return err
+		}
+		return c.JSON(fiber.Map{"webhooks": out, "next": nil})
 	}
 	list, err := s.p.Webhooks.List(c.UserContext(), f)
 	if err != nil {
@@ -86,7 +106,12 @@ func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	for i, e := range list {
 		out[i] = webhookView(e, false)
 	}
-	return c.JSON(fiber.Map{"webhooks": out})
+	var next *string
+	if len(list) == f.Limit {
+		n := strconv.FormatInt(list[len(list)-1].ID, 10)
+		next = &n
+	}
+	return c.JSON(fiber.Map{"webhooks": out, "next": next})
 }
 
 func webhookID(c *fiber.Ctx) (int64, error) {
@@ -148,6 +173,7 @@ func (s *Server) replayWebhook(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.audit(c, tokenActor, "replay", "webhook "+strconv.FormatInt(id, 10), "")
 	return c.Status(http.StatusAccepted).JSON(webhookView(e, false))
 }
 

@@ -53,10 +53,10 @@ func (s *Inbox) Insert(ctx context.Context, entries []domain.InboxEntry) ([]doma
 // insertSQL inserts any number of entries, one array per column, so that its
 // text never changes and it can be prepared once (InboxBatcher does). Rows go
 // in in array order.
-const insertSQL = `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed)
-	SELECT s, p, e, t, h::jsonb, b, NULLIF(o, '')::timestamptz, r::timestamptz, st, u
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::bool[])
-		AS x(s, p, e, t, h, b, o, r, st, u)
+const insertSQL = `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed, order_ref)
+	SELECT s, p, e, t, h::jsonb, b, NULLIF(o, '')::timestamptz, r::timestamptz, st, u, NULLIF(ref, '')
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[])
+		AS x(s, p, e, t, h, b, o, r, st, u, ref)
 	ON CONFLICT (source, event_id) DO NOTHING
 	RETURNING id, source, event_id`
 
@@ -81,6 +81,7 @@ func insertEntries(ctx context.Context, db sqlx.QueryerContext, insert func(ctx 
 	var (
 		sources, providers, eventIDs, types = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		headers, occurred, received, status = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		orderRefs                           = make([]string, n)
 		bodies                              = make(pq.ByteaArray, n)
 		unconfirmed                         = make(pq.BoolArray, n)
 	)
@@ -96,9 +97,10 @@ func insertEntries(ctx context.Context, db sqlx.QueryerContext, insert func(ctx 
 			occurred[j] = e.OccurredAt.Format(time.RFC3339Nano)
 		}
 		received[j] = e.ReceivedAt.Format(time.RFC3339Nano)
+		orderRefs[j] = e.OrderRef
 	}
 	rows, err := insert(ctx, pq.StringArray(sources), pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types),
-		pq.StringArray(headers), bodies, pq.StringArray(occurred), pq.StringArray(received), pq.StringArray(status), unconfirmed)
+		pq.StringArray(headers), bodies, pq.StringArray(occurred), pq.StringArray(received), pq.StringArray(status), unconfirmed, pq.StringArray(orderRefs))
 	if err != nil {
 		return nil, translate("inbox insert", err)
 	}
@@ -266,9 +268,11 @@ func (s *Inbox) Reject(ctx context.Context, r domain.Rejection) error {
 	if r.InboxID != 0 {
 		inboxID = sql.NullInt64{Int64: r.InboxID, Valid: true}
 	}
+	// A stored entry rejected later (not confirmed) names the order its body named.
 	_, err := s.DB.ExecContext(ctx,
-		`INSERT INTO rejections (source, cause, detail, remote_addr, received_at, inbox_id) VALUES ($1, $2, $3, $4, $5, $6)`,
-		truncate(r.Source, 200), r.Cause, truncate(r.Detail, 1000), r.RemoteAddr, r.ReceivedAt, inboxID)
+		`INSERT INTO rejections (source, cause, detail, remote_addr, received_at, inbox_id, order_ref)
+		VALUES ($1, $2, $3, $4, $5, $6, COALESCE(NULLIF($7, ''), (SELECT order_ref FROM inbox WHERE id = $6)))`,
+		truncate(r.Source, 200), r.Cause, truncate(r.Detail, 1000), r.RemoteAddr, r.ReceivedAt, inboxID, truncate(r.OrderRef, 200))
 	return translate("record rejection", err)
 }
 

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -32,12 +31,9 @@ func TestMigration5OnAnInboxWithData(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := &postgres.Inbox{DB: db}
-	var entries []domain.InboxEntry
-	for i := range 300 {
-		entries = append(entries, domain.InboxEntry{Source: "s", Provider: "stripe", EventID: fmt.Sprint("evt_", i), EventType: "t",
-			Header: http.Header{}, Body: []byte(`{}`), ReceivedAt: time.Now().Add(-time.Hour), Status: domain.InboxReceived})
-	}
-	if _, err := in.Insert(ctx, entries); err != nil {
+	// Rows as the schema of version 4 holds them (today's Insert writes later columns).
+	if _, err := db.ExecContext(ctx, `INSERT INTO inbox (source, provider, event_id, event_type, body, received_at, status)
+		SELECT 's', 'stripe', 'evt_' || g, 't', '{}'::bytea, now() - interval '1 hour', 'received' FROM generate_series(0, 299) g`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := mg.Up(ctx); err != nil {

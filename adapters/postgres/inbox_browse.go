@@ -24,7 +24,9 @@ func (s *Inbox) List(ctx context.Context, f domain.InboxFilter) ([]domain.InboxE
 			status, attempts, last_error, unconfirmed, applied_at
 		FROM inbox
 		WHERE ($1 = '' OR source = $1) AND ($2 = '' OR status = $2) AND ($3 = 0 OR id < $3)
-		ORDER BY id DESC LIMIT $4`, f.Source, f.Status, f.BeforeID, f.Limit)
+			AND ($5 = '' OR event_type = $5) AND ($6 = '' OR event_id = $6)
+			AND ($7::timestamptz IS NULL OR received_at >= $7) AND ($8::timestamptz IS NULL OR received_at < $8)
+		ORDER BY id DESC LIMIT $4`, f.Source, f.Status, f.BeforeID, f.Limit, f.EventType, f.EventID, nullTime(f.Since), nullTime(f.Until))
 	if err != nil {
 		return nil, translate("list inbox", err)
 	}

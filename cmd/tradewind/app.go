@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
 
@@ -116,6 +117,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.queue = jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: m.client, Tasks: m.inspector})
 	m.providers = registry.New()
 	m.Metrics.RegisterQueueDepth(m.queue.BacklogByQueue)
+	m.registerOpsMetrics() // metrics.go
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
@@ -227,6 +229,10 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
+	operators, err := LoadOperators(m.Config.SourcesFile, osEnv)
+	if err != nil {
+		return err
+	}
 	m.server = httpapi.New(httpapi.Params{
 		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: m.queue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
@@ -236,6 +242,8 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		Metrics:   m.Metrics, ReadyChecks: m.readyChecks(), MetricsTokenRequired: m.Config.MetricsTokenRequired,
 		APIToken: m.Config.APIToken, MaxBody: m.Config.MaxBodyBytes, Logger: m.Logger, Now: m.Now,
 		Sessions: &postgres.Sessions{DB: m.DB}, TrustedProxies: trusted, ClientIPHeader: m.Config.ClientIPHeader,
+		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators, QueueLatency: m.queueLatencies,
+		Queues:          asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
 		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
 		Downstream: m.downstreamAPI(),

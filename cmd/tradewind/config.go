@@ -174,7 +174,7 @@ func newValidator() *validator.Validate {
 }
 
 // osEnv is os.LookupEnv, named for wiring.
-var osEnv = os.LookupEnv
+var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
 
 // ParseRedisURL reads TRADEWIND_REDIS_URL into Asynq's connection options:
 //

@@ -34,6 +34,8 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	root.Version = Version() // --version (version.go)
+	root.SetVersionTemplate("tradewind {{.Version}}\n")
 	run := func(use, short string, roles Roles) *cobra.Command {
 		return &cobra.Command{
 			Use: use, Short: short, Args: cobra.NoArgs,
@@ -53,6 +55,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		newReplayCommand(stdout),
 		newReconcileCommand(stdout, stderr),
 		bench,
+		versionCmd(),
 	)
 	return root
 }
@@ -60,7 +63,15 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}))
+}
+
+// durationText writes durations as people read them ("15s", not 15000000000).
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // runRoles runs until SIGINT or SIGTERM, then shuts down gracefully and returns nil.
