@@ -25,11 +25,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/progress"
 )
 
 // Options shape a run of `tradewind simulate`. Count, Concurrency and Duplicates
@@ -329,10 +328,9 @@ func Run(ctx context.Context, stdout, stderr io.Writer, kind string, types []str
 
 // postAll posts every delivery, concurrency at a time, and returns the answers in order.
 func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, concurrency int) []Answer {
-	var bar *progressbar.ProgressBar
+	var bar progress.Bar
 	if len(ds) >= 10 {
-		bar = progressbar.NewOptions(len(ds), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("sending"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+		bar = progress.New(stderr, int64(len(ds)), progress.Options{Description: "sending", ShowCount: true})
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	defer client.CloseIdleConnections()
@@ -346,7 +344,7 @@ func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, c
 			for i := range next {
 				answers[i] = post1(ctx, client, url, ds[i].Request)
 				if bar != nil {
-					_ = bar.Add(1)
+					bar.Add(1)
 				}
 			}
 		}()
@@ -357,8 +355,7 @@ func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, c
 	close(next)
 	wg.Wait()
 	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(stderr)
+		bar.Finish()
 	}
 	return answers
 }
