@@ -2,8 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // runCLI runs the real command line with args and returns its stdout and stderr.
@@ -32,5 +36,139 @@ func TestBenchReconcileProgressOffATerminalIsPlainLines(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "reconcile: 50000 orders") {
 		t.Errorf("stdout has no result:\n%s", stdout)
+	}
+}
+
+// startDemo runs a Main with roles serving examples/sources.yaml's sources, with
+// the API token `tradewind simulate --wait` uses here, and returns it with the
+// path of its sources file.
+func startDemo(t *testing.T, roles Roles, token string) (*Main, string) {
+	t.Helper()
+	e := newEnv(t)
+	path, sources := demoSources(t, nil)
+	cfg := e.config()
+	cfg.APIToken = token
+	roles.Migrate = true
+	m := NewMain(cfg, sources, testLogger())
+	if err := m.Run(context.Background(), roles); err != nil {
+		m.Close(context.Background())
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		m.Close(ctx)
+	})
+	return m, path
+}
+
+// simulateToken is the API token `tradewind simulate --wait` sends in this process.
+func simulateToken() string {
+	if tok, _ := osEnv("TRADEWIND_API_TOKEN"); tok != "" {
+		return tok
+	}
+	return devAPIToken
+}
+
+// `simulate --wait` returns once the order is applied — every webhook it sent
+// dealt with — and prints it: the README's curl, pasted right after simulate,
+// found nothing yet (issue 13).
+func TestSimulateWaitPrintsTheAppliedOrder(t *testing.T) {
+	t.Setenv("TRADEWIND_API_TOKEN", testToken) // the token comes from the environment
+	m, path := startDemo(t, allRoles, testToken)
+	tests := []struct {
+		name       string
+		args       []string
+		ref        string
+		events     int
+		wantStatus string // payment_status; "" for any
+		summary    string
+	}{
+		{name: "one payment", args: []string{"stripe", "payment_intent.succeeded", "--order-ref", "5001"},
+			ref: "5001", events: 1, wantStatus: "paid", summary: "sent 1 stripe webhook(s)"},
+		{name: "a whole flow, shuffled and duplicated: printed once all of it is applied",
+			args: []string{"stripe", "--shuffle", "--duplicates", "2", "--order-ref", "5002"},
+			ref:  "5002", events: len(flowOf(t, "stripe")), summary: fmt.Sprintf("sent %d stripe webhook(s)", 2*len(flowOf(t, "stripe")))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"simulate", "--wait", "--url", webhookURL(m, "demo-stripe"), "--sources-file", path}, tt.args...)
+			stdout, stderr, err := runCLI(t, args...)
+			if err != nil {
+				t.Fatalf("simulate --wait: %v\n%s", err, stderr)
+			}
+			var got struct {
+				Ref           string `json:"ref"`
+				PaymentStatus string `json:"payment_status"`
+				Events        []struct {
+					Type string `json:"type"`
+				} `json:"events"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+				t.Fatalf("stdout is not the order's JSON: %v\n%s", err, stdout)
+			}
+			if got.Ref != tt.ref || len(got.Events) != tt.events || (tt.wantStatus != "" && got.PaymentStatus != tt.wantStatus) {
+				t.Errorf("printed order %+v; want %s with %d events, payment status %q", got, tt.ref, tt.events, tt.wantStatus)
+			}
+			if !strings.Contains(stdout, "\n  \"ref\": \""+tt.ref+"\"") {
+				t.Errorf("the order is not indented JSON:\n%s", stdout)
+			}
+			if !strings.Contains(stderr, tt.summary) || !strings.Contains(stderr, "order: "+tt.ref) {
+				t.Errorf("stderr has no summary of what was sent (%q):\n%s", tt.summary, stderr)
+			}
+		})
+	}
+}
+
+// When the order does not come, `simulate --wait` exits non-zero saying what
+// Tradewind answered about it and its webhooks.
+func TestSimulateWaitSaysWhyTheOrderDidNotCome(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		roles Roles
+		token string // the Tradewind's API token; "" for the one simulate sends
+		args  []string
+		want  []string
+	}{
+		{
+			name: "no worker: time is up, the webhook waits and the order is not found", roles: Roles{Serve: true},
+			args: []string{"stripe", "payment_intent.succeeded", "--order-ref", "5002", "--wait-timeout", "1s"},
+			want: []string{`order 5002 not applied within 1s`, `answered 404: no order "5002"`,
+				`(payment_intent.succeeded) received, waiting for the worker`},
+		},
+		{
+			name: "an ignored ping: no order will come, said without waiting it out", roles: allRoles,
+			args: []string{"woocommerce", "ping", "--order-ref", "5003", "--wait-timeout", "10m"},
+			want: []string{`order 5003 will not be applied`, `answered 404: no order "5003"`, `(ping) ignored`},
+		},
+		{
+			name: "a token the API refuses", roles: Roles{Serve: true}, token: "another-token-0123456789",
+			args: []string{"stripe", "--order-ref", "5004"},
+			want: []string{"answered 401", "set TRADEWIND_API_TOKEN"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			token := tt.token
+			if token == "" {
+				token = simulateToken()
+			}
+			m, path := startDemo(t, tt.roles, token)
+			args := append([]string{"simulate", "--wait", "--url", webhookURL(m, "demo-"+tt.args[0]), "--sources-file", path}, tt.args...)
+			stdout, stderr, err := runCLI(t, args...)
+			if err == nil {
+				t.Fatalf("simulate --wait succeeded; want an error\nstdout:\n%s\nstderr:\n%s", stdout, stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, err)
+				}
+			}
+			if stdout != "" {
+				t.Errorf("stdout = %q; want nothing: no order was applied", stdout)
+			}
+		})
 	}
 }
