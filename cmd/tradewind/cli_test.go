@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tradewind/tradewind/adapters/registry"
 )
 
 // runCLI runs the real command line with args and returns its stdout and stderr.
@@ -170,5 +173,44 @@ func TestSimulateWaitSaysWhyTheOrderDidNotCome(t *testing.T) {
 				t.Errorf("stdout = %q; want nothing: no order was applied", stdout)
 			}
 		})
+	}
+}
+
+// `tradewind simulate` alone lists what it can send instead of failing; --help
+// stays the help.
+func TestSimulateWithoutArgumentsListsProviders(t *testing.T) {
+	t.Parallel()
+	path, sources := demoSources(t, nil)
+	stdout, stderr, err := runCLI(t, "simulate", "--sources-file", path)
+	if err != nil {
+		t.Fatalf("simulate: %v\n%s", err, stderr)
+	}
+	rows := map[string]string{}
+	for _, l := range strings.Split(stdout, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			rows[f[0]] = l
+		}
+	}
+	for _, kind := range registry.Kinds() {
+		a, _ := registry.Lookup(kind)
+		var ids []string
+		for id, s := range sources {
+			if s.Provider == kind {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		row := rows[kind]
+		if len(ids) == 0 || !strings.Contains(row, strings.Join(ids, ", ")) || !strings.Contains(row, strings.Join(a.SampleTypes(), " ")) {
+			t.Errorf("%s's row %q; want its sources %v and event types %v", kind, row, ids, a.SampleTypes())
+		}
+	}
+	if !strings.Contains(stdout, "tradewind simulate <provider> [event-type ...]") {
+		t.Errorf("the list does not say how to send:\n%s", stdout)
+	}
+
+	help, _, err := runCLI(t, "simulate", "--help")
+	if err != nil || !strings.Contains(help, "Usage:") || !strings.Contains(help, "--wait-timeout") || !strings.Contains(help, "Event types by provider") {
+		t.Errorf("simulate --help = %v:\n%s", err, help)
 	}
 }

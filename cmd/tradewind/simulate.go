@@ -21,9 +21,10 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		serve bool // serve the fake provider APIs until interrupted; send nothing
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate <provider> [event-type ...]",
+		Use:   "simulate [<provider> [event-type ...]]",
 		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
-		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL.
+		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL. With no
+provider, list the providers, their sources in the sources file and their event types.
 
 With no event type, the provider's most common one is sent; with --shuffle or --batch
 and no event type, the provider's whole order flow is sent (in random order with
@@ -59,12 +60,6 @@ Event types by provider (the first is the default; --shuffle and --batch send th
   tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
   tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
   tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if serve {
-				return nil
-			}
-			return cobra.MinimumNArgs(1)(cmd, args)
-		},
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
@@ -85,6 +80,9 @@ Event types by provider (the first is the default; --shuffle and --batch send th
 			}
 			if serve {
 				return simulate.Serve(ctx, stderr, args, o)
+			}
+			if len(args) == 0 {
+				return simulate.List(stdout, o)
 			}
 			return simulate.Run(ctx, stdout, stderr, args[0], args[1:], o)
 		},

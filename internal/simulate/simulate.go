@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/registry"
@@ -69,6 +70,44 @@ func TypesHelp() string {
 		fmt.Fprintf(&b, "  %s: %s\n    flow: %s\n", k, strings.Join(a.SampleTypes(), " "), strings.Join(a.Flow(), " → "))
 	}
 	return b.String()
+}
+
+// List is `tradewind simulate` with no arguments: every provider it can send as,
+// with the ids of its sources in the sources file (the --source to pick) and its
+// sample event types, the default first.
+func List(w io.Writer, o Options) error {
+	var (
+		byKind = map[string][]string{}
+		note   string
+	)
+	switch {
+	case o.SourcesFile == "":
+		note = "No sources file (--sources-file, $TRADEWIND_SOURCES_FILE or examples/sources.yaml): pass --secret to send."
+	default:
+		sources, err := o.loadSources()
+		if err != nil {
+			note = fmt.Sprintf("The sources file %s does not load (%v): pass --secret to send.", o.SourcesFile, err)
+			break
+		}
+		for _, id := range mapKeys(sources) {
+			byKind[sources[id].Provider] = append(byKind[sources[id].Provider], id)
+		}
+		note = "Sources from " + o.SourcesFile + "; it sends to demo-<provider> unless --source names another."
+	}
+	fmt.Fprintln(w, "Usage: tradewind simulate <provider> [event-type ...]   (tradewind simulate --help for the flags)")
+	fmt.Fprintln(w, note)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "provider\tsources\tevent types (the first is the default)")
+	for _, k := range registry.Kinds() {
+		a, _ := registry.Lookup(k)
+		ids := strings.Join(byKind[k], ", ")
+		if ids == "" {
+			ids = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, ids, strings.Join(a.SampleTypes(), " "))
+	}
+	return tw.Flush()
 }
 
 func (o Options) loadSources() (map[string]domain.Source, error) {
