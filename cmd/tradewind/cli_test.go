@@ -5,10 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/adapters/registry"
 )
@@ -212,5 +218,47 @@ func TestSimulateWithoutArgumentsListsProviders(t *testing.T) {
 	help, _, err := runCLI(t, "simulate", "--help")
 	if err != nil || !strings.Contains(help, "Usage:") || !strings.Contains(help, "--wait-timeout") || !strings.Contains(help, "Event types by provider") {
 		t.Errorf("simulate --help = %v:\n%s", err, help)
+	}
+}
+
+// fileCited matches what help text cites as a file of the checkout: a Markdown
+// file, or a path with a directory.
+var fileCited = regexp.MustCompile(`(?:[\w.-]+/)*[\w.-]+\.md\b|(?:[\w.-]+/)+[\w.-]+\.(?:ya?ml|pem|json|sh)\b`)
+
+// Every file a command's help cites is in the repository: `bench --help` cited
+// one that is not (issue 13).
+func TestHelpCitesOnlyFilesInTheRepository(t *testing.T) {
+	t.Parallel()
+	var walk func(c *cobra.Command)
+	cited := 0
+	walk = func(c *cobra.Command) {
+		help := c.Short + "\n" + c.Long + "\n" + c.Example + "\n" + c.Flags().FlagUsages()
+		for _, f := range fileCited.FindAllString(help, -1) {
+			cited++
+			if _, err := os.Stat(filepath.Join("../..", f)); err != nil {
+				t.Errorf("`%s --help` cites %s, which is not in the repository", c.CommandPath(), f)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(newRootCommand(io.Discard, io.Discard))
+	if cited == 0 {
+		t.Error("no help cites a file; the pattern finds nothing (examples/sources.yaml is cited by simulate)")
+	}
+}
+
+// `schedule --help` names everything the schedule role runs.
+func TestScheduleHelpNamesWhatItRuns(t *testing.T) {
+	t.Parallel()
+	help, _, err := runCLI(t, "schedule", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, task := range []string{"inbox sweeper", "reservation expiry", "conflict maturing", "retention prune", "nightly reconciliation"} {
+		if !strings.Contains(help, task) {
+			t.Errorf("schedule --help does not name the %s:\n%s", task, help)
+		}
 	}
 }

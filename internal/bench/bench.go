@@ -1,6 +1,6 @@
 // Package bench is `tradewind bench`: it measures an in-process Tradewind against
 // baselines taken in the same run, on the same machine, and reports each figure as a
-// ratio to its baseline, as a table and as JSON (PRODUCT.md's "What good looks like").
+// ratio to its baseline, as a table and as JSON (the targets of the README's "Benchmarks").
 //
 // It lives in internal/ because it is a tool of the binary, not part of the service.
 // It starts Tradewind through Options.Start, which cmd/tradewind wires to its Main, so
