@@ -51,6 +51,9 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("the JSON does not parse: %v\n%s", err, raw)
 	}
+	if d := report.Settings["duration"]; d != "300ms" { // as text, never nanoseconds
+		t.Errorf("settings duration = %v, want \"300ms\"", d)
+	}
 	if report.Machine.CPUs == 0 || report.Machine.Postgres == "" || report.Machine.Redis == "" {
 		t.Errorf("machine = %+v, want CPUs and server versions", report.Machine)
 	}

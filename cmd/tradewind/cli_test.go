@@ -262,3 +262,23 @@ func TestScheduleHelpNamesWhatItRuns(t *testing.T) {
 		}
 	}
 }
+
+// simulate's progress, written to a log rather than a terminal, is plain lines.
+func TestSimulateProgressOffATerminalIsPlainLines(t *testing.T) {
+	t.Parallel()
+	m, path := startDemo(t, Roles{Serve: true}, simulateToken())
+	stdout, stderr, err := runCLI(t, "simulate", "stripe", "--count", "20", "--concurrency", "4",
+		"--url", webhookURL(m, "demo-stripe"), "--sources-file", path)
+	if err != nil {
+		t.Fatalf("simulate: %v\n%s", err, stderr)
+	}
+	if strings.ContainsAny(stderr, "\r\x1b") {
+		t.Errorf("progress has carriage returns or escape codes:\n%q", stderr)
+	}
+	if !strings.Contains(stderr, "sending: 20/20 (100%)") {
+		t.Errorf("progress has no plain line for the end:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "sent 20 stripe webhook(s)") {
+		t.Errorf("stdout has no summary:\n%s", stdout)
+	}
+}
