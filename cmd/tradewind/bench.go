@@ -19,7 +19,8 @@ func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "bench [" + strings.Join(names, "|") + " ...]",
 		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
 		Long: `Measure Tradewind against baselines taken in the same run, on the same machine,
-and print each figure as a ratio to its baseline (PRODUCT.md's targets).
+and print each figure as a ratio to its baseline, beside its target (the README's
+"Benchmarks" section lists them and the latest figures).
 
 Scenarios (all of them when none is named):
 ` + bench.Help() + `

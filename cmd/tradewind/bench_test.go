@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"database/sql"
 	"encoding/json"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -36,8 +35,8 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	})
 	out := filepath.Join(t.TempDir(), "bench.json")
 
-	var stdout bytes.Buffer
-	cmd := newRootCommand(&stdout, io.Discard)
+	var stdout, stderr bytes.Buffer
+	cmd := newRootCommand(&stdout, &stderr)
 	cmd.SetArgs([]string{"bench", "--duration", "300ms", "--concurrency", "2,4", "--senders", "2", "--events", "40", "--workers", "2",
 		"--noop-tasks", "50", "--redis-db", "1", "--database", database, "--json", out})
 	if err := cmd.Execute(); err != nil {
@@ -51,6 +50,9 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	var report bench.Report
 	if err := json.Unmarshal(raw, &report); err != nil {
 		t.Fatalf("the JSON does not parse: %v\n%s", err, raw)
+	}
+	if d := report.Settings["duration"]; d != "300ms" { // as text, never nanoseconds
+		t.Errorf("settings duration = %v, want \"300ms\"", d)
 	}
 	if report.Machine.CPUs == 0 || report.Machine.Postgres == "" || report.Machine.Redis == "" {
 		t.Errorf("machine = %+v, want CPUs and server versions", report.Machine)
@@ -76,5 +78,14 @@ func TestBenchRunsAndWritesJSON(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "ratio") || !strings.Contains(stdout.String(), out) {
 		t.Errorf("stdout has no table or does not name the JSON file:\n%s", stdout.String())
+	}
+	// Not a terminal: progress is plain lines, each step named, none drawn over another.
+	if strings.ContainsAny(stderr.String(), "\r\x1b") {
+		t.Errorf("progress has carriage returns or escape codes:\n%q", stderr.String())
+	}
+	for _, step := range []string{"ingest  baseline", "e2e     tradewind burst", "100%"} {
+		if !strings.Contains(stderr.String(), step) {
+			t.Errorf("progress does not show %q:\n%s", step, stderr.String())
+		}
 	}
 }

@@ -49,7 +49,7 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 			Roles{Serve: true, Work: true, Schedule: true, Migrate: true}),
 		run("serve", "Serve webhooks, the API and the dashboard", Roles{Serve: true}),
 		run("work", "Run the Asynq worker that applies events", Roles{Work: true}),
-		run("schedule", "Run the cron: the inbox sweeper, reservation expiry, conflict maturing and the nightly reconciliation", Roles{Schedule: true}),
+		run("schedule", "Run the cron: the inbox sweeper, reservation expiry, conflict maturing, retention prune and the nightly reconciliation", Roles{Schedule: true}),
 		newMigrateCommand(stderr),
 		newSimulateCommand(stdout, stderr),
 		newReplayCommand(stdout),

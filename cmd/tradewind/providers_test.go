@@ -344,7 +344,7 @@ func TestEveryProviderEndToEnd(t *testing.T) {
 			ref := fmt.Sprint(7001 + i)
 			o := simulate.Options{
 				URL: webhookURL(m, "demo-"+tt.kind), SourcesFile: path, LoadSources: loadSources,
-				Count: 1, Concurrency: 1, Duplicates: 1, Wait: 15 * time.Second,
+				Count: 1, Concurrency: 1, Duplicates: 1, WaitTimeout: 15 * time.Second,
 				Sample: webhook.SampleOptions{OrderRef: ref},
 			}
 			if tt.opts != nil {
@@ -414,7 +414,7 @@ func TestShuffledFlowWithDuplicatesEndsLikeTheCanonicalOrder(t *testing.T) {
 			m := e.startWith(sources)
 			flow := flowOf(t, tt.kind)
 			base := simulate.Options{URL: webhookURL(m, "demo-"+tt.kind), SourcesFile: path, LoadSources: loadSources,
-				Count: 1, Concurrency: 1, Duplicates: 1, Wait: time.Second}
+				Count: 1, Concurrency: 1, Duplicates: 1, WaitTimeout: time.Second}
 
 			// The canonical order: each event sent once, and applied before the next is sent.
 			canonical := base

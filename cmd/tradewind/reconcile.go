@@ -6,15 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"sync"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/progress"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
@@ -92,13 +91,15 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 	if err := m.checkSchema(ctx, false); err != nil {
 		return err
 	}
-	rec := m.reconciler(&postgres.Inbox{DB: db}, progress(stderr))
+	bars := newSourceBars(stderr)
+	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.compared)
 	r, err := rec.Start(ctx, req)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "reconciliation %d: %s – %s\n", r.ID, r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339))
 	r, err = rec.Run(ctx, r.ID)
+	bars.finish()
 	out, jerr := json.MarshalIndent(r, "", "  ")
 	if jerr == nil {
 		fmt.Fprintln(stdout, string(out))
@@ -106,28 +107,37 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 	return err
 }
 
-// progress reports how far each source has got: a bar on a terminal, a plain
-// line every 1000 records otherwise.
-func progress(stderr io.Writer) func(source string, compared int) {
-	f, ok := stderr.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return func(source string, n int) {
-			if n%1000 == 0 {
-				fmt.Fprintf(stderr, "%s: %d compared\n", source, n)
-			}
-		}
+// sourceBars report how far each source's comparison has got, one progress.Bar
+// a source: a bar on a terminal, plain lines otherwise.
+type sourceBars struct {
+	w    io.Writer
+	mu   sync.Mutex
+	bars map[string]progress.Bar
+	seq  []progress.Bar
+}
+
+func newSourceBars(w io.Writer) *sourceBars {
+	return &sourceBars{w: w, bars: map[string]progress.Bar{}}
+}
+
+// compared hears that n of source's records have been compared.
+func (s *sourceBars) compared(source string, n int) {
+	s.mu.Lock()
+	bar, ok := s.bars[source]
+	if !ok {
+		bar = progress.New(s.w, -1, progress.Options{Description: source, ShowCount: true, Unit: "compared", ClearOnFinish: true})
+		s.bars[source] = bar
+		s.seq = append(s.seq, bar)
 	}
-	bars := map[string]*progressbar.ProgressBar{}
-	last := map[string]int{}
-	return func(source string, n int) {
-		bar, ok := bars[source]
-		if !ok {
-			bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(stderr), progressbar.OptionSetDescription(source),
-				progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond), progressbar.OptionClearOnFinish())
-			bars[source] = bar
-		}
-		_ = bar.Add(n - last[source])
-		last[source] = n
+	s.mu.Unlock()
+	bar.Set(int64(n))
+}
+
+func (s *sourceBars) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.seq {
+		b.Finish()
 	}
 }
 
@@ -140,9 +150,10 @@ func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p.Progress = func(n int) { fmt.Fprintf(stderr, "\rcompared %d of %d", n, p.Orders) }
+			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
+			p.Progress = func(n int) { bar.Set(int64(n)) }
 			res, err := reconcile.Bench(cmd.Context(), p)
-			fmt.Fprintln(stderr)
+			bar.Finish()
 			fmt.Fprint(stdout, res)
 			return err
 		},

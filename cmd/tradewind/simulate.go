@@ -21,9 +21,10 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		serve bool // serve the fake provider APIs until interrupted; send nothing
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate <provider> [event-type ...]",
+		Use:   "simulate [<provider> [event-type ...]]",
 		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
-		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL.
+		Long: `Send correctly signed sample webhooks of a provider to a Tradewind URL. With no
+provider, list the providers, their sources in the sources file and their event types.
 
 With no event type, the provider's most common one is sent; with --shuffle or --batch
 and no event type, the provider's whole order flow is sent (in random order with
@@ -35,8 +36,16 @@ PowerTranz and PlugnPay callbacks are confirmed, and BigCommerce's thin payloads
 completed, by the worker calling the provider's API at the source's api_base_url. When
 that is a loopback address (as in examples/sources.yaml), simulate serves a fake of that
 API there itself, tells it about the deliveries it sends (so they confirm; not with
---unconfirmed), and keeps serving until the worker has called it (at most --wait). If
-the port is taken by 'tradewind simulate --serve', it tells that one instead.
+--unconfirmed), and keeps serving until the worker has called it (at most
+--wait-timeout). If the port is taken by 'tradewind simulate --serve', it tells that
+one instead.
+
+With --wait it then waits until Tradewind has applied the order (every webhook it
+stored dealt with, and GET /api/v1/orders/{ref} answering) and prints it as JSON on
+stdout, the summary going to stderr. It asks the Tradewind the webhooks went to, with
+the token in TRADEWIND_API_TOKEN (default: make run's dev token). Not applied within
+--wait-timeout, it says what Tradewind answered about the order and its webhooks, and
+exits non-zero.
 
 'tradewind simulate --serve' only serves those fakes — for every source in the sources
 file with a loopback api_base_url, or for the providers named — until Ctrl-C.
@@ -44,18 +53,13 @@ file with a loopback api_base_url, or for the providers named — until Ctrl-C.
 Event types by provider (the first is the default; --shuffle and --batch send the flow):
 ` + simulate.TypesHelp(),
 		Example: `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
+  tradewind simulate stripe payment_intent.succeeded --order-ref 1001 --wait   # prints the applied order
   tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
   tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
   tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
   tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
   tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
   tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if serve {
-				return nil
-			}
-			return cobra.MinimumNArgs(1)(cmd, args)
-		},
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
@@ -71,8 +75,14 @@ Event types by provider (the first is the default; --shuffle and --batch send th
 			o.SourcesFile = sourcesPath(o.SourcesFile)
 			o.Listen, _ = osEnv("TRADEWIND_LISTEN")
 			o.LoadSources = func(path string) (map[string]domain.Source, error) { return LoadSources(path, osEnv) }
+			if o.APIToken, _ = osEnv("TRADEWIND_API_TOKEN"); o.APIToken == "" {
+				o.APIToken = devAPIToken
+			}
 			if serve {
 				return simulate.Serve(ctx, stderr, args, o)
+			}
+			if len(args) == 0 {
+				return simulate.List(stdout, o)
 			}
 			return simulate.Run(ctx, stdout, stderr, args[0], args[1:], o)
 		},
@@ -90,7 +100,8 @@ Event types by provider (the first is the default; --shuffle and --batch send th
 	f.BoolVar(&o.Batch, "batch", false, "send each order's events as one batched delivery (adyen)")
 	f.BoolVar(&serve, "serve", false, "serve the fake gateway and store APIs of the sources with a loopback api_base_url until Ctrl-C; send nothing")
 	f.BoolVar(&o.Unconfirmed, "unconfirmed", false, "do not register the deliveries with the fake gateway or store: they are stored, then rejected (powertranz, plugnpay) or fail (bigcommerce)")
-	f.DurationVar(&o.Wait, "wait", 30*time.Second, "how long to keep serving a fake API for the worker to call it")
+	f.BoolVar(&o.Wait, "wait", false, "after sending, wait until the order is applied and print it as JSON (API token: $TRADEWIND_API_TOKEN, else make run's)")
+	f.DurationVar(&o.WaitTimeout, "wait-timeout", 30*time.Second, "how long to wait for the order with --wait, and to keep serving a fake API for the worker to call it")
 	f.StringVar(&o.Sample.OrderRef, "order-ref", "", "storefront order id the events name (default: a new numeric one per event or flow)")
 	f.StringVar(&o.Sample.SKU, "sku", "", "SKU for order lines and stock events")
 	f.Int64Var(&o.Sample.Quantity, "quantity", 0, "units per order line")
@@ -98,6 +109,10 @@ Event types by provider (the first is the default; --shuffle and --batch send th
 	f.StringVar(&o.Sample.Currency, "currency", "", "ISO 4217 currency (default USD; EUR for adyen)")
 	return cmd
 }
+
+// devAPIToken is the API token `make run` (scripts/run.sh) and docker-compose.yml
+// give Tradewind when TRADEWIND_API_TOKEN is not set.
+const devAPIToken = "dev-token-0123456789abcdef"
 
 // sourcesPath is the sources file simulate reads: --sources-file, else
 // $TRADEWIND_SOURCES_FILE, else examples/sources.yaml when it exists, else "".

@@ -1,6 +1,6 @@
 // Package bench is `tradewind bench`: it measures an in-process Tradewind against
 // baselines taken in the same run, on the same machine, and reports each figure as a
-// ratio to its baseline, as a table and as JSON (PRODUCT.md's "What good looks like").
+// ratio to its baseline, as a table and as JSON (the targets of the README's "Benchmarks").
 //
 // It lives in internal/ because it is a tool of the binary, not part of the service.
 // It starts Tradewind through Options.Start, which cmd/tradewind wires to its Main, so
@@ -32,7 +32,8 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
 	"github.com/redis/go-redis/v9"
-	"github.com/schollz/progressbar/v3"
+
+	"github.com/tradewind/tradewind/internal/progress"
 )
 
 // scenario is one `tradewind bench` scenario. run measures, returning its
@@ -196,7 +197,7 @@ type benchRun struct {
 	redis           *redis.Client
 	secret          string
 	sourcesFile     string
-	bar             *progressbar.ProgressBar
+	bar             progress.Bar
 	stderr          io.Writer
 }
 
@@ -253,9 +254,8 @@ func Run(ctx context.Context, stdout, stderr io.Writer, names []string, o Option
 	for _, s := range chosen {
 		windows += s.windows(o)
 	}
-	b.bar = progressbar.NewOptions64(int64(windows)*o.Duration.Milliseconds(),
-		progressbar.OptionSetWriter(stderr), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionShowElapsedTimeOnFinish(), progressbar.OptionSetPredictTime(false), progressbar.OptionClearOnFinish())
+	// The bar's units are milliseconds of measured windows: it moves with time.
+	b.bar = progress.New(stderr, int64(windows)*o.Duration.Milliseconds(), progress.Options{Width: 30, ClearOnFinish: true})
 	for _, s := range chosen {
 		b.scenario = s.name
 		if err := b.reset(ctx); err != nil {
@@ -270,7 +270,7 @@ func Run(ctx context.Context, stdout, stderr io.Writer, names []string, o Option
 		}
 		report.Figures = append(report.Figures, figs...)
 	}
-	_ = b.bar.Finish()
+	b.bar.Finish()
 	stopProfile()
 
 	printBenchTable(stdout, report)
@@ -401,7 +401,7 @@ func (b *benchRun) step(format string, args ...any) {
 
 // window runs fn, a measurement of about --duration, advancing the bar with time.
 func (b *benchRun) window(fn func()) {
-	start := b.bar.State().CurrentNum
+	start := b.bar.Current()
 	end := start + b.opts.Duration.Milliseconds()
 	done := make(chan struct{})
 	go func() {
@@ -413,13 +413,13 @@ func (b *benchRun) window(fn func()) {
 			case <-done:
 				return
 			case <-t.C:
-				_ = b.bar.Set64(min(end, start+time.Since(began).Milliseconds()))
+				b.bar.Set(min(end, start+time.Since(began).Milliseconds()))
 			}
 		}
 	}()
 	fn()
 	close(done)
-	_ = b.bar.Set64(end)
+	b.bar.Set(end)
 }
 
 func (b *benchRun) machine(ctx context.Context) Machine {

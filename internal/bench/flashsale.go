@@ -12,7 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Targets of PRODUCT.md's flash sale.
+// Targets of the flash sale (the README's "Benchmarks").
 const (
 	flashSaleTargetRatio = 3.0
 	flashSaleBuyers      = 64

@@ -13,7 +13,7 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// Targets of PRODUCT.md's "What good looks like".
+// Targets of the README's "Benchmarks".
 const (
 	ingestTargetRatio  = 1.5
 	ingestHalfLoadP99  = 25 * time.Millisecond

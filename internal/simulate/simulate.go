@@ -23,13 +23,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"text/tabwriter"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/progress"
 )
 
 // Options shape a run of `tradewind simulate`. Count, Concurrency and Duplicates
@@ -47,9 +47,16 @@ type Options struct {
 	Shuffle     bool              // deliver each order's related events in random order
 	Batch       bool              // one delivery per flow, for providers that batch (webhook.Batcher)
 	Unconfirmed bool              // do not tell the fake gateway/store about the deliveries
-	Wait        time.Duration     // how long to keep serving a fake API for the worker to call it
-	Sample      webhook.SampleOptions
-	Rand        *rand.Rand // nil: the global source; tests pin a seed
+	// WaitTimeout bounds each wait: for the worker to call a fake API, and with Wait
+	// for the orders to be applied. 0 means 30s.
+	WaitTimeout time.Duration
+	// Wait, after sending, waits until every order the run named is applied and
+	// prints each as GET /api/v1/orders/{ref} shows it (Await), asking the
+	// Tradewind the webhooks went to with APIToken.
+	Wait     bool
+	APIToken string
+	Sample   webhook.SampleOptions
+	Rand     *rand.Rand // nil: the global source; tests pin a seed
 
 	// LoadSources reads a sources file as `tradewind all` does.
 	LoadSources func(path string) (map[string]domain.Source, error)
@@ -63,6 +70,44 @@ func TypesHelp() string {
 		fmt.Fprintf(&b, "  %s: %s\n    flow: %s\n", k, strings.Join(a.SampleTypes(), " "), strings.Join(a.Flow(), " → "))
 	}
 	return b.String()
+}
+
+// List is `tradewind simulate` with no arguments: every provider it can send as,
+// with the ids of its sources in the sources file (the --source to pick) and its
+// sample event types, the default first.
+func List(w io.Writer, o Options) error {
+	var (
+		byKind = map[string][]string{}
+		note   string
+	)
+	switch {
+	case o.SourcesFile == "":
+		note = "No sources file (--sources-file, $TRADEWIND_SOURCES_FILE or examples/sources.yaml): pass --secret to send."
+	default:
+		sources, err := o.loadSources()
+		if err != nil {
+			note = fmt.Sprintf("The sources file %s does not load (%v): pass --secret to send.", o.SourcesFile, err)
+			break
+		}
+		for _, id := range mapKeys(sources) {
+			byKind[sources[id].Provider] = append(byKind[sources[id].Provider], id)
+		}
+		note = "Sources from " + o.SourcesFile + "; it sends to demo-<provider> unless --source names another."
+	}
+	fmt.Fprintln(w, "Usage: tradewind simulate <provider> [event-type ...]   (tradewind simulate --help for the flags)")
+	fmt.Fprintln(w, note)
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "provider\tsources\tevent types (the first is the default)")
+	for _, k := range registry.Kinds() {
+		a, _ := registry.Lookup(k)
+		ids := strings.Join(byKind[k], ", ")
+		if ids == "" {
+			ids = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, ids, strings.Join(a.SampleTypes(), " "))
+	}
+	return tw.Flush()
 }
 
 func (o Options) loadSources() (map[string]domain.Source, error) {
@@ -285,18 +330,23 @@ func Send(ctx context.Context, stderr io.Writer, kind string, types []string, o 
 			fresh++
 		}
 	}
-	if err := link.wait(ctx, fresh, o.Wait); err != nil {
+	if err := link.wait(ctx, fresh, waitTimeout(o)); err != nil {
 		return r, err
 	}
 	return r, nil
 }
 
-// Run is `tradewind simulate <provider> [event-type ...]`: Send, then a summary on stdout.
-// It fails when a request was not answered 2xx.
+// Run is `tradewind simulate <provider> [event-type ...]`: Send, then a summary on
+// stdout. It fails when a request was not answered 2xx. With o.Wait the summary goes
+// to stderr, and stdout has only the applied orders, as indented JSON (Await).
 func Run(ctx context.Context, stdout, stderr io.Writer, kind string, types []string, o Options) error {
 	r, err := Send(ctx, stderr, kind, types, o)
 	if err != nil {
 		return err
+	}
+	summary := stdout
+	if o.Wait {
+		summary = stderr
 	}
 	byStatus := map[string]int{}
 	bad, firstBad := 0, ""
@@ -314,25 +364,52 @@ func Run(ctx context.Context, stdout, stderr io.Writer, kind string, types []str
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%d × %s", byStatus[k], k)
 	}
-	fmt.Fprintf(stdout, "sent %d %s webhook(s) to %s: %s\n", len(r.Sent), kind, r.URL, strings.Join(parts, ", "))
+	fmt.Fprintf(summary, "sent %d %s webhook(s) to %s: %s\n", len(r.Sent), kind, r.URL, strings.Join(parts, ", "))
 	switch {
 	case len(r.Refs) == 1:
-		fmt.Fprintf(stdout, "order: %s\n", r.Refs[0])
+		fmt.Fprintf(summary, "order: %s\n", r.Refs[0])
 	case len(r.Refs) > 1 && o.Sample.OrderRef == "":
-		fmt.Fprintf(stdout, "orders: %s … %s\n", r.Refs[0], r.Refs[len(r.Refs)-1])
+		fmt.Fprintf(summary, "orders: %s … %s\n", r.Refs[0], r.Refs[len(r.Refs)-1])
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %d requests were not accepted; first: %s", bad, len(r.Sent), firstBad)
 	}
-	return nil
+	if !o.Wait {
+		return nil
+	}
+	n := len(slices.Compact(slices.Sorted(slices.Values(r.Refs))))
+	fmt.Fprintf(stderr, "waiting up to %s for Tradewind to apply %s\n", waitTimeout(o), plural(n, "the order", "the orders"))
+	orders, err := Await(ctx, r, o)
+	for _, ord := range orders {
+		var b bytes.Buffer
+		if json.Indent(&b, ord.JSON, "", "  ") != nil {
+			b.Reset()
+			b.Write(ord.JSON)
+		}
+		fmt.Fprintln(stdout, b.String())
+	}
+	return err
+}
+
+func waitTimeout(o Options) time.Duration {
+	if o.WaitTimeout <= 0 {
+		return 30 * time.Second
+	}
+	return o.WaitTimeout
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // postAll posts every delivery, concurrency at a time, and returns the answers in order.
 func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, concurrency int) []Answer {
-	var bar *progressbar.ProgressBar
+	var bar progress.Bar
 	if len(ds) >= 10 {
-		bar = progressbar.NewOptions(len(ds), progressbar.OptionSetWriter(stderr),
-			progressbar.OptionSetDescription("sending"), progressbar.OptionShowCount(), progressbar.OptionThrottle(100*time.Millisecond))
+		bar = progress.New(stderr, int64(len(ds)), progress.Options{Description: "sending", ShowCount: true})
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	defer client.CloseIdleConnections()
@@ -346,7 +423,7 @@ func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, c
 			for i := range next {
 				answers[i] = post1(ctx, client, url, ds[i].Request)
 				if bar != nil {
-					_ = bar.Add(1)
+					bar.Add(1)
 				}
 			}
 		}()
@@ -357,8 +434,7 @@ func postAll(ctx context.Context, stderr io.Writer, url string, ds []Delivery, c
 	close(next)
 	wg.Wait()
 	if bar != nil {
-		_ = bar.Finish()
-		fmt.Fprintln(stderr)
+		bar.Finish()
 	}
 	return answers
 }

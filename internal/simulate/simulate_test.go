@@ -74,3 +74,20 @@ func TestBadCountsAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// Without a sources file the list still names every provider and says how to send.
+func TestListWithoutASourcesFile(t *testing.T) {
+	var out strings.Builder
+	if err := simulate.List(&out, simulate.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "No sources file") {
+		t.Errorf("the list does not say there is no sources file:\n%s", out.String())
+	}
+	for _, k := range registry.Kinds() {
+		a, _ := registry.Lookup(k)
+		if !strings.Contains(out.String(), a.SampleTypes()[0]) || !strings.Contains(out.String(), k+" ") {
+			t.Errorf("the list does not show %s and its default event type:\n%s", k, out.String())
+		}
+	}
+}
