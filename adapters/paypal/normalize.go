@@ -88,7 +88,7 @@ type resource struct {
 	DisputeOutcome struct {
 		OutcomeCode string `json:"outcome_code"`
 	} `json:"dispute_outcome"`
-	LifeCycleStage string `json:"dispute_life_cycle_stage"`
+	LifeCycleStage       string `json:"dispute_life_cycle_stage"`
 	DisputedTransactions []struct {
 		SellerTransactionID string `json:"seller_transaction_id"`
 		Custom              string `json:"custom"`
