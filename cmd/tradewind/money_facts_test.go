@@ -286,7 +286,9 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		waitStatus("5500", "charged_back")
 	})
 	t.Run("square dispute: created is disputed, LOST is charged_back", func(t *testing.T) {
-		sim := func(typ, id string) signedDelivery { return simDelivery(t, sources, "demo-square", typ, id, "SQ-D1", 3000, "USD") }
+		sim := func(typ, id string) signedDelivery {
+			return simDelivery(t, sources, "demo-square", typ, id, "SQ-D1", 3000, "USD")
+		}
 		sim("payment.updated", "sq-d1-pay").send(t, m)
 		waitStatus("SQ-D1", "paid")
 		sim("dispute.created", "sq-d1-dc").send(t, m)
