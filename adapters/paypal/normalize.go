@@ -88,6 +88,7 @@ type resource struct {
 	DisputeOutcome struct {
 		OutcomeCode string `json:"outcome_code"`
 	} `json:"dispute_outcome"`
+	LifeCycleStage       string `json:"dispute_life_cycle_stage"`
 	DisputedTransactions []struct {
 		SellerTransactionID string `json:"seller_transaction_id"`
 		Custom              string `json:"custom"`
@@ -243,7 +244,22 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		evs[0].Payment.RefundRef = r.ID
 		return evs, nil
 
-	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED":
+	case "PAYMENT.CAPTURE.REVERSED":
+		// PayPal took a capture's money back, not at the merchant's request (a chargeback
+		// through the card issuer, an unauthorised-payment claim): money out for good, as a
+		// lost dispute is. The resource is the reversal (a refund-shaped object, its own
+		// id) linking "up" to the capture. Keyed by that id, it is a dispute of its own.
+		amount, cur, err := r.Amount.minor(what)
+		if err != nil {
+			return nil, err
+		}
+		ev.Type = domain.DisputeClosed
+		ev.PaymentRef = firstNonEmpty(r.SupplementaryData.RelatedIDs.OrderID, r.SupplementaryData.RelatedIDs.CaptureID, r.upCapture(), r.ID)
+		ev.Dispute = &domain.Dispute{Ref: "reversal:" + r.ID, Amount: amount, Currency: cur, Status: "reversed",
+			Reason: firstNonEmpty(r.StatusDetails.Reason, r.NoteToPayer), Outcome: domain.DisputeLost, Stage: 1}
+		return []domain.Event{ev}, nil
+
+	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED":
 		amount, cur, err := r.DisputeAmount.minor(what)
 		if err != nil {
 			return nil, err
@@ -255,21 +271,55 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 				ev.OrderRef = firstNonEmpty(dt.Custom, dt.InvoiceNumber)
 			}
 		}
-		ev.Type = domain.DisputeOpened
-		status := strings.ToLower(r.Status)
-		if e.EventType == "CUSTOMER.DISPUTE.RESOLVED" {
-			ev.Type = domain.DisputeClosed
-			switch r.DisputeOutcome.OutcomeCode {
-			case "RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER":
-				status = "won"
-			case "RESOLVED_BUYER_FAVOUR", "ACCEPTED":
-				status = "lost"
-			default:
-				status = firstNonEmpty(strings.ToLower(r.DisputeOutcome.OutcomeCode), "resolved")
+		d := &domain.Dispute{Ref: firstNonEmpty(r.DisputeID, r.ID), Amount: amount, Currency: cur, Status: strings.ToLower(r.Status), Reason: r.Reason}
+		d.Stage, d.Outcome = disputeStage(e.EventType, r.Status, r.LifeCycleStage, r.DisputeOutcome.OutcomeCode)
+		if e.EventType == "CUSTOMER.DISPUTE.RESOLVED" || r.Status == "RESOLVED" {
+			d.Status = firstNonEmpty(strings.ToLower(r.DisputeOutcome.OutcomeCode), "resolved")
+			switch d.Outcome {
+			case domain.DisputeWon:
+				d.Status = "won"
+			case domain.DisputeLost:
+				d.Status = "lost"
 			}
 		}
-		ev.Dispute = &domain.Dispute{Ref: firstNonEmpty(r.DisputeID, r.ID), Amount: amount, Currency: cur, Status: status, Reason: r.Reason}
+		ev.Type, ev.Dispute = domain.DisputeOpened, d
+		if d.Closed() {
+			ev.Type = domain.DisputeClosed
+		}
 		return []domain.Event{ev}, nil
 	}
 	return nil, nil
+}
+
+// disputeStages are PayPal's dispute_life_cycle_stage values in order: an inquiry between
+// buyer and merchant, a claim PayPal decides (CHARGEBACK: PayPal's claim stage, not a
+// card chargeback), then the merchant's appeals (developer.paypal.com "Disputes lifecycle
+// stages reference"). A dispute without a stage is an inquiry.
+var disputeStages = map[string]int{"INQUIRY": 1, "CHARGEBACK": 2, "PRE_ARBITRATION": 3, "ARBITRATION": 4}
+
+// resolvedStage is above every lifecycle stage: a resolution is the last word on a
+// dispute, whatever stage it names and whenever its updates arrive.
+const resolvedStage = 5
+
+// disputeStage places a dispute event in the dispute's lifecycle (domain.Dispute Stage and
+// Outcome). CREATED and UPDATED are open at their dispute_life_cycle_stage. RESOLVED (or
+// any event whose status is RESOLVED) is final, with the outcome of dispute_outcome.
+// outcome_code: RESOLVED_BUYER_FAVOUR and ACCEPTED (the merchant accepted the claim) are
+// lost, the money went to the buyer; RESOLVED_SELLER_FAVOUR, CANCELED_BY_BUYER, DENIED
+// (the claim was denied) and RESOLVED_WITH_PAYOUT (PayPal paid the buyer itself) are won:
+// the merchant keeps the money. NONE or a code PayPal adds closes the dispute with nothing
+// lost as far as Tradewind can tell (won).
+func disputeStage(eventType, status, lifeCycle, outcomeCode string) (int, string) {
+	if eventType != "CUSTOMER.DISPUTE.RESOLVED" && status != "RESOLVED" {
+		stage := disputeStages[lifeCycle]
+		if stage == 0 {
+			stage = 1
+		}
+		return stage, domain.DisputeOpen
+	}
+	switch outcomeCode {
+	case "RESOLVED_BUYER_FAVOUR", "ACCEPTED":
+		return resolvedStage, domain.DisputeLost
+	}
+	return resolvedStage, domain.DisputeWon
 }

@@ -448,6 +448,71 @@ func TestGolden(t *testing.T) {
 			webhooktest.Golden(t, filepath.Join(testdata, name+".golden.json"), got)
 		})
 	}
+	// PayPal's published samples (webhook event names reference): a dispute resolved at the
+	// claim stage (CANCELED_BY_BUYER: won) and a capture PayPal reversed (lost). The same
+	// dispute while under review (CUSTOMER.DISPUTE.UPDATED) and resolved for the buyer are
+	// derived from the sample.
+	resolved := string(read(t, "paypal_docs_CUSTOMER.DISPUTE.RESOLVED.body.json"))
+	updated := strings.NewReplacer(`"event_type": "CUSTOMER.DISPUTE.RESOLVED"`, `"event_type": "CUSTOMER.DISPUTE.UPDATED"`,
+		`"status": "RESOLVED"`, `"status": "UNDER_REVIEW"`, `"outcome_code": "CANCELED_BY_BUYER"`, `"outcome_code": "NONE"`).Replace(resolved)
+	buyer := strings.Replace(resolved, `"outcome_code": "CANCELED_BY_BUYER"`, `"outcome_code": "RESOLVED_BUYER_FAVOUR"`, 1)
+	docs := []struct{ name, body string }{
+		{"paypal_docs_CUSTOMER.DISPUTE.RESOLVED", resolved},
+		{"paypal_docs_CUSTOMER.DISPUTE.UPDATED", updated},
+		{"paypal_docs_CUSTOMER.DISPUTE.RESOLVED_buyer", buyer},
+		{"paypal_docs_PAYMENT.CAPTURE.REVERSED", string(read(t, "paypal_docs_PAYMENT.CAPTURE.REVERSED.body.json"))},
+	}
+	for _, tt := range docs {
+		t.Run(tt.name, func(t *testing.T) {
+			got := webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: []byte(tt.body)})
+			webhooktest.Golden(t, filepath.Join(testdata, tt.name+".golden.json"), got)
+		})
+	}
+}
+
+// TestDisputeOutcomes: every outcome_code of PayPal's dispute_outcome is won or lost, and
+// every dispute_life_cycle_stage orders the open facts below the resolution.
+func TestDisputeOutcomes(t *testing.T) {
+	src := domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "W"}}
+	resolved := string(read(t, "paypal_docs_CUSTOMER.DISPUTE.RESOLVED.body.json"))
+	tests := []struct {
+		name, from, to string
+		stage          int
+		outcome        string
+	}{
+		{"RESOLVED_BUYER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_BUYER_FAVOUR", 5, domain.DisputeLost},
+		{"ACCEPTED", "CANCELED_BY_BUYER", "ACCEPTED", 5, domain.DisputeLost},
+		{"RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_SELLER_FAVOUR", 5, domain.DisputeWon},
+		{"RESOLVED_WITH_PAYOUT", "CANCELED_BY_BUYER", "RESOLVED_WITH_PAYOUT", 5, domain.DisputeWon},
+		{"DENIED", "CANCELED_BY_BUYER", "DENIED", 5, domain.DisputeWon},
+		{"NONE", "CANCELED_BY_BUYER", "NONE", 5, domain.DisputeWon},
+	}
+	for _, st := range []struct {
+		stage string
+		n     int
+	}{{"INQUIRY", 1}, {"CHARGEBACK", 2}, {"PRE_ARBITRATION", 3}, {"ARBITRATION", 4}} {
+		tests = append(tests, struct {
+			name, from, to string
+			stage          int
+			outcome        string
+		}{"open at " + st.stage, `"dispute_life_cycle_stage": "CHARGEBACK"`, `"dispute_life_cycle_stage": "` + st.stage + `"`, st.n, domain.DisputeOpen})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := strings.Replace(resolved, tt.from, tt.to, 1)
+			if tt.outcome == domain.DisputeOpen {
+				body = strings.NewReplacer(`"event_type": "CUSTOMER.DISPUTE.RESOLVED"`, `"event_type": "CUSTOMER.DISPUTE.UPDATED"`,
+					`"status": "RESOLVED"`, `"status": "WAITING_FOR_SELLER_RESPONSE"`).Replace(body)
+			}
+			got := webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: []byte(body)})
+			if len(got) != 1 || got[0].Dispute == nil {
+				t.Fatalf("events = %+v, want one dispute", got)
+			}
+			if d := got[0].Dispute; d.Stage != tt.stage || d.Outcome != tt.outcome {
+				t.Errorf("stage %d outcome %s, want stage %d outcome %s", d.Stage, d.Outcome, tt.stage, tt.outcome)
+			}
+		})
+	}
 }
 
 func TestNormalizeRejectsInexactAmount(t *testing.T) {

@@ -92,7 +92,8 @@ func (Provider) SampleTypes() []string {
 	return []string{
 		"PAYMENT.CAPTURE.COMPLETED", "CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED",
 		"PAYMENT.CAPTURE.PENDING", "PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.REFUNDED",
-		"PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED", "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED",
+		"PAYMENT.CAPTURE.REVERSED", "PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED",
+		"CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED",
 	}
 }
 
@@ -108,6 +109,10 @@ func simID(prefix, seed string, n int) string {
 
 // Sample implements webhook.Simulator. It signs with the simulator's own key: the source
 // must pin SimulatorCertPEM via cert_file (see WriteSimulatorCert) and set webhook_id.
+// Amounts are written with PayPal's decimals (Units.FormatDecimal: HUF 250000 is "2500");
+// an amount PayPal cannot write (HUF 250050) is EINVALID. A dispute is created at the
+// inquiry stage, updated at the claim stage (CHARGEBACK), and resolved in the seller's
+// favour; a reversal takes the capture back.
 func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOptions) (webhook.Request, error) {
 	if !handled[eventType] {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: cannot simulate %q; try one of: %s", eventType, strings.Join(p.SampleTypes(), ", "))
@@ -130,7 +135,10 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
 	}
 	cur := strings.ToUpper(o.Currency)
-	value := domain.FormatMinorUnits(o.Amount, cur)
+	value, err := Units.FormatDecimal(o.Amount, cur)
+	if err != nil {
+		return webhook.Request{}, err
+	}
 	now := o.Now.UTC().Format(time.RFC3339)
 	orderID := simID("", "order:"+o.OrderRef, 17)
 	captureID := simID("", "capture:"+o.OrderRef, 17)
@@ -162,6 +170,11 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		res = map[string]any{"id": simID("", "refund:"+o.EventID, 17), "status": "COMPLETED", "amount": v2, "custom_id": o.OrderRef,
 			"note_to_payer": "Refund", "create_time": now, "update_time": now,
 			"links": []any{map[string]any{"rel": "up", "method": "GET", "href": "https://api.sandbox.paypal.com/v2/payments/captures/" + captureID}}}
+	case "PAYMENT.CAPTURE.REVERSED":
+		resourceType = "refund"
+		res = map[string]any{"id": simID("", "reversal:"+o.EventID, 17), "status": "COMPLETED", "amount": v2, "custom_id": o.OrderRef,
+			"note_to_payer": "Payment reversed", "create_time": now, "update_time": now,
+			"links": []any{map[string]any{"rel": "up", "method": "GET", "href": "https://api.sandbox.paypal.com/v2/payments/captures/" + captureID}}}
 	case "PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED":
 		resourceType = "sale"
 		v1 := map[string]any{"total": value, "currency": cur}
@@ -171,13 +184,16 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 			resourceType = "refund"
 			res["sale_id"], res["id"] = res["id"], simID("", "refund:"+o.EventID, 17)
 		}
-	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.RESOLVED":
+	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED":
 		resourceType = "dispute"
 		res = map[string]any{"dispute_id": simID("PP-D-", "dispute:"+o.OrderRef, 5), "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
-			"status": "OPEN", "dispute_amount": v2, "create_time": now, "update_time": now,
+			"status": "OPEN", "dispute_life_cycle_stage": "INQUIRY", "dispute_amount": v2, "create_time": now, "update_time": now,
 			"disputed_transactions": []any{map[string]any{"seller_transaction_id": captureID, "custom": o.OrderRef}}}
-		if eventType == "CUSTOMER.DISPUTE.RESOLVED" {
-			res["status"] = "RESOLVED"
+		switch eventType {
+		case "CUSTOMER.DISPUTE.UPDATED":
+			res["status"], res["dispute_life_cycle_stage"] = "UNDER_REVIEW", "CHARGEBACK"
+		case "CUSTOMER.DISPUTE.RESOLVED":
+			res["status"], res["dispute_life_cycle_stage"] = "RESOLVED", "CHARGEBACK"
 			res["dispute_outcome"] = map[string]any{"outcome_code": "RESOLVED_SELLER_FAVOUR"}
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/tradewind/tradewind/adapters/paypal"
+	"github.com/tradewind/tradewind/adapters/webhook"
+	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -102,5 +104,46 @@ func TestNormalizeNoDecimalCurrencies(t *testing.T) {
 		if err != nil || len(evs) != 1 || evs[0].Payment == nil || evs[0].Payment.Amount != c.want || evs[0].Payment.Currency != c.currency {
 			t.Errorf("%s: Normalize = %+v, %v; want %d", c.currency, evs, err, c.want)
 		}
+	}
+}
+
+// TestSampleWritesPayPalDecimals: the simulator writes every amount with PayPal's decimals,
+// so a simulated HUF payment of 2500 Ft (ISO minor units 250000) says "2500", not
+// "2500.00", and normalizes back to 250000; an amount PayPal cannot write is refused.
+func TestSampleWritesPayPalDecimals(t *testing.T) {
+	src := simSource(t)
+	p := paypal.Provider{}
+	for _, typ := range p.SampleTypes() {
+		t.Run(typ, func(t *testing.T) {
+			o := webhook.SampleOptions{EventID: "e-huf", OrderRef: "1001", Amount: 250000, Currency: "HUF", Now: now}
+			r, err := p.Sample(src, typ, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(r.Body, []byte(`"2500.00"`)) || !bytes.Contains(r.Body, []byte(`"2500"`)) {
+				t.Errorf("body %s does not write 2500 Ft as PayPal does (\"2500\")", r.Body)
+			}
+			msgs, err := p.Parse(src, webhooktest.Delivery(r, now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs, err := p.Normalize(src, msgs[0])
+			if err != nil || len(evs) != 1 {
+				t.Fatalf("Normalize = %+v, %v", evs, err)
+			}
+			amount := int64(0)
+			if e := evs[0]; e.Payment != nil {
+				amount = e.Payment.Amount
+			} else if e.Dispute != nil {
+				amount = e.Dispute.Amount
+			}
+			if amount != 250000 {
+				t.Errorf("normalized amount = %d, want 250000", amount)
+			}
+			o.Amount = 250050 // 2500.50 Ft
+			if _, err := p.Sample(src, typ, o); domain.ErrorReason(err) != domain.ReasonUnrepresentable {
+				t.Errorf("Sample(2500.50 HUF) = %v, want %s", err, domain.ReasonUnrepresentable)
+			}
+		})
 	}
 }

@@ -33,6 +33,8 @@
 // before restock_type, restock true) or, with no lines, the Restock flag;
 // order_transactions/create → PaymentAuthorized, PaymentSucceeded, PaymentRefunded,
 // PaymentFailed or RefundFailed by kind and status (normalizeTransaction);
+// disputes/create and disputes/update → DisputeOpened or DisputeClosed on the order's
+// payment "shopify:<order id>", staged by type and status (normalizeDispute);
 // inventory_levels/update → InventoryLevelSet; customers/create and
 // customers/update → CustomerUpserted.
 //
@@ -92,6 +94,8 @@ const (
 	TopicOrdersFulfilled       = "orders/fulfilled"
 	TopicRefundsCreate         = "refunds/create"
 	TopicTransactionsCreate    = "order_transactions/create"
+	TopicDisputesCreate        = "disputes/create"
+	TopicDisputesUpdate        = "disputes/update"
 	TopicInventoryLevelsUpdate = "inventory_levels/update"
 	TopicCustomersCreate       = "customers/create"
 	TopicCustomersUpdate       = "customers/update"
@@ -111,7 +115,7 @@ func (Provider) Kind() string { return Kind }
 var handled = map[string]bool{
 	TopicOrdersCreate: true, TopicOrdersUpdated: true, TopicOrdersPaid: true, TopicOrdersCancelled: true,
 	TopicOrdersFulfilled: true, TopicRefundsCreate: true, TopicTransactionsCreate: true, TopicInventoryLevelsUpdate: true,
-	TopicCustomersCreate: true, TopicCustomersUpdate: true,
+	TopicCustomersCreate: true, TopicCustomersUpdate: true, TopicDisputesCreate: true, TopicDisputesUpdate: true,
 }
 
 // Handles implements domain.Provider.
@@ -329,6 +333,8 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		return normalizeRefund(base, m)
 	case TopicTransactionsCreate:
 		return normalizeTransaction(base, m)
+	case TopicDisputesCreate, TopicDisputesUpdate:
+		return normalizeDispute(base, m)
 	case TopicInventoryLevelsUpdate:
 		return normalizeInventory(src, base, m)
 	case TopicCustomersCreate, TopicCustomersUpdate:
@@ -596,5 +602,85 @@ func normalizeInventory(src domain.Source, base domain.Event, m domain.Message) 
 	ev.EventID = eventID("inventory_level", id(l.InventoryItemID)+"@"+id(l.LocationID), m.Payload)
 	ev.Type, ev.Version = domain.InventoryLevelSet, millis(l.UpdatedAt)
 	ev.Stock = &domain.StockLevel{SKU: sku, OnHand: *l.Available}
+	return []domain.Event{ev}, nil
+}
+
+// dispute is a Shopify Payments dispute (the disputes/create and disputes/update body).
+type dispute struct {
+	ID          int64          `json:"id"`
+	OrderID     *int64         `json:"order_id"`
+	Type        string         `json:"type"`
+	Amount      domain.Decimal `json:"amount"`
+	Currency    string         `json:"currency"`
+	Reason      string         `json:"reason"`
+	Status      string         `json:"status"`
+	InitiatedAt string         `json:"initiated_at"`
+	EvidenceOn  *string        `json:"evidence_sent_on"`
+	FinalizedOn *string        `json:"finalized_on"`
+}
+
+// disputeStage places a Shopify dispute fact in the dispute's lifecycle (domain.Dispute
+// Stage and Outcome). type says the phase: an inquiry (1) can turn into a chargeback (2),
+// keeping its id. status says the outcome within it: needs_response and under_review
+// are open; won, and prevented (kept from becoming a chargeback), are won;
+// charge_refunded (the charge was refunded, and the refund reports that money) is
+// closed without a loss: won; lost, and accepted (the merchant accepted the dispute),
+// are lost. A status Shopify may add is open.
+func disputeStage(typ, status string) (int, string) {
+	stage := 1
+	if typ == "chargeback" {
+		stage = 2
+	}
+	switch status {
+	case "won", "prevented", "charge_refunded":
+		return stage, domain.DisputeWon
+	case "lost", "accepted":
+		return stage, domain.DisputeLost
+	}
+	return stage, domain.DisputeOpen
+}
+
+// normalizeDispute turns disputes/create and disputes/update into the dispute fact on the
+// order's payment "shopify:<order id>" (the one orders/paid and order_transactions/create
+// report): DisputeOpened while it is open, DisputeClosed once won or lost. Each body is one
+// fact, keyed by the body like every Shopify event; the lifecycle stage makes any order of
+// arrival end in the same state. A dispute on no order (order_id null) names no payment
+// Tradewind keeps and yields nothing. OccurredAt is finalized_on, else evidence_sent_on,
+// else initiated_at (a dispute has no updated_at).
+func normalizeDispute(base domain.Event, m domain.Message) ([]domain.Event, error) {
+	var d dispute
+	if err := json.Unmarshal(m.Payload, &d); err != nil {
+		return nil, webhook.Invalid("%s: %v", m.Type, err)
+	}
+	if d.ID == 0 {
+		return nil, webhook.Invalid("%s: dispute id is missing", m.Type)
+	}
+	if d.OrderID == nil || *d.OrderID == 0 {
+		return nil, nil
+	}
+	cur, err := domain.NormalizeCurrency(d.Currency)
+	if err != nil {
+		return nil, webhook.Invalid("%s: dispute %d: %s", m.Type, d.ID, domain.ErrorMessage(err))
+	}
+	amount, err := domain.ParseMinorUnits(string(d.Amount), cur)
+	if err != nil {
+		return nil, webhook.Invalid("%s: dispute %d amount: %s", m.Type, d.ID, domain.ErrorMessage(err))
+	}
+	ev := base
+	ev.EventID = eventID("dispute", id(d.ID), m.Payload)
+	ev.OrderRef = id(*d.OrderID)
+	ev.PaymentRef = "shopify:" + ev.OrderRef
+	for _, at := range []string{str(d.FinalizedOn), str(d.EvidenceOn), d.InitiatedAt} {
+		if t := webhook.ParseTime(at); !t.IsZero() {
+			ev.OccurredAt = t
+			break
+		}
+	}
+	dd := &domain.Dispute{Ref: id(d.ID), Amount: amount, Currency: cur, Status: d.Status, Reason: d.Reason}
+	dd.Stage, dd.Outcome = disputeStage(d.Type, d.Status)
+	ev.Type, ev.Dispute = domain.DisputeOpened, dd
+	if dd.Closed() {
+		ev.Type = domain.DisputeClosed
+	}
 	return []domain.Event{ev}, nil
 }

@@ -147,6 +147,11 @@ func TestGolden(t *testing.T) {
 	cancelled := []byte(strings.Replace(string(order), `"cancelled_at": null`, `"cancelled_at": "2008-01-10T12:00:00-05:00"`, 1))
 	paid := paidBody(t, order)
 	fulfilled := []byte(strings.Replace(string(order), `"fulfillment_status": null`, `"fulfillment_status": "fulfilled"`, 1))
+	dispute := string(read(t, "shopify_docs_disputes_create.json"))
+	disputeLost := strings.NewReplacer(`"status": "under_review"`, `"status": "lost"`,
+		`"finalized_on": null`, `"finalized_on": "2022-02-15T10:00:00-05:00"`).Replace(dispute)
+	inquiryWon := strings.NewReplacer(`"type": "chargeback"`, `"type": "inquiry"`, `"status": "under_review"`, `"status": "won"`,
+		`"finalized_on": null`, `"finalized_on": "2022-01-10T10:00:00-05:00"`).Replace(dispute)
 	var customer struct {
 		Customer json.RawMessage `json:"customer"`
 	}
@@ -171,6 +176,11 @@ func TestGolden(t *testing.T) {
 		{"refunds_create_python_api", shopify.TopicRefundsCreate, unwrap(t, "shopify_python_api_refund.json"), ""},
 		{"order_transactions_create", shopify.TopicTransactionsCreate, []byte(strings.Replace(string(unwrap(t, "shopify_python_api_transaction.json")),
 			`"amount": "409.94",`, `"amount": "409.94", "currency": "USD",`, 1)), ""},
+		// Shopify's disputes/create sample payload, and the same dispute lost, and as an
+		// inquiry won (disputes/update carries the same resource).
+		{"disputes_create", shopify.TopicDisputesCreate, []byte(dispute), ""},
+		{"disputes_update_lost", shopify.TopicDisputesUpdate, []byte(disputeLost), ""},
+		{"disputes_update_inquiry_won", shopify.TopicDisputesUpdate, []byte(inquiryWon), ""},
 		{"inventory_levels_update", shopify.TopicInventoryLevelsUpdate, unwrap(t, "shopify_python_api_inventory_level.json"), ""},
 		{"customers_update", shopify.TopicCustomersUpdate, customer.Customer, ""},
 		{"products_create_ignored", "products/create", []byte(`{"foo": "bar"}`), ""},
@@ -442,6 +452,50 @@ func TestFactsComeFromTheSignedBodyNotTheTopic(t *testing.T) {
 		other := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicOrdersUpdated, "w1", order, ""))
 		if kinds(other)[0] == kinds(asUpdate)[0] {
 			t.Errorf("two different bodies share the event id %s", kinds(other)[0])
+		}
+	})
+}
+
+// TestDisputeStatuses: every dispute status Shopify documents (REST Dispute resource,
+// GraphQL DisputeStatus) maps to an outcome; the type is the stage; a dispute on no
+// order yields nothing.
+func TestDisputeStatuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     string
+		status  string
+		event   domain.EventType
+		stage   int
+		outcome string
+	}{
+		{"inquiry needs response", "inquiry", "needs_response", domain.DisputeOpened, 1, domain.DisputeOpen},
+		{"inquiry under review", "inquiry", "under_review", domain.DisputeOpened, 1, domain.DisputeOpen},
+		{"inquiry won", "inquiry", "won", domain.DisputeClosed, 1, domain.DisputeWon},
+		{"chargeback needs response", "chargeback", "needs_response", domain.DisputeOpened, 2, domain.DisputeOpen},
+		{"chargeback won", "chargeback", "won", domain.DisputeClosed, 2, domain.DisputeWon},
+		{"chargeback lost", "chargeback", "lost", domain.DisputeClosed, 2, domain.DisputeLost},
+		{"chargeback accepted", "chargeback", "accepted", domain.DisputeClosed, 2, domain.DisputeLost},
+		{"charge refunded", "chargeback", "charge_refunded", domain.DisputeClosed, 2, domain.DisputeWon},
+		{"prevented", "inquiry", "prevented", domain.DisputeClosed, 1, domain.DisputeWon},
+		{"status added later", "chargeback", "pending_arbitration", domain.DisputeOpened, 2, domain.DisputeOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body := fmt.Sprintf(`{"id": 7, "order_id": 8, "type": %q, "amount": "1.00", "currency": "USD", "status": %q, "initiated_at": "2026-01-01T00:00:00Z"}`, tt.typ, tt.status)
+			got := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicDisputesUpdate, "w", []byte(body), ""))
+			if len(got) != 1 || got[0].Dispute == nil {
+				t.Fatalf("events = %+v, want one dispute", got)
+			}
+			want := domain.Dispute{Ref: "7", Amount: 100, Currency: "USD", Status: tt.status, Stage: tt.stage, Outcome: tt.outcome}
+			if diff := cmp.Diff(want, *got[0].Dispute); diff != "" || got[0].Type != tt.event {
+				t.Errorf("type %s, want %s; dispute (-want +got):\n%s", got[0].Type, tt.event, diff)
+			}
+		})
+	}
+	t.Run("no order", func(t *testing.T) {
+		body := `{"id": 7, "order_id": null, "type": "chargeback", "amount": "1.00", "currency": "USD", "status": "lost"}`
+		if got := webhooktest.NormalizeAll(t, shopify.Provider{}, src, delivery(t, src, shopify.TopicDisputesCreate, "w", []byte(body), "")); len(got) != 0 {
+			t.Errorf("events = %+v, want none", got)
 		}
 	})
 }

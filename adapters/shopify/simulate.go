@@ -20,6 +20,7 @@ func (Provider) SampleTypes() []string {
 	return []string{
 		TopicOrdersCreate, TopicOrdersPaid, TopicOrdersUpdated, TopicOrdersFulfilled, TopicOrdersCancelled,
 		TopicRefundsCreate, TopicInventoryLevelsUpdate, TopicCustomersCreate, TopicCustomersUpdate,
+		TopicDisputesCreate, TopicDisputesUpdate,
 	}
 }
 
@@ -106,6 +107,20 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 			"admin_graphql_api_id": fmt.Sprintf("gid://shopify/InventoryLevel/%d?inventory_item_id=%d", loc, item)}
 	case TopicCustomersCreate, TopicCustomersUpdate:
 		body = customer
+	case TopicDisputesCreate, TopicDisputesUpdate:
+		// A chargeback on the order's whole amount: needs_response when created, won
+		// when updated (evidence accepted).
+		status, finalized := "needs_response", any(nil)
+		if eventType == TopicDisputesUpdate {
+			status, finalized = "won", ts
+		}
+		body = map[string]any{
+			"id": small("dispute:" + o.OrderRef), "order_id": orderID, "type": "chargeback",
+			"amount": domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency), "currency": o.Currency,
+			"reason": "fraudulent", "network_reason_code": "4837", "status": status,
+			"evidence_due_by": now.Add(14 * 24 * time.Hour).Format(time.RFC3339), "evidence_sent_on": nil,
+			"finalized_on": finalized, "initiated_at": ts,
+		}
 	default:
 		total := domain.FormatMinorUnits(o.Amount*o.Quantity, o.Currency)
 		// Each step of an order's life updates it: updated_at (the snapshot's version,

@@ -16,6 +16,7 @@ func (Provider) SampleTypes() []string {
 	return []string{
 		"payment.updated", "payment.created", "refund.updated", "refund.created",
 		"order.created", "order.updated", "inventory.count.updated",
+		"dispute.created", "dispute.state.updated",
 	}
 }
 
@@ -34,8 +35,11 @@ func RandomEventID() string {
 }
 
 // Sample implements webhook.Simulator: payment.created is APPROVED, payment.updated
-// COMPLETED, refund.created PENDING and refund.updated COMPLETED. Objects of one order
-// share ids derived from the order ref. The source needs notification_url.
+// COMPLETED, refund.created PENDING and refund.updated COMPLETED; dispute.created is a
+// chargeback needing evidence on the order's payment, dispute.state.updated (and its old
+// name dispute.state.changed) the same dispute LOST. Objects of one order share ids
+// derived from the order ref. Amounts are written in Square's units (Units.ToProvider);
+// one Square cannot write is EINVALID. The source needs notification_url.
 func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOptions) (webhook.Request, error) {
 	if !handled[eventType] {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "square: cannot simulate %q; try one of: %s", eventType, strings.Join(p.SampleTypes(), ", "))
@@ -58,7 +62,12 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		o.OrderRef = fmt.Sprintf("%d", 1000+o.Now.UnixNano()%9000)
 	}
 	now := o.Now.UTC().Format("2006-01-02T15:04:05.000Z")
-	amount := map[string]any{"amount": o.Amount, "currency": strings.ToUpper(o.Currency)}
+	cur := strings.ToUpper(o.Currency)
+	value, err := Units.ToProvider(o.Amount, cur)
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	amount := map[string]any{"amount": value, "currency": cur}
 	payID := "sq_pay_" + o.OrderRef
 	loc := src.Setting(SettingLocationID, "L1SIMULATED")
 
@@ -97,6 +106,19 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 		obj = map[string]any{key: map[string]any{
 			"order_id": o.OrderRef, "state": state, "version": version, "location_id": loc,
 			"created_at": now, "updated_at": now,
+		}}
+	case "dispute.created", "dispute.state.updated", "dispute.state.changed":
+		state, version := "EVIDENCE_REQUIRED", 1
+		if eventType != "dispute.created" {
+			state, version = "LOST", 2
+		}
+		did := "sq_dsp_" + o.OrderRef
+		dataType, dataID = "dispute", did
+		obj = map[string]any{"dispute": map[string]any{
+			"id": did, "amount_money": amount, "reason": "NOT_RECEIVED", "state": state, "card_brand": "VISA",
+			"disputed_payment": map[string]any{"payment_id": payID}, "location_id": loc,
+			"due_at": o.Now.UTC().AddDate(0, 0, 14).Format("2006-01-02T15:04:05.000Z"), "reported_at": now,
+			"created_at": now, "updated_at": now, "version": version,
 		}}
 	case "inventory.count.updated":
 		dataType, dataID = "inventory_counts", o.SKU

@@ -13,7 +13,10 @@
 // lines): with an access_token, Fetch reads the order from the Orders API and Normalize
 // emits a full snapshot; without one the snapshot holds the status alone.
 // inventory.count.updated names catalog object ids, used as SKUs; only IN_STOCK counts are
-// stock on hand.
+// stock on hand. dispute.created and dispute.state.updated (dispute.state.changed in older
+// API versions) are the dispute's state on its payment (disputed_payment.payment_id),
+// staged inquiry → chargeback with an outcome per state (disputeStates): LOST and ACCEPTED
+// are charged back.
 package square
 
 import (
@@ -170,6 +173,9 @@ var handled = map[string]bool{
 	"order.created":           true,
 	"order.updated":           true,
 	"inventory.count.updated": true,
+	"dispute.created":         true,
+	"dispute.state.updated":   true,
+	"dispute.state.changed":   true, // the name dispute.state.updated had before Square API version 2021-04-21
 }
 
 // Handles implements domain.Provider.
@@ -236,13 +242,60 @@ type inventoryCount struct {
 	CalculatedAt    string `json:"calculated_at"`
 }
 
+// squareDispute is a Square Dispute. Older API versions name its id dispute_id and
+// (before disputed_payment) the payment payment_id.
+type squareDispute struct {
+	ID              string `json:"id"`
+	DisputeID       string `json:"dispute_id"`
+	AmountMoney     *money `json:"amount_money"`
+	Reason          string `json:"reason"`
+	State           string `json:"state"`
+	DisputedPayment *struct {
+		PaymentID string `json:"payment_id"`
+	} `json:"disputed_payment"`
+	PaymentID string `json:"payment_id"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	Version   int64  `json:"version"`
+}
+
+// disputeStates places a Square dispute state in the dispute's lifecycle (domain.Dispute
+// Stage and Outcome), per Square's DisputeState: an inquiry (1: INQUIRY_EVIDENCE_REQUIRED,
+// INQUIRY_PROCESSING open; INQUIRY_CLOSED closed without a chargeback, nothing lost: won)
+// can become a chargeback (2: EVIDENCE_REQUIRED, PROCESSING open; WON won; LOST and
+// ACCEPTED, the seller accepted it, lost). A state of an older API version
+// (WAITING_THIRD_PARTY, UNKNOWN_STATE) or one Square adds is an open chargeback.
+var disputeStates = map[string]struct {
+	stage   int
+	outcome string
+}{
+	"INQUIRY_EVIDENCE_REQUIRED": {1, domain.DisputeOpen},
+	"INQUIRY_PROCESSING":        {1, domain.DisputeOpen},
+	"INQUIRY_CLOSED":            {1, domain.DisputeWon},
+	"EVIDENCE_REQUIRED":         {2, domain.DisputeOpen},
+	"PROCESSING":                {2, domain.DisputeOpen},
+	"WON":                       {2, domain.DisputeWon},
+	"LOST":                      {2, domain.DisputeLost},
+	"ACCEPTED":                  {2, domain.DisputeLost},
+}
+
 // object is the union of data.object's keys Tradewind reads.
 type object struct {
+	Dispute         *squareDispute   `json:"dispute"`
 	Payment         *payment         `json:"payment"`
 	Refund          *refund          `json:"refund"`
 	OrderCreated    *orderChange     `json:"order_created"`
 	OrderUpdated    *orderChange     `json:"order_updated"`
 	InventoryCounts []inventoryCount `json:"inventory_counts"`
+}
+
+func firstOf(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }
 
 func first(ts ...string) time.Time {
@@ -361,6 +414,39 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 			return nil, nil
 		}
 		ev.Order = snap
+		return []domain.Event{ev}, nil
+
+	case "dispute.created", "dispute.state.updated", "dispute.state.changed":
+		d := o.Dispute
+		if d == nil {
+			return nil, webhook.Invalid("%s: data.object.dispute is missing", e.Type)
+		}
+		ref := firstOf(d.ID, d.DisputeID, e.Data.ID)
+		pay := d.PaymentID
+		if d.DisputedPayment != nil && d.DisputedPayment.PaymentID != "" {
+			pay = d.DisputedPayment.PaymentID
+		}
+		if ref == "" || pay == "" {
+			return nil, webhook.Invalid("%s: the dispute lacks its id or disputed_payment.payment_id", e.Type)
+		}
+		amount, cur, err := d.AmountMoney.normalize(e.Type)
+		if err != nil {
+			return nil, err
+		}
+		st, ok := disputeStates[d.State]
+		if !ok {
+			st.stage, st.outcome = 2, domain.DisputeOpen
+		}
+		// A dispute names its payment, not the order: the payment's own events say
+		// which order it belongs to, whichever arrives first.
+		ev := base
+		ev.Type, ev.PaymentRef = domain.DisputeOpened, pay
+		ev.OccurredAt = first(d.UpdatedAt, d.CreatedAt, e.CreatedAt)
+		ev.Dispute = &domain.Dispute{Ref: ref, Amount: amount, Currency: cur, Status: strings.ToLower(d.State), Reason: d.Reason,
+			Stage: st.stage, Outcome: st.outcome}
+		if ev.Dispute.Closed() {
+			ev.Type = domain.DisputeClosed
+		}
 		return []domain.Event{ev}, nil
 
 	case "inventory.count.updated":

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -129,6 +130,9 @@ func TestGolden(t *testing.T) {
 		{"refund_updated_completed", src},
 		{"order_updated_canceled", src},
 		{"inventory_count_updated", src},
+		{"dispute_created", src},
+		{"dispute_state_updated_won", src},
+		{"dispute_state_changed_legacy_lost", src},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,4 +263,49 @@ func TestFetchOrder(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDisputeStates: every state of Square's DisputeState is a stage and an outcome; the
+// inquiry's states come before the chargeback's, a state Square adds is an open chargeback.
+func TestDisputeStates(t *testing.T) {
+	body := string(read(t, "dispute_state_updated_won.body.json"))
+	tests := []struct {
+		state   string
+		event   domain.EventType
+		stage   int
+		outcome string
+	}{
+		{"INQUIRY_EVIDENCE_REQUIRED", domain.DisputeOpened, 1, domain.DisputeOpen},
+		{"INQUIRY_PROCESSING", domain.DisputeOpened, 1, domain.DisputeOpen},
+		{"INQUIRY_CLOSED", domain.DisputeClosed, 1, domain.DisputeWon},
+		{"EVIDENCE_REQUIRED", domain.DisputeOpened, 2, domain.DisputeOpen},
+		{"PROCESSING", domain.DisputeOpened, 2, domain.DisputeOpen},
+		{"WON", domain.DisputeClosed, 2, domain.DisputeWon},
+		{"LOST", domain.DisputeClosed, 2, domain.DisputeLost},
+		{"ACCEPTED", domain.DisputeClosed, 2, domain.DisputeLost},
+		{"WAITING_THIRD_PARTY", domain.DisputeOpened, 2, domain.DisputeOpen},
+	}
+	for _, tt := range tests {
+		t.Run(tt.state, func(t *testing.T) {
+			b := strings.Replace(body, `"state": "WON"`, `"state": "`+tt.state+`"`, 1)
+			got := webhooktest.NormalizeAll(t, square.Provider{}, src, domain.Delivery{Body: []byte(b)})
+			if len(got) != 1 || got[0].Dispute == nil {
+				t.Fatalf("events = %+v, want one dispute", got)
+			}
+			d := got[0].Dispute
+			if got[0].Type != tt.event || d.Stage != tt.stage || d.Outcome != tt.outcome || d.Status != strings.ToLower(tt.state) {
+				t.Errorf("%s stage %d outcome %s status %s, want %s stage %d outcome %s", got[0].Type, d.Stage, d.Outcome, d.Status, tt.event, tt.stage, tt.outcome)
+			}
+		})
+	}
+	t.Run("no payment", func(t *testing.T) {
+		b := strings.Replace(body, `"payment_id": "fbmsaEOpoARDKxiSGH1fqPuqoqFZY"`, `"payment_id": ""`, 1)
+		msgs, err := square.Provider{}.Parse(src, domain.Delivery{Body: []byte(b)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := (square.Provider{}).Normalize(src, msgs[0]); domain.ErrorCode(err) != domain.EINVALID {
+			t.Errorf("Normalize = %v, want %s", err, domain.EINVALID)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tradewind/tradewind/adapters/square"
+	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -60,5 +61,26 @@ func TestNormalizeJPY(t *testing.T) {
 	evs, err := p.Normalize(src, msgs[0])
 	if err != nil || len(evs) != 1 || evs[0].Payment == nil || evs[0].Payment.Amount != 1200 || evs[0].Payment.Currency != "JPY" {
 		t.Fatalf("Normalize = %+v, %v; want 1200 JPY", evs, err)
+	}
+}
+
+// TestSampleWritesSquareUnits: the simulator writes amount_money through Units, so a
+// simulated yen payment says 1200 (Square's base unit, the yen) and a currency that is
+// not an ISO code is refused rather than written.
+func TestSampleWritesSquareUnits(t *testing.T) {
+	p := square.Provider{}
+	for _, typ := range []string{"payment.updated", "refund.updated", "dispute.created"} {
+		t.Run(typ, func(t *testing.T) {
+			r, err := p.Sample(src, typ, webhook.SampleOptions{EventID: "e1", OrderRef: "1", Amount: 1200, Currency: "jpy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(r.Body), `"amount_money":{"amount":1200,"currency":"JPY"}`) {
+				t.Errorf("body %s does not carry 1200 JPY in Square's units", r.Body)
+			}
+			if _, err := p.Sample(src, typ, webhook.SampleOptions{EventID: "e1", OrderRef: "1", Amount: 1200, Currency: "YENS"}); domain.ErrorCode(err) != domain.EINVALID {
+				t.Errorf("Sample in YENS = %v, want %s", err, domain.EINVALID)
+			}
+		})
 	}
 }

@@ -16,9 +16,11 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/adyen"
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
+	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
 	"github.com/tradewind/tradewind/adapters/woocommerce"
+	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
@@ -111,6 +113,26 @@ func wooDelivery(t *testing.T, name, topic string, resource map[string]any) sign
 	h.Set(woocommerce.DeliveryIDHeader, "d-"+name)
 	h.Set(woocommerce.SignatureHeader, woocommerce.Sign("tradewind_dev_woocommerce_secret", body))
 	return signedDelivery{name, "demo-woocommerce", webhook.Request{Header: h, Body: body}}
+}
+
+// simDelivery is the provider simulator's signed delivery of typ for a demo source: the
+// simulators sign the way the providers do (PayPal with the certificate the demo source pins).
+func simDelivery(t *testing.T, sources map[string]domain.Source, source, typ, eventID, orderRef string, amount int64, currency string) signedDelivery {
+	t.Helper()
+	src := sources[source]
+	a, ok := registry.Lookup(src.Provider)
+	if !ok {
+		t.Fatalf("no adapter for %s", src.Provider)
+	}
+	sim, ok := a.(webhook.Simulator)
+	if !ok {
+		t.Fatalf("%s has no simulator", src.Provider)
+	}
+	r, err := sim.Sample(src, typ, webhook.SampleOptions{EventID: eventID, OrderRef: orderRef, Amount: amount, Currency: currency, Now: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signedDelivery{source + "-" + eventID, source, r}
 }
 
 func (d signedDelivery) send(t *testing.T, m *Main) {
@@ -242,6 +264,55 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		}
 		if n := e.count(`SELECT COALESCE(SUM(amount), 0) FROM refunds WHERE provider = 'shopify' AND NOT failed`); n != 1000 {
 			t.Errorf("shopify refunded = %d, want 1000 (one transaction, counted once)", n)
+		}
+	})
+	t.Run("shopify dispute: lost before it was opened is charged_back, and stays so", func(t *testing.T) {
+		shopifyDelivery(t, "order-d", "orders/create", shopifyOrder(5500, "SH-D", 1)).send(t, m)
+		shopifyDelivery(t, "sale-d", "order_transactions/create", map[string]any{"id": 5600, "order_id": 5500, "kind": "sale", "status": "success",
+			"amount": "10.00", "currency": "USD", "created_at": "2026-01-01T10:01:00Z"}).send(t, m)
+		waitStatus("5500", "paid")
+		dispute := func(status string) map[string]any {
+			return map[string]any{"id": 5700, "order_id": 5500, "type": "chargeback", "amount": "10.00", "currency": "USD",
+				"reason": "fraudulent", "network_reason_code": "4837", "status": status, "evidence_due_by": "2026-01-20T10:00:00Z",
+				"evidence_sent_on": nil, "finalized_on": nil, "initiated_at": "2026-01-02T10:00:00Z"}
+		}
+		shopifyDelivery(t, "dispute-lost", "disputes/update", dispute("lost")).send(t, m)
+		waitStatus("5500", "charged_back")
+		shopifyDelivery(t, "dispute-created", "disputes/create", dispute("needs_response")).send(t, m)
+		testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+			n := e.count(`SELECT count(*) FROM inbox WHERE source = 'demo-shopify' AND event_type = 'disputes/create' AND status = 'applied'`)
+			return n == 1, "disputes/create applied"
+		})
+		waitStatus("5500", "charged_back")
+	})
+	t.Run("square dispute: created is disputed, LOST is charged_back", func(t *testing.T) {
+		sim := func(typ, id string) signedDelivery {
+			return simDelivery(t, sources, "demo-square", typ, id, "SQ-D1", 3000, "USD")
+		}
+		sim("payment.updated", "sq-d1-pay").send(t, m)
+		waitStatus("SQ-D1", "paid")
+		sim("dispute.created", "sq-d1-dc").send(t, m)
+		waitStatus("SQ-D1", "disputed")
+		sim("dispute.state.updated", "sq-d1-lost").send(t, m)
+		waitStatus("SQ-D1", "charged_back")
+	})
+	t.Run("paypal: a dispute under review is disputed, resolved for the seller is paid again; a reversal is charged_back", func(t *testing.T) {
+		sim := func(typ, id, ref string) signedDelivery {
+			return simDelivery(t, sources, "demo-paypal", typ, id, ref, 250000, "HUF")
+		}
+		sim("PAYMENT.CAPTURE.COMPLETED", "pp-d1-cap", "PP-D1").send(t, m)
+		waitStatus("PP-D1", "paid")
+		sim("CUSTOMER.DISPUTE.UPDATED", "pp-d1-du", "PP-D1").send(t, m)
+		waitStatus("PP-D1", "disputed")
+		sim("CUSTOMER.DISPUTE.RESOLVED", "pp-d1-dr", "PP-D1").send(t, m)
+		waitStatus("PP-D1", "paid")
+
+		sim("PAYMENT.CAPTURE.COMPLETED", "pp-d2-cap", "PP-D2").send(t, m)
+		waitStatus("PP-D2", "paid")
+		sim("PAYMENT.CAPTURE.REVERSED", "pp-d2-rev", "PP-D2").send(t, m)
+		waitStatus("PP-D2", "charged_back")
+		if o, _ := getOrder(t, m, "PP-D2"); o.Currency != "HUF" {
+			t.Errorf("currency = %q, want HUF", o.Currency)
 		}
 	})
 	t.Run("woocommerce: a refund made by hand in the admin counts, keyed by its id", func(t *testing.T) {
