@@ -51,6 +51,9 @@ type Client struct {
 	// ENOTFOUND or EINVALID, which Get returns at once; an error without one of
 	// those codes is retried like a 5xx. nil: EINVALID naming the status.
 	Refused func(path string, status int, body []byte) error
+	// Wait429 is how long a 429's headers ask to wait (RetryAfter of its
+	// Retry-After when nil).
+	Wait429 func(h http.Header) time.Duration
 	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
 	// inject one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -154,7 +157,11 @@ func (c *Client) get(ctx context.Context, url string, v any) (Page, time.Duratio
 	}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
-		return Page{}, RetryAfter(resp.Header.Get("Retry-After")), errors.New("HTTP 429: rate limited")
+		wait := RetryAfter(resp.Header.Get("Retry-After"))
+		if c.Wait429 != nil {
+			wait = max(c.Wait429(resp.Header), time.Millisecond)
+		}
+		return Page{}, wait, errors.New("HTTP 429: rate limited")
 	case resp.StatusCode >= 500:
 		return Page{}, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
 	case resp.StatusCode == http.StatusNoContent:
