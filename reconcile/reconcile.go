@@ -65,6 +65,7 @@ var byProvider = map[string]sourceReconciler{
 	"stripe":      reconcileStripe,
 	"shopify":     reconcileShopify,
 	"woocommerce": reconcileWooCommerce,
+	"bigcommerce": reconcileBigCommerce,
 }
 
 // Supported reports whether a provider's sources can be reconciled.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,8 +62,11 @@ type FakeVariant struct {
 // FakeStore is an in-memory BigCommerce store API for tests and `tradewind simulate`
 // (which serves it on loopback for the demo source): it answers the calls Fetch makes —
 // GET /stores/{store_hash}/v2/orders/{id}, …/v2/orders/{id}/products and
-// …/v3/catalog/products/{product_id}[/variants/{variant_id}] — for the orders and variants
-// put into it, on whatever listener it is mounted, for any store hash.
+// …/v3/catalog/products/{product_id}[/variants/{variant_id}] — and the reconciliation's
+// listing, GET …/v2/orders (min/max_date_modified, min_id, sort=id:asc, limit, page;
+// 204 when nothing matches), for the orders and variants put into it, on whatever
+// listener it is mounted, for any store hash. Faults can be injected into the listing:
+// 429s (RateLimit) and requests that fail once (FailListing).
 type FakeStore struct {
 	mu       sync.Mutex
 	orders   map[int64]FakeOrder
@@ -72,6 +76,11 @@ type FakeStore struct {
 	down     bool
 	calls    int
 	served   int
+	// limited is how many requests are still answered 429; listings counts the
+	// listing requests; failListing holds the ordinals of those to answer 500.
+	limited     int
+	listings    int
+	failListing map[int]bool
 }
 
 // NewFakeStore returns an empty fake store that accepts any store hash and access token.
@@ -93,6 +102,13 @@ func (s *FakeStore) PutOrder(o FakeOrder) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.orders[o.ID] = o
+}
+
+// DeleteOrder removes an order: the store answers 404 for it from then on.
+func (s *FakeStore) DeleteOrder(id int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.orders, id)
 }
 
 // PutVariant adds or replaces a variant (or, with VariantID 0, a product).
@@ -147,6 +163,25 @@ func (s *FakeStore) SetDown(down bool) {
 	s.down = down
 }
 
+// RateLimit answers the next n requests 429 with X-Rate-Limit-Time-Reset-Ms: 2000
+// (no Retry-After), as BigCommerce does when the store's quota is spent.
+func (s *FakeStore) RateLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.limited = n
+}
+
+// FailListing answers the n-th listing request (GET …/v2/orders, counted from the
+// store's start, 1-based, 429s included) with a 500.
+func (s *FakeStore) FailListing(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failListing == nil {
+		s.failListing = map[int]bool{}
+	}
+	s.failListing[n] = true
+}
+
 // Calls is the number of requests the store answered.
 func (s *FakeStore) Calls() int {
 	s.mu.Lock()
@@ -195,7 +230,22 @@ func (s *FakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return out, true
 	}
 	rest := parts[2:]
+	if len(rest) == 2 && rest[0] == "v2" && rest[1] == "orders" {
+		s.listings++
+		if s.failListing[s.listings] {
+			http.Error(w, "internal server error", http.StatusInternalServerError)
+			return
+		}
+	}
+	if s.limited > 0 {
+		s.limited--
+		w.Header().Set("X-Rate-Limit-Time-Reset-Ms", "2000")
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
 	switch {
+	case len(rest) == 2 && rest[0] == "v2" && rest[1] == "orders":
+		s.list(w, r)
 	case len(rest) >= 3 && rest[0] == "v2" && rest[1] == "orders":
 		n, ok := ids(rest[2:3])
 		if !ok {
@@ -282,6 +332,55 @@ func (s *FakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		notFound(w)
 	}
+}
+
+// list answers GET …/v2/orders: the orders modified in [min_date_modified,
+// max_date_modified] (RFC 2822 or ISO 8601) with an id of at least min_id, by id
+// ascending (the only sort it knows), limit (default 50, at most 250) per page; 204
+// No Content when the page is empty. Called with s.mu held.
+func (s *FakeStore) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bound := func(key string) (time.Time, bool) {
+		v := q.Get(key)
+		if v == "" {
+			return time.Time{}, true
+		}
+		for _, layout := range []string{time.RFC3339, time.RFC1123Z} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t, true
+			}
+		}
+		return time.Time{}, false
+	}
+	from, ok1 := bound("min_date_modified")
+	to, ok2 := bound("max_date_modified")
+	if !ok1 || !ok2 || (q.Get("sort") != "" && q.Get("sort") != "id:asc") {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, `[{"status":400,"message":"The filter or sort is invalid."}]`)
+		return
+	}
+	minID := int64(queryInt(r, "min_id", 0))
+	var ids []int64
+	for id, o := range s.orders {
+		m := o.Modified.Truncate(time.Second)
+		if id >= minID && (from.IsZero() || !m.Before(from)) && (to.IsZero() || !m.After(to)) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	limit, page := min(queryInt(r, "limit", 50), 250), queryInt(r, "page", 1)
+	start := min((page-1)*limit, len(ids))
+	ids = ids[start:min(start+limit, len(ids))]
+	if len(ids) == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	out := make([]map[string]any, len(ids))
+	for i, id := range ids {
+		out[i] = v2Order(s.orders[id])
+	}
+	writeJSON(w, out)
 }
 
 var statusNames = map[int]string{

@@ -32,31 +32,37 @@ func (r heldOrderRow) order() domain.Order {
 // not the storefront's to confirm.
 const heldOrderColumns = `o.ref, o.status, o.payment_status, o.currency, o.total, o.version, o.snapshot_at`
 
+// storefrontOrdersPage is one page of StorefrontOrders: $1 source, [$2, $3]
+// the window, after the ref $5 of $4 bytes (-1 and "" before the first), $6
+// rows at most.
+const storefrontOrdersPage = `
+	SELECT ` + heldOrderColumns + `
+	FROM orders o
+	WHERE (octet_length(o.ref), o.ref COLLATE "C") > ($4::int, $5::text COLLATE "C")
+		AND o.snapshot_at >= $2 AND o.snapshot_at <= $3
+		AND EXISTS (SELECT 1 FROM applied_events a WHERE a.source = $1 AND a.event_id = o.snapshot_event)
+	ORDER BY octet_length(o.ref), o.ref COLLATE "C" LIMIT $6`
+
 // StorefrontOrders walks the orders whose applied snapshot came from source
 // (the applied event named by snapshot_event) with snapshot_at in [since,
-// until], in domain.RefOrder (length, then bytes), a page at a time after the
-// last ref read.
+// until], in domain.RefOrder (length in bytes — octet_length, as Go's len —
+// then bytes), a page at a time after the last ref read.
 //
-// No index serves this order, so each page scans the orders of the window; at a
-// page of 1000 a night's window stays a few scans. An index on
-// (length(ref), ref COLLATE "C") would make each page a range read.
+// The index orders_in_ref_order (migration 00014) is that order: each page
+// is a range read of it from the row (length, ref) after the last one read — a
+// row comparison, which a btree can start at, where the equivalent OR of
+// comparisons would be a filter over every earlier ref — so a walk reads each
+// order once, however many pages.
 func (s *ReconcileStore) StorefrontOrders(ctx context.Context, source string, since, until time.Time) iter.Seq2[domain.Order, error] {
 	size := s.PageSize
 	if size <= 0 {
 		size = 1000
 	}
 	return func(yield func(domain.Order, error) bool) {
-		first, after := true, ""
+		afterLen, after := -1, "" // before every ref
 		for {
 			var page []heldOrderRow
-			err := sqlx.SelectContext(ctx, s.DB, &page, `
-				SELECT `+heldOrderColumns+`
-				FROM orders o
-				WHERE o.snapshot_at >= $2 AND o.snapshot_at <= $3
-					AND EXISTS (SELECT 1 FROM applied_events a WHERE a.source = $1 AND a.event_id = o.snapshot_event)
-					AND ($4 OR length(o.ref) > length($5) OR (length(o.ref) = length($5) AND o.ref COLLATE "C" > $5 COLLATE "C"))
-				ORDER BY length(o.ref), o.ref COLLATE "C" LIMIT $6`,
-				source, since, until, first, after, size)
+			err := sqlx.SelectContext(ctx, s.DB, &page, storefrontOrdersPage, source, since, until, afterLen, after, size)
 			if err != nil {
 				yield(domain.Order{}, translate("reconcile: list orders", err))
 				return
@@ -69,7 +75,8 @@ func (s *ReconcileStore) StorefrontOrders(ctx context.Context, source string, si
 			if len(page) < size {
 				return
 			}
-			first, after = false, page[len(page)-1].Ref
+			after = page[len(page)-1].Ref
+			afterLen = len(after)
 		}
 	}
 }

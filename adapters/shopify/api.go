@@ -3,17 +3,15 @@ package shopify
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -136,100 +134,34 @@ func sameOrigin(link, base string) bool {
 }
 
 // page fetches one URL into v, waiting out 429s and retrying failures up to
-// Attempts, and returns the Link header's rel="next" URL. Returns EUNAVAILABLE
-// when every try failed, EUNAUTHORIZED for a refused token, ENOTFOUND for a 404
-// and EINVALID for any other 4xx (retrying does not help either).
+// Attempts (providerapi.Client.Get), and returns the Link header's rel="next"
+// URL. Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for a refused
+// token, ENOTFOUND for a 404 and EINVALID for any other 4xx (retrying does not
+// help either).
 func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
-	attempts := a.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	var last error
-	for try := 1; try <= attempts; try++ {
-		next, wait, err := a.get(ctx, u, v)
-		if err == nil {
-			return next, nil
-		}
-		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || code == domain.ENOTFOUND || ctx.Err() != nil {
-			return "", err
-		}
-		last = err
-		if try == attempts {
-			break
-		}
-		if a.OnRetry != nil {
-			a.OnRetry(fmt.Errorf("shopify GET orders %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
-		}
-		if wait == 0 {
-			wait = time.Duration(try) * 500 * time.Millisecond
-		}
-		if err := a.sleep(ctx, wait); err != nil {
-			return "", err
-		}
-	}
-	return "", domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("shopify GET orders %s failed %d times: %v", desc, attempts, last))
+	p, err := a.client().Get(ctx, u, desc, v)
+	return p.Next, err
 }
 
-func (a *API) sleep(ctx context.Context, d time.Duration) error {
-	if a.Sleep != nil {
-		return a.Sleep(ctx, d)
+// client is the polite GET of a's settings.
+func (a *API) client() *providerapi.Client {
+	return &providerapi.Client{
+		HTTP:      a.HTTP,
+		Authorize: func(r *http.Request) { r.Header.Set("X-Shopify-Access-Token", a.Token) },
+		Name:      "shopify GET orders",
+		Body:      "Shopify's orders JSON",
+		MaxBody:   maxListResponse,
+		Refused: func(_ string, status int, body []byte) error {
+			switch status {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				return domain.Errorf(domain.EUNAUTHORIZED, "shopify GET orders: HTTP %d: the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)", status)
+			case http.StatusNotFound:
+				return domain.Errorf(domain.ENOTFOUND, "shopify GET orders: HTTP 404")
+			}
+			return domain.Errorf(domain.EINVALID, "shopify GET orders: HTTP %d: %s", status, shopifyError(body))
+		},
+		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// maxRetryAfter caps how long one 429 is waited out.
-const maxRetryAfter = time.Minute
-
-// get makes one request. For a 429 it returns how long Retry-After (seconds,
-// Shopify writes "2.0") asks to wait.
-func (a *API) get(ctx context.Context, u string, v any) (string, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", 0, err
-	}
-	req.Header.Set("X-Shopify-Access-Token", a.Token)
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.HTTP.Do(req)
-	if err != nil {
-		return "", 0, fmt.Errorf("request: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
-	if err != nil {
-		return "", 0, fmt.Errorf("read response: %w", err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		wait := time.Second
-		if s, err := strconv.ParseFloat(strings.TrimSpace(resp.Header.Get("Retry-After")), 64); err == nil && s >= 0 {
-			wait = min(time.Duration(s*float64(time.Second)), maxRetryAfter)
-		}
-		if wait == 0 {
-			wait = time.Millisecond // asked to retry at once: still a try
-		}
-		return "", wait, errors.New("HTTP 429: rate limited")
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return "", 0, domain.Errorf(domain.EUNAUTHORIZED, "shopify GET orders: HTTP %d: the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)", resp.StatusCode)
-	case resp.StatusCode == http.StatusNotFound:
-		return "", 0, domain.Errorf(domain.ENOTFOUND, "shopify GET orders: HTTP 404")
-	case resp.StatusCode >= 500:
-		return "", 0, fmt.Errorf("HTTP %d", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return "", 0, domain.Errorf(domain.EINVALID, "shopify GET orders: HTTP %d: %s", resp.StatusCode, shopifyError(body))
-	case len(body) > maxListResponse:
-		return "", 0, fmt.Errorf("response over %d bytes", maxListResponse)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return "", 0, fmt.Errorf("response is not Shopify's orders JSON: %v", err)
-	}
-	return nextLink(resp.Header.Values("Link")), 0, nil
 }
 
 // shopifyError is the message of Shopify's error body {"errors": "…"} or
@@ -248,19 +180,8 @@ func shopifyError(body []byte) string {
 	return "unexpected answer"
 }
 
-var linkPart = regexp.MustCompile(`<([^>]*)>\s*;\s*rel="?([a-z]+)"?`)
-
 // nextLink is the rel="next" URL of Link headers, or "".
-func nextLink(headers []string) string {
-	for _, h := range headers {
-		for _, m := range linkPart.FindAllStringSubmatch(h, -1) {
-			if m[2] == "next" {
-				return m[1]
-			}
-		}
-	}
-	return ""
-}
+func nextLink(headers []string) string { return providerapi.NextLink(headers) }
 
 // ListedOrder is what the reconciliation reads of a listed order beside its
 // normalized snapshot: its id, updated_at, financial_status and refunds.

@@ -3,9 +3,7 @@ package stripe
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -71,6 +70,20 @@ type list struct {
 	Data    []json.RawMessage `json:"data"`
 	HasMore bool              `json:"has_more"`
 	URL     string            `json:"url"`
+}
+
+// UnmarshalJSON reads a list envelope, refusing any other object.
+func (l *list) UnmarshalJSON(b []byte) error {
+	type plain list
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Object != "list" {
+		return fmt.Errorf("object %q is not a list", p.Object)
+	}
+	*l = list(p)
+	return nil
 }
 
 // Events lists the events created in [since, until] (of the given types; all
@@ -134,102 +147,38 @@ func (a *API) pages(ctx context.Context, path string, q url.Values) iter.Seq2[js
 	}
 }
 
-// page fetches one page, waiting out 429s and retrying failures up to Attempts.
-// Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for a refused key
-// and EINVALID for any other 4xx (retrying does not help either).
+// page fetches one page, waiting out 429s and retrying failures up to Attempts
+// (providerapi.Client.Get). Returns EUNAVAILABLE when every try failed,
+// EUNAUTHORIZED for a refused key and EINVALID for any other 4xx (retrying does
+// not help either).
 func (a *API) page(ctx context.Context, path string, q url.Values) (list, error) {
-	attempts := a.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
 	desc := path
 	if after := q.Get("starting_after"); after != "" {
 		desc += " after " + after
 	}
-	var last error
-	for try := 1; try <= attempts; try++ {
-		l, wait, err := a.get(ctx, path, q)
-		if err == nil {
-			return l, nil
-		}
-		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || ctx.Err() != nil {
-			return list{}, err
-		}
-		last = err
-		if try == attempts {
-			break
-		}
-		if a.OnRetry != nil {
-			a.OnRetry(fmt.Errorf("stripe GET %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
-		}
-		if wait == 0 {
-			wait = time.Duration(try) * 500 * time.Millisecond
-		}
-		if err := a.sleep(ctx, wait); err != nil {
-			return list{}, err
-		}
-	}
-	return list{}, domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("stripe GET %s failed %d times: %v", desc, attempts, last))
-}
-
-func (a *API) sleep(ctx context.Context, d time.Duration) error {
-	if a.Sleep != nil {
-		return a.Sleep(ctx, d)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// maxRetryAfter caps how long one 429 is waited out.
-const maxRetryAfter = time.Minute
-
-// get makes one request. For a 429 it returns how long Retry-After asks to wait.
-func (a *API) get(ctx context.Context, path string, q url.Values) (list, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BaseURL+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return list{}, 0, err
-	}
-	req.Header.Set("Authorization", "Bearer "+a.Key)
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.HTTP.Do(req)
-	if err != nil {
-		return list{}, 0, fmt.Errorf("request: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
-	if err != nil {
-		return list{}, 0, fmt.Errorf("read response: %w", err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		wait := time.Second
-		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
-			wait = min(time.Duration(s)*time.Second, maxRetryAfter)
-		}
-		if wait == 0 {
-			wait = time.Millisecond // asked to retry at once: still a try
-		}
-		return list{}, wait, errors.New("HTTP 429: rate limited")
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return list{}, 0, domain.Errorf(domain.EUNAUTHORIZED, "stripe GET %s: HTTP %d: the api_key was refused; give a key with read access to events and payment intents", path, resp.StatusCode)
-	case resp.StatusCode >= 500:
-		return list{}, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		return list{}, 0, domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, resp.StatusCode, stripeError(body))
-	case len(body) > maxListResponse:
-		return list{}, 0, fmt.Errorf("response over %d bytes", maxListResponse)
-	}
 	var l list
-	if err := json.Unmarshal(body, &l); err != nil || l.Object != "list" {
-		return list{}, 0, fmt.Errorf("response is not a Stripe list (object %q): %v", l.Object, err)
+	if _, err := a.client().Get(ctx, a.BaseURL+path+"?"+q.Encode(), desc, &l); err != nil {
+		return list{}, err
 	}
-	return l, 0, nil
+	return l, nil
+}
+
+// client is the polite GET of a's settings.
+func (a *API) client() *providerapi.Client {
+	return &providerapi.Client{
+		HTTP:      a.HTTP,
+		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.Key) },
+		Name:      "stripe GET",
+		Body:      "a Stripe list",
+		MaxBody:   maxListResponse,
+		Refused: func(path string, status int, body []byte) error {
+			if status == http.StatusUnauthorized || status == http.StatusForbidden {
+				return domain.Errorf(domain.EUNAUTHORIZED, "stripe GET %s: HTTP %d: the api_key was refused; give a key with read access to events and payment intents", path, status)
+			}
+			return domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, status, stripeError(body))
+		},
+		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+	}
 }
 
 // stripeError is the message of Stripe's error body {"error":{"message":…}}.

@@ -3,9 +3,7 @@ package woocommerce
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"net/http"
 	"net/url"
@@ -13,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/domain"
 )
 
@@ -108,99 +107,37 @@ func (a *API) Order(ctx context.Context, id string) (json.RawMessage, bool, erro
 }
 
 // fetch GETs path into v, waiting out 429s and retrying failures up to
-// Attempts, and returns the response's headers. Returns EUNAVAILABLE when
-// every try failed, EUNAUTHORIZED for refused keys, ENOTFOUND for a 404 and
-// EINVALID for any other 4xx.
+// Attempts (providerapi.Client.Get), and returns the response's headers.
+// Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for refused keys,
+// ENOTFOUND for a 404 and EINVALID for any other 4xx.
 func (a *API) fetch(ctx context.Context, path, desc string, v any) (http.Header, error) {
-	attempts := a.Attempts
-	if attempts <= 0 {
-		attempts = 3
-	}
-	var last error
-	for try := 1; try <= attempts; try++ {
-		h, wait, err := a.get(ctx, path, v)
-		if err == nil {
-			return h, nil
-		}
-		if code := domain.ErrorCode(err); code == domain.EUNAUTHORIZED || code == domain.EINVALID || code == domain.ENOTFOUND || ctx.Err() != nil {
-			return nil, err
-		}
-		last = err
-		if try == attempts {
-			break
-		}
-		if a.OnRetry != nil {
-			a.OnRetry(fmt.Errorf("woocommerce GET orders %s: try %d of %d failed, retried: %w", desc, try, attempts, err))
-		}
-		if wait == 0 {
-			wait = time.Duration(try) * 500 * time.Millisecond
-		}
-		if err := a.sleep(ctx, wait); err != nil {
-			return nil, err
-		}
-	}
-	return nil, domain.WrapError(last, domain.EUNAVAILABLE, fmt.Sprintf("woocommerce GET orders %s failed %d times: %v", desc, attempts, last))
+	p, err := a.client().Get(ctx, a.BaseURL+path, desc, v)
+	return p.Header, err
 }
 
-func (a *API) sleep(ctx context.Context, d time.Duration) error {
-	if a.Sleep != nil {
-		return a.Sleep(ctx, d)
+// client is the polite GET of a's settings.
+func (a *API) client() *providerapi.Client {
+	return &providerapi.Client{
+		HTTP:      a.HTTP,
+		Authorize: func(r *http.Request) { r.SetBasicAuth(a.Key, a.Secret) },
+		Name:      "woocommerce GET orders",
+		Body:      "WooCommerce's orders JSON",
+		MaxBody:   maxListResponse,
+		Refused: func(_ string, status int, body []byte) error {
+			switch status {
+			case http.StatusUnauthorized, http.StatusForbidden:
+				return domain.Errorf(domain.EUNAUTHORIZED, "woocommerce GET orders: HTTP %d: the consumer key was refused; give a REST API key with read access", status)
+			case http.StatusNotFound:
+				return domain.Errorf(domain.ENOTFOUND, "woocommerce GET orders: HTTP 404")
+			}
+			var e struct {
+				Message string `json:"message"`
+			}
+			_ = json.Unmarshal(body, &e)
+			return domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", status, e.Message)
+		},
+		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (a *API) get(ctx context.Context, path string, v any) (http.Header, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.BaseURL+path, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.SetBasicAuth(a.Key, a.Secret)
-	req.Header.Set("Accept", "application/json")
-	resp, err := a.HTTP.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("request: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxListResponse+1))
-	if err != nil {
-		return nil, 0, fmt.Errorf("read response: %w", err)
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-		wait := time.Second
-		if s, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && s >= 0 {
-			wait = min(time.Duration(s)*time.Second, time.Minute)
-		}
-		if wait == 0 {
-			wait = time.Millisecond
-		}
-		return nil, wait, errors.New("HTTP 429: rate limited")
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, 0, domain.Errorf(domain.EUNAUTHORIZED, "woocommerce GET orders: HTTP %d: the consumer key was refused; give a REST API key with read access", resp.StatusCode)
-	case resp.StatusCode == http.StatusNotFound:
-		return nil, 0, domain.Errorf(domain.ENOTFOUND, "woocommerce GET orders: HTTP 404")
-	case resp.StatusCode >= 500:
-		return nil, 0, fmt.Errorf("HTTP %d", resp.StatusCode)
-	case resp.StatusCode != http.StatusOK:
-		var e struct {
-			Message string `json:"message"`
-		}
-		_ = json.Unmarshal(body, &e)
-		return nil, 0, domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", resp.StatusCode, e.Message)
-	case len(body) > maxListResponse:
-		return nil, 0, fmt.Errorf("response over %d bytes", maxListResponse)
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return nil, 0, fmt.Errorf("response is not WooCommerce's orders JSON: %v", err)
-	}
-	return resp.Header, 0, nil
 }
 
 // ListedHead is a listed order's id and date_modified_gmt.
