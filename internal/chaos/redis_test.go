@@ -221,11 +221,11 @@ func (rc *redisCluster) url() string {
 // the worker applied it again; the suite's checks then see it applied once. Replay
 // builds its own Asynq client: this proves it reads the URL as Main does.
 //
-// The last one, not the first: after a failover the first webhooks' tasks can still
-// sit "active" on the promoted replica (their completion was written to the old
-// primary and not replicated), holding the task id until Asynq's recoverer retries
-// them once their 30 s lease expired; a replay meanwhile finds the entry "already
-// queued" (jobs.EnqueueEntry) and it is applied only when that stale task runs.
+// The last one, not the first: a task being worked on when the primary died can
+// sit "active" on the promoted replica (its completion never reached it), holding
+// the task id until its 30 s lease expired and Asynq's recoverer put it in retry
+// ("asynq: task lease expired"); a replay meanwhile finds the entry "already queued"
+// (jobs.EnqueueEntry), and it is applied only when that retry runs, minutes later.
 func (c *cluster) replayOne(t *testing.T) string {
 	t.Helper()
 	var id int64
