@@ -240,6 +240,12 @@ func (c *cluster) replayOne(t *testing.T) string {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tradewind replay %d with TRADEWIND_REDIS_URL=%s: %v\n%s", id, c.redisURL, err, out)
 	}
+	// `tradewind replay deliveries` builds its own client the same way (nothing to queue here).
+	cmd = exec.Command(binary, "replay", "deliveries", "--destination", "chaos-nowhere", "--status", "dead")
+	cmd.Env = append(os.Environ(), c.env()...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tradewind replay deliveries with TRADEWIND_REDIS_URL=%s: %v\n%s", c.redisURL, err, out)
+	}
 	testenv.Eventually(t, 60*time.Second, func() (bool, string) {
 		var status string
 		_ = c.db.Get(&status, `SELECT status FROM inbox WHERE id = $1`, id)
