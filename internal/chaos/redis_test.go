@@ -181,6 +181,9 @@ type redisCluster struct {
 
 func startRedisCluster(t testing.TB) *redisCluster {
 	t.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		t.Fatal("redis-cli is not installed (it creates the cluster): Debian's redis-server package brings it (redis-tools)")
+	}
 	rc := &redisCluster{}
 	for range 3 {
 		rc.nodes = append(rc.nodes, runRedis(t, func(port int, dir string) []string {
