@@ -228,7 +228,7 @@ func (rc *redisCluster) url() string {
 // sit "active" on the promoted replica (its completion never reached it), holding
 // the task id until its 30 s lease expired and Asynq's recoverer put it in retry
 // ("asynq: task lease expired"); a replay meanwhile finds the entry "already queued"
-// (jobs.EnqueueEntry), and it is applied only when that retry runs, minutes later.
+// (jobs.EnqueueEntry), and it is applied only when that retry comes due.
 func (c *cluster) replayOne(t *testing.T) string {
 	t.Helper()
 	var id int64
