@@ -83,9 +83,10 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 			ids = append(ids, e.ID)
 		}
 	}
-	redisOpt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	redisOpt, err := ParseRedisURL(cfg.RedisURL) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(), Valid: "redis://host:port/db"}
+		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()

@@ -144,6 +144,8 @@ type scenario struct {
 	// fault runs beside the load and must leave everything running when it returns.
 	fault func(t *testing.T, f *faults)
 	note  string
+	// after runs once everything drained, before the checks; it returns more of the note.
+	after func(t *testing.T, c *cluster) string
 	// honestNeverRefused: every honest request must be answered 2xx at once (no
 	// 503 because a hostile neighbour shared its group commit).
 	honestNeverRefused bool
@@ -254,6 +256,16 @@ func scenarios() []scenario {
 			}},
 		{name: "poison-pill senders beside honest ones", opts: one, honestNeverRefused: true,
 			fault: func(t *testing.T, f *faults) { sendHostile(t, f) }},
+		{name: "Sentinel failover: primary SIGKILLed", opts: clusterOpts{serves: 1, works: 1, scheds: 1, sentinel: true},
+			fault: func(t *testing.T, f *faults) {
+				if !f.at(0.3) {
+					return
+				}
+				f.c.sentinel.failover()
+			},
+			after: func(t *testing.T, c *cluster) string { return c.sentinel.checkFollowed(t, c) + "; " + c.replayOne(t) }},
+		{name: "Redis Cluster (3 primaries), no fault", opts: clusterOpts{serves: 1, works: 1, scheds: 1, redisCluster: true},
+			after: func(t *testing.T, c *cluster) string { return c.replayOne(t) }},
 		{name: "2 × serve, work, schedule; one of each SIGKILLed", opts: clusterOpts{serves: 2, works: 2, scheds: 2},
 			fault: func(t *testing.T, f *faults) {
 				if !f.at(0.4) {
@@ -318,12 +330,16 @@ func runScenario(t *testing.T, sz size, run string, s scenario) {
 		<-tick.C
 	}
 	drain := time.Since(loadEnd)
+	note := s.note
+	if s.after != nil {
+		note = strings.Trim(note+"; "+s.after(t, c), "; ")
+	}
 	orders := l.settledOrders()
 	r := result{
 		scenario: s.name, sent: len(l.hooks), deliveries: int(l.deliveries.Load()), acked: len(ids),
 		refused: l.refusedCount(), refusedDetail: l.refusedSummary(),
 		lost: c.unapplied(sources, ids), twice: c.appliedTwice(orders), wrong: c.wrongState(orders),
-		oversold: c.oversold(stock), ledger: c.ledgerMismatches(), drain: drain, note: s.note,
+		oversold: c.oversold(stock), ledger: c.ledgerMismatches(), drain: drain, note: note,
 	}
 	record(r)
 	t.Logf("%s: sent %d, acked %d, refused %s, lost %d, applied twice %d, wrong state %d, oversold %d, ledger≠counters %d, drain %.1fs",

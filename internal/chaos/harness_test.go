@@ -63,22 +63,36 @@ func sourcesYAML(deadPort int) string {
 }
 
 // redisServer is a private redis-server the suite can SIGKILL and restart, with or
-// without an append-only file (testenv.Redis runs without persistence only).
+// without an append-only file (testenv.Redis runs without persistence only), or a
+// replica, a sentinel or a cluster node (redis_test.go).
 type redisServer struct {
 	t    testing.TB
 	port int
 	dir  string
-	aof  bool
+	argv []string // redis-server's arguments
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 }
 
 func startRedis(t testing.TB, aof bool) *redisServer {
 	t.Helper()
+	return runRedis(t, func(port int, dir string) []string {
+		args := []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir}
+		if aof {
+			return append(args, "--appendonly", "yes", "--appendfsync", "always")
+		}
+		return append(args, "--appendonly", "no")
+	})
+}
+
+// runRedis starts redis-server with the arguments argv gives for its port and directory.
+func runRedis(t testing.TB, argv func(port int, dir string) []string) *redisServer {
+	t.Helper()
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Fatal("redis-server is not installed: run the suite with `make test`, which installs it")
 	}
-	r := &redisServer{t: t, port: testenv.FreePort(t), dir: t.TempDir(), aof: aof}
+	r := &redisServer{t: t, port: testenv.FreePort(t), dir: t.TempDir()}
+	r.argv = argv(r.port, r.dir)
 	r.start()
 	t.Cleanup(r.kill)
 	return r
@@ -94,13 +108,7 @@ func (r *redisServer) start() {
 	if r.cmd != nil {
 		return
 	}
-	args := []string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1", "--save", "", "--dir", r.dir}
-	if r.aof {
-		args = append(args, "--appendonly", "yes", "--appendfsync", "always")
-	} else {
-		args = append(args, "--appendonly", "no")
-	}
-	cmd := exec.Command("redis-server", args...)
+	cmd := exec.Command("redis-server", r.argv...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
@@ -215,21 +223,26 @@ func (p *proc) waitServing() {
 
 // cluster is one scenario's world: a database, a Redis and tradewind processes.
 type cluster struct {
-	t       testing.TB
-	dir     string
-	dbURL   string // what the processes connect to (through a proxy when pgProxy is set)
-	db      *sqlx.DB
-	pgProxy *testenv.Proxy
-	redis   *redisServer
-	sources string
-	serves  []*proc
-	works   []*proc
-	scheds  []*proc
+	t        testing.TB
+	dir      string
+	dbURL    string // what the processes connect to (through a proxy when pgProxy is set)
+	db       *sqlx.DB
+	pgProxy  *testenv.Proxy
+	redis    *redisServer  // nil with a sentinel set or a Redis Cluster
+	sentinel *sentinelSet  // opts.sentinel
+	rcluster *redisCluster // opts.redisCluster
+	redisURL string        // TRADEWIND_REDIS_URL
+	sources  string
+	serves   []*proc
+	works    []*proc
+	scheds   []*proc
 }
 
 type clusterOpts struct {
 	serves, works, scheds int
 	aof                   bool // Redis with an append-only file
+	sentinel              bool // a primary, a replica and 3 sentinels; processes find the primary through them
+	redisCluster          bool // a Redis Cluster of 3 primaries
 	proxyPG               bool // processes reach PostgreSQL through a proxy the scenario can cut
 	serveNofile           int  // prlimit for serve processes
 	serveEnv              []string
@@ -255,7 +268,17 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		u.Host = c.pgProxy.Addr()
 		c.dbURL = u.String()
 	}
-	c.redis = startRedis(t, o.aof)
+	switch {
+	case o.sentinel:
+		c.sentinel = startSentinelSet(t)
+		c.redisURL = c.sentinel.url()
+	case o.redisCluster:
+		c.rcluster = startRedisCluster(t)
+		c.redisURL = c.rcluster.url()
+	default:
+		c.redis = startRedis(t, o.aof)
+		c.redisURL = c.redis.url()
+	}
 	c.sources = filepath.Join(c.dir, "sources.yaml")
 	if err := os.WriteFile(c.sources, []byte(sourcesYAML(testenv.FreePort(t))), 0o600); err != nil {
 		t.Fatal(err)
@@ -302,7 +325,7 @@ func (c *cluster) all() []*proc {
 func (c *cluster) env() []string {
 	return []string{
 		"TRADEWIND_DATABASE_URL=" + c.dbURL,
-		"TRADEWIND_REDIS_URL=" + c.redis.url(),
+		"TRADEWIND_REDIS_URL=" + c.redisURL,
 		"TRADEWIND_API_TOKEN=" + apiToken,
 		"TRADEWIND_SOURCES_FILE=" + c.sources,
 		"TRADEWIND_LOG_LEVEL=warn",
