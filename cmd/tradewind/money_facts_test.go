@@ -198,6 +198,15 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		stripeDelivery(t, "closed", "evt_s1_dc", "charge.dispute.closed", disputeObject("dp_S1", "pi_S1", "lost", 5000)).send(t, m)
 		waitStatus("S1", "charged_back")
 	})
+	t.Run("stripe dispute: closed with the deprecated charge_refunded is over, its money counted as the refund", func(t *testing.T) {
+		stripeDelivery(t, "pi", "evt_s5_pi", "payment_intent.succeeded", piObject("pi_S5", "S5", 5000)).send(t, m)
+		waitStatus("S5", "paid")
+		stripeDelivery(t, "created", "evt_s5_dc", "charge.dispute.created", disputeObject("dp_S5", "pi_S5", "needs_response", 5000)).send(t, m)
+		waitStatus("S5", "disputed")
+		stripeDelivery(t, "refund", "evt_s5_rc", "refund.created", refundObject("re_S5", "pi_S5", "succeeded", 5000)).send(t, m)
+		stripeDelivery(t, "closed", "evt_s5_dx", "charge.dispute.closed", disputeObject("dp_S5", "pi_S5", "charge_refunded", 5000)).send(t, m)
+		waitStatus("S5", "refunded")
+	})
 	t.Run("stripe refund: a failed refund stops counting", func(t *testing.T) {
 		stripeDelivery(t, "pi", "evt_s2_pi", "payment_intent.succeeded", piObject("pi_S2", "S2", 5000)).send(t, m)
 		stripeDelivery(t, "refund", "evt_s2_rc", "refund.created", refundObject("re_S2", "pi_S2", "pending", 2000)).send(t, m)
