@@ -41,9 +41,11 @@ type link struct {
 }
 
 type capture struct {
-	ID     string `json:"id"`
-	Status string `json:"status"`
-	Amount *money `json:"amount"`
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	Amount    *money `json:"amount"`
+	CustomID  string `json:"custom_id"`
+	InvoiceID string `json:"invoice_id"`
 }
 
 type purchaseUnit struct {
@@ -150,6 +152,34 @@ func sum(what string, ms []*money) (int64, string, error) {
 	return total, cur, nil
 }
 
+// Payment refs. A PayPal payment is keyed by the id of its money movement: the capture
+// (v2) or the sale (v1). That is the id every later fact about the money names: a refund
+// links "up" to its capture (v1: sale_id), a reversal too, and a dispute names it as
+// disputed_transactions[].seller_transaction_id. The checkout order id (PAY-… for v1) is
+// only named by the capture events' supplementary_data.related_ids.order_id and by the
+// CHECKOUT.ORDER.* events, so keyed by it a dispute or a reversal without custom_id or
+// invoice_id could not find its order. Only an approval (nothing captured yet) is keyed
+// by the checkout order id.
+
+// captureRef is the capture a refund or a reversal belongs to: related_ids.capture_id,
+// else the capture it links "up" to, else the related order id, else its own id.
+func (r resource) captureRef() string {
+	return firstNonEmpty(r.SupplementaryData.RelatedIDs.CaptureID, r.upCapture(), r.SupplementaryData.RelatedIDs.OrderID, r.ID)
+}
+
+// disputeKey is the key of the dispute facts about the transaction paymentRef (the
+// capture or sale): "transaction:<id>". A PayPal dispute and the reversal it causes
+// (PAYMENT.CAPTURE.REVERSED) name nothing of each other but the capture, so keying both
+// by it makes them one fact, whose money out counts once. PayPal holds one case per
+// transaction, moved through its stages (inquiry, claim, appeals) until resolved. Without
+// a transaction the fact is keyed by fallback, its own id.
+func disputeKey(paymentRef, fallback string) string {
+	if paymentRef == "" {
+		return fallback
+	}
+	return "transaction:" + paymentRef
+}
+
 // Normalize implements domain.Provider.
 func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, error) {
 	e, err := decode(m.Payload)
@@ -175,37 +205,30 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	what := e.EventType
 	switch e.EventType {
 	case "CHECKOUT.ORDER.APPROVED", "CHECKOUT.ORDER.COMPLETED":
+		if e.EventType == "CHECKOUT.ORDER.COMPLETED" {
+			if evs, err := completedCaptures(ev, r); len(evs) > 0 || err != nil {
+				return evs, err
+			}
+		}
+		// Approved, or completed with nothing captured yet (an AUTHORIZE intent, a capture
+		// still pending): authorized, keyed by the checkout order id; the capture events
+		// say when the money moved.
 		var ms []*money
 		for _, pu := range r.PurchaseUnits {
 			ms = append(ms, pu.Amount)
-		}
-		t := domain.PaymentAuthorized
-		if e.EventType == "CHECKOUT.ORDER.COMPLETED" {
-			t = domain.PaymentSucceeded
-			var caps []*money
-			for _, pu := range r.PurchaseUnits {
-				for _, c := range pu.Payments.Captures {
-					if c.Status == "COMPLETED" {
-						caps = append(caps, c.Amount)
-					}
-				}
-			}
-			if len(caps) > 0 { // what was captured, not what was asked
-				ms = caps
-			}
 		}
 		amount, cur, err := sum(what, ms)
 		if err != nil {
 			return nil, err
 		}
-		return pay(t, r.ID, amount, cur, ""), nil
+		return pay(domain.PaymentAuthorized, r.ID, amount, cur, ""), nil
 
 	case "PAYMENT.CAPTURE.COMPLETED", "PAYMENT.CAPTURE.DENIED", "PAYMENT.CAPTURE.PENDING":
 		amount, cur, err := r.Amount.minor(what)
 		if err != nil {
 			return nil, err
 		}
-		ref := firstNonEmpty(r.SupplementaryData.RelatedIDs.OrderID, r.ID)
+		ref := r.ID
 		switch e.EventType {
 		case "PAYMENT.CAPTURE.COMPLETED":
 			return pay(domain.PaymentSucceeded, ref, amount, cur, ""), nil
@@ -220,8 +243,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if err != nil {
 			return nil, err
 		}
-		ref := firstNonEmpty(r.SupplementaryData.RelatedIDs.OrderID, r.SupplementaryData.RelatedIDs.CaptureID, r.upCapture(), r.ID)
-		evs := pay(domain.PaymentRefunded, ref, amount, cur, r.NoteToPayer)
+		evs := pay(domain.PaymentRefunded, r.captureRef(), amount, cur, r.NoteToPayer)
 		evs[0].Payment.RefundRef = r.ID
 		return evs, nil
 
@@ -230,7 +252,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if err != nil {
 			return nil, err
 		}
-		return pay(domain.PaymentSucceeded, firstNonEmpty(r.ParentPayment, r.ID), amount, cur, ""), nil
+		return pay(domain.PaymentSucceeded, r.ID, amount, cur, ""), nil
 
 	case "PAYMENT.SALE.REFUNDED":
 		amount, cur, err := r.Amount.minor(what)
@@ -240,7 +262,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		if amount < 0 { // v1 refunds may state the total negative
 			amount = -amount
 		}
-		evs := pay(domain.PaymentRefunded, firstNonEmpty(r.ParentPayment, r.SaleID), amount, cur, "")
+		evs := pay(domain.PaymentRefunded, firstNonEmpty(r.SaleID, r.ParentPayment), amount, cur, "")
 		evs[0].Payment.RefundRef = r.ID
 		return evs, nil
 
@@ -248,15 +270,19 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 		// PayPal took a capture's money back, not at the merchant's request (a chargeback
 		// through the card issuer, an unauthorised-payment claim): money out for good, as a
 		// lost dispute is. The resource is the reversal (a refund-shaped object, its own
-		// id) linking "up" to the capture. Keyed by that id, it is a dispute of its own.
+		// id) linking "up" to the capture: PayPal's published sample names nothing else, no
+		// custom_id, so the capture is what leads to the order. It is a fact about the
+		// capture's dispute (disputeKey), above every open stage and below the resolution
+		// (reversalStage): a dispute PayPal reversed the money for and the reversal it caused
+		// count once, and a resolution for the seller brings the money back.
 		amount, cur, err := r.Amount.minor(what)
 		if err != nil {
 			return nil, err
 		}
 		ev.Type = domain.DisputeClosed
-		ev.PaymentRef = firstNonEmpty(r.SupplementaryData.RelatedIDs.OrderID, r.SupplementaryData.RelatedIDs.CaptureID, r.upCapture(), r.ID)
-		ev.Dispute = &domain.Dispute{Ref: "reversal:" + r.ID, Amount: amount, Currency: cur, Status: "reversed",
-			Reason: firstNonEmpty(r.StatusDetails.Reason, r.NoteToPayer), Outcome: domain.DisputeLost, Stage: 1}
+		ev.PaymentRef = r.captureRef()
+		ev.Dispute = &domain.Dispute{Ref: disputeKey(ev.PaymentRef, "reversal:"+r.ID), Amount: amount, Currency: cur, Status: "reversed",
+			Reason: firstNonEmpty(r.StatusDetails.Reason, r.NoteToPayer), Outcome: domain.DisputeLost, Stage: reversalStage}
 		return []domain.Event{ev}, nil
 
 	case "CUSTOMER.DISPUTE.CREATED", "CUSTOMER.DISPUTE.UPDATED", "CUSTOMER.DISPUTE.RESOLVED":
@@ -271,7 +297,7 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 				ev.OrderRef = firstNonEmpty(dt.Custom, dt.InvoiceNumber)
 			}
 		}
-		d := &domain.Dispute{Ref: firstNonEmpty(r.DisputeID, r.ID), Amount: amount, Currency: cur, Status: strings.ToLower(r.Status), Reason: r.Reason}
+		d := &domain.Dispute{Ref: disputeKey(ev.PaymentRef, firstNonEmpty(r.DisputeID, r.ID)), Amount: amount, Currency: cur, Status: strings.ToLower(r.Status), Reason: r.Reason}
 		d.Stage, d.Outcome = disputeStage(e.EventType, r.Status, r.LifeCycleStage, r.DisputeOutcome.OutcomeCode)
 		if e.EventType == "CUSTOMER.DISPUTE.RESOLVED" || r.Status == "RESOLVED" {
 			d.Status = firstNonEmpty(strings.ToLower(r.DisputeOutcome.OutcomeCode), "resolved")
@@ -297,9 +323,14 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 // stages reference"). A dispute without a stage is an inquiry.
 var disputeStages = map[string]int{"INQUIRY": 1, "CHARGEBACK": 2, "PRE_ARBITRATION": 3, "ARBITRATION": 4}
 
-// resolvedStage is above every lifecycle stage: a resolution is the last word on a
-// dispute, whatever stage it names and whenever its updates arrive.
-const resolvedStage = 5
+// reversalStage is a PAYMENT.CAPTURE.REVERSED: above every lifecycle stage (the money is
+// out, whatever stage the case was argued at: charged_back) and below the resolution.
+const reversalStage = 5
+
+// resolvedStage is above every other stage: a resolution is the last word on a dispute,
+// whatever stage it names and whenever its updates arrive. Resolved for the seller after
+// a reversal, the money came back; for the buyer, it is the reversal's money, once.
+const resolvedStage = 6
 
 // disputeStage places a dispute event in the dispute's lifecycle (domain.Dispute Stage and
 // Outcome). CREATED and UPDATED are open at their dispute_life_cycle_stage. RESOLVED (or
@@ -322,4 +353,35 @@ func disputeStage(eventType, status, lifeCycle, outcomeCode string) (int, string
 		return resolvedStage, domain.DisputeLost
 	}
 	return resolvedStage, domain.DisputeWon
+}
+
+// completedCaptures are a CHECKOUT.ORDER.COMPLETED's completed captures, one
+// PaymentSucceeded each, keyed by the capture id as PAYMENT.CAPTURE.COMPLETED keys it, so
+// the two meet on one payment. The order ref is the purchase unit's (else the capture's,
+// else the order's). One capture keeps the event id; several are told apart by
+// "<event id>:capture:<capture id>", as each is a fact of its own.
+func completedCaptures(base domain.Event, r resource) ([]domain.Event, error) {
+	var evs []domain.Event
+	for _, pu := range r.PurchaseUnits {
+		for _, c := range pu.Payments.Captures {
+			if c.Status != "COMPLETED" {
+				continue
+			}
+			amount, cur, err := c.Amount.minor("CHECKOUT.ORDER.COMPLETED capture " + c.ID)
+			if err != nil {
+				return nil, err
+			}
+			ev := base
+			ev.Type, ev.PaymentRef = domain.PaymentSucceeded, firstNonEmpty(c.ID, r.ID)
+			ev.OrderRef = firstNonEmpty(pu.CustomID, pu.InvoiceID, c.CustomID, c.InvoiceID, base.OrderRef)
+			ev.Payment = &domain.PaymentChange{Amount: amount, Currency: cur}
+			evs = append(evs, ev)
+		}
+	}
+	if len(evs) > 1 {
+		for i := range evs {
+			evs[i].EventID = base.EventID + ":capture:" + evs[i].PaymentRef
+		}
+	}
+	return evs, nil
 }

@@ -28,8 +28,8 @@
 // Quirks: money is decimal strings ("20.00"), parsed exactly. v2 resources (checkout
 // orders, captures, refunds) carry {currency_code, value}; v1 sales carry {total,
 // currency}. The order ref is custom_id, else invoice_id (v1: custom, else
-// invoice_number). The payment ref is the PayPal order id where the event names it (v2),
-// else the capture id; for v1 sales it is the parent payment (PAY-…).
+// invoice_number). The payment ref is the id of the money movement: the capture (v2) or
+// the sale (v1), the id refunds, reversals and disputes name (normalize.go).
 package paypal
 
 import (

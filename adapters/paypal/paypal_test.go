@@ -345,7 +345,13 @@ func TestContract(t *testing.T) {
 				if err != nil || len(evs) != 1 {
 					t.Fatalf("Normalize = %v, %v", evs, err)
 				}
-				if e := evs[0]; e.Provider != paypal.Kind || e.Source != src.ID || e.EventID == "" || e.OrderRef != "1001" {
+				// A reversal names only its capture, as PayPal's published sample does: the
+				// order is reached through the capture's payment (PaymentRef).
+				wantOrder := "1001"
+				if typ == "PAYMENT.CAPTURE.REVERSED" {
+					wantOrder = ""
+				}
+				if e := evs[0]; e.Provider != paypal.Kind || e.Source != src.ID || e.EventID == "" || e.OrderRef != wantOrder || e.PaymentRef == "" {
 					t.Errorf("event lacks provenance or order: %+v", e)
 				}
 			})
@@ -442,7 +448,7 @@ func FuzzVerifyParse(f *testing.F) {
 
 func TestGolden(t *testing.T) {
 	src := domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "W"}}
-	for _, name := range []string{kat, "checkout_order_completed", "capture_refunded", "dispute_resolved"} {
+	for _, name := range []string{kat, "checkout_order_completed", "capture_completed", "capture_refunded", "dispute_resolved"} {
 		t.Run(name, func(t *testing.T) {
 			got := webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: read(t, name+".body.json")})
 			webhooktest.Golden(t, filepath.Join(testdata, name+".golden.json"), got)
@@ -470,6 +476,79 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestOnePaymentPerCapture: every fact about one capture names the same payment, the
+// capture id: the capture (keyed by it, not by its checkout order's id), the checkout
+// order that completed it, its refund, the reversal of PayPal's published sample (which
+// names nothing but the capture) and a dispute on it; the reversal and the dispute are
+// one dispute fact, so the money a lost dispute and its reversal took counts once.
+func TestOnePaymentPerCapture(t *testing.T) {
+	src := domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "W"}}
+	const capture = "3C679366HH908993F" // the capture of checkout_order_completed and capture_completed
+	reversed := strings.ReplaceAll(string(read(t, "paypal_docs_PAYMENT.CAPTURE.REVERSED.body.json")), "4L335234718889942", capture)
+	refunded := strings.ReplaceAll(string(read(t, "capture_refunded.body.json")), "0KG25768LM934271P", capture)
+	type fact struct{ PaymentRef, DisputeRef string }
+	var got []fact
+	for _, body := range []string{string(read(t, "capture_completed.body.json")), string(read(t, "checkout_order_completed.body.json")),
+		refunded, reversed, string(read(t, "dispute_resolved.body.json"))} {
+		for _, ev := range webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: []byte(body)}) {
+			f := fact{PaymentRef: ev.PaymentRef}
+			if ev.Dispute != nil {
+				f.DisputeRef = ev.Dispute.Ref
+			}
+			got = append(got, f)
+		}
+	}
+	want := []fact{{capture, ""}, {capture, ""}, {capture, ""}, {capture, "transaction:" + capture}, {capture, "transaction:" + capture}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("payment and dispute refs (-want +got):\n%s", diff)
+	}
+}
+
+// TestCheckoutOrderCompleted: each completed capture is a payment of its own (several are
+// told apart by event id, as each is applied once); nothing captured yet is authorized,
+// keyed by the checkout order id, so no money is counted before a capture says so.
+func TestCheckoutOrderCompleted(t *testing.T) {
+	src := domain.Source{ID: "acme-paypal", Provider: paypal.Kind, Settings: map[string]string{"webhook_id": "W"}}
+	body := string(read(t, "checkout_order_completed.body.json"))
+	first := `{"id":"3C679366HH908993F","status":"COMPLETED","amount":{"currency_code":"JPY","value":"1200"},"final_capture":true}`
+	if !strings.Contains(body, first) {
+		t.Fatal("checkout_order_completed.body.json changed: update this test")
+	}
+	type fact struct {
+		Type       domain.EventType
+		EventID    string
+		OrderRef   string
+		PaymentRef string
+		Amount     int64
+	}
+	const id = "WH-55TG7562XN2588878-8YH955435R661687G"
+	tests := []struct {
+		name string
+		body string
+		want []fact
+	}{
+		{"one capture", body, []fact{{domain.PaymentSucceeded, id, "1001", "3C679366HH908993F", 1200}}},
+		{"two captures", strings.Replace(body, first, first+`,{"id":"7A1","status":"COMPLETED","amount":{"currency_code":"JPY","value":"300"}},{"id":"7A2","status":"DECLINED","amount":{"currency_code":"JPY","value":"50"}}`, 1),
+			[]fact{{domain.PaymentSucceeded, id + ":capture:3C679366HH908993F", "1001", "3C679366HH908993F", 1200},
+				{domain.PaymentSucceeded, id + ":capture:7A1", "1001", "7A1", 300}}},
+		{"capture pending", strings.Replace(body, `"status":"COMPLETED","amount":{"currency_code":"JPY"`, `"status":"PENDING","amount":{"currency_code":"JPY"`, 1),
+			[]fact{{domain.PaymentAuthorized, id, "1001", "5O190127TN364715T", 1200}}},
+		{"no captures (intent AUTHORIZE)", strings.Replace(body, `"captures":[`+first+`]`, `"captures":[]`, 1),
+			[]fact{{domain.PaymentAuthorized, id, "1001", "5O190127TN364715T", 1200}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []fact
+			for _, ev := range webhooktest.NormalizeAll(t, paypal.Provider{}, src, domain.Delivery{Body: []byte(tt.body)}) {
+				got = append(got, fact{ev.Type, ev.EventID, ev.OrderRef, ev.PaymentRef, ev.Payment.Amount})
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 // TestDisputeOutcomes: every outcome_code of PayPal's dispute_outcome is won or lost, and
 // every dispute_life_cycle_stage orders the open facts below the resolution.
 func TestDisputeOutcomes(t *testing.T) {
@@ -480,12 +559,12 @@ func TestDisputeOutcomes(t *testing.T) {
 		stage          int
 		outcome        string
 	}{
-		{"RESOLVED_BUYER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_BUYER_FAVOUR", 5, domain.DisputeLost},
-		{"ACCEPTED", "CANCELED_BY_BUYER", "ACCEPTED", 5, domain.DisputeLost},
-		{"RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_SELLER_FAVOUR", 5, domain.DisputeWon},
-		{"RESOLVED_WITH_PAYOUT", "CANCELED_BY_BUYER", "RESOLVED_WITH_PAYOUT", 5, domain.DisputeWon},
-		{"DENIED", "CANCELED_BY_BUYER", "DENIED", 5, domain.DisputeWon},
-		{"NONE", "CANCELED_BY_BUYER", "NONE", 5, domain.DisputeWon},
+		{"RESOLVED_BUYER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_BUYER_FAVOUR", 6, domain.DisputeLost},
+		{"ACCEPTED", "CANCELED_BY_BUYER", "ACCEPTED", 6, domain.DisputeLost},
+		{"RESOLVED_SELLER_FAVOUR", "CANCELED_BY_BUYER", "RESOLVED_SELLER_FAVOUR", 6, domain.DisputeWon},
+		{"RESOLVED_WITH_PAYOUT", "CANCELED_BY_BUYER", "RESOLVED_WITH_PAYOUT", 6, domain.DisputeWon},
+		{"DENIED", "CANCELED_BY_BUYER", "DENIED", 6, domain.DisputeWon},
+		{"NONE", "CANCELED_BY_BUYER", "NONE", 6, domain.DisputeWon},
 	}
 	for _, st := range []struct {
 		stage string

@@ -112,7 +112,8 @@ func simID(prefix, seed string, n int) string {
 // Amounts are written with PayPal's decimals (Units.FormatDecimal: HUF 250000 is "2500");
 // an amount PayPal cannot write (HUF 250050) is EINVALID. A dispute is created at the
 // inquiry stage, updated at the claim stage (CHARGEBACK), and resolved in the seller's
-// favour; a reversal takes the capture back.
+// favour; a reversal takes the capture back and, as in PayPal's published sample, names
+// nothing but the capture (no custom_id): the capture is what leads it to its order.
 func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOptions) (webhook.Request, error) {
 	if !handled[eventType] {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: cannot simulate %q; try one of: %s", eventType, strings.Join(p.SampleTypes(), ", "))
@@ -121,8 +122,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if webhookID == "" {
 		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: the source needs webhook_id (it is part of the signed message)")
 	}
-	key, _, err := simulatorKey()
-	if err != nil {
+	if _, _, err := simulatorKey(); err != nil {
 		return webhook.Request{}, err
 	}
 	o.FillDefaults()
@@ -172,7 +172,7 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 			"links": []any{map[string]any{"rel": "up", "method": "GET", "href": "https://api.sandbox.paypal.com/v2/payments/captures/" + captureID}}}
 	case "PAYMENT.CAPTURE.REVERSED":
 		resourceType = "refund"
-		res = map[string]any{"id": simID("", "reversal:"+o.EventID, 17), "status": "COMPLETED", "amount": v2, "custom_id": o.OrderRef,
+		res = map[string]any{"id": simID("", "reversal:"+o.EventID, 17), "status": "COMPLETED", "amount": v2,
 			"note_to_payer": "Payment reversed", "create_time": now, "update_time": now,
 			"links": []any{map[string]any{"rel": "up", "method": "GET", "href": "https://api.sandbox.paypal.com/v2/payments/captures/" + captureID}}}
 	case "PAYMENT.SALE.COMPLETED", "PAYMENT.SALE.REFUNDED":
@@ -204,7 +204,24 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	if err != nil {
 		return webhook.Request{}, err
 	}
-	tid := simID("", fmt.Sprintf("transmission:%s:%d", o.EventID, o.Now.UnixNano()), 32)
+	return SignSimulated(src, body, o.Now)
+}
+
+// SignSimulated signs body for src as Sample does, with the simulator's key, at time at
+// (the transmission id derives from the body and at): for tests that send PayPal's own
+// sample payloads. The source must set webhook_id and pin SimulatorCertPEM with cert_file.
+func SignSimulated(src domain.Source, body []byte, at time.Time) (webhook.Request, error) {
+	webhookID := src.Settings[SettingWebhookID]
+	if webhookID == "" {
+		return webhook.Request{}, domain.Errorf(domain.EINVALID, "paypal: the source needs webhook_id (it is part of the signed message)")
+	}
+	key, _, err := simulatorKey()
+	if err != nil {
+		return webhook.Request{}, err
+	}
+	now := at.UTC().Format(time.RFC3339)
+	sum := sha256.Sum256(body)
+	tid := simID("", fmt.Sprintf("transmission:%x:%d", sum, at.UnixNano()), 32)
 	tid = strings.ToLower(tid[:8] + "-" + tid[8:12] + "-" + tid[12:16] + "-" + tid[16:20] + "-" + tid[20:32])
 	digest := sha256.Sum256(SignedMessage(tid, now, webhookID, body))
 	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, digest[:])

@@ -146,19 +146,32 @@ type object struct {
 }
 
 // disputeStage places a dispute event in the dispute's lifecycle (domain.Dispute Stage
-// and Outcome): opened and updated while it is argued (1); its funds withdrawn (2,
-// still open: payment_status disputed); closed (3) as won, lost, or warning_closed (an
-// inquiry that closed without a chargeback: nothing was lost), or its funds reinstated
-// (3, won). A final status on any event is final whatever the event.
+// and Outcome). Stripe's dispute statuses (docs.stripe.com/api/disputes/object):
+// warning_needs_response, warning_under_review, needs_response and under_review while it
+// is argued; won, lost, warning_closed (an inquiry that closed without a chargeback) and
+// prevented (stopped before it became a chargeback) when it is over; charge_refunded,
+// deprecated but still seen on old disputes, when the merchant refunded the charge.
+//
+// Opened and updated while it is argued: stage 1. Funds withdrawn: 2, still open
+// (payment_status disputed). Closed: 3. A final status is final on any event: lost is
+// lost; won, warning_closed, prevented and charge_refunded are won (the merchant keeps
+// the money, or it left as the refund, which the refund events count: counting it again
+// as a chargeback would take it off the books twice). Funds reinstated is won.
+//
+// charge.dispute.closed is final whatever its status: Stripe sends it once, when the
+// dispute is over. A status Tradewind does not know on it closes the dispute as won, not
+// open (an open dispute on a closed one would show the order disputed for ever) and not
+// lost: Stripe states a chargeback as lost, and money is never taken off the books on a
+// guess. A later lost fact about the same dispute still outranks it (domain.DisputeRank).
 func disputeStage(eventType, status string) (int, string) {
 	switch status {
 	case "lost":
 		return 3, domain.DisputeLost
-	case "won", "warning_closed":
+	case "won", "warning_closed", "prevented", "charge_refunded":
 		return 3, domain.DisputeWon
 	}
 	switch eventType {
-	case "charge.dispute.funds_reinstated":
+	case "charge.dispute.closed", "charge.dispute.funds_reinstated":
 		return 3, domain.DisputeWon
 	case "charge.dispute.funds_withdrawn":
 		return 2, domain.DisputeOpen

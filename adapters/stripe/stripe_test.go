@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/adapters/webhook/webhooktest"
 	"github.com/tradewind/tradewind/domain"
@@ -116,6 +118,17 @@ func TestGolden(t *testing.T) {
 		{"charge_dispute_funds_reinstated", envelope(t, "charge.dispute.funds_reinstated", "openapi_fixture_dispute.json", func(o map[string]any) {
 			o["status"] = "won"
 		})},
+		// Closed is final whatever the status: the deprecated charge_refunded (the money left
+		// as the refund), prevented, and a status Stripe may add are closed won, not open.
+		{"charge_dispute_closed_charge_refunded", envelope(t, "charge.dispute.closed", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "charge_refunded"
+		})},
+		{"charge_dispute_closed_prevented", envelope(t, "charge.dispute.closed", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "prevented"
+		})},
+		{"charge_dispute_closed_unknown_status", envelope(t, "charge.dispute.closed", "openapi_fixture_dispute.json", func(o map[string]any) {
+			o["status"] = "some_status_stripe_adds"
+		})},
 		// Stripe's refund fixture: as published (succeeded), failed, and canceled.
 		{"refund_updated_succeeded", envelope(t, "refund.updated", "openapi_fixture_refund.json", nil)},
 		{"refund_failed", envelope(t, "refund.failed", "openapi_fixture_refund.json", func(o map[string]any) {
@@ -130,6 +143,52 @@ func TestGolden(t *testing.T) {
 			d := domain.Delivery{Body: tt.body}
 			got := webhooktest.NormalizeAll(t, stripe.Provider{}, src, d)
 			webhooktest.Golden(t, filepath.Join(testdata, tt.name+".golden.json"), got)
+		})
+	}
+}
+
+// TestDisputeStatuses: every dispute status Stripe lists (docs.stripe.com/api/disputes/object,
+// plus the deprecated charge_refunded) on every dispute event: a final status is final on
+// any event, and charge.dispute.closed is final whatever its status.
+func TestDisputeStatuses(t *testing.T) {
+	type placed struct {
+		Type    domain.EventType
+		Stage   int
+		Outcome string
+	}
+	open := func(stage int) placed { return placed{domain.DisputeOpened, stage, domain.DisputeOpen} }
+	won := placed{domain.DisputeClosed, 3, domain.DisputeWon}
+	lost := placed{domain.DisputeClosed, 3, domain.DisputeLost}
+	tests := []struct {
+		name, status string
+		// by event: created, funds_withdrawn, closed
+		created, withdrawn, closed placed
+	}{
+		{"warning_needs_response", "warning_needs_response", open(1), open(2), won},
+		{"warning_under_review", "warning_under_review", open(1), open(2), won},
+		{"needs_response", "needs_response", open(1), open(2), won},
+		{"under_review", "under_review", open(1), open(2), won},
+		{"won", "won", won, won, won},
+		{"warning_closed", "warning_closed", won, won, won},
+		{"prevented", "prevented", won, won, won},
+		{"charge_refunded", "charge_refunded", won, won, won},
+		{"lost", "lost", lost, lost, lost},
+		{"unknown", "some_status_stripe_adds", open(1), open(2), won},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for typ, want := range map[string]placed{"charge.dispute.created": tt.created, "charge.dispute.updated": tt.created,
+				"charge.dispute.funds_withdrawn": tt.withdrawn, "charge.dispute.closed": tt.closed} {
+				body := envelope(t, typ, "openapi_fixture_dispute.json", func(o map[string]any) { o["status"] = tt.status })
+				got := webhooktest.NormalizeAll(t, stripe.Provider{}, src, domain.Delivery{Body: body})
+				if len(got) != 1 || got[0].Dispute == nil {
+					t.Fatalf("%s: events = %+v, want one dispute", typ, got)
+				}
+				g := placed{got[0].Type, got[0].Dispute.Stage, got[0].Dispute.Outcome}
+				if diff := cmp.Diff(want, g); diff != "" {
+					t.Errorf("%s with status %s (-want +got):\n%s", typ, tt.status, diff)
+				}
+			}
 		})
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/adyen"
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
+	"github.com/tradewind/tradewind/adapters/paypal"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/adapters/webhook/stdwebhooks"
@@ -198,6 +202,15 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		stripeDelivery(t, "closed", "evt_s1_dc", "charge.dispute.closed", disputeObject("dp_S1", "pi_S1", "lost", 5000)).send(t, m)
 		waitStatus("S1", "charged_back")
 	})
+	t.Run("stripe dispute: closed with the deprecated charge_refunded is over, its money counted as the refund", func(t *testing.T) {
+		stripeDelivery(t, "pi", "evt_s5_pi", "payment_intent.succeeded", piObject("pi_S5", "S5", 5000)).send(t, m)
+		waitStatus("S5", "paid")
+		stripeDelivery(t, "created", "evt_s5_dc", "charge.dispute.created", disputeObject("dp_S5", "pi_S5", "needs_response", 5000)).send(t, m)
+		waitStatus("S5", "disputed")
+		stripeDelivery(t, "refund", "evt_s5_rc", "refund.created", refundObject("re_S5", "pi_S5", "succeeded", 5000)).send(t, m)
+		stripeDelivery(t, "closed", "evt_s5_dx", "charge.dispute.closed", disputeObject("dp_S5", "pi_S5", "charge_refunded", 5000)).send(t, m)
+		waitStatus("S5", "refunded")
+	})
 	t.Run("stripe refund: a failed refund stops counting", func(t *testing.T) {
 		stripeDelivery(t, "pi", "evt_s2_pi", "payment_intent.succeeded", piObject("pi_S2", "S2", 5000)).send(t, m)
 		stripeDelivery(t, "refund", "evt_s2_rc", "refund.created", refundObject("re_S2", "pi_S2", "pending", 2000)).send(t, m)
@@ -314,6 +327,46 @@ func TestMoneyFactsEndToEnd(t *testing.T) {
 		if o, _ := getOrder(t, m, "PP-D2"); o.Currency != "HUF" {
 			t.Errorf("currency = %q, want HUF", o.Currency)
 		}
+	})
+	t.Run("paypal: a reversal naming only its capture charges the capture's order back; a lost dispute and its reversal count once", func(t *testing.T) {
+		capture := simDelivery(t, sources, "demo-paypal", "PAYMENT.CAPTURE.COMPLETED", "pp-r1-cap", "PP-R1", 251, "USD")
+		var c struct {
+			Resource struct {
+				ID string `json:"id"`
+			} `json:"resource"`
+		}
+		if err := json.Unmarshal(capture.req.Body, &c); err != nil || c.Resource.ID == "" {
+			t.Fatalf("capture id: %v", err)
+		}
+		capture.send(t, m)
+		waitStatus("PP-R1", "paid")
+		// PayPal's published samples, about this capture: the reversal names nothing else
+		// (no custom_id, no order id), the dispute is resolved for the buyer.
+		sample := func(name, file string, r *strings.Replacer) signedDelivery {
+			body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "paypal", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := paypal.SignSimulated(sources["demo-paypal"], []byte(r.Replace(string(body))), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return signedDelivery{name, "demo-paypal", req}
+		}
+		sample("reversed", "paypal_docs_PAYMENT.CAPTURE.REVERSED.body.json",
+			strings.NewReplacer("4L335234718889942", c.Resource.ID, "WH-6F207351SC284371F-0KX52201050121307", "WH-PP-R1-REVERSED")).send(t, m)
+		waitStatus("PP-R1", "charged_back")
+		sample("lost", "paypal_docs_CUSTOMER.DISPUTE.RESOLVED.body.json",
+			strings.NewReplacer("00D10444LD479031K", c.Resource.ID, "WH-6SA34813406280445-6M160383LS6155516", "WH-PP-R1-LOST",
+				`"outcome_code": "CANCELED_BY_BUYER"`, `"outcome_code": "RESOLVED_BUYER_FAVOUR"`, `"value": "3.00"`, `"value": "2.51"`)).send(t, m)
+		testenv.Eventually(t, 15*time.Second, func() (bool, string) {
+			n := e.count(`SELECT count(*) FROM applied_events WHERE event_id = 'WH-PP-R1-LOST'`)
+			return n == 1, "the lost dispute applied"
+		})
+		if n := e.count(`SELECT COALESCE(SUM(amount), 0) FROM disputes WHERE provider = 'paypal' AND payment_ref = $1 AND outcome = 'lost'`, c.Resource.ID); n != 251 {
+			t.Errorf("charged back %d, want 251: the lost dispute and the reversal it caused are one fact", n)
+		}
+		waitStatus("PP-R1", "charged_back")
 	})
 	t.Run("woocommerce: a refund made by hand in the admin counts, keyed by its id", func(t *testing.T) {
 		order := func(modified string, refunds []any) map[string]any {
