@@ -110,7 +110,9 @@ func (m *Main) registerDownstreamMetrics() {
 			return states(ctx, func(s domain.DestinationState) float64 { return boolGauge(s.Breaker != domain.BreakerClosed) })
 		})
 
-	health := func(ctx context.Context) (postgres.ReconciliationHealth, error) { return reads.ReconciliationHealth(ctx) }
+	health := func(ctx context.Context) (postgres.ReconciliationHealth, error) {
+		return reads.ReconciliationHealth(ctx)
+	}
 	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_success_timestamp_seconds",
 		"When the newest completed reconciliation run (not a dry run) finished, in Unix seconds; 0 when none has.",
 		nil, 10*time.Second,
