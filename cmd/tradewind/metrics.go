@@ -110,14 +110,11 @@ func (m *Main) registerDownstreamMetrics() {
 			return states(ctx, func(s domain.DestinationState) float64 { return boolGauge(s.Breaker != domain.BreakerClosed) })
 		})
 
-	health := func(ctx context.Context) (postgres.ReconciliationHealth, error) {
-		return reads.ReconciliationHealth(ctx)
-	}
 	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_success_timestamp_seconds",
 		"When the newest completed reconciliation run (not a dry run) finished, in Unix seconds; 0 when none has.",
 		nil, 10*time.Second,
 		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := health(ctx)
+			h, err := reads.ReconciliationHealth(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -131,7 +128,7 @@ func (m *Main) registerDownstreamMetrics() {
 		"1 for the status (completed or failed) of the newest finished reconciliation run that is not a dry run, 0 for the other; both 0 when none has finished.",
 		[]string{"status"}, 10*time.Second,
 		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := health(ctx)
+			h, err := reads.ReconciliationHealth(ctx)
 			if err != nil {
 				return nil, err
 			}
@@ -144,7 +141,7 @@ func (m *Main) registerDownstreamMetrics() {
 		"What the newest finished reconciliation run (not a dry run) found, by kind: missing, repaired, mismatched, conflicts, stock_drift_fixed, errors.",
 		[]string{"kind"}, 10*time.Second,
 		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := health(ctx)
+			h, err := reads.ReconciliationHealth(ctx)
 			if err != nil {
 				return nil, err
 			}
