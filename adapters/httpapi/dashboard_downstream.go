@@ -170,6 +170,9 @@ func (s *Server) deliveryDetail(c *fiber.Ctx, status int, id int64, errMsg, noti
 	)
 	if s.p.Downstream != nil {
 		o, attempts, err = s.p.Downstream.Deliveries.Delivery(c.UserContext(), id)
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			err = domain.Errorf(domain.ENOTFOUND, "no delivery %d", id)
+		}
 	}
 	if err != nil {
 		st, msg := s.failure(c, err)
