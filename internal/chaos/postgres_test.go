@@ -1,7 +1,10 @@
 package chaos
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -56,9 +59,7 @@ func pgRestart(name, mode string, fractions ...float64) scenario {
 		}
 	}
 	after := func(t *testing.T, c *cluster) string {
-		// The suite's own pool may hold connections from before the restarts: drop them.
-		c.db.SetMaxIdleConns(0)
-		c.db.SetMaxIdleConns(2)
+		checkRecovered(t, c)
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		if len(r.down) < len(fractions) {
@@ -79,6 +80,48 @@ func pgRestart(name, mode string, fractions ...float64) scenario {
 		return note
 	}
 	return scenario{name: name, opts: clusterOpts{serves: 1, works: 1, scheds: 1, privatePG: true}, fault: fault, after: after}
+}
+
+// checkRecovered checks that every process outlived PostgreSQL's restarts (none
+// exited on a lost connection) and that each serve process is ready again: /readyz
+// answers 200 once PostgreSQL and Redis answer it.
+func checkRecovered(t *testing.T, c *cluster) {
+	t.Helper()
+	for _, p := range c.all() {
+		if state := p.state(); state != "running" {
+			t.Errorf("%s did not outlive PostgreSQL's restart: it is %s", p.name, state)
+		}
+	}
+	for _, p := range c.liveServes() {
+		testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+			resp, err := http.Get(p.url() + "/readyz")
+			if err != nil {
+				return false, p.name + "'s /readyz to answer after PostgreSQL's restart: " + err.Error()
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, fmt.Sprintf("%s's /readyz to answer 200 after PostgreSQL's restart (it answers %d %s)", p.name, resp.StatusCode, b)
+		})
+	}
+}
+
+// state says whether the process the suite started is still running, from
+// /proc/<pid>/stat (an exited child the suite has not waited for is a zombie, Z).
+func (p *proc) state() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil {
+		return "stopped by the scenario"
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	if err != nil {
+		return "gone: " + err.Error()
+	}
+	// pid (comm) state ...: comm may hold spaces, the state follows its last ')'.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) && b[i+2] == 'Z' {
+		return "exited (a zombie)"
+	}
+	return "running"
 }
 
 func percents(fs []float64) string {
