@@ -58,7 +58,8 @@ func StartPostgres(t testing.TB) *Postgres {
 	}
 	p.data = filepath.Join(p.dir, "data")
 	if out, err := p.run("initdb", "-D", p.data, "-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"); err != nil {
-		t.Fatalf("initdb: %v\n%s", err, out)
+		t.Fatalf("initdb into %s (as %q; the directory and its parents must be reachable by that user, see TMPDIR): %v\n%s",
+			p.data, p.osUser, err, out)
 	}
 	conf := fmt.Sprintf("\n# a private cluster of one test (testenv.StartPostgres)\n"+
 		"listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\n"+
