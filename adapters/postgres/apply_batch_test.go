@@ -1,0 +1,238 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/tradewind/tradewind/adapters/postgres"
+	"github.com/tradewind/tradewind/domain"
+)
+
+// insertEntry stores an inbox entry for evs, received and not applied.
+func insertEntry(t testing.TB, db *sqlx.DB, evs ...domain.Event) int64 {
+	t.Helper()
+	res, err := (&postgres.Inbox{DB: db}).Insert(context.Background(), []domain.InboxEntry{{
+		Source: evs[0].Source, Provider: evs[0].Provider, EventID: fmt.Sprintf("%s#%d", evs[0].EventID, entrySeq.Add(1)),
+		EventType: string(evs[0].Type), Body: []byte("{}"), ReceivedAt: time.Now(), Status: domain.InboxReceived,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res[0].ID
+}
+
+// countFallbacks counts the shared transactions of l that failed as a whole.
+func countFallbacks(t *testing.T, l *postgres.Ledger) *atomic.Int64 {
+	var n atomic.Int64
+	l.OnBatchFallback = func(entries int, err error) {
+		n.Add(1)
+		t.Logf("batch of %d fell back to single entries: %v", entries, err)
+	}
+	return &n
+}
+
+func TestApplyEntriesPoisonEntryFailsAlone(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	a := builder{ref: "PA", sku: "SKU-PA", t0: t0}
+	b := builder{ref: "PB", sku: "SKU-PB", t0: t0}
+	p := builder{ref: "PP", sku: "SKU-PP", t0: t0}
+
+	goErr := p.payment(domain.DisputeOpened, "dispute", 3, 100) // no dispute: refused before any SQL
+	sqlErr := a.payment(domain.PaymentAuthorized, "nul", 4, 100)
+	sqlErr.Payment.Currency = "US\x00D" // PostgreSQL refuses the NUL byte: the statement, and the transaction, abort
+	good := [][]domain.Event{
+		{a.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 500)},
+		{b.payment(domain.PaymentSucceeded, "paid", 2, 700)},
+		{a.payment(domain.PaymentSucceeded, "paid", 5, 1000)},
+	}
+
+	// The same good entries applied one by one, for the state they must reach.
+	want := openDB(t)
+	wl := &postgres.Ledger{DB: want}
+	apply(t, want, wl, a.stock("stock", 0, 10))
+	for _, evs := range good {
+		apply(t, want, wl, evs...)
+	}
+
+	db := openDB(t)
+	l := &postgres.Ledger{DB: db}
+	fallbacks := countFallbacks(t, l)
+	apply(t, db, l, a.stock("stock", 0, 10))
+	entries := []domain.EntryEvents{
+		{ID: insertEntry(t, db, good[0]...), Events: good[0]},
+		{ID: insertEntry(t, db, goErr), Events: []domain.Event{goErr}},
+		{ID: insertEntry(t, db, good[1]...), Events: good[1]},
+		{ID: insertEntry(t, db, sqlErr), Events: []domain.Event{sqlErr}},
+		{ID: 1 << 40, Events: good[2]}, // no such entry
+		{ID: insertEntry(t, db, good[2]...), Events: good[2]},
+	}
+	errs := l.ApplyEntries(ctx, entries)
+
+	wantFailed := []bool{false, true, false, true, true, false}
+	for i, err := range errs {
+		if (err != nil) != wantFailed[i] {
+			t.Errorf("entry %d (%s): error %v, want failed = %v", i, entries[i].Events[0].EventID, err, wantFailed[i])
+		}
+	}
+	if code := domain.ErrorCode(errs[4]); code != domain.ENOTFOUND {
+		t.Errorf("missing entry: code %q (%v), want %s", code, errs[4], domain.ENOTFOUND)
+	}
+	if n := fallbacks.Load(); n != 0 {
+		t.Errorf("%d batches fell back to single entries; a bad entry must fail alone", n)
+	}
+	for _, i := range []int{1, 3} {
+		var status string
+		var appliedAt *time.Time
+		if err := db.QueryRow(`SELECT status, applied_at FROM inbox WHERE id = $1`, entries[i].ID).Scan(&status, &appliedAt); err != nil {
+			t.Fatal(err)
+		}
+		if status != domain.InboxReceived || appliedAt != nil {
+			t.Errorf("failed entry %d: status %q applied_at %v, want received and never applied", i, status, appliedAt)
+		}
+	}
+	if n := countOf(t, db, `SELECT count(*) FROM applied_events WHERE event_id IN ($1, $2)`, goErr.EventID, sqlErr.EventID); n != 0 {
+		t.Errorf("%d events of the failed entries recorded as applied, want 0", n)
+	}
+	if n := countOf(t, db, `SELECT count(*) FROM orders WHERE ref = $1`, p.ref); n != 0 {
+		t.Errorf("the failed entry's order %s exists; it must not outlive the entry", p.ref)
+	}
+	for _, o := range []builder{a, b} {
+		if diff := cmp.Diff(readState(t, want, o.ref, o.sku), readState(t, db, o.ref, o.sku)); diff != "" {
+			t.Errorf("order %s after the batch differs from one-by-one application (-want +got):\n%s", o.ref, diff)
+		}
+	}
+	if n := countOf(t, db, `SELECT count(*) FROM inbox WHERE status = 'applied'`); n != 4 {
+		t.Errorf("%d entries applied, want 4 (the stock level and the three good ones)", n)
+	}
+	checkLedger(t, db)
+
+	// Running the batch again changes nothing and fails nothing new.
+	errs = l.ApplyEntries(ctx, []domain.EntryEvents{entries[0], entries[2], entries[5]})
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("re-applying entry %d: %v", i, err)
+		}
+	}
+	if n := countOf(t, db, `SELECT count(*) FROM applied_events`); n != 4 {
+		t.Errorf("%d applied events after a second run, want 4", n)
+	}
+}
+
+// TestApplyEntriesConcurrentBatchesMatchSequential runs batches concurrently whose
+// orders share SKUs and whose entries come in different orders: none may lose a
+// deadlock (no batch falls back), and the end state must be the state the same
+// entries reach one by one.
+func TestApplyEntriesConcurrentBatchesMatchSequential(t *testing.T) {
+	t.Parallel()
+	const (
+		orders  = 8
+		skus    = 4
+		lanes   = 4
+		rounds  = 6
+		onHand  = 1000 // plenty: the outcome does not depend on who is first
+		perLane = 8
+	)
+	ctx := context.Background()
+	skuName := func(i int) string { return fmt.Sprintf("SKU-CB-%d", i%skus) }
+
+	for _, seed := range []uint64{1, 2} {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			t.Parallel()
+			rng := rand.New(rand.NewPCG(seed, 99))
+			want, db := openDB(t), openDB(t)
+			wl, l := &postgres.Ledger{DB: want, Grace: time.Hour}, &postgres.Ledger{DB: db, Grace: time.Hour}
+			fallbacks := countFallbacks(t, l)
+			for s := range skus {
+				stock := builder{ref: "stock", sku: skuName(s), t0: t0}.stock(fmt.Sprintf("level-%d", s), 0, onHand)
+				apply(t, want, wl, stock)
+				apply(t, db, l, stock)
+			}
+
+			var refs []string
+			for round := range rounds {
+				// Each order lists two SKUs it shares with its neighbours; its
+				// events arrive shuffled, spread over concurrent batches.
+				var evs []domain.Event
+				for o := range orders {
+					ref := fmt.Sprintf("CB-%d-%d", round, o)
+					refs = append(refs, ref)
+					b := builder{ref: ref, t0: t0}
+					lines := func(q int64) []domain.Line {
+						return []domain.Line{{SKU: skuName(o), Quantity: q, UnitPrice: 100}, {SKU: skuName(o + 1), Quantity: 1, UnitPrice: 100}}
+					}
+					placed := b.base(domain.OrderPlaced, "placed", 1)
+					placed.Version, placed.Order = 1, &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: "USD", Total: 300, Lines: lines(2)}
+					updated := b.base(domain.OrderUpdated, "updated", 2)
+					updated.Version, updated.Order = 2, &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: "USD", Total: 400, Lines: lines(3)}
+					evs = append(evs, placed, updated, b.payment(domain.PaymentSucceeded, "paid", 3, 400))
+					if o%3 == 0 {
+						cancelled := b.base(domain.OrderCancelled, "cancelled", 4)
+						cancelled.Version = 4 // a full snapshot: a bare status change depends on what came before
+						cancelled.Order = &domain.OrderSnapshot{Status: domain.StatusCancelled, Currency: "USD", Total: 400, Lines: lines(3)}
+						evs = append(evs, cancelled)
+					}
+				}
+				for _, ev := range evs {
+					apply(t, want, wl, ev)
+				}
+				rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+				batches := make([][]domain.EntryEvents, lanes)
+				for i, ev := range evs {
+					lane := i % lanes
+					batches[lane] = append(batches[lane], domain.EntryEvents{ID: insertEntry(t, db, ev), Events: []domain.Event{ev}})
+				}
+				var wg sync.WaitGroup
+				errs := make([][]error, lanes)
+				for lane := range lanes {
+					wg.Go(func() { errs[lane] = l.ApplyEntries(ctx, batches[lane]) })
+				}
+				wg.Wait()
+				for lane := range lanes {
+					for i, err := range errs[lane] {
+						if err != nil {
+							t.Errorf("round %d, batch %d, entry %d: %v", round, lane, i, err)
+						}
+					}
+				}
+			}
+			if n := fallbacks.Load(); n != 0 {
+				t.Errorf("%d batches failed as a whole (deadlock or serialization); locks must be taken in one order", n)
+			}
+			for _, ref := range refs {
+				for s := range skus {
+					if diff := cmp.Diff(readState(t, want, ref, skuName(s)), readState(t, db, ref, skuName(s))); diff != "" {
+						t.Errorf("order %s, %s: batches differ from one by one (-want +got):\n%s", ref, skuName(s), diff)
+					}
+				}
+			}
+			for _, q := range []string{
+				`SELECT count(*) FROM applied_events`,
+				`SELECT count(*) FROM inbox WHERE status = 'applied'`,
+				`SELECT count(*) FROM conflicts`,
+			} {
+				if w, g := countOf(t, want, q), countOf(t, db, q); w != g {
+					t.Errorf("%s: %d, want %d", q, g, w)
+				}
+			}
+			checkLedger(t, db)
+		})
+	}
+}
+
+func countOf(t testing.TB, db *sqlx.DB, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := db.Get(&n, query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
