@@ -31,9 +31,10 @@ type Ledger struct {
 	Destinations []domain.Destination
 
 	// OnBatchFallback, when set, hears of each shared transaction of
-	// ApplyEntries that failed as a whole (its entries were then applied one by
-	// one): a metrics and logging hook.
-	OnBatchFallback func(entries int, err error)
+	// ApplyEntries that failed as a whole, and how its entries are applied next:
+	// "savepoints" (one transaction, an entry's failure undone alone) or
+	// "singles" (a transaction each). A metrics and logging hook.
+	OnBatchFallback func(entries int, next string, err error)
 
 	stmts statements // the apply path's statements, prepared once per connection
 }

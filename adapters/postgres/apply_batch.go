@@ -42,15 +42,30 @@ const maxBatchEntries = 32
 // applied one by one, each in its own transaction.
 func (l *Ledger) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
 	errs := make([]error, len(entries))
-	var batch, singles []int
+	var fast, batch, singles []int
 	seen := make(map[int64]bool, len(entries))
 	for i, e := range entries {
-		if _, ok := batchRefs(e.Events); ok && !seen[e.ID] {
-			batch = append(batch, i)
-		} else {
+		switch _, ok := batchRefs(e.Events); {
+		case seen[e.ID] || !ok:
 			singles = append(singles, i)
+		case fastEntry(e):
+			fast = append(fast, i)
+		default:
+			batch = append(batch, i)
 		}
 		seen[e.ID] = true
+	}
+	for len(fast) > 0 {
+		chunk := fast[:min(len(fast), maxBatchEntries)]
+		fast = fast[len(chunk):]
+		if len(chunk) == 1 {
+			singles = append(singles, chunk...)
+		} else if err := l.applyBatchFast(ctx, entries, chunk, errs); err != nil {
+			batch = append(batch, chunk...) // one entry may be at fault: find it under savepoints
+			if l.OnBatchFallback != nil {
+				l.OnBatchFallback(len(chunk), "savepoints", err)
+			}
+		}
 	}
 	for len(batch) > 0 {
 		chunk := batch[:min(len(batch), maxBatchEntries)]
@@ -60,7 +75,7 @@ func (l *Ledger) ApplyEntries(ctx context.Context, entries []domain.EntryEvents)
 		} else if err := l.applyBatch(ctx, entries, chunk, errs); err != nil {
 			singles = append(singles, chunk...) // the whole transaction failed: one by one
 			if l.OnBatchFallback != nil {
-				l.OnBatchFallback(len(chunk), err)
+				l.OnBatchFallback(len(chunk), "singles", err)
 			}
 		}
 	}
@@ -102,40 +117,7 @@ var errBatchAborted = errors.New("batch aborted")
 // entries that failed alone. A non-nil return means nothing of the batch
 // committed (errs untouched).
 func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, idx []int, errs []error) error {
-	// Grouped by order, in the order the locks are taken; an order's entries keep
-	// their arrival order.
-	first := func(i int) string {
-		refs, _ := batchRefs(entries[i].Events)
-		if len(refs) == 0 {
-			return ""
-		}
-		return slices.Min(refs)
-	}
-	idx = slices.Clone(idx)
-	sort.SliceStable(idx, func(a, b int) bool { return first(idx[a]) < first(idx[b]) })
-
-	ids := make([]int64, len(idx))
-	refSet := map[string]bool{}
-	skuSet := map[string]bool{}
-	for k, i := range idx {
-		ids[k] = entries[i].ID
-		refs, _ := batchRefs(entries[i].Events)
-		for _, r := range refs {
-			refSet[r] = true
-		}
-		for _, ev := range entries[i].Events {
-			if ev.Order != nil {
-				for _, ln := range ev.Order.Lines {
-					if ln.SKU != "" {
-						skuSet[ln.SKU] = true
-					}
-				}
-			}
-		}
-	}
-	refs := slices.Sorted(maps.Keys(refSet))
-	eventSKUs := slices.Sorted(maps.Keys(skuSet))
-
+	idx, ids, refs, eventSKUs := planBatch(entries, idx)
 	failed := map[int]error{}
 	err := inTx(ctx, l.DB, "apply inbox entries", func(sqlTx *sqlx.Tx) error {
 		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
@@ -143,7 +125,7 @@ func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, i
 		if err != nil {
 			return err
 		}
-		created, err := lockBatch(ctx, tx, refs, eventSKUs)
+		_, created, err := lockBatch(ctx, tx, refs, eventSKUs)
 		if err != nil {
 			return err
 		}
@@ -214,6 +196,44 @@ func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, i
 	return nil
 }
 
+// planBatch orders a batch's entries as its locks are taken — grouped by order,
+// an order's entries in their arrival order — and returns them with their ids,
+// the orders they lock (sorted) and the SKUs their events name (sorted).
+func planBatch(entries []domain.EntryEvents, idx []int) ([]int, []int64, []string, []string) {
+	// Grouped by order, in the order the locks are taken; an order's entries keep
+	// their arrival order.
+	first := func(i int) string {
+		refs, _ := batchRefs(entries[i].Events)
+		if len(refs) == 0 {
+			return ""
+		}
+		return slices.Min(refs)
+	}
+	idx = slices.Clone(idx)
+	sort.SliceStable(idx, func(a, b int) bool { return first(idx[a]) < first(idx[b]) })
+
+	ids := make([]int64, len(idx))
+	refSet := map[string]bool{}
+	skuSet := map[string]bool{}
+	for k, i := range idx {
+		ids[k] = entries[i].ID
+		refs, _ := batchRefs(entries[i].Events)
+		for _, r := range refs {
+			refSet[r] = true
+		}
+		for _, ev := range entries[i].Events {
+			if ev.Order != nil {
+				for _, ln := range ev.Order.Lines {
+					if ln.SKU != "" {
+						skuSet[ln.SKU] = true
+					}
+				}
+			}
+		}
+	}
+	return idx, ids, slices.Sorted(maps.Keys(refSet)), slices.Sorted(maps.Keys(skuSet))
+}
+
 // entryClaim is an inbox row as it was before a batch claimed it.
 type entryClaim struct {
 	ID        int64        `db:"id"`
@@ -250,34 +270,37 @@ func claimEntries(ctx context.Context, tx *ltx, ids []int64) (map[int64]entryCla
 // placeholders for those not known yet (as lockOrder does), and then every
 // existing SKU those orders hold, reserve or list, with skus (the SKUs the batch's
 // events name), in byte order as lockSKUs does: the global order in which every
-// apply transaction takes its locks. It returns the refs it created. SKU rows
+// apply transaction takes its locks. It returns the orders' rows as locked and
+// the refs it created. SKU rows
 // that do not exist yet are created later, by the entry that needs them.
-func lockBatch(ctx context.Context, tx *ltx, refs, skus []string) ([]string, error) {
+func lockBatch(ctx context.Context, tx *ltx, refs, skus []string) (map[string]orderRow, []string, error) {
 	var created []string
 	tx.locked = make(map[string]bool, len(refs))
+	orders := make(map[string]orderRow, len(refs))
 	if len(refs) > 0 {
 		var rows []struct {
-			Ref      string `db:"ref"`
-			Inserted bool   `db:"inserted"`
+			orderRow
+			Inserted bool `db:"inserted"`
 		}
 		if err := tx.SelectContext(ctx, &rows, `
 			INSERT INTO orders (ref, status) SELECT r, 'pending' FROM unnest($1::text[]) AS r ORDER BY r
-			ON CONFLICT (ref) DO UPDATE SET ref = EXCLUDED.ref RETURNING ref, (xmax = 0) AS inserted`,
+			ON CONFLICT (ref) DO UPDATE SET ref = EXCLUDED.ref RETURNING `+orderColumns+`, (xmax = 0) AS inserted`,
 			pq.StringArray(refs)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, r := range rows {
 			tx.locked[r.Ref] = true
+			orders[r.Ref] = r.orderRow
 			if r.Inserted {
 				created = append(created, r.Ref)
 			}
 		}
 	}
 	if len(created) == len(refs) && len(skus) == 0 {
-		return created, nil // new orders hold nothing yet
+		return orders, created, nil // new orders hold nothing yet
 	}
 	var got []string
-	return created, tx.SelectContext(ctx, &got, `
+	return orders, created, tx.SelectContext(ctx, &got, `
 		SELECT sku FROM inventory WHERE sku IN (
 			SELECT sku FROM allocations WHERE order_ref = ANY($1)
 			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > $3
