@@ -123,10 +123,8 @@ func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvent
 		if err := savePayments(ctx, tx, fresh); err != nil {
 			return err
 		}
-		for _, ref := range slices.Sorted(maps.Keys(settleBy)) {
-			if err := l.settle(ctx, tx, ref, settleBy[ref]); err != nil {
-				return fmt.Errorf("settle order %q: %w", ref, err)
-			}
+		if err := l.settleMany(ctx, tx, settleBy); err != nil {
+			return err
 		}
 		if len(stale) > 0 {
 			var src, id []string
@@ -366,4 +364,50 @@ func savePayments(ctx context.Context, tx *ltx, fresh []batchEvent) error {
 		}
 	}
 	return nil
+}
+
+// settleMany settles each order of last (order → its last event) as settle does,
+// in ref order, loading all their states in one statement and locking the union
+// of their SKUs once, sorted. The SKUs' counters are carried from one order's
+// decisions to the next, as if each order were loaded after the one before
+// wrote.
+func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain.Event) error {
+	refs := slices.Sorted(maps.Keys(last))
+	states, skus, err := loadOrderStates(ctx, tx, refs, tx.now)
+	if err != nil {
+		return err
+	}
+	if len(states) != len(refs) {
+		return fmt.Errorf("settle %d orders: %d found", len(refs), len(states))
+	}
+	all := map[string]bool{}
+	for _, list := range skus {
+		for _, sku := range list {
+			all[sku] = true
+		}
+	}
+	stock, err := lockSKUs(ctx, tx, slices.Sorted(maps.Keys(all)))
+	if err != nil {
+		return err
+	}
+	ds := make([]domain.Decisions, 0, len(states))
+	for i, st := range states {
+		ev := last[st.Ref]
+		st.Stock = make(map[string]domain.SKUStock, len(skus[i]))
+		for _, sku := range skus[i] {
+			st.Stock[sku] = stock[sku]
+		}
+		if st.Latest.IsZero() {
+			st.Latest = ev.OccurredAt
+		}
+		d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
+		for sku, c := range d.Stock {
+			stock[sku] = c
+		}
+		ds = append(ds, d)
+		if err := saveLineDecisions(ctx, tx, st, d, ev); err != nil {
+			return fmt.Errorf("settle order %q: %w", st.Ref, err)
+		}
+	}
+	return saveOrderDecisions(ctx, tx, refs, ds)
 }
