@@ -42,7 +42,7 @@ type ApplyBatcher struct {
 
 // Defaults of ApplyBatcher.
 const (
-	DefaultApplyBatch   = 32
+	DefaultApplyBatch = 32
 	// Two lanes measured best on two cores with 20 workers (bench e2e): more
 	// lanes make smaller batches, each paying a transaction's round trips.
 	DefaultApplyLanes   = 2
