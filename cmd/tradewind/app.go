@@ -270,7 +270,11 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	m.applier = m.startDownstream(mux, m.ledger())
+	ledger := m.ledger()
+	ledger.OnBatchFallback = func(entries int, next string, err error) {
+		m.Logger.Debug("apply batch failed as a whole", slog.Int("entries", entries), slog.String("next", next), slog.String("error", err.Error()))
+	}
+	m.applier = m.startDownstream(mux, &jobs.ApplyBatcher{Applier: ledger})
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
 	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
 	loc, at, err := m.reconcileSchedule()
