@@ -55,9 +55,7 @@ func (l *Ledger) ApplyEntries(ctx context.Context, entries []domain.EntryEvents)
 		}
 		seen[e.ID] = true
 	}
-	for len(fast) > 0 {
-		chunk := fast[:min(len(fast), maxBatchEntries)]
-		fast = fast[len(chunk):]
+	for _, chunk := range fastChunks(entries, fast, maxBatchEntries) {
 		if len(chunk) == 1 {
 			singles = append(singles, chunk...)
 		} else if err := l.applyBatchFast(ctx, entries, chunk, errs); err != nil {
@@ -95,7 +93,7 @@ func batchRefs(events []domain.Event) ([]string, bool) {
 		case domain.InventoryLevelSet:
 			return nil, false
 		case domain.PaymentAuthorized, domain.PaymentSucceeded, domain.PaymentFailed, domain.PaymentRefunded,
-			domain.DisputeOpened, domain.DisputeClosed:
+			domain.RefundFailed, domain.DisputeOpened, domain.DisputeClosed:
 			if ev.OrderRef == "" {
 				return nil, false // the order is read from the payment row, after the locks
 			}

@@ -247,3 +247,109 @@ func countOf(t testing.TB, db *sqlx.DB, query string, args ...any) int {
 	}
 	return n
 }
+
+type deliveryRow struct {
+	Destination string `db:"destination"`
+	Type        string `db:"event_type"`
+	Key         string `db:"event_key"`
+	OrderRef    string `db:"order_ref"`
+	Sequence    int64  `db:"sequence"`
+}
+
+func allDeliveries(t *testing.T, db *sqlx.DB) []deliveryRow {
+	t.Helper()
+	var rows []deliveryRow
+	if err := db.Select(&rows, `SELECT destination, event_type, event_key, COALESCE(order_ref, '') AS order_ref, sequence
+		FROM deliveries ORDER BY destination, event_key`); err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
+// TestApplyEntriesWritesDeliveriesAndMoneyFacts: a batch writes the deliveries and
+// the refund and dispute facts applying its entries one by one writes — the
+// orders' downstream events, their sequence numbers and the stock pushes, a
+// failed refund that stops counting, restocked lines and a lost dispute.
+func TestApplyEntriesWritesDeliveriesAndMoneyFacts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dests := []domain.Destination{{ID: "crm", Kind: domain.DestinationWebhook}}
+	var lives [][]domain.Event
+	var orders []builder
+	for i := range 4 {
+		b := builder{ref: fmt.Sprintf("DL-%d", i), sku: "SKU-DL", t0: t0}
+		orders = append(orders, b)
+		life := []domain.Event{b.order(domain.OrderPlaced, "placed", 1, domain.StatusPlaced, 2, 500), b.payment(domain.PaymentSucceeded, "paid", 5, 1000)}
+		switch i {
+		case 1:
+			r := b.refund("r1", 30, 500, false)
+			r.Payment.RestockLines = []domain.RestockLine{{SKU: b.sku, Quantity: 1}}
+			life = append(life, r)
+		case 2:
+			failed := b.refund("r1", 31, 1000, false)
+			failed.Type, failed.EventID = domain.RefundFailed, b.ref+":r1-failed"
+			life = append(life, b.refund("r1", 30, 1000, false), failed)
+		case 3:
+			d := b.payment(domain.DisputeClosed, "lost", 40, 0)
+			d.Payment, d.Dispute = nil, &domain.Dispute{Ref: "dp_" + b.ref, Amount: 1000, Currency: "USD", Status: "lost", Outcome: domain.DisputeLost, Stage: 3}
+			life = append(life, d)
+		}
+		lives = append(lives, life)
+	}
+	// Arrival: the orders' lives interleaved, each order's in its own order.
+	var arrival []domain.Event
+	for k := 0; ; k++ {
+		n := 0
+		for _, life := range lives {
+			if k < len(life) {
+				arrival, n = append(arrival, life[k]), n+1
+			}
+		}
+		if n == 0 {
+			break
+		}
+	}
+
+	want := openDB(t)
+	wl := &postgres.Ledger{DB: want, Destinations: dests}
+	apply(t, want, wl, orders[0].stock("stock", 0, 10))
+	for _, ev := range arrival {
+		apply(t, want, wl, ev)
+	}
+
+	db := openDB(t)
+	l := &postgres.Ledger{DB: db, Destinations: dests}
+	fallbacks := countFallbacks(t, l)
+	apply(t, db, l, orders[0].stock("stock", 0, 10))
+	var entries []domain.EntryEvents
+	for _, ev := range arrival {
+		entries = append(entries, domain.EntryEvents{ID: insertEntry(t, db, ev), Events: []domain.Event{ev}})
+	}
+	for i, err := range l.ApplyEntries(ctx, entries) {
+		if err != nil {
+			t.Errorf("entry %d (%s): %v", i, entries[i].Events[0].EventID, err)
+		}
+	}
+	if n := fallbacks("savepoints") + fallbacks("singles"); n != 0 {
+		t.Errorf("%d batches failed as a whole", n)
+	}
+	if diff := cmp.Diff(allDeliveries(t, want), allDeliveries(t, db)); diff != "" {
+		t.Errorf("deliveries of the batch differ from one by one (-want +got):\n%s", diff)
+	}
+	for _, b := range orders {
+		if diff := cmp.Diff(readState(t, want, b.ref, b.sku), readState(t, db, b.ref, b.sku)); diff != "" {
+			t.Errorf("order %s after the batch differs from one by one (-want +got):\n%s", b.ref, diff)
+		}
+	}
+	for _, q := range []string{
+		`SELECT count(*) FROM refunds WHERE failed`,
+		`SELECT count(*) FROM refunds WHERE restock_lines <> '[]'`,
+		`SELECT count(*) FROM disputes WHERE outcome = 'lost'`,
+		`SELECT count(*) FROM orders WHERE payment_status = 'charged_back'`,
+	} {
+		if w, g := countOf(t, want, q), countOf(t, db, q); w != g || w == 0 {
+			t.Errorf("%s: %d, want %d (and not 0)", q, g, w)
+		}
+	}
+	checkLedger(t, db)
+}
