@@ -336,6 +336,8 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
+		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
+		Kick:     m.kickDeliveries,
 		Progress: progress, Now: m.Now, Logger: m.Logger,
 	})
 }
