@@ -40,6 +40,9 @@ type Params struct {
 	StockDestinations func() []domain.Destination
 	StockChannel      func(kind string) (domain.StockChannel, bool)
 	Published         domain.PublishedStockStore
+	// DestinationStates, when set, tells a disabled destination (after a 410),
+	// which is reported and not compared.
+	DestinationStates domain.Destinations
 	// StockBatch is how many SKUs one read of a store names (50 when 0).
 	StockBatch int
 	// Kick, when set, asks the outbox dispatcher to queue the pushes made pending.

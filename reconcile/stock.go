@@ -45,12 +45,28 @@ func (r *Reconciler) storefrontStock(ctx context.Context, dryRun bool) ([]domain
 	}
 	dests := r.p.StockDestinations()
 	slices.SortFunc(dests, func(a, b domain.Destination) int { return compareStrings(a.ID, b.ID) })
+	states := map[string]domain.DestinationState{}
+	if r.p.DestinationStates != nil && len(dests) > 0 {
+		ids := make([]string, len(dests))
+		for i, d := range dests {
+			ids[i] = d.ID
+		}
+		var err error
+		if states, err = r.p.DestinationStates.States(ctx, ids); err != nil {
+			return out, dbError{err}
+		}
+	}
 	for _, d := range dests {
 		ch, ok := r.stockChannel(d.Kind)
 		if !ok {
 			continue
 		}
 		rep := &stockReport{StorefrontStockReport: domain.StorefrontStockReport{Destination: d.ID, Errors: []string{}}}
+		if st, ok := states[d.ID]; ok && !st.Enabled {
+			rep.errorf("not compared: the destination is disabled (%s); enable it with POST /api/v1/destinations/%s/enable", st.DisabledReason, d.ID)
+			out = append(out, rep.StorefrontStockReport)
+			continue
+		}
 		err := r.compareDestination(ctx, ch, d, dryRun, rep)
 		out = append(out, rep.StorefrontStockReport)
 		if err != nil {

@@ -90,12 +90,13 @@ func newStockEnv(t *testing.T) *stockEnv {
 		StockChannel: func(kind string) (domain.StockChannel, bool) {
 			return pusher, kind == domain.DestinationShopifyInventory
 		},
-		Published:  &postgres.StorefrontStock{DB: e.db, PageSize: 3},
-		StockBatch: 2,
-		Kick:       sweeper.Kick,
-		Sleep:      func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:        func() time.Time { return now },
-		Logger:     logger,
+		Published:         &postgres.StorefrontStock{DB: e.db, PageSize: 3},
+		DestinationStates: &postgres.Destinations{DB: e.db},
+		StockBatch:        2,
+		Kick:              sweeper.Kick,
+		Sleep:             func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
+		Now:               func() time.Time { return now },
+		Logger:            logger,
 	})
 	return e
 }
@@ -254,4 +255,26 @@ func TestStorefrontStockThrottledReadIsReportedAndTheRunGoesOn(t *testing.T) {
 		t.Errorf("next run (-want +got):\n%s", diff)
 	}
 	e.settled(published)
+}
+
+// A destination disabled after a 410 is reported, not compared: its store
+// answers nothing and its pushes wait for a person to enable it.
+func TestStorefrontStockDisabledDestinationIsReported(t *testing.T) {
+	t.Parallel()
+	e := newStockEnv(t)
+	e.publish(map[string]int64{"SKU-A": 10})
+	e.store.SetLevel("SKU-A", 3)
+	if err := (&postgres.Destinations{DB: e.db}).Disable(context.Background(), e.dest.ID, "the store answered 410 Gone"); err != nil {
+		t.Fatal(err)
+	}
+	reads := e.store.Reads()
+	rep := e.run(false)
+	want := stockReport(0, 0, 0, "not compared: the destination is disabled (the store answered 410 Gone); "+
+		"enable it with POST /api/v1/destinations/acme-shop-stock/enable")
+	if diff := cmp.Diff(want, rep.StorefrontStock); diff != "" {
+		t.Errorf("report (-want +got):\n%s", diff)
+	}
+	if e.store.Reads() != reads {
+		t.Errorf("%d reads of a disabled destination's store; want none", e.store.Reads()-reads)
+	}
 }

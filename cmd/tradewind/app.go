@@ -337,8 +337,9 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
 		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
-		Kick:     m.kickDeliveries,
-		Progress: progress, Now: m.Now, Logger: m.Logger,
+		DestinationStates: &postgres.Destinations{DB: m.DB, Now: m.Now},
+		Kick:              m.kickDeliveries,
+		Progress:          progress, Now: m.Now, Logger: m.Logger,
 	})
 }
 
