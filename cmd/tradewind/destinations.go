@@ -331,8 +331,10 @@ func (m *Main) destination(id string) (domain.Destination, bool) {
 func (m *Main) downstreamAPI() *httpapi.Downstream {
 	return &httpapi.Downstream{
 		Destinations: m.Destinations, States: &postgres.Destinations{DB: m.DB, Now: m.Now},
-		Deliveries: &postgres.Deliveries{DB: m.DB, Now: m.Now},
-		Published:  (&postgres.PublishedStock{DB: m.DB}).List,
+		Deliveries:  &postgres.Deliveries{DB: m.DB, Now: m.Now},
+		Published:   (&postgres.PublishedStock{DB: m.DB}).List,
+		Counts:      (&postgres.DownstreamReads{DB: m.DB}).DeliveryCounts,
+		PublishedOf: (&postgres.DownstreamReads{DB: m.DB}).PublishedOf,
 		Enqueue: func(ctx context.Context, id int64) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
