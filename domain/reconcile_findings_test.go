@@ -15,6 +15,12 @@ func TestReconciliationTroubled(t *testing.T) {
 		{"missed events", Reconciliation{Status: ReconCompleted, Sources: src(SourceReport{Missing: 2, Repaired: 2})}, true},
 		{"mismatch", Reconciliation{Status: ReconCompleted, Sources: src(SourceReport{Mismatched: 1, Conflicts: 1})}, true},
 		{"stock drift", Reconciliation{Status: ReconCompleted, StockDriftFixed: 3}, true},
+		{"storefront stock drift", Reconciliation{Status: ReconCompleted,
+			StorefrontStock: []StorefrontStockReport{{Destination: "shop", Compared: 5, Drift: 1, Repaired: 1}}}, true},
+		{"storefront stock compared clean", Reconciliation{Status: ReconCompleted,
+			StorefrontStock: []StorefrontStockReport{{Destination: "shop", Compared: 5}}}, false},
+		{"a store's levels could not be read", Reconciliation{Status: ReconCompleted,
+			StorefrontStock: []StorefrontStockReport{{Destination: "shop", Errors: []string{"throttled"}}}}, true},
 		{"a page kept failing", Reconciliation{Status: ReconCompleted, Sources: src(SourceReport{Errors: []string{"429"}})}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -364,7 +364,10 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
-		Progress: progress, Now: m.Now, Logger: m.Logger,
+		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
+		DestinationStates: &postgres.Destinations{DB: m.DB, Now: m.Now},
+		Kick:              m.kickDeliveries,
+		Progress:          progress, Now: m.Now, Logger: m.Logger,
 	})
 }
 

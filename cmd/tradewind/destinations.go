@@ -402,3 +402,37 @@ func (m *Main) sender() func(kind string) (domain.Sender, bool) {
 		return s, ok
 	}
 }
+
+// stockDestinations are the destinations whose stores the reconciliation
+// compares with what Tradewind publishes.
+func (m *Main) stockDestinations() []domain.Destination {
+	var out []domain.Destination
+	for _, d := range m.Destinations {
+		if d.Kind == domain.DestinationShopifyInventory {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// stockChannel returns the sender of a stock destination kind as the reader of
+// its stores.
+func (m *Main) stockChannel() func(kind string) (domain.StockChannel, bool) {
+	senders := m.sender()
+	return func(kind string) (domain.StockChannel, bool) {
+		s, ok := senders(kind)
+		if !ok {
+			return nil, false
+		}
+		c, ok := s.(domain.StockChannel)
+		return c, ok
+	}
+}
+
+// kickDeliveries asks this process's dispatcher, when it has one, to queue new
+// deliveries now; otherwise the schedule role's sweep queues them.
+func (m *Main) kickDeliveries() {
+	if m.downstream.sweeper != nil {
+		m.downstream.sweeper.Kick()
+	}
+}

@@ -138,7 +138,7 @@ func (m *Main) registerDownstreamMetrics() {
 			}, nil
 		})
 	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_findings",
-		"What the newest finished reconciliation run (not a dry run) found, by kind: missing, repaired, mismatched, conflicts, stock_drift_fixed, errors.",
+		"What the newest finished reconciliation run (not a dry run) found, by kind: missing, repaired, mismatched, conflicts, stock_drift_fixed, storefront_stock_drift, errors.",
 		[]string{"kind"}, 10*time.Second,
 		func(ctx context.Context) ([]tprom.Sample, error) {
 			h, err := reads.ReconciliationHealth(ctx)
@@ -152,6 +152,7 @@ func (m *Main) registerDownstreamMetrics() {
 				{Labels: []string{"mismatched"}, Value: float64(f.Mismatched)},
 				{Labels: []string{"conflicts"}, Value: float64(f.Conflicts)},
 				{Labels: []string{"stock_drift_fixed"}, Value: float64(f.StockDriftFixed)},
+				{Labels: []string{"storefront_stock_drift"}, Value: float64(f.StorefrontDrift)},
 				{Labels: []string{"errors"}, Value: float64(f.Errors)},
 			}, nil
 		})
