@@ -55,10 +55,13 @@ type Reconciliation struct {
 	Sources   []SourceReport `json:"sources"`
 	// StockDriftFixed counts SKUs whose counters differed from their ledger and
 	// were set back to it (in a dry run: would be).
-	StockDriftFixed int        `json:"stock_drift_fixed"`
-	Error           string     `json:"error,omitempty"` // why a failed run failed
-	StartedAt       time.Time  `json:"started_at"`
-	FinishedAt      *time.Time `json:"finished_at"`
+	StockDriftFixed int `json:"stock_drift_fixed"`
+	// StorefrontStock is what each stock destination's store showed beside what
+	// Tradewind publishes (see StorefrontStockReport).
+	StorefrontStock []StorefrontStockReport `json:"storefront_stock"`
+	Error           string                  `json:"error,omitempty"` // why a failed run failed
+	StartedAt       time.Time               `json:"started_at"`
+	FinishedAt      *time.Time              `json:"finished_at"`
 	// TaskKey, when set, keys a run started by a task: creating a report with a
 	// key already stored returns that report.
 	TaskKey string `json:"-"`

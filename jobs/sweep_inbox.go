@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,9 +34,12 @@ func NewSweepInboxTask() *asynq.Task {
 // on until it has queued Batch entries, looked at MaxScan, or come back round to
 // where it began.
 type SweepInbox struct {
-	Inbox   domain.Inbox
-	Queue   Enqueuer
-	Tasks   TaskInspector // lets an archived task be replaced; may be nil
+	Inbox domain.Inbox
+	Queue Enqueuer
+	Tasks TaskInspector // lets an archived task be replaced; may be nil
+	// Batches lists the live batch tasks (TypeProcessBatch), whose entries are
+	// queued though they have no task of their own; nil: none are looked for.
+	Batches BatchLister
 	Grace   time.Duration // entries younger than this are left to the ingress
 	Batch   int           // entries queued per sweep at most (default 1000)
 	MaxScan int           // entries looked at per sweep at most (default 20 × Batch)
@@ -84,6 +89,7 @@ func (h *SweepInbox) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	before := h.Now().Add(-h.Grace)
 	start, wrapped := h.cursor, false
+	var batched map[int64]bool // entries of live batch tasks, read at the first candidate
 	for res.Enqueued < batch && res.Scanned < maxScan {
 		if err := ctx.Err(); err != nil {
 			return res, err
@@ -100,10 +106,21 @@ func (h *SweepInbox) Sweep(ctx context.Context) (SweepResult, error) {
 			h.cursor, wrapped = 0, true // round again, up to where this sweep began
 			continue
 		}
+		if batched == nil {
+			if batched, err = BatchedEntries(h.Batches); err != nil {
+				return res, fmt.Errorf("sweep: %w", err)
+			}
+		}
 		for _, e := range page {
 			if wrapped && e.ID > start {
 				h.cursor = 0
 				return res, nil
+			}
+			if batched[e.ID] {
+				h.cursor = e.ID
+				res.Scanned++
+				res.AlreadyQueued++
+				continue
 			}
 			r, err := EnqueueEntry(ctx, h.Queue, h.Tasks, e.ID, e.Provider)
 			if err != nil {
@@ -122,4 +139,54 @@ func (h *SweepInbox) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// BatchLister is the part of asynq.Inspector that lists a queue's tasks by state.
+type BatchLister interface {
+	ListPendingTasks(queue string, opts ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+	ListActiveTasks(queue string, opts ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+	ListScheduledTasks(queue string, opts ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+	ListRetryTasks(queue string, opts ...asynq.ListOption) ([]*asynq.TaskInfo, error)
+}
+
+// BatchedEntries returns the inbox entries that live batch tasks (pending,
+// active, scheduled or retrying, on either queue) hold. A batch task that is
+// archived or gone holds none: its entries are the sweeper's to queue. With a nil
+// lister it returns an empty set.
+func BatchedEntries(l BatchLister) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if l == nil {
+		return out, nil
+	}
+	const pageSize = 1000
+	for _, queue := range []string{QueueCritical, QueueDefault} {
+		for _, list := range []func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error){
+			l.ListPendingTasks, l.ListActiveTasks, l.ListScheduledTasks, l.ListRetryTasks,
+		} {
+			for page := 1; ; page++ {
+				tasks, err := list(queue, asynq.PageSize(pageSize), asynq.Page(page))
+				if errors.Is(err, asynq.ErrQueueNotFound) {
+					break
+				}
+				if err != nil {
+					return nil, fmt.Errorf("list tasks of queue %s: %w", queue, err)
+				}
+				for _, t := range tasks {
+					if t.Type != TypeProcessBatch {
+						continue
+					}
+					var p ProcessBatchPayload
+					if json.Unmarshal(t.Payload, &p) == nil {
+						for _, id := range p.InboxIDs {
+							out[id] = true
+						}
+					}
+				}
+				if len(tasks) < pageSize {
+					break
+				}
+			}
+		}
+	}
+	return out, nil
 }

@@ -33,8 +33,22 @@ type Params struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Progress, when set, hears how many records of a source have been compared so far.
 	Progress func(source string, compared int)
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// StockDestinations lists the stock destinations (shopify_inventory) whose
+	// stores are compared with what Tradewind publishes; StockChannel reads a
+	// kind's stores; Published reads what each was published and queues a
+	// drifted SKU's push again. Storefront stock is not compared when any is nil.
+	StockDestinations func() []domain.Destination
+	StockChannel      func(kind string) (domain.StockChannel, bool)
+	Published         domain.PublishedStockStore
+	// DestinationStates, when set, tells a disabled destination (after a 410),
+	// which is reported and not compared.
+	DestinationStates domain.Destinations
+	// StockBatch is how many SKUs one read of a store names (50 when 0).
+	StockBatch int
+	// Kick, when set, asks the outbox dispatcher to queue the pushes made pending.
+	Kick   func()
+	Now    func() time.Time
+	Logger *slog.Logger
 }
 
 // Reconciler compares the providers' own records with Tradewind's and repairs
@@ -158,7 +172,7 @@ func (r *Reconciler) Run(ctx context.Context, id int64) (domain.Reconciliation, 
 		return rec, errors.Join(runErr, err)
 	}
 	r.p.Logger.Info("reconciliation finished", slog.Int64("id", id), slog.String("status", rec.Status),
-		slog.Int("stock_drift_fixed", rec.StockDriftFixed))
+		slog.Int("stock_drift_fixed", rec.StockDriftFixed), slog.Int("storefront_stock_drift", storefrontDrift(rec.StorefrontStock)))
 	return rec, runErr
 }
 
@@ -198,6 +212,12 @@ func (r *Reconciler) run(ctx context.Context, req Request, rec *domain.Reconcili
 	}
 	n, err := r.fixStock(ctx, req.DryRun)
 	rec.StockDriftFixed = n
+	if err != nil {
+		return err
+	}
+	// After the counters are set back to the ledger: the level published is
+	// computed from them.
+	rec.StorefrontStock, err = r.storefrontStock(ctx, req.DryRun)
 	return err
 }
 

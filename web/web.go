@@ -59,7 +59,8 @@ var funcs = template.FuncMap{
 	},
 }
 
-var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message", "reconciliations", "rejections", "audit")
+var pages = parse("login", "overview", "webhooks", "webhook", "conflicts", "order", "inventory", "message", "reconciliations", "rejections", "audit",
+	"destinations", "deliveries", "delivery")
 
 func parse(names ...string) map[string]*template.Template {
 	out := make(map[string]*template.Template, len(names))

@@ -56,6 +56,7 @@ func (s *Server) mountDashboard() {
 	ops.Get("/reconciliations", auth, s.opsReconciliations)
 	ops.Post("/inventory", append(form, s.opsSetStock)...)
 	s.mountOps(ops, auth, form)
+	s.mountDownstreamPages(ops, auth, form) // dashboard_downstream.go
 	ops.All("/*", auth, func(c *fiber.Ctx) error {
 		return s.render(c, http.StatusNotFound, "message", web.Page{Title: "No such page",
 			Error: fmt.Sprintf("There is no dashboard page at %s. Use the menu above.", c.Path())})
@@ -263,6 +264,7 @@ type overviewPage struct {
 	Queues            []queueRow
 	Sources           []sourceActivity
 	ChartError        string
+	Downstream        downstreamFlags // dead deliveries, disabled destinations, troubled reconciliations
 }
 
 // statusOrder is the order the overview lists inbox statuses in.
@@ -311,6 +313,7 @@ func (s *Server) opsOverview(c *fiber.Ctx) error {
 		}
 	}
 	b.Queues = s.queueRows(ctx)
+	b.Downstream = s.downstreamFlags(c)
 	if rej, err := s.p.Webhooks.Rejections(ctx, 20); err != nil {
 		_, b.RejectionsError = s.failure(c, err)
 	} else {
@@ -488,6 +491,10 @@ type orderPage struct {
 	Lines     []orderLine
 	Events    []domain.AppliedEvent
 	Conflicts []domain.Conflict
+	// Deliveries are what downstream was sent of the order; DeliveriesOn is
+	// whether any destination is configured.
+	Deliveries   []deliveryJSON
+	DeliveriesOn bool
 }
 
 type paymentView struct {
@@ -535,6 +542,10 @@ func (s *Server) opsOrder(c *fiber.Ctx) error {
 		}
 	}
 	b.Found, b.O, b.Status, b.Events, b.Conflicts = true, o, o.DisplayStatus(), events, conflicts
+	b.DeliveriesOn = s.p.Downstream != nil && len(s.p.Downstream.Destinations) > 0
+	if b.Deliveries, err = s.orderDeliveries(c.UserContext(), o.Ref); err != nil {
+		_, page.Error = s.failure(c, err)
+	}
 	b.Total = moneyLine(o.Total, o.Currency)
 	for _, l := range o.Lines {
 		b.Lines = append(b.Lines, orderLine{l.SKU, l.Quantity, domain.FormatMinorUnits(l.UnitPrice, o.Currency) + " " + o.Currency})
@@ -554,6 +565,8 @@ type inventoryPage struct {
 	Next                        string
 	Ledger                      []domain.LedgerLine
 	Reservations                []domain.Reservation
+	// Published is what each stock channel was last told of the SKU.
+	Published []domain.PublishedStock
 }
 
 // inventory renders the inventory page for sku, with an error or a notice.
@@ -578,6 +591,7 @@ func (s *Server) inventory(c *fiber.Ctx, status int, sku, onHand, errMsg, notice
 		b.Ledger, _ = s.ops().Ledger(c.UserContext(), sku, 100)
 		b.Reservations, _ = s.ops().ActiveReservations(c.UserContext(), sku, 100)
 	}
+	b.Published, _ = s.publishedOf(c.UserContext(), sku)
 	st, err := s.p.Inventory.Stock(c.UserContext(), sku)
 	switch {
 	case domain.ErrorCode(err) == domain.ENOTFOUND:

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -163,13 +164,6 @@ func (s *Server) retryDeliveries(c *fiber.Ctx) error {
 	if err := check(req); err != nil {
 		return err
 	}
-	if _, ok := s.destination(req.Destination); !ok {
-		return domain.Errorf(domain.EINVALID, "destination: %q is not a configured destination", req.Destination)
-	}
-	status, err := domain.ParseDeliveryStatus(req.Status)
-	if err != nil {
-		return err
-	}
 	var since, until time.Time
 	if req.Since != nil {
 		since = *req.Since
@@ -177,13 +171,32 @@ func (s *Server) retryDeliveries(c *fiber.Ctx) error {
 	if req.Until != nil {
 		until = *req.Until
 	}
-	if !since.IsZero() && !until.IsZero() && !until.After(since) {
-		return domain.Errorf(domain.EINVALID, "until must be after since")
-	}
-	list, err := s.p.Downstream.Deliveries.RetryMatching(c.UserContext(), req.Destination, status, since, until)
+	n, err := s.retryMatching(c.UserContext(), req.Destination, req.Status, since, until)
 	if err != nil {
 		return err
 	}
-	s.enqueueDeliveries(c.UserContext(), list)
-	return c.Status(http.StatusAccepted).JSON(fiber.Map{"queued": len(list)})
+	return c.Status(http.StatusAccepted).JSON(fiber.Map{"queued": n})
+}
+
+// retryMatching queues again every delivery of destination in status created in
+// [since, until) (zero times: open) and returns how many: what the API and the
+// dashboard's Retry all matching do. Returns EINVALID for a destination that is
+// not configured, a status that is not one, or an empty window.
+func (s *Server) retryMatching(ctx context.Context, destination, status string, since, until time.Time) (int, error) {
+	if _, ok := s.destination(destination); !ok {
+		return 0, domain.Errorf(domain.EINVALID, "destination: %q is not a configured destination", destination)
+	}
+	st, err := domain.ParseDeliveryStatus(status)
+	if err != nil {
+		return 0, err
+	}
+	if !since.IsZero() && !until.IsZero() && !until.After(since) {
+		return 0, domain.Errorf(domain.EINVALID, "until must be after since")
+	}
+	list, err := s.p.Downstream.Deliveries.RetryMatching(ctx, destination, st, since, until)
+	if err != nil {
+		return 0, err
+	}
+	s.enqueueDeliveries(ctx, list)
+	return len(list), nil
 }

@@ -17,6 +17,12 @@ type Downstream struct {
 	Deliveries   domain.Deliveries
 	// Published lists what a stock destination published per SKU.
 	Published func(ctx context.Context, destination string, limit int) ([]domain.PublishedStock, error)
+	// Counts counts the deliveries not delivered, by destination and status, for
+	// the dashboard; nil shows none.
+	Counts func(ctx context.Context) (map[string]map[domain.DeliveryStatus]int, error)
+	// PublishedOf lists what each stock destination published of one SKU, for
+	// the dashboard's SKU page; nil shows none.
+	PublishedOf func(ctx context.Context, sku string) ([]domain.PublishedStock, error)
 	// Enqueue queues a delivery's task. A failure is logged, never answered: the
 	// row says pending and the sweeper queues it later.
 	Enqueue func(ctx context.Context, id int64) error
@@ -65,11 +71,30 @@ func (s *Server) listDestinations(c *fiber.Ctx) error {
 // 410 disabled takes deliveries again; its waiting deliveries are queued.
 func (s *Server) enableDestination(c *fiber.Ctx) error {
 	id := param(c, "id")
+	ctx := c.UserContext()
+	if err := s.enable(ctx, id); err != nil {
+		return err
+	}
+	list, err := s.destinations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, x := range list {
+		if x.ID == id {
+			return c.JSON(x)
+		}
+	}
+	return c.JSON(fiber.Map{"id": id})
+}
+
+// enable enables destination id and queues its waiting deliveries: what the API
+// and the dashboard's Enable button do. Returns ENOTFOUND for an id that is not
+// configured.
+func (s *Server) enable(ctx context.Context, id string) error {
 	dest, ok := s.destination(id)
 	if !ok {
 		return domain.Errorf(domain.ENOTFOUND, "no destination %q in the sources file's destinations section", id)
 	}
-	ctx := c.UserContext()
 	d := s.p.Downstream
 	if err := d.States.Enable(ctx, dest.ID); err != nil {
 		return err
@@ -81,16 +106,7 @@ func (s *Server) enableDestination(c *fiber.Ctx) error {
 		}
 		s.enqueueDeliveries(ctx, waiting)
 	}
-	list, err := s.destinations(ctx)
-	if err != nil {
-		return err
-	}
-	for _, x := range list {
-		if x.ID == dest.ID {
-			return c.JSON(x)
-		}
-	}
-	return c.JSON(fiber.Map{"id": dest.ID})
+	return nil
 }
 
 func (s *Server) destination(id string) (domain.Destination, bool) {

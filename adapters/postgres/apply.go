@@ -30,6 +30,12 @@ type Ledger struct {
 	// decision's transaction (see deliveries.go); none: nothing is written.
 	Destinations []domain.Destination
 
+	// OnBatchFallback, when set, hears of each shared transaction of
+	// ApplyEntries that failed as a whole, and how its entries are applied next:
+	// "savepoints" (one transaction, an entry's failure undone alone) or
+	// "singles" (a transaction each). A metrics and logging hook.
+	OnBatchFallback func(entries int, next string, err error)
+
 	stmts statements // the apply path's statements, prepared once per connection
 }
 
@@ -63,7 +69,20 @@ const (
 // applied, which locks it), so two workers holding the same entry serialize and
 // the second finds it applied; a failure rolls the claim back with the rest.
 // Returns ENOTFOUND if the entry does not exist.
+//
+// A transaction that loses a deadlock or a serialization check runs again at once
+// (a few times), rather than failing its task into Asynq's backoff.
 func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
+	var err error
+	for range applyRetries {
+		if err = l.applyEntry(ctx, entryID, events); !retryable(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
 	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
 		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claimed, err := claimEntry(ctx, tx, entryID)
@@ -173,7 +192,7 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			return "", err
 		}
 	}
-	if orderRef != "" {
+	if orderRef != "" && !tx.locked[orderRef] {
 		if _, err := lockOrder(ctx, tx, orderRef); err != nil {
 			return "", err
 		}

@@ -318,8 +318,10 @@ func (s *Deliveries) FinishAttempt(ctx context.Context, id int64, o domain.Deliv
 				delivered_at = CASE WHEN $2 = 'delivered' THEN $6 ELSE delivered_at END
 			WHERE id = $1 RETURNING attempts, status),
 		a AS (
+			-- n numbers every attempt the delivery ever had: a replay counts its
+			-- attempts from zero again, but adds to the history.
 			INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error, retry_in_ms)
-			SELECT $1, d.attempts, $7, $3, $8, $4, $9 FROM d
+			SELECT $1, (SELECT COALESCE(max(n), 0) + 1 FROM delivery_attempts WHERE delivery_id = $1), $7, $3, $8, $4, $9 FROM d
 			ON CONFLICT (delivery_id, n) DO UPDATE SET at = EXCLUDED.at, status_code = EXCLUDED.status_code,
 				latency_ms = EXCLUDED.latency_ms, error = EXCLUDED.error, retry_in_ms = EXCLUDED.retry_in_ms)
 		SELECT status FROM d`,

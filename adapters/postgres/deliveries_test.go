@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -132,6 +133,23 @@ func TestDeliveriesStoreRecordsAttemptsAndRetries(t *testing.T) {
 	again, err := s.RetryMatching(ctx, "crm", domain.DeliveryDead, t0.AddDate(-1, 0, 0), t0.AddDate(10, 0, 0))
 	if err != nil || len(again) != 1 || again[0].Attempts != 0 || again[0].Status != domain.DeliveryPending || again[0].WebhookID != o.WebhookID {
 		t.Fatalf("bulk retry: %+v %v; want it pending, attempts from zero, the same webhook id", again, err)
+	}
+	// The attempt after a replay is added to the history; the dead letter's
+	// attempts stay as they were.
+	if _, err := s.BeginAttempt(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.FinishAttempt(ctx, id, domain.DeliveryOutcome{Status: domain.DeliveryDelivered,
+		Attempt: domain.DeliveryAttempt{At: t0, StatusCode: 200}}); err != nil {
+		t.Fatal(err)
+	}
+	_, attempts, err = s.Delivery(ctx, id)
+	var codes []int
+	for _, a := range attempts {
+		codes = append(codes, a.StatusCode)
+	}
+	if err != nil || !slices.Equal(codes, []int{500, 500, 200}) {
+		t.Errorf("attempts after the replay = %v (%v), want [500 500 200]: the replay must not overwrite the history", codes, err)
 	}
 	if _, err := s.Retry(ctx, 999999); domain.ErrorCode(err) != domain.ENOTFOUND {
 		t.Errorf("retry of no delivery: %v, want ENOTFOUND", err)

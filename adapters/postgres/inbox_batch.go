@@ -1,10 +1,12 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -379,4 +381,32 @@ func (b *InboxBatcher) prepared(ctx context.Context) (*sqlx.Stmt, error) {
 	}
 	b.stmt = stmt
 	return stmt, nil
+}
+
+// BeginAttempts is BeginAttempt for many entries in one statement: it counts an
+// attempt at each entry of ids still received and returns those entries, in id
+// order. Entries settled already (applied, ignored, failed, rejected) and ids
+// with no entry are left out: there is nothing to attempt.
+func (s *Inbox) BeginAttempts(ctx context.Context, ids []int64) ([]domain.InboxEntry, error) {
+	var rows []inboxRow
+	stmt, err := s.stmts.get(ctx, s.DB, `
+		UPDATE inbox SET attempts = attempts + 1 WHERE id IN (
+			SELECT id FROM inbox WHERE id = ANY($1) AND status = 'received' ORDER BY id FOR UPDATE)
+		RETURNING `+inboxColumns)
+	if err == nil {
+		err = stmt.SelectContext(ctx, &rows, pq.Int64Array(ids))
+	}
+	if err != nil {
+		return nil, translate("inbox entries: begin attempts", err)
+	}
+	out := make([]domain.InboxEntry, 0, len(rows))
+	for _, r := range rows {
+		e, err := r.entry()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b domain.InboxEntry) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }

@@ -55,6 +55,9 @@ type ltx struct {
 	db    *sqlx.DB
 	cache *statements
 	now   time.Time // the transaction's one clock reading
+	// locked holds the orders locked ahead by a batch (lockBatch), whose rows
+	// need no second lock.
+	locked map[string]bool
 }
 
 // stmt returns query's prepared statement bound to the transaction, or nil when

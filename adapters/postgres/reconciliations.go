@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -52,13 +53,47 @@ func (r reconRow) report() (domain.Reconciliation, error) {
 		t := r.FinishedAt.Time.UTC()
 		out.FinishedAt = &t
 	}
-	if err := json.Unmarshal(r.Sources, &out.Sources); err != nil {
+	if err := decodeReports(r.Sources, &out); err != nil {
 		return out, fmt.Errorf("reconciliation %d sources: %w", r.ID, err)
 	}
 	if out.Sources == nil {
 		out.Sources = []domain.SourceReport{}
 	}
+	if out.StorefrontStock == nil {
+		out.StorefrontStock = []domain.StorefrontStockReport{}
+	}
 	return out, nil
+}
+
+// storedReports is the sources column of a report with storefront stock: the
+// per-source reports and the per-destination ones. A report stored before
+// storefront stock was compared holds the per-source array alone.
+type storedReports struct {
+	Sources         []domain.SourceReport          `json:"sources"`
+	StorefrontStock []domain.StorefrontStockReport `json:"storefront_stock"`
+}
+
+func encodeReports(r domain.Reconciliation) ([]byte, error) {
+	sources := r.Sources
+	if sources == nil {
+		sources = []domain.SourceReport{}
+	}
+	if len(r.StorefrontStock) == 0 {
+		return json.Marshal(sources)
+	}
+	return json.Marshal(storedReports{Sources: sources, StorefrontStock: r.StorefrontStock})
+}
+
+func decodeReports(b []byte, out *domain.Reconciliation) error {
+	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '{' {
+		var s storedReports
+		if err := json.Unmarshal(t, &s); err != nil {
+			return err
+		}
+		out.Sources, out.StorefrontStock = s.Sources, s.StorefrontStock
+		return nil
+	}
+	return json.Unmarshal(b, &out.Sources)
 }
 
 // Create implements domain.ReconciliationStore.
@@ -82,11 +117,7 @@ func (s *Reconciliations) Create(ctx context.Context, r domain.Reconciliation) (
 
 // Save implements domain.ReconciliationStore.
 func (s *Reconciliations) Save(ctx context.Context, r domain.Reconciliation) error {
-	sources := r.Sources
-	if sources == nil {
-		sources = []domain.SourceReport{}
-	}
-	b, err := json.Marshal(sources)
+	b, err := encodeReports(r)
 	if err != nil {
 		return err
 	}

@@ -14,42 +14,44 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// loadOrderState reads an order and everything its decisions depend on: its row,
-// the totals of its payments, the latest time of its events, its checkout
-// reservations, its allocations and its conflicts, in one statement (the small
-// lists come back as JSON arrays); then it locks the SKUs the order touches, in
-// sorted order so concurrent orders cannot deadlock, and reads their counters in
-// a second statement.
+// loadOrderState reads an order and everything its decisions depend on (see
+// loadOrderStates); then it locks the SKUs the order touches, in sorted order so
+// concurrent orders cannot deadlock, and reads their counters in a second
+// statement. Returns sql.ErrNoRows if there is no such order.
 func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (domain.OrderState, error) {
-	var r struct {
-		orderRow
-		Authorized  int64          `db:"authorized"`
-		Captured    int64          `db:"captured"`
-		Refunded    int64          `db:"refunded"`
-		Failed      bool           `db:"failed"`
-		Restock     bool           `db:"restock"`
-		Disputed    bool           `db:"disputed"`
-		ChargedBack int64          `db:"charged_back"`
-		Restocked   []byte         `db:"restocked"`
-		Currencies  pq.StringArray `db:"currencies"`
-		Latest      sql.NullTime   `db:"latest"`
-		Held        []byte         `db:"held"`
-		Current     []byte         `db:"current"`
-		Conflicts   []byte         `db:"conflicts"`
+	states, skus, err := loadOrderStates(ctx, tx, []string{ref}, now)
+	if err != nil {
+		return domain.OrderState{}, err
 	}
-	err := tx.GetContext(ctx, &r, `
+	if len(states) == 0 {
+		return domain.OrderState{}, sql.ErrNoRows
+	}
+	st := states[0]
+	st.Stock, err = lockSKUs(ctx, tx, skus[0])
+	return st, err
+}
+
+// loadOrderStates reads orders and everything their decisions depend on: each
+// one's row, the totals of its payments, the latest time of its events, its
+// checkout reservations, its allocations and its conflicts, in one statement
+// for all of them (the small lists come back as JSON arrays). It returns the
+// states of the orders that exist, in refs' order, without their SKUs' counters,
+// and with each the SKUs it touches, sorted: the caller locks those.
+func loadOrderStates(ctx context.Context, tx *ltx, refs []string, now time.Time) ([]domain.OrderState, [][]string, error) {
+	var rows []orderStateRow
+	err := tx.SelectContext(ctx, &rows, `
 		SELECT o.ref, o.status, o.payment_status, o.currency, o.total, o.lines, o.version, o.snapshot_at,
 			o.snapshot_event, o.local_status, o.created_at, o.updated_at,
 			agg.authorized, agg.captured, agg.refunded, agg.failed, agg.restock, agg.disputed, agg.charged_back, agg.restocked, agg.currencies,
-			(SELECT MAX(occurred_at) FROM applied_events WHERE order_ref = $1) AS latest,
+			(SELECT MAX(occurred_at) FROM applied_events WHERE order_ref = o.ref) AS latest,
 			(SELECT COALESCE(json_agg(h), '[]') FROM (
 				SELECT sku, SUM(quantity) AS quantity FROM reservations
-				WHERE order_ref = $1 AND state = 'active' AND expires_at > $2 GROUP BY sku) h) AS held,
+				WHERE order_ref = o.ref AND state = 'active' AND expires_at > $2 GROUP BY sku) h) AS held,
 			(SELECT COALESCE(json_agg(a), '[]') FROM (
-				SELECT sku, quantity, state FROM allocations WHERE order_ref = $1) a) AS current,
+				SELECT sku, quantity, state FROM allocations WHERE order_ref = o.ref) a) AS current,
 			(SELECT COALESCE(json_agg(c), '[]') FROM (
-				SELECT kind, sku, state, rule, resolved_by, held_since FROM conflicts WHERE order_ref = $1) c) AS conflicts
-		FROM orders o, LATERAL (
+				SELECT kind, sku, state, rule, resolved_by, held_since FROM conflicts WHERE order_ref = o.ref) c) AS conflicts
+		FROM unnest($1::text[]) WITH ORDINALITY AS q(ref, i) JOIN orders o ON o.ref = q.ref, LATERAL (
 			SELECT
 				COALESCE(SUM(p.authorized), 0) AS authorized,
 				COALESCE(SUM(p.captured), 0)   AS captured,
@@ -59,22 +61,53 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 					FROM refunds r WHERE r.provider = p.provider AND r.payment_ref = p.ref)), 0) AS refunded,
 				COALESCE(BOOL_OR(p.failed), false) AS failed,
 				EXISTS (SELECT 1 FROM refunds r JOIN payments rp ON rp.provider = r.provider AND rp.ref = r.payment_ref
-					WHERE rp.order_ref = $1 AND r.restock) AS restock,
+					WHERE rp.order_ref = o.ref AND r.restock) AS restock,
 				EXISTS (SELECT 1 FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
-					WHERE dp.order_ref = $1 AND NOT d.closed) AS disputed,
+					WHERE dp.order_ref = o.ref AND NOT d.closed) AS disputed,
 				(SELECT COALESCE(SUM(d.amount), 0) FROM disputes d JOIN payments dp ON dp.provider = d.provider AND dp.ref = d.payment_ref
-					WHERE dp.order_ref = $1 AND d.outcome = 'lost') AS charged_back,
+					WHERE dp.order_ref = o.ref AND d.outcome = 'lost') AS charged_back,
 				(SELECT COALESCE(json_object_agg(x.sku, x.quantity), '{}') FROM (
 					SELECT l->>'sku' AS sku, SUM((l->>'quantity')::bigint) AS quantity
 					FROM refunds r JOIN payments rp ON rp.provider = r.provider AND rp.ref = r.payment_ref,
 						jsonb_array_elements(r.restock_lines) l
-					WHERE rp.order_ref = $1 GROUP BY 1) x) AS restocked,
+					WHERE rp.order_ref = o.ref GROUP BY 1) x) AS restocked,
 				COALESCE(ARRAY_AGG(DISTINCT p.currency) FILTER (WHERE p.currency <> ''), '{}') AS currencies
-			FROM payments p WHERE p.order_ref = $1) agg
-		WHERE o.ref = $1`, ref, now)
+			FROM payments p WHERE p.order_ref = o.ref) agg
+		ORDER BY q.i`, pq.StringArray(refs), now)
 	if err != nil {
-		return domain.OrderState{}, err
+		return nil, nil, err
 	}
+	states, skuLists := make([]domain.OrderState, len(rows)), make([][]string, len(rows))
+	for i, r := range rows {
+		st, skus, err := r.state()
+		if err != nil {
+			return nil, nil, err
+		}
+		states[i], skuLists[i] = st, skus
+	}
+	return states, skuLists, nil
+}
+
+// orderStateRow is a row of loadOrderStates' query.
+type orderStateRow struct {
+	orderRow
+	Authorized  int64          `db:"authorized"`
+	Captured    int64          `db:"captured"`
+	Refunded    int64          `db:"refunded"`
+	Failed      bool           `db:"failed"`
+	Restock     bool           `db:"restock"`
+	Disputed    bool           `db:"disputed"`
+	ChargedBack int64          `db:"charged_back"`
+	Restocked   []byte         `db:"restocked"`
+	Currencies  pq.StringArray `db:"currencies"`
+	Latest      sql.NullTime   `db:"latest"`
+	Held        []byte         `db:"held"`
+	Current     []byte         `db:"current"`
+	Conflicts   []byte         `db:"conflicts"`
+}
+
+// state builds the order's state from the row, with the SKUs it touches, sorted.
+func (r orderStateRow) state() (domain.OrderState, []string, error) {
 	st := domain.OrderState{
 		Ref: r.Ref, Status: domain.OrderStatus(r.Status), LocalStatus: domain.OrderStatus(r.LocalStatus),
 		HasSnapshot: r.SnapshotEvent != "", Currency: r.Currency, Total: r.Total,
@@ -95,7 +128,7 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 		into any
 	}{{r.Lines, &st.Lines}, {r.Restocked, &st.Restocked}, {r.Held, &held}, {r.Current, &current}, {r.Conflicts, &conflicts}} {
 		if err := json.Unmarshal(l.raw, l.into); err != nil {
-			return st, fmt.Errorf("order %q state: %w", ref, err)
+			return st, nil, fmt.Errorf("order %q state: %w", r.Ref, err)
 		}
 	}
 	skus := map[string]bool{}
@@ -116,8 +149,7 @@ func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (do
 		st.Conflicts = append(st.Conflicts, domain.StoredConflict{Kind: c.Kind, SKU: c.SKU, State: c.State, Rule: c.Rule,
 			ResolvedBy: c.ResolvedBy, HeldSince: c.HeldSince.Time})
 	}
-	st.Stock, err = lockSKUs(ctx, tx, slices.Sorted(maps.Keys(skus)))
-	return st, err
+	return st, slices.Sorted(maps.Keys(skus)), nil
 }
 
 type heldQuantity struct {
@@ -194,11 +226,31 @@ func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Even
 
 // saveDecisions writes what domain.Settle decided, a statement per table.
 func saveDecisions(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
-	now := tx.now
-	if _, err := tx.ExecContext(ctx, `UPDATE orders SET payment_status = $2, currency = $3, local_status = $4, updated_at = $5 WHERE ref = $1`,
-		st.Ref, string(d.PaymentStatus), d.Currency, string(d.LocalStatus), now); err != nil {
+	if err := saveOrderDecisions(ctx, tx, []string{st.Ref}, []domain.Decisions{d}); err != nil {
 		return err
 	}
+	return saveLineDecisions(ctx, tx, st, d, ev)
+}
+
+// saveOrderDecisions writes what domain.Settle decided of each order's own row
+// (payment status, currency, local status), one statement for all of them.
+func saveOrderDecisions(ctx context.Context, tx *ltx, refs []string, ds []domain.Decisions) error {
+	payment, currency, local := make([]string, len(ds)), make([]string, len(ds)), make([]string, len(ds))
+	for i, d := range ds {
+		payment[i], currency[i], local[i] = string(d.PaymentStatus), d.Currency, string(d.LocalStatus)
+	}
+	_, err := tx.ExecContext(ctx, `
+		UPDATE orders o SET payment_status = u.payment_status, currency = u.currency, local_status = u.local_status, updated_at = $5
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS u(ref, payment_status, currency, local_status)
+		WHERE o.ref = u.ref`,
+		pq.StringArray(refs), pq.StringArray(payment), pq.StringArray(currency), pq.StringArray(local), tx.now)
+	return err
+}
+
+// saveLineDecisions writes the rest of an order's decisions: reservations
+// converted, stock counters and their ledger, allocations and conflicts.
+func saveLineDecisions(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
+	now := tx.now
 	if len(d.Convert) > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE reservations SET state = 'converted', updated_at = $3
 			WHERE order_ref = $1 AND sku = ANY($2) AND state = 'active' AND expires_at > $3`, st.Ref, pq.StringArray(d.Convert), now); err != nil {

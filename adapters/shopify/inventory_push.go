@@ -80,11 +80,10 @@ func (p *InventoryPusher) push(ctx context.Context, d domain.Destination, sku st
 	if sku == "" {
 		return domain.SendResult{StatusCode: http.StatusNoContent}
 	}
-	st, err := p.Stock.Stock(ctx, sku)
-	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
-		return domain.SendResult{Err: fmt.Errorf("read stock of %q: %w", sku, err), Local: true}
+	target, err := p.Target(ctx, d, sku)
+	if err != nil {
+		return domain.SendResult{Err: err, Local: true}
 	}
-	target := domain.PublishedLevel(st.Available, d.StockPolicyOf(sku))
 	timeout := d.Timeout
 	if timeout <= 0 {
 		timeout = domain.DefaultDestinationTimeout
@@ -115,6 +114,18 @@ func (p *InventoryPusher) push(ctx context.Context, d domain.Destination, sku st
 		return domain.SendResult{StatusCode: http.StatusOK}
 	}
 	return domain.SendResult{StatusCode: http.StatusConflict, Err: fmt.Errorf("the store's quantity of %q changed under %d compare-and-set rounds; will try again", sku, casTries)}
+}
+
+// Target is the level a push of sku to d sets now: domain.PublishedLevel of
+// what is available, with the SKU's effective safety_buffer and max_published
+// (its own under skus where set, else the destination's); the nightly
+// reconciliation compares the store with it.
+func (p *InventoryPusher) Target(ctx context.Context, d domain.Destination, sku string) (int64, error) {
+	st, err := p.Stock.Stock(ctx, sku)
+	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
+		return 0, fmt.Errorf("read stock of %q: %w", sku, err)
+	}
+	return domain.PublishedLevel(st.Available, d.StockPolicyOf(sku)), nil
 }
 
 func (p *InventoryPusher) now() time.Time {

@@ -121,4 +121,16 @@ func TestStockPushUsesPerSKUOverrides(t *testing.T) {
 	if diff := cmp.Diff(want, pub.got); diff != "" {
 		t.Errorf("recorded published levels (-want +got):\n%s", diff)
 	}
+	// The nightly reconciliation compares the store with Target: the same levels.
+	targets := map[string]int64{}
+	for sku := range want {
+		v, err := p.Target(context.Background(), d, sku)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets[sku] = v
+	}
+	if diff := cmp.Diff(want, targets); diff != "" {
+		t.Errorf("targets (-want +got):\n%s", diff)
+	}
 }

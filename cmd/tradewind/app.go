@@ -234,7 +234,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		return err
 	}
 	m.server = httpapi.New(httpapi.Params{
-		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: m.queue,
+		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: &jobs.BatchingQueue{WebhookQueue: m.queue},
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
 		Backlog:       m.queue, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
@@ -270,8 +270,18 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 		TaskCheckInterval: 100 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	m.applier = m.startDownstream(mux, m.ledger())
+	ledger := m.ledger()
+	ledger.OnBatchFallback = func(entries int, next string, err error) {
+		m.Logger.Debug("apply batch failed as a whole", slog.Int("entries", entries), slog.String("next", next), slog.String("error", err.Error()))
+	}
+	m.applier = m.startDownstream(mux, &jobs.ApplyBatcher{Applier: ledger})
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
+	var batchApplier domain.BatchApplier = ledger
+	if k, ok := m.applier.(kickApplier); ok {
+		batchApplier = kickBatchApplier{BatchApplier: ledger, kick: k.kick}
+	}
+	mux.Handle(jobs.TypeProcessBatch, &jobs.ProcessBatch{Single: m.processWebhook(inbox), Attempts: inbox, Applier: batchApplier,
+		Queue: m.client, Tasks: m.inspector})
 	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
 	loc, at, err := m.reconcileSchedule()
 	if err != nil {
@@ -285,7 +295,7 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 		Conflicts: &postgres.Conflicts{DB: m.DB}, Grace: m.Config.ConflictGrace, Now: m.Now, Logger: m.Logger,
 	}))
 	mux.Handle(jobs.TypeSweepInbox, m.periodic(jobs.TypeSweepInbox, &jobs.SweepInbox{
-		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
+		Inbox: inbox, Queue: m.client, Tasks: m.inspector, Batches: m.inspector, Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
 	}))
 	retention, _ := jobs.RetentionPolicy(m.retention(), m.Sources) // checked in Run
 	mux.Handle(jobs.TypePrune, m.periodicEvery(time.Hour, jobs.TypePrune, &jobs.Prune{
@@ -312,6 +322,24 @@ func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
 	}
 }
 
+// kickBatchApplier is kickApplier for a batch: it asks the dispatcher to queue
+// the deliveries once any entry of the batch applied.
+type kickBatchApplier struct {
+	domain.BatchApplier
+	kick func()
+}
+
+func (a kickBatchApplier) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
+	errs := a.BatchApplier.ApplyEntries(ctx, entries)
+	for _, err := range errs {
+		if err == nil {
+			a.kick()
+			break
+		}
+	}
+	return errs
+}
+
 // ledger applies events in PostgreSQL, writing the deliveries its decisions make
 // for the destinations in the same transaction.
 func (m *Main) ledger() *postgres.Ledger {
@@ -336,7 +364,10 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
-		Progress: progress, Now: m.Now, Logger: m.Logger,
+		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
+		DestinationStates: &postgres.Destinations{DB: m.DB, Now: m.Now},
+		Kick:              m.kickDeliveries,
+		Progress:          progress, Now: m.Now, Logger: m.Logger,
 	})
 }
 

@@ -47,8 +47,8 @@ func artifacts(t *testing.T) string {
 }
 
 // An ops person in a real (headless) browser: signs in, finds a webhook by the
-// order it names, opens it, replays it, resolves a conflict, opens the queue UI
-// and signs out. A screenshot of each step is kept.
+// order it names, opens it, replays it, resolves a conflict, retries a dead
+// delivery from its page, opens the queue UI and signs out. A screenshot of each step is kept.
 func TestBrowserOpsWalkthrough(t *testing.T) {
 	t.Parallel()
 	chromium := findChromium(t)
@@ -57,6 +57,13 @@ func TestBrowserOpsWalkthrough(t *testing.T) {
 	m := e.start(e.config(), Roles{Serve: true}) // no worker: the webhook stays to be replayed
 	e.send(m, delivery{testSource, "payment_intent.succeeded", webhookOptions("9901", 1250)})
 	if _, err := e.db.Exec(`INSERT INTO conflicts (kind, order_ref, state, detail) VALUES ('amount_mismatch', '9901', 'open', 'paid 12.50 USD of 10.00 USD')`); err != nil {
+		t.Fatal(err)
+	}
+	// A delivery to a CRM that ran out of attempts, to retry from its page.
+	if _, err := e.db.Exec(`WITH d AS (
+		INSERT INTO deliveries (destination, event_type, event_key, order_ref, webhook_id, status, attempts, last_status_code, last_error, created_at, updated_at)
+		VALUES ('acme-crm', 'order.paid', 'order.paid/9901/1', '9901', 'msg_browser_9901', 'dead', 1, 500, 'HTTP 500', now(), now()) RETURNING id)
+		INSERT INTO delivery_attempts (delivery_id, n, at, status_code, latency_ms, error) SELECT id, 1, now(), 500, 42, 'HTTP 500' FROM d`); err != nil {
 		t.Fatal(err)
 	}
 	base := "http://" + m.Addr()
@@ -140,6 +147,23 @@ func TestBrowserOpsWalkthrough(t *testing.T) {
 		shot("resolved"))
 	if n := text(`.notice`); !strings.Contains(n, "resolved") {
 		t.Errorf("after resolving the notice says %q", n)
+	}
+
+	run("open the dead deliveries and retry one",
+		chromedp.Navigate(base+"/ops/deliveries?status=dead"),
+		chromedp.WaitVisible(chromedp.CSS(`main table a[href^="/ops/deliveries/"]`)),
+		shot("deliveries"),
+		chromedp.Click(chromedp.CSS(`main table a[href^="/ops/deliveries/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`form[action$="/retry"] button`)),
+		shot("delivery"),
+		chromedp.Click(chromedp.CSS(`form[action$="/retry"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)),
+		shot("delivery-retried"))
+	if n := text(`.notice`); !strings.Contains(n, "Queued again") {
+		t.Errorf("after retrying the delivery the notice says %q", n)
+	}
+	if body := text(`main`); !strings.Contains(body, "pending") {
+		t.Errorf("the retried delivery is not pending:\n%s", body)
 	}
 
 	run("open the queues",

@@ -404,8 +404,10 @@ func (m *Main) destination(id string) (domain.Destination, bool) {
 func (m *Main) downstreamAPI() *httpapi.Downstream {
 	return &httpapi.Downstream{
 		Destinations: m.Destinations, States: &postgres.Destinations{DB: m.DB, Now: m.Now},
-		Deliveries: &postgres.Deliveries{DB: m.DB, Now: m.Now},
-		Published:  (&postgres.PublishedStock{DB: m.DB}).List,
+		Deliveries:  &postgres.Deliveries{DB: m.DB, Now: m.Now},
+		Published:   (&postgres.PublishedStock{DB: m.DB}).List,
+		Counts:      (&postgres.DownstreamReads{DB: m.DB}).DeliveryCounts,
+		PublishedOf: (&postgres.DownstreamReads{DB: m.DB}).PublishedOf,
 		Enqueue: func(ctx context.Context, id int64) error {
 			ctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
@@ -471,5 +473,39 @@ func (m *Main) sender() func(kind string) (domain.Sender, bool) {
 	return func(kind string) (domain.Sender, bool) {
 		s, ok := senders[kind]
 		return s, ok
+	}
+}
+
+// stockDestinations are the destinations whose stores the reconciliation
+// compares with what Tradewind publishes.
+func (m *Main) stockDestinations() []domain.Destination {
+	var out []domain.Destination
+	for _, d := range m.Destinations {
+		if d.Kind == domain.DestinationShopifyInventory {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// stockChannel returns the sender of a stock destination kind as the reader of
+// its stores.
+func (m *Main) stockChannel() func(kind string) (domain.StockChannel, bool) {
+	senders := m.sender()
+	return func(kind string) (domain.StockChannel, bool) {
+		s, ok := senders(kind)
+		if !ok {
+			return nil, false
+		}
+		c, ok := s.(domain.StockChannel)
+		return c, ok
+	}
+}
+
+// kickDeliveries asks this process's dispatcher, when it has one, to queue new
+// deliveries now; otherwise the schedule role's sweep queues them.
+func (m *Main) kickDeliveries() {
+	if m.downstream.sweeper != nil {
+		m.downstream.sweeper.Kick()
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/tradewind/tradewind/domain"
 )
 
 // ruleFile is promtool's rule file format (prometheus/model/rulefmt), decoded
@@ -98,7 +100,11 @@ func exported(t *testing.T, m *Main) map[string]bool {
 func TestMonitoringRulesAndDashboard(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	m := e.start(e.config(), allRoles)
+	// A destination, so the per-destination gauges have series to export.
+	crm := newCRM(t)
+	m := e.startWithDestinations([]domain.Destination{{ID: "acme-crm", Kind: domain.DestinationWebhook, URL: crm.srv.URL,
+		Secrets: []string{crmSecret}, Timeout: 2 * time.Second, MaxAttempts: 3, MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+		BreakerFailures: 50, BreakerCooldown: time.Second}}, allRoles)
 	e.send(m, delivery{testSource, "payment_intent.succeeded", webhookOptions("6601", 100)})
 	waitPaymentStatus(t, m, "6601", "paid", 15*time.Second)
 	have := exported(t, m)

@@ -235,6 +235,8 @@ func scenarios() []scenario {
 				f.outage(3 * time.Second)
 				f.c.pgProxy.Restore()
 			}},
+		pgRestart("PostgreSQL restart (fast shutdown), twice", "fast", 0.3, 0.6),
+		pgRestart("PostgreSQL crash (immediate shutdown) and recovery", "immediate", 0.5),
 		{name: "descriptor exhaustion (nofile 256, 400 idle connections for 3 s)",
 			opts: clusterOpts{serves: 1, works: 1, scheds: 1, serveNofile: 256, serveEnv: []string{"TRADEWIND_MAX_CONNECTIONS=100000"}},
 			fault: func(t *testing.T, f *faults) {

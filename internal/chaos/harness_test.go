@@ -236,6 +236,8 @@ type cluster struct {
 	serves   []*proc
 	works    []*proc
 	scheds   []*proc
+	// opts.privatePG: the scenario's own PostgreSQL (postgres_test.go)
+	pg *testenv.Postgres
 }
 
 type clusterOpts struct {
@@ -244,6 +246,7 @@ type clusterOpts struct {
 	sentinel              bool // a primary, a replica and 3 sentinels; processes find the primary through them
 	redisCluster          bool // a Redis Cluster of 3 primaries
 	proxyPG               bool // processes reach PostgreSQL through a proxy the scenario can cut
+	privatePG             bool // a PostgreSQL cluster of the scenario's own, which it can restart (postgres_test.go)
 	serveNofile           int  // prlimit for serve processes
 	serveEnv              []string
 	workEnv               []string
@@ -252,7 +255,7 @@ type clusterOpts struct {
 func newCluster(t testing.TB, o clusterOpts) *cluster {
 	t.Helper()
 	c := &cluster{t: t, dir: t.TempDir()}
-	c.dbURL = testenv.DatabaseURL(t)
+	c.dbURL = c.databaseURL(o)
 	db, err := sqlx.Open("postgres", c.dbURL)
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,6 @@
 // Package shopifytest is a fake Shopify Admin GraphQL API on loopback for stock
-// pushes: productVariants by SKU with the available quantity at a location, and
+// pushes: productVariants by SKU (one, or several joined by OR, paged by
+// first/after) with the available quantity at a location, and
 // inventorySetQuantities with compareQuantity, answered in Shopify's published
 // shapes (COMPARE_QUANTITY_STALE, THROTTLED with the cost extension).
 package shopifytest
@@ -31,6 +32,7 @@ type Store struct {
 	// in the store (a POS sale) to make the compare quantity stale.
 	interfere func(sku string, level int64) int64
 	throttle  int
+	reads     int
 }
 
 // New starts a fake store with levels.
@@ -63,6 +65,21 @@ func (s *Store) Level(sku string) int64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.levels[sku]
+}
+
+// SetLevel changes a SKU's available quantity in the store, as a person in the
+// Shopify admin would, behind Tradewind's back.
+func (s *Store) SetLevel(sku string, level int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.levels[sku] = level
+}
+
+// Reads returns how many productVariants queries the store answered.
+func (s *Store) Reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
 }
 
 // Mutations returns how many inventorySetQuantities calls were applied and how
@@ -113,20 +130,37 @@ func (s *Store) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.Contains(req.Query, "productVariants"):
 		var v struct {
-			Q   string `json:"q"`
-			Loc string `json:"loc"`
+			Q     string  `json:"q"`
+			Loc   string  `json:"loc"`
+			First int     `json:"first"`
+			After *string `json:"after"`
 		}
 		_ = json.Unmarshal(req.Variables, &v)
-		sku, _ := strconv.Unquote(strings.TrimPrefix(v.Q, "sku:"))
+		s.reads++
+		// sku:"A" OR sku:"B" …, in the order asked; a page of First from the
+		// cursor After (the index of the next variant).
 		var nodes []any
-		if item := s.itemOf(sku); item != "" {
-			var level any
-			if v.Loc == Location {
-				level = map[string]any{"quantities": []any{map[string]any{"name": "available", "quantity": s.levels[sku]}}}
+		for _, term := range strings.Split(v.Q, " OR ") {
+			sku, _ := strconv.Unquote(strings.TrimPrefix(term, "sku:"))
+			if item := s.itemOf(sku); item != "" {
+				var level any
+				if v.Loc == Location {
+					level = map[string]any{"quantities": []any{map[string]any{"name": "available", "quantity": s.levels[sku]}}}
+				}
+				nodes = append(nodes, map[string]any{"sku": sku, "inventoryItem": map[string]any{"id": item, "inventoryLevel": level}})
 			}
-			nodes = append(nodes, map[string]any{"sku": sku, "inventoryItem": map[string]any{"id": item, "inventoryLevel": level}})
 		}
-		data, _ := json.Marshal(map[string]any{"productVariants": map[string]any{"nodes": nodes}})
+		from := 0
+		if v.After != nil {
+			from, _ = strconv.Atoi(*v.After)
+		}
+		from = min(from, len(nodes))
+		to := len(nodes)
+		if v.First > 0 {
+			to = min(from+v.First, len(nodes))
+		}
+		page := map[string]any{"hasNextPage": to < len(nodes), "endCursor": strconv.Itoa(to)}
+		data, _ := json.Marshal(map[string]any{"productVariants": map[string]any{"nodes": nodes[from:to], "pageInfo": page}})
 		fmt.Fprintf(w, `{"data":%s,`+cost+`}`, data, 1990)
 	case strings.Contains(req.Query, "inventorySetQuantities"):
 		var v struct {
