@@ -58,7 +58,11 @@ type Destination struct {
 	// Debounce is how long a coalesced stock push waits for more changes before
 	// it runs (shopify_inventory).
 	Debounce time.Duration
-	// Settings are the kind's own keys (token, source, safety_buffer, ...).
+	// Stock is what a stock destination publishes of every SKU, and SKUStock
+	// overrides it for single SKUs (shopify_inventory).
+	Stock    StockPolicy
+	SKUStock map[string]StockOverride
+	// Settings are the kind's own keys (token, source, location_id, ...).
 	Settings map[string]string
 }
 
@@ -412,15 +416,46 @@ func NewOrderDocument(o Order, events []AppliedEvent, conflicts []Conflict) Orde
 		Total: o.Total, Lines: lines, Events: events, Conflicts: conflicts, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt}
 }
 
-// PublishedLevel is what a stock destination publishes of a SKU: what is
-// available less the destination's safety buffer (never below zero), capped by
-// its max_published when set (maxPublished < 0: no cap). Channels that sell the
-// same stock each hold some back, so that the time a push takes to reach them
-// does not oversell.
-func PublishedLevel(available, safetyBuffer, maxPublished int64) int64 {
-	v := max(available-safetyBuffer, 0)
-	if maxPublished >= 0 {
-		v = min(v, maxPublished)
+// StockPolicy is how much of a SKU's available stock a stock destination
+// publishes: what is available less SafetyBuffer, never below zero, capped by
+// MaxPublished when set. Channels that sell the same stock each hold some back,
+// so that the time a push takes to reach them does not oversell.
+type StockPolicy struct {
+	SafetyBuffer int64
+	MaxPublished *int64 // nil: no cap
+}
+
+// StockOverride is one SKU's own safety_buffer and max_published; a nil field
+// keeps the destination's.
+type StockOverride struct {
+	SafetyBuffer *int64
+	MaxPublished *int64
+}
+
+// StockPolicyOf returns the effective policy of sku at the destination: its
+// override's values where set, the destination's elsewhere.
+func (d Destination) StockPolicyOf(sku string) StockPolicy {
+	p := d.Stock
+	o, ok := d.SKUStock[sku]
+	if !ok {
+		return p
+	}
+	if o.SafetyBuffer != nil {
+		p.SafetyBuffer = *o.SafetyBuffer
+	}
+	if o.MaxPublished != nil {
+		p.MaxPublished = o.MaxPublished
+	}
+	return p
+}
+
+// PublishedLevel is what a stock destination publishes of a SKU with the SKU's
+// effective policy (Destination.StockPolicyOf): max(available − safety buffer, 0),
+// capped by max published when set.
+func PublishedLevel(available int64, p StockPolicy) int64 {
+	v := max(available-p.SafetyBuffer, 0)
+	if p.MaxPublished != nil {
+		v = min(v, *p.MaxPublished)
 	}
 	return v
 }

@@ -68,20 +68,39 @@ func TestStockChanges(t *testing.T) {
 }
 
 func TestPublishedLevel(t *testing.T) {
+	n := func(v int64) *int64 { return &v }
+	d := Destination{Stock: StockPolicy{SafetyBuffer: 2, MaxPublished: n(50)}, SKUStock: map[string]StockOverride{
+		"HOT-1":   {SafetyBuffer: n(10), MaxPublished: n(5)},
+		"BUFFER":  {SafetyBuffer: n(0)},
+		"CAP":     {MaxPublished: n(0)},
+		"NOTHING": {},
+	}}
+	uncapped := Destination{Stock: StockPolicy{SafetyBuffer: 2}, SKUStock: map[string]StockOverride{"CAP": {MaxPublished: n(3)}}}
 	tests := []struct {
-		name                           string
-		available, buffer, capAt, want int64
+		name      string
+		dest      Destination
+		sku       string
+		available int64
+		want      int64
 	}{
-		{"buffer held back", 10, 2, -1, 8},
-		{"never negative", 1, 2, -1, 0},
-		{"capped", 100, 2, 20, 20},
-		{"cap above", 5, 0, 20, 5},
-		{"cap zero", 5, 0, 0, 0},
+		{"destination buffer held back", d, "MUG", 10, 8},
+		{"never negative", d, "MUG", 1, 0},
+		{"destination cap", d, "MUG", 100, 50},
+		{"no cap", uncapped, "MUG", 100, 98},
+		{"sku buffer and cap replace the destination's", d, "HOT-1", 12, 2},
+		{"sku cap below what is left", d, "HOT-1", 100, 5},
+		{"sku buffer only keeps the destination cap", d, "BUFFER", 100, 50},
+		{"sku buffer zero", d, "BUFFER", 7, 7},
+		{"sku cap zero publishes nothing", d, "CAP", 100, 0},
+		{"sku cap only keeps the destination buffer", uncapped, "CAP", 4, 2},
+		{"sku cap on an uncapped destination", uncapped, "CAP", 100, 3},
+		{"empty override is the destination's", d, "NOTHING", 10, 8},
+		{"zero destination", Destination{}, "MUG", 7, 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := PublishedLevel(tt.available, tt.buffer, tt.capAt); got != tt.want {
-				t.Errorf("PublishedLevel(%d, %d, %d) = %d, want %d", tt.available, tt.buffer, tt.capAt, got, tt.want)
+			if got := PublishedLevel(tt.available, tt.dest.StockPolicyOf(tt.sku)); got != tt.want {
+				t.Errorf("PublishedLevel(%d, policy of %s) = %d, want %d", tt.available, tt.sku, got, tt.want)
 			}
 		})
 	}

@@ -50,8 +50,9 @@ func newStockEnv(t *testing.T) *stockEnv {
 	e.dest = domain.Destination{ID: "acme-shop-stock", Kind: domain.DestinationShopifyInventory, Timeout: 2 * time.Second,
 		MaxAttempts: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, BreakerFailures: 50, BreakerCooldown: time.Second,
 		Debounce: time.Second, Events: []domain.DownstreamType{domain.DownStockChanged},
+		Stock: domain.StockPolicy{SafetyBuffer: 2},
 		Settings: map[string]string{shopify.PushAPIBaseURL: e.store.URL, shopify.PushAdminToken: "shpat_stock",
-			shopify.PushLocation: shopifytest.Location, shopify.PushSafetyBuffer: "2"}}
+			shopify.PushLocation: shopifytest.Location}}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e.inventory = &postgres.Inventory{DB: e.db, Destinations: []domain.Destination{e.dest}}
 	e.deliveries = &postgres.Deliveries{DB: e.db}

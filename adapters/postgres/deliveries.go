@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,6 +69,40 @@ func (l *Ledger) writeStockDeliveries(ctx context.Context, tx *ltx, sku string, 
 		return nil
 	}
 	return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(sku, ev, "")})
+}
+
+// StockPushDestinations returns the destinations that take stock changes as one
+// debounced push per SKU (domain.Destination.Coalesces): the ones a change of
+// what is available outside the apply path (a reservation granted, released or
+// expired) must reach.
+func StockPushDestinations(dests []domain.Destination) []domain.Destination {
+	var out []domain.Destination
+	for _, d := range dests {
+		if d.Coalesces() && d.Wants(domain.DownStockChanged) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// writeStockPushes makes the pending push of each SKU at each stock destination
+// (dests, from StockPushDestinations) pending again, in one statement, in the
+// transaction that changed what is available. A SKU's push is one row however
+// often it changes, so a flash sale adds one row update per batch, not a delivery
+// per reservation. The SKUs are written in sorted order, after the caller has
+// locked their inventory rows, the order every writer of these rows takes.
+func writeStockPushes(ctx context.Context, tx *sqlx.Tx, dests []domain.Destination, skus []string, now time.Time) error {
+	if len(dests) == 0 || len(skus) == 0 {
+		return nil
+	}
+	skus = slices.Clone(skus)
+	slices.Sort(skus)
+	out := make([]domain.Outgoing, 0, len(skus))
+	for _, sku := range slices.Compact(skus) {
+		out = append(out, domain.Outgoing{Type: domain.DownStockChanged, SKU: sku, Key: domain.CoalescedStockKey(sku)})
+	}
+	l := &Ledger{Destinations: dests}
+	return l.insertOutgoing(ctx, &ltx{Tx: tx, now: now.Truncate(time.Microsecond)}, out)
 }
 
 func stockOutgoing(sku string, ev domain.Event, orderRef string) domain.Outgoing {

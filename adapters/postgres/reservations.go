@@ -31,6 +31,9 @@ type Reserver struct {
 	now      func() time.Time
 	log      *slog.Logger
 	maxBatch int
+	// stock are the destinations whose stock push a change of what is available
+	// makes pending again (none: no delivery is written).
+	stock []domain.Destination
 
 	mu     sync.Mutex
 	state  reserverState
@@ -52,6 +55,9 @@ type ReserverParams struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 	MaxBatch int // requests per transaction (default 512)
+	// Destinations: a grant, release or expiry makes the SKU's push pending at
+	// each one that pushes stock (shopify_inventory), in the same transaction.
+	Destinations []domain.Destination
 }
 
 // NewReserver returns a Reserver.
@@ -62,7 +68,8 @@ func NewReserver(p ReserverParams) *Reserver {
 	if p.MaxBatch <= 0 {
 		p.MaxBatch = 512
 	}
-	return &Reserver{db: p.DB, now: p.Now, log: p.Logger, maxBatch: p.MaxBatch, queues: map[string][]*reserveCall{}}
+	return &Reserver{db: p.DB, now: p.Now, log: p.Logger, maxBatch: p.MaxBatch, queues: map[string][]*reserveCall{},
+		stock: StockPushDestinations(p.Destinations)}
 }
 
 var _ domain.Reservations = (*Reserver)(nil)
@@ -219,7 +226,7 @@ func (s *Reserver) commitBatch(sku string, batch []*reserveCall) ([]reserveResul
 			return err
 		}
 		available := inv.OnHand - inv.Reserved
-		expiredChecked := false
+		expiredChecked, changed := false, false
 		var granted []reservationRow
 		firstWithKey := map[string]int{}
 		for i, c := range batch {
@@ -245,6 +252,7 @@ func (s *Reserver) commitBatch(sku string, batch []*reserveCall) ([]reserveResul
 					return err
 				}
 				available += freed
+				changed = changed || freed > 0
 			}
 			left, err := domain.Grant(sku, available, req.Quantity)
 			if err != nil {
@@ -258,7 +266,13 @@ func (s *Reserver) commitBatch(sku string, batch []*reserveCall) ([]reserveResul
 			granted = append(granted, r)
 			results[i] = reserveResult{r: r.reservation()}
 		}
-		return insertReservations(ctx, tx, sku, granted, now)
+		if err := insertReservations(ctx, tx, sku, granted, now); err != nil {
+			return err
+		}
+		if !changed && len(granted) == 0 {
+			return nil
+		}
+		return writeStockPushes(ctx, tx, s.stock, []string{sku}, now)
 	})
 	return results, err
 }
@@ -375,6 +389,9 @@ func (s *Reserver) Release(ctx context.Context, id string) (domain.Reservation, 
 		if err := moveStock(ctx, tx, m); err != nil {
 			return err
 		}
+		if err := writeStockPushes(ctx, tx, s.stock, []string{sku}, s.now()); err != nil {
+			return err
+		}
 		r.State = domain.ReservationReleased
 		out = r.reservation()
 		return nil
@@ -400,8 +417,11 @@ func (s *Reserver) Expire(ctx context.Context, now time.Time, limit int) (int, e
 				return err
 			}
 			n, err := expireSKU(ctx, tx, sku, now)
+			if err != nil || n == 0 {
+				return err
+			}
 			total += int(n)
-			return err
+			return writeStockPushes(ctx, tx, s.stock, []string{sku}, now)
 		})
 		if err != nil {
 			return total, err

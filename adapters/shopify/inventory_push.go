@@ -22,8 +22,9 @@ import (
 const (
 	PushSource       = "source"        // the shopify source whose store it is (its shop_domain, admin_token, api_base_url are used when these are not set)
 	PushLocation     = "location_id"   // the location whose available quantity is set (gid://shopify/Location/…)
-	PushSafetyBuffer = "safety_buffer" // held back from what is available (default 0)
-	PushMaxPublished = "max_published" // never publish more (default: no cap)
+	PushSafetyBuffer = "safety_buffer" // held back from what is available (default 0); parsed into domain.Destination.Stock
+	PushMaxPublished = "max_published" // never publish more (default: no cap); parsed into domain.Destination.Stock
+	PushSKUs         = "skus"          // per-SKU safety_buffer and max_published; parsed into domain.Destination.SKUStock
 	PushDebounce     = "debounce"      // how long a push waits for more changes (default 2s)
 	PushShopDomain   = "shop_domain"   // acme.myshopify.com
 	PushAdminToken   = "admin_token"   // the custom app's Admin API access token
@@ -32,8 +33,11 @@ const (
 )
 
 // InventoryPushKeys are the keys a shopify_inventory destination may have.
-var InventoryPushKeys = []string{PushSource, PushLocation, PushSafetyBuffer, PushMaxPublished, PushDebounce, PushShopDomain,
+var InventoryPushKeys = []string{PushSource, PushLocation, PushSafetyBuffer, PushMaxPublished, PushSKUs, PushDebounce, PushShopDomain,
 	PushAdminToken, PushAPIBaseURL, PushAPIVersion}
+
+// InventorySKUKeys are the keys of one SKU's entry under skus.
+var InventorySKUKeys = []string{PushSafetyBuffer, PushMaxPublished}
 
 // DefaultAdminAPIVersion is the Admin API version pushes use.
 const DefaultAdminAPIVersion = "2025-07"
@@ -113,19 +117,15 @@ func (p *InventoryPusher) push(ctx context.Context, d domain.Destination, sku st
 }
 
 // Target is the level a push of sku to d sets now: domain.PublishedLevel of
-// what is available, with the destination's safety_buffer and max_published
-// (the nightly reconciliation compares the store with it).
+// what is available, with the SKU's effective safety_buffer and max_published
+// (its own under skus where set, else the destination's); the nightly
+// reconciliation compares the store with it.
 func (p *InventoryPusher) Target(ctx context.Context, d domain.Destination, sku string) (int64, error) {
 	st, err := p.Stock.Stock(ctx, sku)
 	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
 		return 0, fmt.Errorf("read stock of %q: %w", sku, err)
 	}
-	buffer, _ := strconv.ParseInt(d.Settings[PushSafetyBuffer], 10, 64)
-	capAt := int64(-1)
-	if v, err := strconv.ParseInt(d.Settings[PushMaxPublished], 10, 64); err == nil {
-		capAt = v
-	}
-	return domain.PublishedLevel(st.Available, buffer, capAt), nil
+	return domain.PublishedLevel(st.Available, d.StockPolicyOf(sku)), nil
 }
 
 func (p *InventoryPusher) now() time.Time {

@@ -122,7 +122,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
 		// One Reserver for the API and the expiry task: Close shuts it down once.
-		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger})
+		m.reserver = postgres.NewReserver(postgres.ReserverParams{DB: m.DB, Now: m.Now, Logger: m.Logger, Destinations: m.Destinations})
 		if err := m.start(ctx, "reserver", m.reserver); err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -155,25 +154,7 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 		*into = v
 		return nil
 	}
-	number := func(k string, lo, hi float64) (float64, bool, error) {
-		v, ok := e[k]
-		if !ok {
-			return 0, false, nil
-		}
-		var n float64
-		switch x := v.(type) {
-		case int:
-			n = float64(x)
-		case float64:
-			n = x
-		default:
-			return 0, false, fmt.Errorf("%s: must be a number between %g and %g", k, lo, hi)
-		}
-		if n < lo || n > hi {
-			return 0, false, fmt.Errorf("%s: %g is out of range; use a number between %g and %g", k, n, lo, hi)
-		}
-		return n, true, nil
-	}
+	number := func(k string, lo, hi float64) (float64, bool, error) { return numberIn(e, k, lo, hi) }
 	for _, x := range []struct {
 		key    string
 		into   *time.Duration
@@ -245,7 +226,7 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 		}
 	case domain.DestinationShopifyInventory:
 		for _, k := range shopify.InventoryPushKeys {
-			if k == shopify.PushSafetyBuffer || k == shopify.PushMaxPublished || k == shopify.PushDebounce {
+			if k == shopify.PushSafetyBuffer || k == shopify.PushMaxPublished || k == shopify.PushSKUs || k == shopify.PushDebounce {
 				continue
 			}
 			v, err := str(k)
@@ -262,12 +243,16 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 		if d.Settings[shopify.PushLocation] == "" {
 			return d, fmt.Errorf("location_id: give the Shopify location whose available quantity is set, e.g. gid://shopify/Location/123")
 		}
-		for _, k := range []string{shopify.PushSafetyBuffer, shopify.PushMaxPublished} {
-			if n, ok, err := number(k, 0, 1e9); err != nil {
-				return d, err
-			} else if ok {
-				d.Settings[k] = strconv.FormatInt(int64(n), 10)
-			}
+		o, err := parseStockOverride(e)
+		if err != nil {
+			return d, err
+		}
+		d.Stock = domain.StockPolicy{MaxPublished: o.MaxPublished}
+		if o.SafetyBuffer != nil {
+			d.Stock.SafetyBuffer = *o.SafetyBuffer
+		}
+		if d.SKUStock, err = parseSKUStock(e[shopify.PushSKUs]); err != nil {
+			return d, err
 		}
 		d.Debounce = shopify.DefaultPushDebounce
 		if err := duration(shopify.PushDebounce, &d.Debounce, time.Second, time.Hour); err != nil {
@@ -309,6 +294,94 @@ func parseDestination(id, kind string, e map[string]any, getenv func(string) (st
 		}
 	}
 	return d, nil
+}
+
+// numberIn reads the number at key k of m: ok is false when m has no k.
+func numberIn(m map[string]any, k string, lo, hi float64) (n float64, ok bool, err error) {
+	v, ok := m[k]
+	if !ok {
+		return 0, false, nil
+	}
+	switch x := v.(type) {
+	case int:
+		n = float64(x)
+	case float64:
+		n = x
+	default:
+		return 0, false, fmt.Errorf("%s: must be a number between %g and %g", k, lo, hi)
+	}
+	if n < lo || n > hi {
+		return 0, false, fmt.Errorf("%s: %g is out of range; use a number between %g and %g", k, n, lo, hi)
+	}
+	return n, true, nil
+}
+
+// parseStockOverride reads safety_buffer and max_published of m (a stock
+// destination or one SKU's entry under its skus): whole numbers from 0.
+func parseStockOverride(m map[string]any) (domain.StockOverride, error) {
+	var o domain.StockOverride
+	for _, x := range []struct {
+		key  string
+		into **int64
+	}{{shopify.PushSafetyBuffer, &o.SafetyBuffer}, {shopify.PushMaxPublished, &o.MaxPublished}} {
+		n, ok, err := numberIn(m, x.key, 0, 1e9)
+		if err != nil {
+			return o, err
+		}
+		if !ok {
+			continue
+		}
+		if n != float64(int64(n)) {
+			return o, fmt.Errorf("%s: %g is not a whole number of units", x.key, n)
+		}
+		v := int64(n)
+		*x.into = &v
+	}
+	return o, nil
+}
+
+// parseSKUStock reads the skus key of a stock destination: per SKU, its own
+// safety_buffer and max_published, e.g. skus: {HOT-1: {safety_buffer: 10, max_published: 5}}.
+func parseSKUStock(v any) (map[string]domain.StockOverride, error) {
+	if v == nil {
+		return nil, nil
+	}
+	entries := map[string]any{}
+	switch m := v.(type) {
+	case map[string]any:
+		entries = m
+	case map[any]any:
+		for k, x := range m {
+			sku, ok := k.(string)
+			if !ok {
+				return nil, fmt.Errorf("skus: SKU %v must be a string; quote it, e.g. \"%v\"", k, k)
+			}
+			entries[sku] = x
+		}
+	default:
+		return nil, fmt.Errorf("skus: must map each SKU to its own keys, e.g. skus: {HOT-1: {safety_buffer: 10, max_published: 5}}")
+	}
+	out := make(map[string]domain.StockOverride, len(entries))
+	for sku, x := range entries {
+		if strings.TrimSpace(sku) == "" {
+			return nil, fmt.Errorf("skus: a SKU is empty; name each SKU as the store knows it")
+		}
+		m, ok := x.(map[string]any)
+		if !ok || len(m) == 0 {
+			return nil, fmt.Errorf("skus: %s: give safety_buffer and/or max_published, e.g. {safety_buffer: 10, max_published: 5}", sku)
+		}
+		for k := range m {
+			if !slices.Contains(shopify.InventorySKUKeys, k) {
+				return nil, fmt.Errorf("skus: %s: %s: unknown key; valid keys: %s", sku, k, strings.Join(shopify.InventorySKUKeys, ", "))
+			}
+		}
+		o, err := parseStockOverride(m)
+		if err != nil {
+			return nil, fmt.Errorf("skus: %s: %w", sku, err)
+		}
+		out[sku] = o
+	}
+	return out, nil
 }
 
 // downstream is the wiring of destinations: the delivery handler, the outbox's
