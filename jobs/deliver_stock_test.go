@@ -28,7 +28,8 @@ func TestStockChangesBurstMakesAFewPushes(t *testing.T) {
 	t.Cleanup(store.Close)
 	dest := domain.Destination{ID: "shop-stock", Kind: domain.DestinationShopifyInventory, Timeout: 2 * time.Second,
 		MaxAttempts: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, BreakerFailures: 50, BreakerCooldown: time.Second,
-		Debounce: time.Second, // Asynq schedules to the second Events: []domain.DownstreamType{domain.DownStockChanged},
+		Debounce: time.Second, // Asynq schedules to the second
+		Events:   []domain.DownstreamType{domain.DownStockChanged},
 		Settings: map[string]string{shopify.PushAPIBaseURL: store.URL, shopify.PushAdminToken: "shpat_test", shopify.PushLocation: shopifytest.Location}}
 	ledger := &postgres.Ledger{DB: e.db, Destinations: []domain.Destination{dest}}
 	deliveries := &postgres.Deliveries{DB: e.db}
