@@ -80,6 +80,7 @@ var byProvider = map[string]sourceReconciler{
 	"shopify":     reconcileShopify,
 	"woocommerce": reconcileWooCommerce,
 	"bigcommerce": reconcileBigCommerce,
+	"paypal":      reconcilePayPal,
 }
 
 // Supported reports whether a provider's sources can be reconciled.
