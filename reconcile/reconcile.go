@@ -81,6 +81,7 @@ var byProvider = map[string]sourceReconciler{
 	"woocommerce": reconcileWooCommerce,
 	"bigcommerce": reconcileBigCommerce,
 	"paypal":      reconcilePayPal,
+	"square":      reconcileSquare,
 }
 
 // Supported reports whether a provider's sources can be reconciled.
