@@ -93,7 +93,7 @@ func (p sqPayment) listed() json.RawMessage { return mustJSON(p.object(true)) }
 func (p sqPayment) paymentEvent() json.RawMessage {
 	return mustJSON(map[string]any{"merchant_id": "M1", "type": "payment.updated", "event_id": "sq-p-" + p.id,
 		"created_at": p.at.Add(time.Second).Format(time.RFC3339Nano),
-		"data": map[string]any{"type": "payment", "id": p.id, "object": map[string]any{"payment": p.object(false)}}})
+		"data":       map[string]any{"type": "payment", "id": p.id, "object": map[string]any{"payment": p.object(false)}}})
 }
 
 func (p sqPayment) refundEvent(i int, cents int64) json.RawMessage {
