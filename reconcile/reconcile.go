@@ -80,6 +80,8 @@ var byProvider = map[string]sourceReconciler{
 	"shopify":     reconcileShopify,
 	"woocommerce": reconcileWooCommerce,
 	"bigcommerce": reconcileBigCommerce,
+	"paypal":      reconcilePayPal,
+	"square":      reconcileSquare,
 }
 
 // Supported reports whether a provider's sources can be reconciled.

@@ -8,14 +8,15 @@ import (
 )
 
 // FakeAPI is an in-memory PayPal REST API for tests: POST /v1/oauth2/token (client
-// credentials over HTTP basic auth) and GET /v1/notifications/webhooks-events/{id} for the
-// events added to it, on whatever listener it is mounted (httptest on loopback).
+// credentials over HTTP basic auth), GET /v1/notifications/webhooks-events/{id} for the
+// events added to it and GET /v1/notifications/webhooks-events listing them (fakelist.go), on whatever listener it is mounted (httptest on loopback).
 type FakeAPI struct {
 	mu               sync.Mutex
 	clientID, secret string
 	events           map[string][]byte // by event id
 	tokens, lookups  int
 	down             bool
+	faults           listFaults // fakelist.go
 }
 
 // fakeToken is the only access token FakeAPI issues.
@@ -59,6 +60,9 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if f.down {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	if f.serveList(w, r) {
 		return
 	}
 	const eventsPath = "/v1/notifications/webhooks-events/"
