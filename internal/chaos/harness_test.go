@@ -231,6 +231,7 @@ type cluster struct {
 	redis    *redisServer  // nil with a sentinel set or a Redis Cluster
 	sentinel *sentinelSet  // opts.sentinel
 	rcluster *redisCluster // opts.redisCluster
+	crm      *crmSet       // opts.crm
 	redisURL string        // TRADEWIND_REDIS_URL
 	sources  string
 	serves   []*proc
@@ -245,6 +246,7 @@ type clusterOpts struct {
 	redisCluster          bool // a Redis Cluster of 3 primaries
 	proxyPG               bool // processes reach PostgreSQL through a proxy the scenario can cut
 	serveNofile           int  // prlimit for serve processes
+	crm                   bool // webhook destinations that hang until released (crm_test.go)
 	serveEnv              []string
 	workEnv               []string
 }
@@ -280,7 +282,12 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		c.redisURL = c.redis.url()
 	}
 	c.sources = filepath.Join(c.dir, "sources.yaml")
-	if err := os.WriteFile(c.sources, []byte(sourcesYAML(testenv.FreePort(t))), 0o600); err != nil {
+	sources := sourcesYAML(testenv.FreePort(t))
+	if o.crm {
+		c.crm = startCRMs(t)
+		sources += c.crm.yaml()
+	}
+	if err := os.WriteFile(c.sources, []byte(sources), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.migrate()
