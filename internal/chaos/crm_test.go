@@ -273,7 +273,12 @@ func (s *crmSet) check(t *testing.T, c *cluster, l *load, drainFor time.Duration
 	if err := c.db.Select(&breakers, `SELECT id || ' ' || breaker FROM destinations WHERE id = ANY($1) ORDER BY id`, dests); err != nil {
 		t.Fatal(err)
 	}
-	w := c.workersBlocked(s.ids())
+	peak, w := c.workersBlocked(s.ids())
+	if peak > workerConcurrency/2 {
+		// The worker sends at most half its concurrency of deliveries at once
+		// (jobs.Deliver.MaxInFlight): the rest of it is the payments'.
+		t.Errorf("the hanging CRMs held %d of the worker's %d slots at once; want at most %d", peak, workerConcurrency, workerConcurrency/2)
+	}
 	t.Logf("CRMs hung: %d requests held, timed-out attempts %v, breakers %v; %d acknowledged webhooks applied meanwhile; %s",
 		hung, tos, breakers, len(ids), w)
 
@@ -377,10 +382,10 @@ func (s *crmSet) check(t *testing.T, c *cluster, l *load, drainFor time.Duration
 }
 
 // workersBlocked says how many workers the hanging CRMs held at most at once
-// (attempts in flight together, from their recorded end and latency; the worker
-// runs TRADEWIND_WORKER_CONCURRENCY=8), how many webhooks were applied while at
-// least one attempt hung, and the longest pause between two applies.
-func (c *cluster) workersBlocked(dests []string) string {
+// (attempts in flight together, from their recorded end and latency), how many
+// webhooks were applied while at least one attempt hung, and the longest pause
+// between two applies.
+func (c *cluster) workersBlocked(dests []string) (int, string) {
 	var peak, during int
 	var pause float64
 	if err := c.db.QueryRow(`
@@ -395,10 +400,10 @@ func (c *cluster) workersBlocked(dests []string) string {
 		SELECT COALESCE((SELECT max(n) FROM levels), 0),
 		       (SELECT count(*) FROM applied WHERE EXISTS (SELECT 1 FROM spans WHERE applied_at BETWEEN began AND ended)),
 		       COALESCE((SELECT extract(epoch FROM max(gap)) FROM gaps), 0)`, pq.Array(dests)).Scan(&peak, &during, &pause); err != nil {
-		return err.Error()
+		c.t.Fatal(err)
 	}
-	return fmt.Sprintf("at most %d of 8 workers waiting on them at once, %d webhooks applied while one waited, longest pause between two applies %.1f s",
-		peak, during, pause)
+	return peak, fmt.Sprintf("at most %d of %d worker slots waiting on them at once, %d webhooks applied while one waited, longest pause between two applies %.1f s",
+		peak, workerConcurrency, during, pause)
 }
 
 // describeAttempts lists the attempts of the delivery of webhookID to dest.

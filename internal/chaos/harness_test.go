@@ -28,6 +28,9 @@ var binary string
 
 const apiToken = "chaos-token-0123456789abcdef"
 
+// workerConcurrency is each work process's TRADEWIND_WORKER_CONCURRENCY.
+const workerConcurrency = 8
+
 // Secrets of the sources every cluster serves (test values).
 const (
 	stripeSecret  = "whsec_chaos_stripe_secret"
@@ -338,7 +341,7 @@ func (c *cluster) env() []string {
 		"TRADEWIND_LOG_LEVEL=warn",
 		"TRADEWIND_SWEEP_INTERVAL=1s",
 		"TRADEWIND_SWEEP_GRACE=2s",
-		"TRADEWIND_WORKER_CONCURRENCY=8",
+		"TRADEWIND_WORKER_CONCURRENCY=" + strconv.Itoa(workerConcurrency),
 		"TRADEWIND_DB_MAX_CONNS=12",
 		"TRADEWIND_SHUTDOWN_TIMEOUT=5s",
 	}
