@@ -93,6 +93,44 @@ func (e *RetryAfterError) Error() string {
 
 func (e *RetryAfterError) Unwrap() error { return e.Err }
 
+// slotWait is how long a delivery task waits for a place under MaxInFlight
+// before it is postponed; inFlightWait is about how long it is then postponed
+// (half of it, plus up to half in jitter). Postponing at once would not do: the
+// tasks waiting behind a few sends would all be put back in a millisecond, and
+// come back only at Asynq's next pass over its retry set.
+const (
+	slotWait     = 200 * time.Millisecond
+	inFlightWait = time.Second
+)
+
+func (h *Deliver) slots() chan struct{} {
+	h.slotsOnce.Do(func() {
+		if h.MaxInFlight > 0 {
+			h.inFlight = make(chan struct{}, h.MaxInFlight)
+		}
+	})
+	return h.inFlight
+}
+
+// acquire takes a place in slots, waiting at most wait.
+func acquire(ctx context.Context, slots chan struct{}, wait time.Duration) bool {
+	select {
+	case slots <- struct{}{}:
+		return true
+	default:
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case slots <- struct{}{}:
+		return true
+	case <-timer.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
 // maxRetryAfter caps how long a destination's Retry-After can hold a delivery.
 const maxRetryAfter = 24 * time.Hour
 
@@ -116,10 +154,19 @@ type Deliver struct {
 	// return d.
 	Jitter func(d time.Duration) time.Duration
 	Logger *slog.Logger
+	// MaxInFlight caps the delivery tasks this worker process runs at once, across
+	// destinations (0: no cap). A task over it waits briefly for a free place
+	// (slotWait: sends to a healthy destination take milliseconds), then is
+	// postponed without spending an attempt. So a destination that hangs holds at
+	// most MaxInFlight of the worker's slots (until its breaker opens), and
+	// payments keep the others.
+	MaxInFlight int
 
-	mu       sync.Mutex
-	breakers map[string]*gobreaker.CircuitBreaker[domain.SendResult]
-	limiters map[string]*rate.Limiter
+	slotsOnce sync.Once
+	inFlight  chan struct{}
+	mu        sync.Mutex
+	breakers  map[string]*gobreaker.CircuitBreaker[domain.SendResult]
+	limiters  map[string]*rate.Limiter
 }
 
 // ProcessTask implements asynq.Handler.
@@ -127,6 +174,13 @@ func (h *Deliver) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	var p DeliverPayload
 	if err := json.Unmarshal(t.Payload(), &p); err != nil || p.DeliveryID == 0 {
 		return fmt.Errorf("undecodable %s payload %q: %v: %w", TypeDeliver, t.Payload(), err, asynq.SkipRetry)
+	}
+	if slots := h.slots(); slots != nil {
+		if !acquire(ctx, slots, slotWait) {
+			return &PostponedError{Delay: inFlightWait/2 + h.jitter(inFlightWait/2),
+				Reason: fmt.Sprintf("this worker is sending %d deliveries, its cap", h.MaxInFlight)}
+		}
+		defer func() { <-slots }()
 	}
 	o, _, err := h.Deliveries.Delivery(ctx, p.DeliveryID)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {

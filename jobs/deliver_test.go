@@ -79,6 +79,8 @@ type downstream struct {
 	dests      *postgres.Destinations
 	sweeper    *jobs.SweepDeliveries
 	clock      atomic.Int64 // seconds added to the real time (a replay's fresh timestamp)
+	// maxInFlight is the worker's Deliver.MaxInFlight (set before startWorker).
+	maxInFlight int
 }
 
 func newDownstream(t *testing.T, dest domain.Destination, startWorker bool) *downstream {
@@ -111,6 +113,7 @@ func (d *downstream) startWorker(now func() time.Time) {
 		Destination: func(id string) (domain.Destination, bool) { return d.dest, id == d.dest.ID },
 		Sender:      func(string) (domain.Sender, bool) { return sender, true },
 		Jitter:      func(x time.Duration) time.Duration { return x },
+		MaxInFlight: d.maxInFlight,
 	})
 	if err := srv.Start(mux); err != nil {
 		d.t.Fatal(err)
@@ -345,6 +348,48 @@ func TestDeliveryHonoursRetryAfterGoneAndTimeout(t *testing.T) {
 			}
 			tt.check(t, d, l[0], nil)
 		})
+	}
+}
+
+// A destination that hangs holds at most MaxInFlight of the worker's slots: the
+// other deliveries wait, their attempts unspent, instead of hanging beside it
+// (with 4 slots and no cap, three hung at once and payments had one slot left).
+func TestHangingDestinationHoldsAtMostMaxInFlightSlots(t *testing.T) {
+	t.Parallel()
+	var hanging atomic.Bool
+	hanging.Store(true)
+	var inFlight, peak, hung atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body) // read: the request's context ends when the sender gives up
+		if !hanging.Load() {
+			return
+		}
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		hung.Add(1)
+		<-req.Context().Done() // hangs until the sender's timeout
+	}))
+	t.Cleanup(srv.Close)
+	dest := webhookDest(srv.URL)
+	dest.Timeout, dest.MaxAttempts = 300*time.Millisecond, 1000
+	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	d := newDownstream(t, dest, false)
+	d.maxInFlight = 1
+	d.startWorker(time.Now)
+	for i := range 3 {
+		d.place(fmt.Sprintf("HG%d", i), false)
+	}
+	waitFor(t, func() (bool, string) {
+		return hung.Load() >= 4, fmt.Sprintf("4 attempts to have hung (%d have)", hung.Load())
+	})
+	if p := peak.Load(); p != 1 {
+		t.Errorf("%d requests hung at once at the destination; want 1 (MaxInFlight)", p)
+	}
+	hanging.Store(false)
+	for _, o := range d.list() {
+		d.waitStatus(o.ID, domain.DeliveryDelivered)
 	}
 }
 

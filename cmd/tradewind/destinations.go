@@ -449,6 +449,9 @@ func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) doma
 	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
 		Deliveries: deliveries, Destinations: &postgres.Destinations{DB: m.DB, Now: m.Now},
 		Destination: m.destination, Sender: m.sender(), Now: m.Now, Logger: m.Logger,
+		// A destination that hangs holds at most half the worker until its breaker
+		// opens: the rest keeps applying payments.
+		MaxInFlight: max(1, m.Config.WorkerConcurrency/2),
 	})
 	if len(m.Destinations) == 0 {
 		return applier

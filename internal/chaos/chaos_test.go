@@ -141,11 +141,12 @@ type scenario struct {
 	name string
 	opts clusterOpts
 	dup  func(size) int
-	// fault runs beside the load and must leave everything running when it returns.
+	// fault runs beside the load and must leave everything running when it returns
+	// (the CRMs of "CRM hangs" are the exception: they hang until after releases them).
 	fault func(t *testing.T, f *faults)
 	note  string
 	// after runs once everything drained, before the checks; it returns more of the note.
-	after func(t *testing.T, c *cluster) string
+	after func(t *testing.T, c *cluster, l *load, sz size) string
 	// honestNeverRefused: every honest request must be answered 2xx at once (no
 	// 503 because a hostile neighbour shared its group commit).
 	honestNeverRefused bool
@@ -265,9 +266,15 @@ func scenarios() []scenario {
 				}
 				f.c.sentinel.failover()
 			},
-			after: func(t *testing.T, c *cluster) string { return c.sentinel.checkFollowed(t, c) + "; " + c.replayOne(t) }},
+			after: func(t *testing.T, c *cluster, _ *load, _ size) string {
+				return c.sentinel.checkFollowed(t, c) + "; " + c.replayOne(t)
+			}},
 		{name: "Redis Cluster (3 primaries), no fault", opts: clusterOpts{serves: 1, works: 1, scheds: 1, redisCluster: true},
-			after: func(t *testing.T, c *cluster) string { return c.replayOne(t) }},
+			after: func(t *testing.T, c *cluster, _ *load, _ size) string { return c.replayOne(t) }},
+		// The CRMs hang through the load and the drain (the drain time is measured
+		// with them hanging), and are released only in after.
+		{name: "CRM hangs", opts: clusterOpts{serves: 1, works: 1, scheds: 1, crm: true},
+			after: func(t *testing.T, c *cluster, l *load, sz size) string { return c.crm.check(t, c, l, sz.drainFor) }},
 		{name: "2 × serve, work, schedule; one of each SIGKILLed", opts: clusterOpts{serves: 2, works: 2, scheds: 2},
 			fault: func(t *testing.T, f *faults) {
 				if !f.at(0.4) {
@@ -334,7 +341,7 @@ func runScenario(t *testing.T, sz size, run string, s scenario) {
 	drain := time.Since(loadEnd)
 	note := s.note
 	if s.after != nil {
-		note = strings.Trim(note+"; "+s.after(t, c), "; ")
+		note = strings.Trim(note+"; "+s.after(t, c, l, sz), "; ")
 	}
 	orders := l.settledOrders()
 	r := result{

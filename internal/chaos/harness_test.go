@@ -28,6 +28,9 @@ var binary string
 
 const apiToken = "chaos-token-0123456789abcdef"
 
+// workerConcurrency is each work process's TRADEWIND_WORKER_CONCURRENCY.
+const workerConcurrency = 8
+
 // Secrets of the sources every cluster serves (test values).
 const (
 	stripeSecret  = "whsec_chaos_stripe_secret"
@@ -231,6 +234,7 @@ type cluster struct {
 	redis    *redisServer  // nil with a sentinel set or a Redis Cluster
 	sentinel *sentinelSet  // opts.sentinel
 	rcluster *redisCluster // opts.redisCluster
+	crm      *crmSet       // opts.crm
 	redisURL string        // TRADEWIND_REDIS_URL
 	sources  string
 	serves   []*proc
@@ -248,6 +252,7 @@ type clusterOpts struct {
 	proxyPG               bool // processes reach PostgreSQL through a proxy the scenario can cut
 	privatePG             bool // a PostgreSQL cluster of the scenario's own, which it can restart (postgres_test.go)
 	serveNofile           int  // prlimit for serve processes
+	crm                   bool // webhook destinations that hang until released (crm_test.go)
 	serveEnv              []string
 	workEnv               []string
 }
@@ -283,7 +288,12 @@ func newCluster(t testing.TB, o clusterOpts) *cluster {
 		c.redisURL = c.redis.url()
 	}
 	c.sources = filepath.Join(c.dir, "sources.yaml")
-	if err := os.WriteFile(c.sources, []byte(sourcesYAML(testenv.FreePort(t))), 0o600); err != nil {
+	sources := sourcesYAML(testenv.FreePort(t))
+	if o.crm {
+		c.crm = startCRMs(t)
+		sources += c.crm.yaml()
+	}
+	if err := os.WriteFile(c.sources, []byte(sources), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.migrate()
@@ -334,7 +344,7 @@ func (c *cluster) env() []string {
 		"TRADEWIND_LOG_LEVEL=warn",
 		"TRADEWIND_SWEEP_INTERVAL=1s",
 		"TRADEWIND_SWEEP_GRACE=2s",
-		"TRADEWIND_WORKER_CONCURRENCY=8",
+		"TRADEWIND_WORKER_CONCURRENCY=" + strconv.Itoa(workerConcurrency),
 		"TRADEWIND_DB_MAX_CONNS=12",
 		"TRADEWIND_SHUTDOWN_TIMEOUT=5s",
 	}
