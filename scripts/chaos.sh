@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The chaos suite at full size (internal/chaos): the real binary, real PostgreSQL and
 # Redis, processes killed, Redis restarted or failed over through Sentinel, a Redis
-# Cluster, PostgreSQL cut, descriptors exhausted, hostile senders, hanging CRMs; writes the results
+# Cluster, PostgreSQL cut, restarted and crashed, descriptors exhausted, hostile senders,
+# hanging CRMs; writes the results
 # to docs/chaos.md. Uses the databases of
 # scripts/deps.sh (started here unless TRADEWIND_TEST_DATABASE_URL is set).
 set -euo pipefail

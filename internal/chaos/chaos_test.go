@@ -227,7 +227,7 @@ func scenarios() []scenario {
 				f.c.redis.start()
 			}},
 		{name: "PostgreSQL connections cut for 3 s", opts: clusterOpts{serves: 1, works: 1, scheds: 1, proxyPG: true},
-			note: "a proxy cuts every connection and refuses new ones; the shared cluster cannot be restarted per test",
+			note: "a proxy cuts every connection and refuses new ones: a network cut",
 			fault: func(t *testing.T, f *faults) {
 				if !f.at(0.4) {
 					return

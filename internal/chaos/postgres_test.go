@@ -58,7 +58,7 @@ func pgRestart(name, mode string, fractions ...float64) scenario {
 			r.mu.Unlock()
 		}
 	}
-	after := func(t *testing.T, c *cluster) string {
+	after := func(t *testing.T, c *cluster, _ *load, _ size) string {
 		checkRecovered(t, c)
 		r.mu.Lock()
 		defer r.mu.Unlock()
