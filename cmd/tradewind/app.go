@@ -20,6 +20,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/ratelog"
+	"github.com/tradewind/tradewind/internal/sourcesfile"
 	"github.com/tradewind/tradewind/jobs"
 	"github.com/tradewind/tradewind/reconcile"
 )
@@ -101,10 +102,8 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
 		return err
 	}
-	m.redisOpt, err = ParseRedisURL(m.Config.RedisURL)
-	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+	if m.redisOpt, err = redisOptions(m.Config); err != nil {
+		return err
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
@@ -117,7 +116,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.queue = jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: m.client, Tasks: m.inspector})
 	m.providers = registry.New()
 	m.Metrics.RegisterQueueDepth(m.queue.BacklogByQueue)
-	m.registerOpsMetrics() // metrics.go
+	m.Metrics.RegisterOps(m.opsReads())
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
@@ -229,7 +228,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
-	operators, err := LoadOperators(m.Config.SourcesFile, osEnv)
+	operators, err := sourcesfile.LoadOperators(m.Config.SourcesFile, osEnv)
 	if err != nil {
 		return err
 	}

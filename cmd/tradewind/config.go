@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"reflect"
@@ -15,6 +14,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/jobs"
 )
 
 // Config is the process configuration, read from TRADEWIND_* environment variables.
@@ -159,7 +159,7 @@ func newValidator() *validator.Validate {
 		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
 	})
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
-		_, err := ParseRedisURL(fl.Field().String())
+		_, err := jobs.ParseRedisURL(fl.Field().String())
 		return err == nil
 	})
 	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
@@ -176,52 +176,12 @@ func newValidator() *validator.Validate {
 // osEnv is os.LookupEnv, named for wiring.
 var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
 
-// ParseRedisURL reads TRADEWIND_REDIS_URL into Asynq's connection options:
-//
-//	redis://[:password@]host:port/db and rediss:// (TLS)   one server
-//	redis-socket://[:password@]/path/to/redis.sock?db=N   one server, on a Unix socket
-//	redis-sentinel://[:password@]host:port[,host:port...]/db?master=name[&sentinel_password=p]
-//	                                                       a primary found (and failed over) through Sentinel
-//	redis-cluster://[:password@]host:port[,host:port...]   Redis Cluster (its seed nodes)
-func ParseRedisURL(raw string) (asynq.RedisConnOpt, error) {
-	u, err := url.Parse(raw)
+// redisOptions is TRADEWIND_REDIS_URL as Asynq's connection options.
+func redisOptions(cfg Config) (asynq.RedisConnOpt, error) {
+	opt, err := jobs.ParseRedisURL(cfg.RedisURL)
 	if err != nil {
-		return nil, errors.New("not a URL")
+		return nil, &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
-	password, _ := u.User.Password()
-	var addrs []string
-	for _, a := range strings.Split(u.Host, ",") {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("%q is not host:port", a)
-		}
-		addrs = append(addrs, a)
-	}
-	db := 0
-	if p := strings.Trim(u.Path, "/"); p != "" {
-		if db, err = strconv.Atoi(p); err != nil {
-			return nil, errors.New("the path must be a database number")
-		}
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		if len(addrs) != 1 {
-			return nil, errors.New("one host:port (several are for redis-sentinel:// or redis-cluster://)")
-		}
-		return asynq.ParseRedisURI(raw)
-	case "redis-socket":
-		return asynq.ParseRedisURI(raw)
-	case "redis-sentinel":
-		master := u.Query().Get("master")
-		if master == "" {
-			return nil, errors.New("redis-sentinel:// needs ?master=<name of the monitored primary>")
-		}
-		return asynq.RedisFailoverClientOpt{MasterName: master, SentinelAddrs: addrs, Password: password,
-			SentinelPassword: u.Query().Get("sentinel_password"), DB: db}, nil
-	case "redis-cluster":
-		if db != 0 {
-			return nil, errors.New("Redis Cluster has database 0 only")
-		}
-		return asynq.RedisClusterClientOpt{Addrs: addrs, Password: password}, nil
-	}
-	return nil, fmt.Errorf("scheme %q is not one of redis, rediss, redis-socket, redis-sentinel, redis-cluster", u.Scheme)
+	return opt, nil
 }

@@ -83,10 +83,9 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 			ids = append(ids, e.ID)
 		}
 	}
-	redisOpt, err := ParseRedisURL(cfg.RedisURL) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+		return err
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()

@@ -70,10 +70,9 @@ func runReplayDeliveries(ctx context.Context, stdout io.Writer, cfg Config, dest
 		return err
 	}
 	defer db.Close()
-	redisOpt, err := ParseRedisURL(cfg.RedisURL) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+		return err
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()

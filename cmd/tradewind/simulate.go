@@ -12,6 +12,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/simulate"
+	"github.com/tradewind/tradewind/internal/sourcesfile"
 )
 
 // newSimulateCommand is `tradewind simulate`: its flags, mapped onto simulate.Options.
@@ -74,7 +75,7 @@ Event types by provider (the first is the default; --shuffle and --batch send th
 			defer stop()
 			o.SourcesFile = sourcesPath(o.SourcesFile)
 			o.Listen, _ = osEnv("TRADEWIND_LISTEN")
-			o.LoadSources = func(path string) (map[string]domain.Source, error) { return LoadSources(path, osEnv) }
+			o.LoadSources = func(path string) (map[string]domain.Source, error) { return sourcesfile.LoadSources(path, osEnv) }
 			if o.APIToken, _ = osEnv("TRADEWIND_API_TOKEN"); o.APIToken == "" {
 				o.APIToken = devAPIToken
 			}
