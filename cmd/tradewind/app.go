@@ -57,8 +57,7 @@ type Main struct {
 	reserver  *postgres.Reserver
 	batcher   *postgres.InboxBatcher // the ingress's inbox: group commit
 	listener  *httpapi.Listener
-	serveDone chan struct{} // closed when the HTTP server has stopped serving
-	serveErr  error         // why it stopped; read after serveDone is closed
+	serving   *httpapi.Serving // the HTTP server on the listener
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
 	// running are the long-lived components Run started, in order; Close shuts
@@ -199,10 +198,20 @@ func (m *Main) readyChecks() map[string]func(context.Context) error {
 
 // ServeDone is closed when the HTTP server stops serving (after Close, or on a
 // failure it cannot pass); nil when this Main does not serve.
-func (m *Main) ServeDone() <-chan struct{} { return m.serveDone }
+func (m *Main) ServeDone() <-chan struct{} {
+	if m.serving == nil {
+		return nil
+	}
+	return m.serving.Done()
+}
 
 // ServeErr is why the HTTP server stopped: nil after Close. Read it after ServeDone.
-func (m *Main) ServeErr() error { return m.serveErr }
+func (m *Main) ServeErr() error {
+	if m.serving == nil {
+		return nil
+	}
+	return m.serving.Err()
+}
 
 func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err error) {
 	// Bind first: an address in use fails before anything is started.
@@ -244,10 +253,11 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators, QueueLatency: m.queueLatencies,
 		Queues:          asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
-		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
+		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)).Start,
 		Downstream: m.downstreamAPI(),
 	})
-	if err := m.start(ctx, "HTTP server", &serving{m: m}); err != nil {
+	m.serving = &httpapi.Serving{Server: m.server, Listener: m.listener, ShutdownTimeout: m.Config.ShutdownTimeout}
+	if err := m.start(ctx, "HTTP server", m.serving); err != nil {
 		return err
 	}
 	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)),
@@ -276,8 +286,8 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	m.applier = m.startDownstream(mux, &jobs.ApplyBatcher{Applier: ledger})
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
 	var batchApplier domain.BatchApplier = ledger
-	if k, ok := m.applier.(kickApplier); ok {
-		batchApplier = kickBatchApplier{BatchApplier: ledger, kick: k.kick}
+	if k, ok := m.applier.(jobs.KickApplier); ok {
+		batchApplier = jobs.KickBatchApplier{BatchApplier: ledger, Kick: k.Kick}
 	}
 	mux.Handle(jobs.TypeProcessBatch, &jobs.ProcessBatch{Single: m.processWebhook(inbox), Attempts: inbox, Applier: batchApplier,
 		Queue: m.client, Tasks: m.inspector})
@@ -321,24 +331,6 @@ func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
 	}
 }
 
-// kickBatchApplier is kickApplier for a batch: it asks the dispatcher to queue
-// the deliveries once any entry of the batch applied.
-type kickBatchApplier struct {
-	domain.BatchApplier
-	kick func()
-}
-
-func (a kickBatchApplier) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
-	errs := a.BatchApplier.ApplyEntries(ctx, entries)
-	for _, err := range errs {
-		if err == nil {
-			a.kick()
-			break
-		}
-	}
-	return errs
-}
-
 // ledger applies events in PostgreSQL, writing the deliveries its decisions make
 // for the destinations in the same transaction.
 func (m *Main) ledger() *postgres.Ledger {
@@ -371,24 +363,8 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 }
 
 // startReconciliation stores a running report and queues its run.
-func (m *Main) startReconciliation(rec *reconcile.Reconciler) func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
-	return func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
-		r, err := rec.Start(ctx, req)
-		if err != nil {
-			return r, err
-		}
-		_, err = m.client.EnqueueContext(ctx, jobs.NewReconcileTask(jobs.ReconcilePayload{ID: r.ID, Since: r.Since, Until: r.Until,
-			Sources: r.Requested, DryRun: r.DryRun}))
-		if err != nil {
-			now := m.Now().UTC()
-			r.Status, r.Error, r.FinishedAt = domain.ReconFailed, "could not be queued: Redis is unavailable", &now
-			if serr := (&postgres.Reconciliations{DB: m.DB}).Save(ctx, r); serr != nil {
-				m.Logger.Warn("save reconciliation", slog.String("error", serr.Error()))
-			}
-			return r, domain.WrapError(err, domain.EUNAVAILABLE, "the reconciliation could not be queued (Redis is unavailable); retry shortly")
-		}
-		return r, nil
-	}
+func (m *Main) startReconciliation(rec *reconcile.Reconciler) *jobs.StartReconciliation {
+	return &jobs.StartReconciliation{Reconciler: rec, Queue: m.client, Reports: &postgres.Reconciliations{DB: m.DB}, Now: m.Now, Logger: m.Logger}
 }
 
 // reconcileSchedule is the nightly reconciliation's time zone and time of day
@@ -435,33 +411,8 @@ func (m *Main) startScheduler(ctx context.Context) error {
 	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
 		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel, Location: loc,
 	})
-	// A periodic task's fixed id must never stay taken: a copy whose worker lost its
-	// lease (a worker killed, Redis restarted from its AOF mid-run) is retried, not
-	// archived, since an archived copy kept the id and Asynq refused every later one
-	// (found by the chaos suite). jobs.Periodic never fails a run, so retries are only
-	// these.
-	leaseRetries := asynq.MaxRetry(5)
-	// Every replica's cron ticks; the tick queues the night's run under an id
-	// of its window, so the night is reconciled once (jobs.ReconcileNightly).
-	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule the nightly reconciliation: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule inbox sweep: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule reservation expiry: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule conflict maturing: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule retention prune: %w", err)
-	}
-	if len(m.Destinations) > 0 {
-		if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepDeliveriesTask(), leaseRetries); err != nil {
-			return fmt.Errorf("schedule delivery sweep: %w", err)
-		}
+	if err := jobs.RegisterSchedule(m.scheduler, m.Config.SweepInterval, at, len(m.Destinations) > 0); err != nil {
+		return err
 	}
 	if err := m.start(ctx, "scheduler", &jobs.Scheduler{Scheduler: m.scheduler}); err != nil {
 		return err

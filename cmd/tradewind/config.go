@@ -1,30 +1,26 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/hibiken/asynq"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/internal/envconfig"
 	"github.com/tradewind/tradewind/jobs"
 )
 
 // Config is the process configuration, read from TRADEWIND_* environment variables.
-// Each field's env tag names its variable, default its value when unset, and
-// validate what is allowed; the README lists them all.
+// Each field's tags are internal/envconfig's; the README lists them all.
 type Config struct {
-	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
-	RedisURL          string        `env:"TRADEWIND_REDIS_URL" validate:"required,redisurl" help:"a Redis URL: redis://[:password@]host:port/db (rediss:// with TLS), redis-sentinel://[:password@]host:port[,host:port...]/db?master=name (failover through Sentinel), or redis-cluster://[:password@]host:port[,host:port...] (Redis Cluster)"`
+	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" secret:"true" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
+	RedisURL          string        `env:"TRADEWIND_REDIS_URL" secret:"true" validate:"required,redisurl" help:"a Redis URL: redis://[:password@]host:port/db (rediss:// with TLS), redis-sentinel://[:password@]host:port[,host:port...]/db?master=name (failover through Sentinel), or redis-cluster://[:password@]host:port[,host:port...] (Redis Cluster)"`
 	Listen            string        `env:"TRADEWIND_LISTEN" default:"127.0.0.1:8080" validate:"hostname_port" help:"host:port, e.g. 127.0.0.1:8080 or :8080"`
-	APIToken          string        `env:"TRADEWIND_API_TOKEN" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
+	APIToken          string        `env:"TRADEWIND_API_TOKEN" secret:"true" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
 	SourcesFile       string        `env:"TRADEWIND_SOURCES_FILE" validate:"required,file" help:"the path of an existing sources YAML file (see examples/sources.yaml)"`
 	LogLevel          string        `env:"TRADEWIND_LOG_LEVEL" default:"info" validate:"oneof=debug info warn error" help:"one of debug, info, warn, error"`
 	MaxBodyBytes      int           `env:"TRADEWIND_MAX_BODY_BYTES" default:"1048576" validate:"min=1024,max=67108864" help:"bytes between 1024 and 67108864"`
@@ -63,15 +59,7 @@ type Config struct {
 }
 
 // ConfigError names the offending variable and what would be valid.
-type ConfigError struct {
-	Key     string
-	Problem string
-	Valid   string
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("config: %s %s; want %s", e.Key, e.Problem, e.Valid)
-}
+type ConfigError = envconfig.Error
 
 // serverOnly are the fields only the HTTP server needs.
 var serverOnly = []string{"Listen", "APIToken", "MaxConnections", "MaxConnectionsPerIP"}
@@ -80,76 +68,17 @@ var serverOnly = []string{"Listen", "APIToken", "MaxConnections", "MaxConnection
 // the HTTP server (work, schedule, migrate) do not need its settings.
 func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, error) {
 	var cfg Config
-	v := reflect.ValueOf(&cfg).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		raw, ok := getenv(f.Tag.Get("env"))
-		if !ok || raw == "" {
-			raw = f.Tag.Get("default")
-		}
-		if raw == "" {
-			continue
-		}
-		if err := setField(v.Field(i), raw); err != nil {
-			return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: fmt.Sprintf("is %q, %v", raw, err), Valid: f.Tag.Get("help")}
-		}
+	var except []string
+	if !withServer {
+		except = serverOnly
 	}
-	validate := newValidator()
-	var err error
-	if withServer {
-		err = validate.Struct(cfg)
-	} else {
-		err = validate.StructExcept(cfg, serverOnly...)
-	}
-	var verrs validator.ValidationErrors
-	if errors.As(err, &verrs) {
-		fe := verrs[0]
-		f, _ := t.FieldByName(fe.StructField())
-		problem := "is not valid"
-		if fe.Tag() == "required" {
-			problem = "is not set"
-		} else if f.Tag.Get("env") == "TRADEWIND_API_TOKEN" || strings.HasSuffix(f.Tag.Get("env"), "_URL") {
-			problem = "is not valid" // never echo a credential
-		} else {
-			problem = fmt.Sprintf("is %q, which is not valid", fmt.Sprint(fe.Value()))
-		}
-		return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: problem, Valid: f.Tag.Get("help")}
-	}
+	err := envconfig.Load(&cfg, getenv, newValidator(), except...)
 	if err == nil && withServer && cfg.MaxConnections > 0 && cfg.MaxConnectionsPerIP > cfg.MaxConnections {
 		return cfg, &ConfigError{Key: "TRADEWIND_MAX_CONNECTIONS_PER_IP",
 			Problem: fmt.Sprintf("is %d, above TRADEWIND_MAX_CONNECTIONS (%d)", cfg.MaxConnectionsPerIP, cfg.MaxConnections),
 			Valid:   "at most TRADEWIND_MAX_CONNECTIONS, or 0 for no per-IP limit"}
 	}
 	return cfg, err
-}
-
-func setField(f reflect.Value, raw string) error {
-	switch f.Interface().(type) {
-	case string:
-		f.SetString(raw)
-	case int:
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			return errors.New("not a whole number")
-		}
-		f.SetInt(int64(n))
-	case bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return errors.New("not true or false")
-		}
-		f.SetBool(b)
-	case time.Duration:
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return errors.New("not a duration")
-		}
-		f.SetInt(int64(d))
-	default:
-		return fmt.Errorf("unsupported config field type %s", f.Type())
-	}
-	return nil
 }
 
 func newValidator() *validator.Validate {

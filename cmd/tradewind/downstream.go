@@ -49,22 +49,6 @@ func (m *Main) downstreamAPI() *httpapi.Downstream {
 	}
 }
 
-// kickApplier applies as the ledger does, then asks the dispatcher to queue the
-// deliveries the apply made (they are committed already; the sweeper is the
-// safety net).
-type kickApplier struct {
-	domain.Applier
-	kick func()
-}
-
-func (a kickApplier) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
-	err := a.Applier.ApplyEntry(ctx, entryID, events)
-	if err == nil {
-		a.kick()
-	}
-	return err
-}
-
 // startDownstream registers the delivery handlers on the worker's mux and
 // starts the dispatcher; it returns the applier the inbox task is to use.
 func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) domain.Applier {
@@ -89,7 +73,7 @@ func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) doma
 	m.downstream.cancel = cancel
 	go m.downstream.sweeper.Run(ctx, time.Second)
 	m.Logger.Info("delivering downstream", slog.Int("destinations", len(m.Destinations)))
-	return kickApplier{Applier: applier, kick: m.downstream.sweeper.Kick}
+	return jobs.KickApplier{Applier: applier, Kick: m.downstream.sweeper.Kick}
 }
 
 // sender returns the sender of each destination kind.

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -91,54 +89,17 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 	if err := m.checkSchema(ctx, false); err != nil {
 		return err
 	}
-	bars := newSourceBars(stderr)
-	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.compared)
+	bars := progress.NewBars(stderr, progress.Options{ShowCount: true, Unit: "compared", ClearOnFinish: true})
+	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.Set)
 	r, err := rec.Start(ctx, req)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "reconciliation %d: %s – %s\n", r.ID, r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339))
 	r, err = rec.Run(ctx, r.ID)
-	bars.finish()
-	out, jerr := json.MarshalIndent(r, "", "  ")
-	if jerr == nil {
-		fmt.Fprintln(stdout, string(out))
-	}
+	bars.Finish()
+	_ = reconcile.WriteReport(stdout, r)
 	return err
-}
-
-// sourceBars report how far each source's comparison has got, one progress.Bar
-// a source: a bar on a terminal, plain lines otherwise.
-type sourceBars struct {
-	w    io.Writer
-	mu   sync.Mutex
-	bars map[string]progress.Bar
-	seq  []progress.Bar
-}
-
-func newSourceBars(w io.Writer) *sourceBars {
-	return &sourceBars{w: w, bars: map[string]progress.Bar{}}
-}
-
-// compared hears that n of source's records have been compared.
-func (s *sourceBars) compared(source string, n int) {
-	s.mu.Lock()
-	bar, ok := s.bars[source]
-	if !ok {
-		bar = progress.New(s.w, -1, progress.Options{Description: source, ShowCount: true, Unit: "compared", ClearOnFinish: true})
-		s.bars[source] = bar
-		s.seq = append(s.seq, bar)
-	}
-	s.mu.Unlock()
-	bar.Set(int64(n))
-}
-
-func (s *sourceBars) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, b := range s.seq {
-		b.Finish()
-	}
 }
 
 // newBenchReconcileCommand is `tradewind bench reconcile` (reconcile.Bench), a

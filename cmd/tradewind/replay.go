@@ -73,16 +73,6 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 		return err
 	}
 	defer db.Close()
-	inbox := &postgres.Inbox{DB: db}
-	if f.Status != "" {
-		list, err := inbox.List(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range list {
-			ids = append(ids, e.ID)
-		}
-	}
 	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
 		return err
@@ -91,23 +81,14 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-
-	replayed, skipped := 0, 0
-	for _, id := range ids {
-		e, err := inbox.Requeue(ctx, id)
-		switch {
-		case domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND:
-			fmt.Fprintf(stdout, "webhook %d: %s\n", id, domain.ErrorMessage(err))
-			skipped++
-			continue
-		case err != nil:
-			return err
-		}
-		if _, err := jobs.EnqueueEntry(ctx, client, inspector, id, e.Provider); err != nil {
-			return fmt.Errorf("webhook %d is marked for replay but could not be queued (the sweeper will queue it): %w", id, err)
-		}
-		replayed++
+	replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
+	for _, s := range skips {
+		fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
 	}
+	if err != nil {
+		return err
+	}
+	skipped := len(skips)
 	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, skipped)
 	if skipped > 0 && replayed == 0 {
 		return errors.New("nothing was replayed")

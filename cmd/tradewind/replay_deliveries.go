@@ -78,15 +78,10 @@ func runReplayDeliveries(ctx context.Context, stdout io.Writer, cfg Config, dest
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	list, err := (&postgres.Deliveries{DB: db}).RetryMatching(ctx, destination, status, since, until)
+	n, err := jobs.ReplayDeliveries(ctx, &postgres.Deliveries{DB: db}, client, inspector, destination, status, since, until)
 	if err != nil {
 		return err
 	}
-	for _, o := range list {
-		if _, err := jobs.EnqueueDelivery(ctx, client, inspector, o.ID); err != nil {
-			return fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
-		}
-	}
-	fmt.Fprintf(stdout, "queued %d delivery(ies) of %s again\n", len(list), destination)
+	fmt.Fprintf(stdout, "queued %d delivery(ies) of %s again\n", n, destination)
 	return nil
 }
