@@ -19,6 +19,7 @@ import (
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/lifecycle"
 	"github.com/tradewind/tradewind/internal/ratelog"
 	"github.com/tradewind/tradewind/internal/sourcesfile"
 	"github.com/tradewind/tradewind/jobs"
@@ -62,7 +63,7 @@ type Main struct {
 	scheduler *asynq.Scheduler
 	// running are the long-lived components Run started, in order; Close shuts
 	// each down once, in reverse order.
-	running []running
+	running lifecycle.Group
 
 	downstream downstream     // deliveries: dispatcher and sweeper
 	applier    domain.Applier // the ledger, nudging the delivery dispatcher; set by the worker role
@@ -98,7 +99,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: %w", err)
 	}
 	m.DB = db
-	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
+	if err := postgres.CheckSchema(ctx, m.DB, roles.Migrate); err != nil {
 		return err
 	}
 	if m.redisOpt, err = redisOptions(m.Config); err != nil {
@@ -143,49 +144,9 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	return nil
 }
 
-// component is the shape of every long-lived part of Main (the reserver, the
-// worker, the scheduler, the ingress's inbox batcher, the HTTP server): Start
-// takes what it needs to run until Shutdown; ctx bounds the start only.
-type component interface {
-	Start(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
-
-type running struct {
-	name string
-	c    component
-}
-
 // start starts c and, once it runs, leaves it to Close.
-func (m *Main) start(ctx context.Context, name string, c component) error {
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	m.running = append(m.running, running{name, c})
-	return nil
-}
-
-// checkSchema applies pending migrations when asked to, and otherwise refuses to
-// run on a schema that is behind the binary.
-func (m *Main) checkSchema(ctx context.Context, migrate bool) error {
-	mg, err := postgres.Migrator(m.DB)
-	if err != nil {
-		return err
-	}
-	if migrate {
-		if _, err := mg.Up(ctx); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		return nil
-	}
-	pending, err := mg.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if pending {
-		return errors.New("the database schema is behind this binary: run `tradewind migrate up` first")
-	}
-	return nil
+func (m *Main) start(ctx context.Context, name string, c lifecycle.Component) error {
+	return m.running.Start(ctx, name, c)
 }
 
 // readyChecks are what /readyz checks: PostgreSQL and Redis answer.
@@ -215,11 +176,11 @@ func (m *Main) ServeErr() error {
 
 func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err error) {
 	// Bind first: an address in use fails before anything is started.
-	ln, err := listen(m.Config.Listen)
+	ln, err := httpapi.Listen(m.Config.Listen, "TRADEWIND_LISTEN")
 	if err != nil {
 		return err
 	}
-	maxConns := connectionCap(m.Config)
+	maxConns := httpapi.ConnectionCap(m.Config.MaxConnections, m.Config.DBMaxConns)
 	m.listener = httpapi.NewListener(ln, httpapi.ListenerParams{
 		MaxConns: maxConns, MaxConnsPerIP: m.Config.MaxConnectionsPerIP,
 		Log: ratelog.New(m.Logger, 10*time.Second, nil),
@@ -435,12 +396,7 @@ func (m *Main) close(ctx context.Context) error {
 	// answered), then the inbox batcher (its last commit), the scheduler, the
 	// worker (active tasks), the reserver (both the API and the worker reserve
 	// through it); then the connections.
-	var errs []error
-	for i := len(m.running) - 1; i >= 0; i-- {
-		if err := m.running[i].c.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m.running[i].name, err))
-		}
-	}
+	errs := []error{m.running.Shutdown(ctx)}
 	if m.downstream.cancel != nil {
 		m.downstream.cancel()
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
 	"github.com/tradewind/tradewind/internal/envconfig"
+	"github.com/tradewind/tradewind/internal/localdeps"
 	"github.com/tradewind/tradewind/jobs"
 )
 
@@ -103,7 +104,7 @@ func newValidator() *validator.Validate {
 }
 
 // osEnv is os.LookupEnv, named for wiring.
-var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
+var osEnv = localdeps.Env(os.LookupEnv, localdeps.NoteToStderr)
 
 // redisOptions is TRADEWIND_REDIS_URL as Asynq's connection options.
 func redisOptions(cfg Config) (asynq.RedisConnOpt, error) {

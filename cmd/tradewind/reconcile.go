@@ -86,7 +86,7 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 	}
 	m.DB = db
 	defer db.Close()
-	if err := m.checkSchema(ctx, false); err != nil {
+	if err := postgres.CheckSchema(ctx, m.DB, false); err != nil {
 		return err
 	}
 	bars := progress.NewBars(stderr, progress.Options{ShowCount: true, Unit: "compared", ClearOnFinish: true})

@@ -33,10 +33,13 @@ is applied already is left alone: replaying it would change nothing.`,
 			if len(args) == 0 && status == "" {
 				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
 			}
+			var ids []int64
 			for _, a := range args {
-				if id, err := strconv.ParseInt(a, 10, 64); err != nil || id < 1 {
+				id, err := strconv.ParseInt(a, 10, 64)
+				if err != nil || id < 1 {
 					return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
 				}
+				ids = append(ids, id)
 			}
 			if status == domain.InboxApplied {
 				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
@@ -49,7 +52,7 @@ is applied already is left alone: replaying it would change nothing.`,
 			if err != nil {
 				return err
 			}
-			return runReplay(cmd.Context(), stdout, cfg, args, domain.InboxFilter{Status: status, Source: source, Limit: limit})
+			return runReplay(cmd.Context(), stdout, cfg, ids, domain.InboxFilter{Status: status, Source: source, Limit: limit})
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "replay every webhook with this status: failed, rejected, ignored or received")
@@ -59,15 +62,7 @@ is applied already is left alone: replaying it would change nothing.`,
 	return cmd
 }
 
-func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string, f domain.InboxFilter) error {
-	var ids []int64
-	for _, a := range args {
-		id, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || id < 1 {
-			return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
-		}
-		ids = append(ids, id)
-	}
+func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f domain.InboxFilter) error {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
 	if err != nil {
 		return err
@@ -88,9 +83,8 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string,
 	if err != nil {
 		return err
 	}
-	skipped := len(skips)
-	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, skipped)
-	if skipped > 0 && replayed == 0 {
+	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
+	if len(skips) > 0 && replayed == 0 {
 		return errors.New("nothing was replayed")
 	}
 	return nil
