@@ -227,18 +227,8 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 }
 
 func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
-	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
-		Concurrency:     m.Config.WorkerConcurrency,
-		Queues:          jobs.Weights,
-		Logger:          jobs.Logger{L: m.Logger},
-		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: m.Config.ShutdownTimeout,
-		RetryDelayFunc:  jobs.RetryDelay,
-		IsFailure:       jobs.IsFailure, // a postponed task spends no retry
-		// How long an idle worker waits before asking Redis again (default 1s): the
-		// floor of end-to-end latency when the queue runs empty.
-		TaskCheckInterval: 100 * time.Millisecond,
-	})
+	m.worker = jobs.NewServer(m.redisOpt, jobs.ServerParams{Concurrency: m.Config.WorkerConcurrency,
+		ShutdownTimeout: m.Config.ShutdownTimeout, Logger: m.Logger})
 	mux := asynq.NewServeMux()
 	ledger := m.ledger()
 	ledger.OnBatchFallback = func(entries int, next string, err error) {
@@ -316,7 +306,10 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
-		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
+		StockChannel: domain.StockChannels(m.sender()),
+		StockDestinations: func() []domain.Destination {
+			return domain.DestinationsOfKind(m.Destinations, domain.DestinationShopifyInventory)
+		}, Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
 		DestinationStates: &postgres.Destinations{DB: m.DB, Now: m.Now},
 		Kick:              m.kickDeliveries,
 		Progress:          progress, Now: m.Now, Logger: m.Logger,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/internal/bench"
+	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/reconcile"
 )
 
 // newBenchCommand is `tradewind bench`: its flags, mapped onto bench.Options.
@@ -65,4 +68,26 @@ func startForBench(stderr io.Writer) bench.StartFunc {
 		}
 		return &bench.Tradewind{Addr: m.Addr(), DB: m.DB, APIToken: cfg.APIToken, Close: m.Close}, nil
 	}
+}
+
+// newBenchReconcileCommand is `tradewind bench reconcile` (reconcile.Bench), a
+// subcommand of bench so that it can move with the bench code.
+func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
+	var p reconcile.BenchParams
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
+			p.Progress = func(n int) { bar.Set(int64(n)) }
+			res, err := reconcile.Bench(cmd.Context(), p)
+			bar.Finish()
+			fmt.Fprint(stdout, res)
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&p.Orders, "orders", 1_000_000, "provider records to compare")
+	cmd.Flags().IntVar(&p.MissingEvery, "missing-every", 20, "leave one in this many out of Tradewind's side")
+	return cmd
 }

@@ -34,7 +34,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
 	// Retention is checked against each source's provider retry window in Main.Run (jobs.RetentionPolicy).
 	Retention time.Duration `env:"TRADEWIND_RETENTION" default:"720h" validate:"min=1h,max=87600h" help:"a duration from 1h to 87600h, at least the retry window of every configured source's provider (Adyen 720h, Stripe and PayPal 72h, Shopify 4h), e.g. 720h"`
-	// MaxConnections 0 is sized from the open-file limit (see connectionCap).
+	// MaxConnections 0 is sized from the open-file limit (see httpapi.ConnectionCap).
 	MaxConnections       int  `env:"TRADEWIND_MAX_CONNECTIONS" default:"0" validate:"min=0,max=10000000" help:"a connection count, 0 or more (0: sized from the open-file limit, RLIMIT_NOFILE)"`
 	MaxConnectionsPerIP  int  `env:"TRADEWIND_MAX_CONNECTIONS_PER_IP" default:"0" validate:"min=0,max=10000000" help:"a connection count per client IP, 0 or more (0: no per-IP limit)"`
 	MetricsTokenRequired bool `env:"TRADEWIND_METRICS_TOKEN_REQUIRED" default:"false" help:"true or false"`

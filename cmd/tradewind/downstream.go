@@ -23,15 +23,6 @@ type downstream struct {
 	cancel  context.CancelFunc
 }
 
-func (m *Main) destination(id string) (domain.Destination, bool) {
-	for _, d := range m.Destinations {
-		if d.ID == id {
-			return d, true
-		}
-	}
-	return domain.Destination{}, false
-}
-
 // downstreamAPI is what the HTTP API serves of destinations and deliveries.
 func (m *Main) downstreamAPI() *httpapi.Downstream {
 	return &httpapi.Downstream{
@@ -55,16 +46,12 @@ func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) doma
 	deliveries := &postgres.Deliveries{DB: m.DB, Now: m.Now}
 	m.downstream.sweeper = &jobs.SweepDeliveries{Outbox: deliveries, Queue: m.client, Tasks: m.inspector,
 		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
-		Delay: func(ref domain.DeliveryRef) time.Duration {
-			if d, ok := m.destination(ref.Destination); ok && d.Coalesces() {
-				return d.Debounce
-			}
-			return 0
-		}}
+		Delay: func(ref domain.DeliveryRef) time.Duration { return domain.DeliveryDelay(m.Destinations, ref) }}
 	mux.Handle(jobs.TypeSweepDeliveries, m.periodic(jobs.TypeSweepDeliveries, m.downstream.sweeper))
 	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
 		Deliveries: deliveries, Destinations: &postgres.Destinations{DB: m.DB, Now: m.Now},
-		Destination: m.destination, Sender: m.sender(), Now: m.Now, Logger: m.Logger,
+		Destination: func(id string) (domain.Destination, bool) { return domain.FindDestination(m.Destinations, id) },
+		Sender:      m.sender(), Now: m.Now, Logger: m.Logger,
 	})
 	if len(m.Destinations) == 0 {
 		return applier
@@ -89,32 +76,6 @@ func (m *Main) sender() func(kind string) (domain.Sender, bool) {
 	return func(kind string) (domain.Sender, bool) {
 		s, ok := senders[kind]
 		return s, ok
-	}
-}
-
-// stockDestinations are the destinations whose stores the reconciliation
-// compares with what Tradewind publishes.
-func (m *Main) stockDestinations() []domain.Destination {
-	var out []domain.Destination
-	for _, d := range m.Destinations {
-		if d.Kind == domain.DestinationShopifyInventory {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// stockChannel returns the sender of a stock destination kind as the reader of
-// its stores.
-func (m *Main) stockChannel() func(kind string) (domain.StockChannel, bool) {
-	senders := m.sender()
-	return func(kind string) (domain.StockChannel, bool) {
-		s, ok := senders(kind)
-		if !ok {
-			return nil, false
-		}
-		c, ok := s.(domain.StockChannel)
-		return c, ok
 	}
 }
 
