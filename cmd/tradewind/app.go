@@ -19,7 +19,9 @@ import (
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
 	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/lifecycle"
 	"github.com/tradewind/tradewind/internal/ratelog"
+	"github.com/tradewind/tradewind/internal/sourcesfile"
 	"github.com/tradewind/tradewind/jobs"
 	"github.com/tradewind/tradewind/reconcile"
 )
@@ -56,13 +58,12 @@ type Main struct {
 	reserver  *postgres.Reserver
 	batcher   *postgres.InboxBatcher // the ingress's inbox: group commit
 	listener  *httpapi.Listener
-	serveDone chan struct{} // closed when the HTTP server has stopped serving
-	serveErr  error         // why it stopped; read after serveDone is closed
+	serving   *httpapi.Serving // the HTTP server on the listener
 	worker    *asynq.Server
 	scheduler *asynq.Scheduler
 	// running are the long-lived components Run started, in order; Close shuts
 	// each down once, in reverse order.
-	running []running
+	running lifecycle.Group
 
 	downstream downstream     // deliveries: dispatcher and sweeper
 	applier    domain.Applier // the ledger, nudging the delivery dispatcher; set by the worker role
@@ -98,13 +99,11 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 		return fmt.Errorf("TRADEWIND_DATABASE_URL: %w", err)
 	}
 	m.DB = db
-	if err := m.checkSchema(ctx, roles.Migrate); err != nil {
+	if err := postgres.CheckSchema(ctx, m.DB, roles.Migrate); err != nil {
 		return err
 	}
-	m.redisOpt, err = ParseRedisURL(m.Config.RedisURL)
-	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+	if m.redisOpt, err = redisOptions(m.Config); err != nil {
+		return err
 	}
 	m.redis = m.redisOpt.MakeRedisClient().(redis.UniversalClient)
 	if err := m.redis.Ping(ctx).Err(); err != nil {
@@ -117,7 +116,7 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	m.queue = jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: m.client, Tasks: m.inspector})
 	m.providers = registry.New()
 	m.Metrics.RegisterQueueDepth(m.queue.BacklogByQueue)
-	m.registerOpsMetrics() // metrics.go
+	m.Metrics.RegisterOps(m.opsReads())
 
 	inbox := &postgres.Inbox{DB: m.DB}
 	if roles.Serve || roles.Work {
@@ -145,49 +144,9 @@ func (m *Main) Run(ctx context.Context, roles Roles) error {
 	return nil
 }
 
-// component is the shape of every long-lived part of Main (the reserver, the
-// worker, the scheduler, the ingress's inbox batcher, the HTTP server): Start
-// takes what it needs to run until Shutdown; ctx bounds the start only.
-type component interface {
-	Start(ctx context.Context) error
-	Shutdown(ctx context.Context) error
-}
-
-type running struct {
-	name string
-	c    component
-}
-
 // start starts c and, once it runs, leaves it to Close.
-func (m *Main) start(ctx context.Context, name string, c component) error {
-	if err := c.Start(ctx); err != nil {
-		return err
-	}
-	m.running = append(m.running, running{name, c})
-	return nil
-}
-
-// checkSchema applies pending migrations when asked to, and otherwise refuses to
-// run on a schema that is behind the binary.
-func (m *Main) checkSchema(ctx context.Context, migrate bool) error {
-	mg, err := postgres.Migrator(m.DB)
-	if err != nil {
-		return err
-	}
-	if migrate {
-		if _, err := mg.Up(ctx); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		return nil
-	}
-	pending, err := mg.HasPending(ctx)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if pending {
-		return errors.New("the database schema is behind this binary: run `tradewind migrate up` first")
-	}
-	return nil
+func (m *Main) start(ctx context.Context, name string, c lifecycle.Component) error {
+	return m.running.Start(ctx, name, c)
 }
 
 // readyChecks are what /readyz checks: PostgreSQL and Redis answer.
@@ -200,18 +159,28 @@ func (m *Main) readyChecks() map[string]func(context.Context) error {
 
 // ServeDone is closed when the HTTP server stops serving (after Close, or on a
 // failure it cannot pass); nil when this Main does not serve.
-func (m *Main) ServeDone() <-chan struct{} { return m.serveDone }
+func (m *Main) ServeDone() <-chan struct{} {
+	if m.serving == nil {
+		return nil
+	}
+	return m.serving.Done()
+}
 
 // ServeErr is why the HTTP server stopped: nil after Close. Read it after ServeDone.
-func (m *Main) ServeErr() error { return m.serveErr }
+func (m *Main) ServeErr() error {
+	if m.serving == nil {
+		return nil
+	}
+	return m.serving.Err()
+}
 
 func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err error) {
 	// Bind first: an address in use fails before anything is started.
-	ln, err := listen(m.Config.Listen)
+	ln, err := httpapi.Listen(m.Config.Listen, "TRADEWIND_LISTEN")
 	if err != nil {
 		return err
 	}
-	maxConns := connectionCap(m.Config)
+	maxConns := httpapi.ConnectionCap(m.Config.MaxConnections, m.Config.DBMaxConns)
 	m.listener = httpapi.NewListener(ln, httpapi.ListenerParams{
 		MaxConns: maxConns, MaxConnsPerIP: m.Config.MaxConnectionsPerIP,
 		Log: ratelog.New(m.Logger, 10*time.Second, nil),
@@ -229,7 +198,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 	if err != nil {
 		return fmt.Errorf("TRADEWIND_TRUSTED_PROXIES: %w", err)
 	}
-	operators, err := LoadOperators(m.Config.SourcesFile, osEnv)
+	operators, err := sourcesfile.LoadOperators(m.Config.SourcesFile, osEnv)
 	if err != nil {
 		return err
 	}
@@ -245,10 +214,11 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		Ops: &postgres.Ops{DB: m.DB}, Version: Version(), Operators: operators, QueueLatency: m.queueLatencies,
 		Queues:          asynqmon.New(asynqmon.Options{RootPath: "/ops/queues", RedisConnOpt: m.redisOpt}),
 		MaxInflightBody: int64(m.Config.MaxInflightBodyBytes),
-		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)),
+		Reconciliations: &postgres.Reconciliations{DB: m.DB, Now: m.Now}, StartReconciliation: m.startReconciliation(m.reconciler(inbox, nil)).Start,
 		Downstream: m.downstreamAPI(),
 	})
-	if err := m.start(ctx, "HTTP server", &serving{m: m}); err != nil {
+	m.serving = &httpapi.Serving{Server: m.server, Listener: m.listener, ShutdownTimeout: m.Config.ShutdownTimeout}
+	if err := m.start(ctx, "HTTP server", m.serving); err != nil {
 		return err
 	}
 	m.Logger.Info("serving", slog.String("addr", ln.Addr().String()), slog.Int("sources", len(m.Sources)),
@@ -257,18 +227,8 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 }
 
 func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
-	m.worker = asynq.NewServer(m.redisOpt, asynq.Config{
-		Concurrency:     m.Config.WorkerConcurrency,
-		Queues:          jobs.Weights,
-		Logger:          jobs.Logger{L: m.Logger},
-		LogLevel:        asynq.WarnLevel,
-		ShutdownTimeout: m.Config.ShutdownTimeout,
-		RetryDelayFunc:  jobs.RetryDelay,
-		IsFailure:       jobs.IsFailure, // a postponed task spends no retry
-		// How long an idle worker waits before asking Redis again (default 1s): the
-		// floor of end-to-end latency when the queue runs empty.
-		TaskCheckInterval: 100 * time.Millisecond,
-	})
+	m.worker = jobs.NewServer(m.redisOpt, jobs.ServerParams{Concurrency: m.Config.WorkerConcurrency,
+		ShutdownTimeout: m.Config.ShutdownTimeout, Logger: m.Logger})
 	mux := asynq.NewServeMux()
 	ledger := m.ledger()
 	ledger.OnBatchFallback = func(entries int, next string, err error) {
@@ -277,8 +237,8 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	m.applier = m.startDownstream(mux, &jobs.ApplyBatcher{Applier: ledger})
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
 	var batchApplier domain.BatchApplier = ledger
-	if k, ok := m.applier.(kickApplier); ok {
-		batchApplier = kickBatchApplier{BatchApplier: ledger, kick: k.kick}
+	if k, ok := m.applier.(jobs.KickApplier); ok {
+		batchApplier = jobs.KickBatchApplier{BatchApplier: ledger, Kick: k.Kick}
 	}
 	mux.Handle(jobs.TypeProcessBatch, &jobs.ProcessBatch{Single: m.processWebhook(inbox), Attempts: inbox, Applier: batchApplier,
 		Queue: m.client, Tasks: m.inspector})
@@ -322,24 +282,6 @@ func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
 	}
 }
 
-// kickBatchApplier is kickApplier for a batch: it asks the dispatcher to queue
-// the deliveries once any entry of the batch applied.
-type kickBatchApplier struct {
-	domain.BatchApplier
-	kick func()
-}
-
-func (a kickBatchApplier) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
-	errs := a.BatchApplier.ApplyEntries(ctx, entries)
-	for _, err := range errs {
-		if err == nil {
-			a.kick()
-			break
-		}
-	}
-	return errs
-}
-
 // ledger applies events in PostgreSQL, writing the deliveries its decisions make
 // for the destinations in the same transaction.
 func (m *Main) ledger() *postgres.Ledger {
@@ -364,7 +306,10 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 		Apply: func(ctx context.Context, id int64) error {
 			return apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
 		},
-		StockDestinations: m.stockDestinations, StockChannel: m.stockChannel(), Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
+		StockChannel: domain.StockChannels(m.sender()),
+		StockDestinations: func() []domain.Destination {
+			return domain.DestinationsOfKind(m.Destinations, domain.DestinationShopifyInventory)
+		}, Published: &postgres.StorefrontStock{DB: m.DB, Now: m.Now},
 		DestinationStates: &postgres.Destinations{DB: m.DB, Now: m.Now},
 		Kick:              m.kickDeliveries,
 		Progress:          progress, Now: m.Now, Logger: m.Logger,
@@ -372,24 +317,8 @@ func (m *Main) reconciler(inbox *postgres.Inbox, progress func(source string, co
 }
 
 // startReconciliation stores a running report and queues its run.
-func (m *Main) startReconciliation(rec *reconcile.Reconciler) func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
-	return func(ctx context.Context, req reconcile.Request) (domain.Reconciliation, error) {
-		r, err := rec.Start(ctx, req)
-		if err != nil {
-			return r, err
-		}
-		_, err = m.client.EnqueueContext(ctx, jobs.NewReconcileTask(jobs.ReconcilePayload{ID: r.ID, Since: r.Since, Until: r.Until,
-			Sources: r.Requested, DryRun: r.DryRun}))
-		if err != nil {
-			now := m.Now().UTC()
-			r.Status, r.Error, r.FinishedAt = domain.ReconFailed, "could not be queued: Redis is unavailable", &now
-			if serr := (&postgres.Reconciliations{DB: m.DB}).Save(ctx, r); serr != nil {
-				m.Logger.Warn("save reconciliation", slog.String("error", serr.Error()))
-			}
-			return r, domain.WrapError(err, domain.EUNAVAILABLE, "the reconciliation could not be queued (Redis is unavailable); retry shortly")
-		}
-		return r, nil
-	}
+func (m *Main) startReconciliation(rec *reconcile.Reconciler) *jobs.StartReconciliation {
+	return &jobs.StartReconciliation{Reconciler: rec, Queue: m.client, Reports: &postgres.Reconciliations{DB: m.DB}, Now: m.Now, Logger: m.Logger}
 }
 
 // reconcileSchedule is the nightly reconciliation's time zone and time of day
@@ -436,33 +365,8 @@ func (m *Main) startScheduler(ctx context.Context) error {
 	m.scheduler = asynq.NewScheduler(m.redisOpt, &asynq.SchedulerOpts{
 		Logger: jobs.Logger{L: m.Logger}, LogLevel: asynq.WarnLevel, Location: loc,
 	})
-	// A periodic task's fixed id must never stay taken: a copy whose worker lost its
-	// lease (a worker killed, Redis restarted from its AOF mid-run) is retried, not
-	// archived, since an archived copy kept the id and Asynq refused every later one
-	// (found by the chaos suite). jobs.Periodic never fails a run, so retries are only
-	// these.
-	leaseRetries := asynq.MaxRetry(5)
-	// Every replica's cron ticks; the tick queues the night's run under an id
-	// of its window, so the night is reconciled once (jobs.ReconcileNightly).
-	if _, err := m.scheduler.Register(fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour()), jobs.NewReconcileNightlyTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule the nightly reconciliation: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepInboxTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule inbox sweep: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewExpireReservationsTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule reservation expiry: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewMatureConflictsTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule conflict maturing: %w", err)
-	}
-	if _, err := m.scheduler.Register("@every 1h", jobs.NewPruneTask(), leaseRetries); err != nil {
-		return fmt.Errorf("schedule retention prune: %w", err)
-	}
-	if len(m.Destinations) > 0 {
-		if _, err := m.scheduler.Register("@every "+m.Config.SweepInterval.String(), jobs.NewSweepDeliveriesTask(), leaseRetries); err != nil {
-			return fmt.Errorf("schedule delivery sweep: %w", err)
-		}
+	if err := jobs.RegisterSchedule(m.scheduler, m.Config.SweepInterval, at, len(m.Destinations) > 0); err != nil {
+		return err
 	}
 	if err := m.start(ctx, "scheduler", &jobs.Scheduler{Scheduler: m.scheduler}); err != nil {
 		return err
@@ -485,12 +389,7 @@ func (m *Main) close(ctx context.Context) error {
 	// answered), then the inbox batcher (its last commit), the scheduler, the
 	// worker (active tasks), the reserver (both the API and the worker reserve
 	// through it); then the connections.
-	var errs []error
-	for i := len(m.running) - 1; i >= 0; i-- {
-		if err := m.running[i].c.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", m.running[i].name, err))
-		}
-	}
+	errs := []error{m.running.Shutdown(ctx)}
 	if m.downstream.cancel != nil {
 		m.downstream.cancel()
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/internal/bench"
+	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/reconcile"
 )
 
 // newBenchCommand is `tradewind bench`: its flags, mapped onto bench.Options.
@@ -18,20 +21,7 @@ func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "bench [" + strings.Join(names, "|") + " ...]",
 		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
-		Long: `Measure Tradewind against baselines taken in the same run, on the same machine,
-and print each figure as a ratio to its baseline, beside its target (the README's
-"Benchmarks" section lists them and the latest figures).
-
-Scenarios (all of them when none is named):
-` + bench.Help() + `
-It is self-contained: it uses the PostgreSQL and Redis that ` + "`make run`" + ` starts
-(or TRADEWIND_DATABASE_URL / TRADEWIND_REDIS_URL), runs Tradewind in this process on
-a loopback port, and writes its figures as JSON.
-
-It DROPS and recreates the database --database (default tradewind_bench) on that
-PostgreSQL server for every scenario, and FLUSHES the Redis database number
---redis-db (default 15) on that Redis server. Nothing else is touched; it refuses
-a --redis-db equal to the one TRADEWIND_REDIS_URL names.`,
+		Long:  bench.Usage(),
 		Example: `  tradewind bench
   tradewind bench ingest --duration 10s --concurrency 8,32,64
   tradewind bench e2e --workers 40 --json e2e.json`,
@@ -78,4 +68,26 @@ func startForBench(stderr io.Writer) bench.StartFunc {
 		}
 		return &bench.Tradewind{Addr: m.Addr(), DB: m.DB, APIToken: cfg.APIToken, Close: m.Close}, nil
 	}
+}
+
+// newBenchReconcileCommand is `tradewind bench reconcile` (reconcile.Bench), a
+// subcommand of bench so that it can move with the bench code.
+func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
+	var p reconcile.BenchParams
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
+			p.Progress = func(n int) { bar.Set(int64(n)) }
+			res, err := reconcile.Bench(cmd.Context(), p)
+			bar.Finish()
+			fmt.Fprint(stdout, res)
+			return err
+		},
+	}
+	cmd.Flags().IntVar(&p.Orders, "orders", 1_000_000, "provider records to compare")
+	cmd.Flags().IntVar(&p.MissingEvery, "missing-every", 20, "leave one in this many out of Tradewind's side")
+	return cmd
 }

@@ -1,30 +1,27 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/hibiken/asynq"
 
 	"github.com/tradewind/tradewind/adapters/httpapi"
+	"github.com/tradewind/tradewind/internal/envconfig"
+	"github.com/tradewind/tradewind/internal/localdeps"
+	"github.com/tradewind/tradewind/jobs"
 )
 
 // Config is the process configuration, read from TRADEWIND_* environment variables.
-// Each field's env tag names its variable, default its value when unset, and
-// validate what is allowed; the README lists them all.
+// Each field's tags are internal/envconfig's; the README lists them all.
 type Config struct {
-	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
-	RedisURL          string        `env:"TRADEWIND_REDIS_URL" validate:"required,redisurl" help:"a Redis URL: redis://[:password@]host:port/db (rediss:// with TLS), redis-sentinel://[:password@]host:port[,host:port...]/db?master=name (failover through Sentinel), or redis-cluster://[:password@]host:port[,host:port...] (Redis Cluster)"`
+	DatabaseURL       string        `env:"TRADEWIND_DATABASE_URL" secret:"true" validate:"required,dburl" help:"a PostgreSQL URL, e.g. postgres://user:pass@127.0.0.1:5432/tradewind?sslmode=disable"`
+	RedisURL          string        `env:"TRADEWIND_REDIS_URL" secret:"true" validate:"required,redisurl" help:"a Redis URL: redis://[:password@]host:port/db (rediss:// with TLS), redis-sentinel://[:password@]host:port[,host:port...]/db?master=name (failover through Sentinel), or redis-cluster://[:password@]host:port[,host:port...] (Redis Cluster)"`
 	Listen            string        `env:"TRADEWIND_LISTEN" default:"127.0.0.1:8080" validate:"hostname_port" help:"host:port, e.g. 127.0.0.1:8080 or :8080"`
-	APIToken          string        `env:"TRADEWIND_API_TOKEN" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
+	APIToken          string        `env:"TRADEWIND_API_TOKEN" secret:"true" validate:"required,min=16" help:"a random string of at least 16 characters, sent by API clients as 'Authorization: Bearer <token>'"`
 	SourcesFile       string        `env:"TRADEWIND_SOURCES_FILE" validate:"required,file" help:"the path of an existing sources YAML file (see examples/sources.yaml)"`
 	LogLevel          string        `env:"TRADEWIND_LOG_LEVEL" default:"info" validate:"oneof=debug info warn error" help:"one of debug, info, warn, error"`
 	MaxBodyBytes      int           `env:"TRADEWIND_MAX_BODY_BYTES" default:"1048576" validate:"min=1024,max=67108864" help:"bytes between 1024 and 67108864"`
@@ -37,7 +34,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"TRADEWIND_SHUTDOWN_TIMEOUT" default:"25s" validate:"min=1s,max=10m" help:"a duration between 1s and 10m, e.g. 25s"`
 	// Retention is checked against each source's provider retry window in Main.Run (jobs.RetentionPolicy).
 	Retention time.Duration `env:"TRADEWIND_RETENTION" default:"720h" validate:"min=1h,max=87600h" help:"a duration from 1h to 87600h, at least the retry window of every configured source's provider (Adyen 720h, Stripe and PayPal 72h, Shopify 4h), e.g. 720h"`
-	// MaxConnections 0 is sized from the open-file limit (see connectionCap).
+	// MaxConnections 0 is sized from the open-file limit (see httpapi.ConnectionCap).
 	MaxConnections       int  `env:"TRADEWIND_MAX_CONNECTIONS" default:"0" validate:"min=0,max=10000000" help:"a connection count, 0 or more (0: sized from the open-file limit, RLIMIT_NOFILE)"`
 	MaxConnectionsPerIP  int  `env:"TRADEWIND_MAX_CONNECTIONS_PER_IP" default:"0" validate:"min=0,max=10000000" help:"a connection count per client IP, 0 or more (0: no per-IP limit)"`
 	MetricsTokenRequired bool `env:"TRADEWIND_METRICS_TOKEN_REQUIRED" default:"false" help:"true or false"`
@@ -63,15 +60,7 @@ type Config struct {
 }
 
 // ConfigError names the offending variable and what would be valid.
-type ConfigError struct {
-	Key     string
-	Problem string
-	Valid   string
-}
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("config: %s %s; want %s", e.Key, e.Problem, e.Valid)
-}
+type ConfigError = envconfig.Error
 
 // serverOnly are the fields only the HTTP server needs.
 var serverOnly = []string{"Listen", "APIToken", "MaxConnections", "MaxConnectionsPerIP"}
@@ -80,76 +69,17 @@ var serverOnly = []string{"Listen", "APIToken", "MaxConnections", "MaxConnection
 // the HTTP server (work, schedule, migrate) do not need its settings.
 func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, error) {
 	var cfg Config
-	v := reflect.ValueOf(&cfg).Elem()
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		raw, ok := getenv(f.Tag.Get("env"))
-		if !ok || raw == "" {
-			raw = f.Tag.Get("default")
-		}
-		if raw == "" {
-			continue
-		}
-		if err := setField(v.Field(i), raw); err != nil {
-			return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: fmt.Sprintf("is %q, %v", raw, err), Valid: f.Tag.Get("help")}
-		}
+	var except []string
+	if !withServer {
+		except = serverOnly
 	}
-	validate := newValidator()
-	var err error
-	if withServer {
-		err = validate.Struct(cfg)
-	} else {
-		err = validate.StructExcept(cfg, serverOnly...)
-	}
-	var verrs validator.ValidationErrors
-	if errors.As(err, &verrs) {
-		fe := verrs[0]
-		f, _ := t.FieldByName(fe.StructField())
-		problem := "is not valid"
-		if fe.Tag() == "required" {
-			problem = "is not set"
-		} else if f.Tag.Get("env") == "TRADEWIND_API_TOKEN" || strings.HasSuffix(f.Tag.Get("env"), "_URL") {
-			problem = "is not valid" // never echo a credential
-		} else {
-			problem = fmt.Sprintf("is %q, which is not valid", fmt.Sprint(fe.Value()))
-		}
-		return cfg, &ConfigError{Key: f.Tag.Get("env"), Problem: problem, Valid: f.Tag.Get("help")}
-	}
+	err := envconfig.Load(&cfg, getenv, newValidator(), except...)
 	if err == nil && withServer && cfg.MaxConnections > 0 && cfg.MaxConnectionsPerIP > cfg.MaxConnections {
 		return cfg, &ConfigError{Key: "TRADEWIND_MAX_CONNECTIONS_PER_IP",
 			Problem: fmt.Sprintf("is %d, above TRADEWIND_MAX_CONNECTIONS (%d)", cfg.MaxConnectionsPerIP, cfg.MaxConnections),
 			Valid:   "at most TRADEWIND_MAX_CONNECTIONS, or 0 for no per-IP limit"}
 	}
 	return cfg, err
-}
-
-func setField(f reflect.Value, raw string) error {
-	switch f.Interface().(type) {
-	case string:
-		f.SetString(raw)
-	case int:
-		n, err := strconv.Atoi(raw)
-		if err != nil {
-			return errors.New("not a whole number")
-		}
-		f.SetInt(int64(n))
-	case bool:
-		b, err := strconv.ParseBool(raw)
-		if err != nil {
-			return errors.New("not true or false")
-		}
-		f.SetBool(b)
-	case time.Duration:
-		d, err := time.ParseDuration(raw)
-		if err != nil {
-			return errors.New("not a duration")
-		}
-		f.SetInt(int64(d))
-	default:
-		return fmt.Errorf("unsupported config field type %s", f.Type())
-	}
-	return nil
 }
 
 func newValidator() *validator.Validate {
@@ -159,7 +89,7 @@ func newValidator() *validator.Validate {
 		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
 	})
 	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
-		_, err := ParseRedisURL(fl.Field().String())
+		_, err := jobs.ParseRedisURL(fl.Field().String())
 		return err == nil
 	})
 	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
@@ -174,54 +104,14 @@ func newValidator() *validator.Validate {
 }
 
 // osEnv is os.LookupEnv, named for wiring.
-var osEnv = withLocalDeps(os.LookupEnv, noteLocalDefault) // localdeps.go
+var osEnv = localdeps.Env(os.LookupEnv, localdeps.NoteToStderr)
 
-// ParseRedisURL reads TRADEWIND_REDIS_URL into Asynq's connection options:
-//
-//	redis://[:password@]host:port/db and rediss:// (TLS)   one server
-//	redis-socket://[:password@]/path/to/redis.sock?db=N   one server, on a Unix socket
-//	redis-sentinel://[:password@]host:port[,host:port...]/db?master=name[&sentinel_password=p]
-//	                                                       a primary found (and failed over) through Sentinel
-//	redis-cluster://[:password@]host:port[,host:port...]   Redis Cluster (its seed nodes)
-func ParseRedisURL(raw string) (asynq.RedisConnOpt, error) {
-	u, err := url.Parse(raw)
+// redisOptions is TRADEWIND_REDIS_URL as Asynq's connection options.
+func redisOptions(cfg Config) (asynq.RedisConnOpt, error) {
+	opt, err := jobs.ParseRedisURL(cfg.RedisURL)
 	if err != nil {
-		return nil, errors.New("not a URL")
+		return nil, &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
+			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
 	}
-	password, _ := u.User.Password()
-	var addrs []string
-	for _, a := range strings.Split(u.Host, ",") {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return nil, fmt.Errorf("%q is not host:port", a)
-		}
-		addrs = append(addrs, a)
-	}
-	db := 0
-	if p := strings.Trim(u.Path, "/"); p != "" {
-		if db, err = strconv.Atoi(p); err != nil {
-			return nil, errors.New("the path must be a database number")
-		}
-	}
-	switch u.Scheme {
-	case "redis", "rediss":
-		if len(addrs) != 1 {
-			return nil, errors.New("one host:port (several are for redis-sentinel:// or redis-cluster://)")
-		}
-		return asynq.ParseRedisURI(raw)
-	case "redis-socket":
-		return asynq.ParseRedisURI(raw)
-	case "redis-sentinel":
-		master := u.Query().Get("master")
-		if master == "" {
-			return nil, errors.New("redis-sentinel:// needs ?master=<name of the monitored primary>")
-		}
-		return asynq.RedisFailoverClientOpt{MasterName: master, SentinelAddrs: addrs, Password: password,
-			SentinelPassword: u.Query().Get("sentinel_password"), DB: db}, nil
-	case "redis-cluster":
-		if db != 0 {
-			return nil, errors.New("Redis Cluster has database 0 only")
-		}
-		return asynq.RedisClusterClientOpt{Addrs: addrs, Password: password}, nil
-	}
-	return nil, fmt.Errorf("scheme %q is not one of redis, rediss, redis-socket, redis-sentinel, redis-cluster", u.Scheme)
+	return opt, nil
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tradewind/tradewind/adapters/registry"
 )
 
 func envMap(kv map[string]string) func(string) (string, bool) {
@@ -81,49 +79,6 @@ func TestWorkerRolesDoNotNeedServerSettings(t *testing.T) {
 	}
 }
 
-func TestSourcesFile(t *testing.T) {
-	tests := []struct {
-		name, yaml, want string
-	}{
-		{"minimal form", "sources:\n  - id: acme-stripe\n    provider: stripe\n    secrets: [\"whsec_a\"]\n", ""},
-		{"settings and env secret", "sources:\n  - id: acme-stripe\n    provider: stripe\n    secrets: [\"env:TW_SECRET\", \"whsec_old\"]\n    order_ref_key: order_id\n", ""},
-		{"unknown provider", "sources:\n  - id: a\n    provider: strype\n    secrets: [\"x\"]\n", `provider "strype" is not supported; use one of:`},
-		{"bad id", "sources:\n  - id: Acme Stripe\n    provider: stripe\n", "sources[0].id"},
-		{"duplicate id", "sources:\n  - {id: a, provider: stripe, secrets: [whsec_1]}\n  - {id: a, provider: stripe, secrets: [whsec_2]}\n", `id "a" is used twice`},
-		{"missing env secret", "sources:\n  - id: a\n    provider: stripe\n    secrets: [\"env:TW_NOT_SET\"]\n", "environment variable TW_NOT_SET is not set"},
-		{"stripe without secret", "sources:\n  - id: a\n    provider: stripe\n", "secrets:"},
-		{"wrong secret shape", "sources:\n  - id: a\n    provider: stripe\n    secrets: [\"sk_live_x\"]\n", "starts with whsec_"},
-		{"empty", "sources: []\n", "list at least one source"},
-		{"not yaml", "sources: [\n", "sources file s.yaml"},
-		{"missing env setting", "sources:\n  - id: a\n    provider: stripe\n    secrets: [whsec_1]\n    api_token: env:TW_TOKEN_NOT_SET\n", "api_token: environment variable TW_TOKEN_NOT_SET is not set"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseSources("s.yaml", []byte(tt.yaml), envMap(map[string]string{"TW_SECRET": "whsec_from_env"}))
-			if tt.want == "" {
-				if err != nil {
-					t.Fatal(err)
-				}
-				if s := got["acme-stripe"]; s.Secrets[0] != "whsec_a" && s.Secrets[0] != "whsec_from_env" {
-					t.Errorf("secrets = %v", s.Secrets)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-	got, err := ParseSources("s.yaml", []byte("sources:\n  - id: w\n    provider: stripe\n    secrets: [whsec_1]\n    order_ref_key: order_id\n    api_token: env:TW_TOKEN\n"),
-		envMap(map[string]string{"TW_TOKEN": "tok_from_env"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got["w"].OrderRefKey() != "order_id" || got["w"].Settings["api_token"] != "tok_from_env" {
-		t.Errorf("settings = %v, want order_ref_key order_id and api_token from the environment", got["w"].Settings)
-	}
-}
-
 func TestREADMEDocumentsEveryVariable(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -136,23 +91,4 @@ func TestREADMEDocumentsEveryVariable(t *testing.T) {
 			t.Errorf("README.md does not document %s", key)
 		}
 	}
-}
-
-// FuzzParseSources: a sources file is bytes from outside; nothing may panic, and
-// whatever parses names a known provider for every source.
-func FuzzParseSources(f *testing.F) {
-	f.Add([]byte("sources:\n  - id: acme-stripe\n    provider: stripe\n    secrets: [\"whsec_a\"]\n"))
-	f.Add([]byte("sources:\n  - {id: a, provider: hmac, secrets: [k], header: X-Sig, rate_limit: 5}\n"))
-	f.Add([]byte("sources: [\n"))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		got, err := ParseSources("fuzz.yaml", raw, envMap(nil))
-		if err != nil {
-			return
-		}
-		for id, s := range got {
-			if _, ok := registry.Lookup(s.Provider); !ok || s.ID != id {
-				t.Fatalf("parsed source %q with unknown provider %q", id, s.Provider)
-			}
-		}
-	})
 }

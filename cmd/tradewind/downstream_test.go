@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/tradewind/tradewind/domain"
@@ -240,100 +239,6 @@ func TestDeliveriesEndToEnd(t *testing.T) {
 		if code := api(t, m, method, path, nil, nil); code != want {
 			t.Errorf("%s %s: %d, want %d", method, path, code, want)
 		}
-	}
-}
-
-func TestParseDestinations(t *testing.T) {
-	env := envMap(map[string]string{"CRM_SECRET": crmSecret})
-	tests := []struct {
-		name, yaml, wantErr string
-	}{
-		{"valid", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://crm.example.com/h\n    secrets: [env:CRM_SECRET]\n    events: [order.paid]\n    timeout: 5s\n    rate_limit: 20\n    max_attempts: 12\n    min_backoff: 5s\n    max_backoff: 1h\n", ""},
-		{"none", "sources: []\n", ""},
-		{"hubspot", "destinations:\n  - id: hs\n    kind: hubspot\n    token: env:CRM_SECRET\n", ""},
-		{"shopify_inventory", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: gid://shopify/Location/1\n    safety_buffer: 2\n    max_published: 50\n    debounce: 3s\n", ""},
-		{"shopify_inventory without location", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n", "location_id:"},
-		{"shopify_inventory negative buffer", "destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: s\n    location_id: l\n    safety_buffer: -1\n", "safety_buffer: -1 is out of range"},
-		{"sku overrides", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {safety_buffer: 10, max_published: 5}\n      \"123\": {max_published: 0}\n", ""},
-		{"sku override unknown key", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {safety_bufer: 10}\n", "destinations[0] (acme-shop-stock): skus: HOT-1: safety_bufer: unknown key; valid keys: safety_buffer, max_published"},
-		{"sku override negative", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {max_published: -5}\n", "skus: HOT-1: max_published: -5 is out of range"},
-		{"sku override not a number", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {safety_buffer: lots}\n", "skus: HOT-1: safety_buffer: must be a number"},
-		{"sku override fraction", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {safety_buffer: 2.5}\n", "skus: HOT-1: safety_buffer: 2.5 is not a whole number"},
-		{"sku override empty", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: {}\n", "skus: HOT-1: give safety_buffer and/or max_published"},
-		{"sku override not a map", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      HOT-1: 10\n", "skus: HOT-1: give safety_buffer and/or max_published"},
-		{"skus not a map", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      - HOT-1\n", "skus: must map each SKU to its own keys"},
-		{"sku unquoted number", "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n    skus:\n" + "      123: {max_published: 0}\n", "skus: SKU 123 must be a string; quote it"},
-		{"skus on a webhook", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    skus: {A: {max_published: 1}}\n", "skus: unknown key for kind webhook"},
-		{"hubspot without token", "destinations:\n  - id: hs\n    kind: hubspot\n", "token: give the private app's access token"},
-		{"hubspot with a webhook key", "destinations:\n  - id: hs\n    kind: hubspot\n    token: t\n    url: https://x.example/\n", "url: unknown key for kind hubspot"},
-		{"unknown key", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    retries: 3\n", "destinations[0] (crm): retries: unknown key"},
-		{"unknown kind", "destinations:\n  - id: crm\n    kind: fax\n", `kind: "fax" is not supported`},
-		{"bad event", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    events: [order.shipped]\n", `events: "order.shipped" is not an event type`},
-		{"bad secret", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [plain]\n", "secrets[0]: not a Standard Webhooks secret"},
-		{"bad duration", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n    timeout: soon\n", `timeout: "soon" is not a duration`},
-		{"no url", "destinations:\n  - id: crm\n    kind: webhook\n    secrets: [" + crmSecret + "]\n", "url:"},
-		{"missing env", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [env:NOPE]\n", "environment variable NOPE is not set"},
-		{"duplicate id", "destinations:\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n  - id: crm\n    kind: webhook\n    url: https://x.example/h\n    secrets: [" + crmSecret + "]\n", "used twice"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseDestinations("s.yaml", []byte(tt.yaml), env)
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("unexpected error: %v", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Fatalf("error %v; want one containing %q", err, tt.wantErr)
-			}
-		})
-	}
-}
-
-// A stock destination's safety_buffer and max_published, and each SKU's own
-// under skus, are parsed into the destination's policies.
-func TestParseDestinationsStockPolicies(t *testing.T) {
-	y := "destinations:\n  - id: acme-shop-stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: l\n" +
-		"    safety_buffer: 2\n    max_published: 50\n    skus:\n      HOT-1: {safety_buffer: 10, max_published: 5}\n      COLD-2: {max_published: 0}\n"
-	dests, err := ParseDestinations("s.yaml", []byte(y), envMap(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := func(v int64) *int64 { return &v }
-	want := []domain.StockPolicy{{SafetyBuffer: 2, MaxPublished: n(50)}, {SafetyBuffer: 10, MaxPublished: n(5)}, {SafetyBuffer: 2, MaxPublished: n(0)}}
-	var got []domain.StockPolicy
-	for _, sku := range []string{"MUG", "HOT-1", "COLD-2"} {
-		got = append(got, dests[0].StockPolicyOf(sku))
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("policies of MUG, HOT-1, COLD-2 (-want +got):\n%s", diff)
-	}
-	plain, err := ParseDestinations("s.yaml", []byte("destinations:\n  - id: s\n    kind: shopify_inventory\n    source: a\n    location_id: l\n"), envMap(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(domain.StockPolicy{}, plain[0].StockPolicyOf("MUG")); diff != "" {
-		t.Errorf("no buffer, no cap (-want +got):\n%s", diff)
-	}
-}
-
-func TestResolveDestinationsChecksTheStockSource(t *testing.T) {
-	parse := func(y string) []domain.Destination {
-		d, err := ParseDestinations("s.yaml", []byte(y), envMap(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
-	sources := testSources()
-	src := sources[shopifySource]
-	src.Settings = map[string]string{"shop_domain": "acme.myshopify.com", "admin_token": "shpat_x"}
-	sources[shopifySource] = src
-	ok := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: gid://shopify/Location/1\n")
-	if err := ResolveDestinations("s.yaml", ok, sources); err != nil || ok[0].Settings["admin_token"] != "shpat_x" {
-		t.Errorf("resolve: %v %v; want the source's admin_token taken", err, ok[0].Settings)
-	}
-	bad := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-stripe\n    location_id: gid://shopify/Location/1\n")
-	if err := ResolveDestinations("s.yaml", bad, sources); err == nil || !strings.Contains(err.Error(), `source: "acme-stripe" is not a shopify source`) {
-		t.Errorf("a stripe source: %v", err)
 	}
 }
 

@@ -104,26 +104,3 @@ func (e *env) ids(query string, args ...any) []int64 {
 	}
 	return ids
 }
-
-func TestSourcesFileConfirmRateLimit(t *testing.T) {
-	tests := []struct {
-		name, setting, want string // want: "" for valid, else part of the error
-	}{
-		{name: "default", setting: ""},
-		{name: "per minute", setting: "confirm_rate_limit: 30\n"},
-		{name: "zero", setting: "confirm_rate_limit: 0\n", want: `confirm_rate_limit is "0"; want confirmation calls per minute`},
-		{name: "not a number", setting: "confirm_rate_limit: lots\n", want: "confirm_rate_limit"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			yaml := "sources:\n  - id: a\n    provider: stripe\n    secrets: [whsec_1]\n    " + tt.setting
-			_, err := ParseSources("s.yaml", []byte(yaml), envMap(nil))
-			if tt.want == "" && err != nil {
-				t.Fatal(err)
-			}
-			if tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-				t.Fatalf("err = %v, want it to contain %q", err, tt.want)
-			}
-		})
-	}
-}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tradewind/tradewind/internal/sourcesfile"
 )
 
 func main() {
@@ -94,19 +96,12 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 // newMainFromFile is a Main for cfg with the sources and destinations of its
 // sources file; a bad entry fails naming its key.
 func newMainFromFile(cfg Config, logger *slog.Logger) (*Main, error) {
-	sources, err := LoadSources(cfg.SourcesFile, osEnv)
+	f, err := sourcesfile.Load(cfg.SourcesFile, osEnv)
 	if err != nil {
 		return nil, err
 	}
-	destinations, err := LoadDestinations(cfg.SourcesFile, osEnv)
-	if err != nil {
-		return nil, err
-	}
-	if err := ResolveDestinations(cfg.SourcesFile, destinations, sources); err != nil {
-		return nil, err
-	}
-	m := NewMain(cfg, sources, logger)
-	m.Destinations = destinations
+	m := NewMain(cfg, f.Sources, logger)
+	m.Destinations = f.Destinations
 	return m, nil
 }
 

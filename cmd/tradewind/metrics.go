@@ -6,179 +6,28 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/postgres"
 	tprom "github.com/tradewind/tradewind/adapters/prometheus"
-	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/jobs"
 )
 
-// registerOpsMetrics adds the gauges docs/monitoring's alerts and dashboard read
-// besides the ingress and worker counters: each queue's latency (the age of its
-// oldest pending task) and archived (dead) tasks, from Asynq's Inspector; and
-// the inbox by status, from PostgreSQL. Each is read at scrape time, at most
-// every 10 seconds.
-func (m *Main) registerOpsMetrics() {
-	m.Metrics.RegisterGauge("tradewind_queue_latency_seconds",
-		"Age of the oldest pending task in each Asynq queue (0 when none waits).", "queue", 10*time.Second,
-		func(ctx context.Context) (map[string]float64, error) {
-			lat, err := m.queueLatencies(ctx)
-			out := make(map[string]float64, len(lat))
-			for q, d := range lat {
-				out[q] = d.Seconds()
-			}
-			return out, err
-		})
-	m.Metrics.RegisterGauge("tradewind_queue_archived",
-		"Tasks Asynq archived (gave up on) in each queue.", "queue", 10*time.Second,
-		func(ctx context.Context) (map[string]float64, error) {
-			qs, err := m.inspector.Queues()
-			if err != nil {
-				return nil, err
-			}
-			out := make(map[string]float64, len(qs))
-			for _, q := range qs {
-				info, err := m.inspector.GetQueueInfo(q)
-				if err != nil {
-					return nil, err
-				}
-				out[q] = float64(info.Archived)
-			}
-			return out, nil
-		})
-	m.Metrics.RegisterGauge("tradewind_inbox_entries",
-		"Inbox entries by status: exact for received, failed, rejected and ignored; \"all\" is PostgreSQL's estimate of every row.",
-		"status", 10*time.Second,
-		func(ctx context.Context) (map[string]float64, error) { return postgres.InboxGauge(ctx, m.DB) })
-	m.registerDownstreamMetrics()
-}
-
-// registerDownstreamMetrics adds the gauges of deliveries, destinations and
-// reconciliation runs, read from PostgreSQL at scrape time, at most every 10
-// seconds. Each configured destination shows every status it can wait in, 0
-// included, so an alert on a rise has a series to compare with.
-func (m *Main) registerDownstreamMetrics() {
+// opsReads feed the gauges docs/monitoring's alerts and dashboard read.
+func (m *Main) opsReads() tprom.OpsReads {
+	ids := make([]string, len(m.Destinations))
+	for i, d := range m.Destinations {
+		ids[i] = d.ID
+	}
 	reads := &postgres.DownstreamReads{DB: m.DB}
-	waiting := []domain.DeliveryStatus{domain.DeliveryPending, domain.DeliveryFailed, domain.DeliveryDead}
-	m.Metrics.RegisterGaugeVec("tradewind_deliveries",
-		"Deliveries not yet delivered, by destination and status (pending, failed: retrying, dead: out of attempts).",
-		[]string{"destination", "status"}, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			counts, err := reads.DeliveryCounts(ctx)
-			if err != nil {
-				return nil, err
-			}
-			ids := map[string]bool{}
-			for _, d := range m.Destinations {
-				ids[d.ID] = true
-			}
-			for id := range counts { // a destination removed from the file with deliveries left
-				ids[id] = true
-			}
-			var out []tprom.Sample
-			for id := range ids {
-				for _, st := range waiting {
-					out = append(out, tprom.Sample{Labels: []string{id, string(st)}, Value: float64(counts[id][st])})
-				}
-			}
-			return out, nil
-		})
-	states := func(ctx context.Context, value func(domain.DestinationState) float64) ([]tprom.Sample, error) {
-		ids := make([]string, len(m.Destinations))
-		for i, d := range m.Destinations {
-			ids[i] = d.ID
-		}
-		if len(ids) == 0 {
-			return nil, nil
-		}
-		st, err := (&postgres.Destinations{DB: m.DB}).States(ctx, ids)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]tprom.Sample, 0, len(ids))
-		for _, id := range ids {
-			out = append(out, tprom.Sample{Labels: []string{id}, Value: value(st[id])})
-		}
-		return out, nil
+	return tprom.OpsReads{
+		QueueLatency:  m.queueLatencies,
+		QueueArchived: func(ctx context.Context) (map[string]int, error) { return jobs.QueueArchived(ctx, m.inspector) },
+		Inbox:         func(ctx context.Context) (map[string]float64, error) { return postgres.InboxGauge(ctx, m.DB) },
+		Destinations:  ids, Deliveries: reads, States: &postgres.Destinations{DB: m.DB},
+		Reconciliations: func(ctx context.Context) (tprom.ReconciliationHealth, error) {
+			h, err := reads.ReconciliationHealth(ctx)
+			return tprom.ReconciliationHealth(h), err
+		},
 	}
-	m.Metrics.RegisterGaugeVec("tradewind_destination_disabled",
-		"1 while a destination is disabled (a 410 disabled it; a person enables it again), else 0.",
-		[]string{"destination"}, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			return states(ctx, func(s domain.DestinationState) float64 { return boolGauge(!s.Enabled) })
-		})
-	m.Metrics.RegisterGaugeVec("tradewind_destination_breaker_open",
-		"1 while a destination's circuit breaker is open or half open, as the workers last reported it, else 0.",
-		[]string{"destination"}, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			return states(ctx, func(s domain.DestinationState) float64 { return boolGauge(s.Breaker != domain.BreakerClosed) })
-		})
-
-	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_success_timestamp_seconds",
-		"When the newest completed reconciliation run (not a dry run) finished, in Unix seconds; 0 when none has.",
-		nil, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := reads.ReconciliationHealth(ctx)
-			if err != nil {
-				return nil, err
-			}
-			v := 0.0
-			if !h.LastSuccess.IsZero() {
-				v = float64(h.LastSuccess.UnixMilli()) / 1000
-			}
-			return []tprom.Sample{{Value: v}}, nil
-		})
-	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_status",
-		"1 for the status (completed or failed) of the newest finished reconciliation run that is not a dry run, 0 for the other; both 0 when none has finished.",
-		[]string{"status"}, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := reads.ReconciliationHealth(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return []tprom.Sample{
-				{Labels: []string{domain.ReconCompleted}, Value: boolGauge(h.Found && h.Last.Status == domain.ReconCompleted)},
-				{Labels: []string{domain.ReconFailed}, Value: boolGauge(h.Found && h.Last.Status == domain.ReconFailed)},
-			}, nil
-		})
-	m.Metrics.RegisterGaugeVec("tradewind_reconciliation_last_findings",
-		"What the newest finished reconciliation run (not a dry run) found, by kind: missing, repaired, mismatched, conflicts, stock_drift_fixed, storefront_stock_drift, errors.",
-		[]string{"kind"}, 10*time.Second,
-		func(ctx context.Context) ([]tprom.Sample, error) {
-			h, err := reads.ReconciliationHealth(ctx)
-			if err != nil {
-				return nil, err
-			}
-			f := h.Last.Findings()
-			return []tprom.Sample{
-				{Labels: []string{"missing"}, Value: float64(f.Missing)},
-				{Labels: []string{"repaired"}, Value: float64(f.Repaired)},
-				{Labels: []string{"mismatched"}, Value: float64(f.Mismatched)},
-				{Labels: []string{"conflicts"}, Value: float64(f.Conflicts)},
-				{Labels: []string{"stock_drift_fixed"}, Value: float64(f.StockDriftFixed)},
-				{Labels: []string{"storefront_stock_drift"}, Value: float64(f.StorefrontDrift)},
-				{Labels: []string{"errors"}, Value: float64(f.Errors)},
-			}, nil
-		})
 }
 
-func boolGauge(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// queueLatencies is the age of the oldest pending task in each queue, from
-// Asynq's Inspector: for the metrics and the dashboard's overview.
 func (m *Main) queueLatencies(ctx context.Context) (map[string]time.Duration, error) {
-	qs, err := m.inspector.Queues()
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]time.Duration, len(qs))
-	for _, q := range qs {
-		info, err := m.inspector.GetQueueInfo(q)
-		if err != nil {
-			return nil, err
-		}
-		out[q] = info.Latency
-	}
-	return out, nil
+	return jobs.QueueLatencies(ctx, m.inspector)
 }

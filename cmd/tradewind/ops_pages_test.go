@@ -180,26 +180,3 @@ func TestEveryRouteRefusesTheUnauthenticated(t *testing.T) {
 		t.Errorf("checked %d routes; the enumeration missed most of them", seen)
 	}
 }
-
-func TestOperatorsSection(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := envMap(map[string]string{"BOB_HASH": string(hash)})
-	for _, tc := range []struct{ name, yaml, wantErr string }{
-		{"none", "sources: []\n", ""},
-		{"hash and env", "operators:\n  - {name: alice, password_hash: \"" + string(hash) + "\"}\n  - {name: bob, password_hash: env:BOB_HASH}\n", ""},
-		{"clear text refused", "operators:\n  - {name: alice, password_hash: hunter2}\n", "not a bcrypt hash"},
-		{"twice", "operators:\n  - {name: a, password_hash: env:BOB_HASH}\n  - {name: a, password_hash: env:BOB_HASH}\n", "listed twice"},
-		{"unset env", "operators:\n  - {name: a, password_hash: env:NOPE}\n", "NOPE, which is not set"},
-		{"no name", "operators:\n  - {password_hash: env:BOB_HASH}\n", "name is required"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseOperators("s.yaml", []byte(tc.yaml), env)
-			if (err == nil) != (tc.wantErr == "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
-				t.Errorf("ParseOperators = %v, want error %q", err, tc.wantErr)
-			}
-		})
-	}
-}

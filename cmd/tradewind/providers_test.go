@@ -25,11 +25,14 @@ import (
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/simulate"
+	"github.com/tradewind/tradewind/internal/sourcesfile"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
 // loadSources loads a sources file as `tradewind simulate` does.
-func loadSources(path string) (map[string]domain.Source, error) { return LoadSources(path, osEnv) }
+func loadSources(path string) (map[string]domain.Source, error) {
+	return sourcesfile.LoadSources(path, osEnv)
+}
 
 // The tests here drive every provider the way a newcomer does after `make run`: the
 // sources of examples/sources.yaml, deliveries built and sent by the code of `tradewind
@@ -73,7 +76,7 @@ func demoSources(t *testing.T, apiBaseURLs map[string]string) (string, map[strin
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sources, err := LoadSources(path, osEnv)
+	sources, err := sourcesfile.LoadSources(path, osEnv)
 	if err != nil {
 		t.Fatalf("the demo sources do not load: %v", err)
 	}

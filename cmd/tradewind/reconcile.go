@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -88,77 +86,18 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 	}
 	m.DB = db
 	defer db.Close()
-	if err := m.checkSchema(ctx, false); err != nil {
+	if err := postgres.CheckSchema(ctx, m.DB, false); err != nil {
 		return err
 	}
-	bars := newSourceBars(stderr)
-	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.compared)
+	bars := progress.NewBars(stderr, progress.Options{ShowCount: true, Unit: "compared", ClearOnFinish: true})
+	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.Set)
 	r, err := rec.Start(ctx, req)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "reconciliation %d: %s – %s\n", r.ID, r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339))
 	r, err = rec.Run(ctx, r.ID)
-	bars.finish()
-	out, jerr := json.MarshalIndent(r, "", "  ")
-	if jerr == nil {
-		fmt.Fprintln(stdout, string(out))
-	}
+	bars.Finish()
+	_ = reconcile.WriteReport(stdout, r)
 	return err
-}
-
-// sourceBars report how far each source's comparison has got, one progress.Bar
-// a source: a bar on a terminal, plain lines otherwise.
-type sourceBars struct {
-	w    io.Writer
-	mu   sync.Mutex
-	bars map[string]progress.Bar
-	seq  []progress.Bar
-}
-
-func newSourceBars(w io.Writer) *sourceBars {
-	return &sourceBars{w: w, bars: map[string]progress.Bar{}}
-}
-
-// compared hears that n of source's records have been compared.
-func (s *sourceBars) compared(source string, n int) {
-	s.mu.Lock()
-	bar, ok := s.bars[source]
-	if !ok {
-		bar = progress.New(s.w, -1, progress.Options{Description: source, ShowCount: true, Unit: "compared", ClearOnFinish: true})
-		s.bars[source] = bar
-		s.seq = append(s.seq, bar)
-	}
-	s.mu.Unlock()
-	bar.Set(int64(n))
-}
-
-func (s *sourceBars) finish() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, b := range s.seq {
-		b.Finish()
-	}
-}
-
-// newBenchReconcileCommand is `tradewind bench reconcile` (reconcile.Bench), a
-// subcommand of bench so that it can move with the bench code.
-func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
-	var p reconcile.BenchParams
-	cmd := &cobra.Command{
-		Use:   "reconcile",
-		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
-			p.Progress = func(n int) { bar.Set(int64(n)) }
-			res, err := reconcile.Bench(cmd.Context(), p)
-			bar.Finish()
-			fmt.Fprint(stdout, res)
-			return err
-		},
-	}
-	cmd.Flags().IntVar(&p.Orders, "orders", 1_000_000, "provider records to compare")
-	cmd.Flags().IntVar(&p.MissingEvery, "missing-every", 20, "leave one in this many out of Tradewind's side")
-	return cmd
 }

@@ -33,10 +33,13 @@ is applied already is left alone: replaying it would change nothing.`,
 			if len(args) == 0 && status == "" {
 				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
 			}
+			var ids []int64
 			for _, a := range args {
-				if id, err := strconv.ParseInt(a, 10, 64); err != nil || id < 1 {
+				id, err := strconv.ParseInt(a, 10, 64)
+				if err != nil || id < 1 {
 					return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
 				}
+				ids = append(ids, id)
 			}
 			if status == domain.InboxApplied {
 				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
@@ -49,7 +52,7 @@ is applied already is left alone: replaying it would change nothing.`,
 			if err != nil {
 				return err
 			}
-			return runReplay(cmd.Context(), stdout, cfg, args, domain.InboxFilter{Status: status, Source: source, Limit: limit})
+			return runReplay(cmd.Context(), stdout, cfg, ids, domain.InboxFilter{Status: status, Source: source, Limit: limit})
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "replay every webhook with this status: failed, rejected, ignored or received")
@@ -59,58 +62,29 @@ is applied already is left alone: replaying it would change nothing.`,
 	return cmd
 }
 
-func runReplay(ctx context.Context, stdout io.Writer, cfg Config, args []string, f domain.InboxFilter) error {
-	var ids []int64
-	for _, a := range args {
-		id, err := strconv.ParseInt(a, 10, 64)
-		if err != nil || id < 1 {
-			return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
-		}
-		ids = append(ids, id)
-	}
+func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f domain.InboxFilter) error {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	inbox := &postgres.Inbox{DB: db}
-	if f.Status != "" {
-		list, err := inbox.List(ctx, f)
-		if err != nil {
-			return err
-		}
-		for _, e := range list {
-			ids = append(ids, e.ID)
-		}
-	}
-	redisOpt, err := ParseRedisURL(cfg.RedisURL) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+		return err
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-
-	replayed, skipped := 0, 0
-	for _, id := range ids {
-		e, err := inbox.Requeue(ctx, id)
-		switch {
-		case domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND:
-			fmt.Fprintf(stdout, "webhook %d: %s\n", id, domain.ErrorMessage(err))
-			skipped++
-			continue
-		case err != nil:
-			return err
-		}
-		if _, err := jobs.EnqueueEntry(ctx, client, inspector, id, e.Provider); err != nil {
-			return fmt.Errorf("webhook %d is marked for replay but could not be queued (the sweeper will queue it): %w", id, err)
-		}
-		replayed++
+	replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
+	for _, s := range skips {
+		fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
 	}
-	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, skipped)
-	if skipped > 0 && replayed == 0 {
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
+	if len(skips) > 0 && replayed == 0 {
 		return errors.New("nothing was replayed")
 	}
 	return nil

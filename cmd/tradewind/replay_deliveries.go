@@ -70,24 +70,18 @@ func runReplayDeliveries(ctx context.Context, stdout io.Writer, cfg Config, dest
 		return err
 	}
 	defer db.Close()
-	redisOpt, err := ParseRedisURL(cfg.RedisURL) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
 	if err != nil {
-		return &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
+		return err
 	}
 	client := asynq.NewClient(redisOpt)
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	list, err := (&postgres.Deliveries{DB: db}).RetryMatching(ctx, destination, status, since, until)
+	n, err := jobs.ReplayDeliveries(ctx, &postgres.Deliveries{DB: db}, client, inspector, destination, status, since, until)
 	if err != nil {
 		return err
 	}
-	for _, o := range list {
-		if _, err := jobs.EnqueueDelivery(ctx, client, inspector, o.ID); err != nil {
-			return fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
-		}
-	}
-	fmt.Fprintf(stdout, "queued %d delivery(ies) of %s again\n", len(list), destination)
+	fmt.Fprintf(stdout, "queued %d delivery(ies) of %s again\n", n, destination)
 	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package jobs_test
 
 import (
 	"crypto/tls"
@@ -6,6 +6,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/hibiken/asynq"
+
+	"github.com/tradewind/tradewind/jobs"
 )
 
 func TestParseRedisURL(t *testing.T) {
@@ -32,7 +34,7 @@ func TestParseRedisURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseRedisURL(tt.raw)
+			got, err := jobs.ParseRedisURL(tt.raw)
 			if tt.wantErr {
 				if err == nil {
 					t.Fatalf("ParseRedisURL(%q) = %#v, want an error", tt.raw, got)

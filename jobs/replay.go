@@ -1,0 +1,75 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/tradewind/tradewind/domain"
+)
+
+// WebhookReplayer is the part of the inbox (domain.InboxBrowser) a replay uses.
+type WebhookReplayer interface {
+	List(ctx context.Context, f domain.InboxFilter) ([]domain.InboxEntry, error)
+	Requeue(ctx context.Context, id int64) (domain.InboxEntry, error)
+}
+
+// ReplaySkip is a webhook a replay left alone, and why.
+type ReplaySkip struct {
+	ID     int64
+	Reason string
+}
+
+// ReplayWebhooks puts stored webhooks back in the queue, to be applied again
+// through the same path as the first time: the entries ids, then, when
+// f.Status is set, every entry f selects. One that is applied already or does
+// not exist is skipped, with the reason. One marked for replay but not queued
+// ends the replay with an error: the sweeper will queue it.
+func ReplayWebhooks(ctx context.Context, inbox WebhookReplayer, q Enqueuer, tasks TaskInspector, ids []int64, f domain.InboxFilter) (replayed int, skipped []ReplaySkip, err error) {
+	if f.Status != "" {
+		list, err := inbox.List(ctx, f)
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, e := range list {
+			ids = append(ids, e.ID)
+		}
+	}
+	for _, id := range ids {
+		e, err := inbox.Requeue(ctx, id)
+		switch {
+		case domain.ErrorCode(err) == domain.ECONFLICT || domain.ErrorCode(err) == domain.ENOTFOUND:
+			skipped = append(skipped, ReplaySkip{ID: id, Reason: domain.ErrorMessage(err)})
+			continue
+		case err != nil:
+			return replayed, skipped, err
+		}
+		if _, err := EnqueueEntry(ctx, q, tasks, id, e.Provider); err != nil {
+			return replayed, skipped, fmt.Errorf("webhook %d is marked for replay but could not be queued (the sweeper will queue it): %w", id, err)
+		}
+		replayed++
+	}
+	return replayed, skipped, nil
+}
+
+// DeliveryReplayer is the part of the outbox (domain.Deliveries) a replay uses.
+type DeliveryReplayer interface {
+	RetryMatching(ctx context.Context, destination string, status domain.DeliveryStatus, since, until time.Time) ([]domain.Outbound, error)
+}
+
+// ReplayDeliveries queues again every delivery of destination in status
+// created in [since, until), its attempts counted from zero, and returns how
+// many. One marked but not queued ends the replay with an error: the sweeper
+// will queue it.
+func ReplayDeliveries(ctx context.Context, outbox DeliveryReplayer, q Enqueuer, tasks TaskInspector, destination string, status domain.DeliveryStatus, since, until time.Time) (int, error) {
+	list, err := outbox.RetryMatching(ctx, destination, status, since, until)
+	if err != nil {
+		return 0, err
+	}
+	for _, o := range list {
+		if _, err := EnqueueDelivery(ctx, q, tasks, o.ID); err != nil {
+			return 0, fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
+		}
+	}
+	return len(list), nil
+}
