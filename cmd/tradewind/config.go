@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -78,6 +79,16 @@ func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, er
 		return cfg, &ConfigError{Key: "TRADEWIND_MAX_CONNECTIONS_PER_IP",
 			Problem: fmt.Sprintf("is %d, above TRADEWIND_MAX_CONNECTIONS (%d)", cfg.MaxConnectionsPerIP, cfg.MaxConnections),
 			Valid:   "at most TRADEWIND_MAX_CONNECTIONS, or 0 for no per-IP limit"}
+	}
+	return cfg, err
+}
+
+// loadConfigFor is LoadConfig(osEnv, false) for a subcommand that uses only the
+// variables uses accepts: an error about any other is ignored.
+func loadConfigFor(uses func(key string) bool) (Config, error) {
+	cfg, err := LoadConfig(osEnv, false)
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) && !uses(ce.Key) {
+		err = nil
 	}
 	return cfg, err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -46,11 +45,8 @@ reports what it would do.`,
 					return err
 				}
 			}
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key == "TRADEWIND_REDIS_URL" {
-				err = nil // runs in this process: PostgreSQL and the sources only
-			}
+			// runs in this process: PostgreSQL and the sources only
+			cfg, err := loadConfigFor(func(k string) bool { return k != "TRADEWIND_REDIS_URL" })
 			if err != nil {
 				return err
 			}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/adapters/postgres"
@@ -44,11 +45,7 @@ is applied already is left alone: replaying it would change nothing.`,
 			if status == domain.InboxApplied {
 				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
 			}
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key == "TRADEWIND_SOURCES_FILE" {
-				err = nil // replay needs only the databases
-			}
+			cfg, err := loadConfigFor(notSources) // the databases only
 			if err != nil {
 				return err
 			}
@@ -63,12 +60,34 @@ is applied already is left alone: replaying it would change nothing.`,
 }
 
 func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f domain.InboxFilter) error {
+	return withQueue(ctx, cfg, func(db *sqlx.DB, client *asynq.Client, inspector *asynq.Inspector) error {
+		replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
+		for _, s := range skips {
+			fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
+		if len(skips) > 0 && replayed == 0 {
+			return errors.New("nothing was replayed")
+		}
+		return nil
+	})
+}
+
+// notSources is every variable but TRADEWIND_SOURCES_FILE: replays use the databases only.
+func notSources(key string) bool { return key != "TRADEWIND_SOURCES_FILE" }
+
+// withQueue runs f with PostgreSQL, and an Asynq client and inspector on Redis
+// (read as Main does: redis-sentinel:// and redis-cluster:// too).
+func withQueue(ctx context.Context, cfg Config, f func(*sqlx.DB, *asynq.Client, *asynq.Inspector) error) error {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg)
 	if err != nil {
 		return err
 	}
@@ -76,16 +95,5 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
-	for _, s := range skips {
-		fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
-	if len(skips) > 0 && replayed == 0 {
-		return errors.New("nothing was replayed")
-	}
-	return nil
+	return f(db, client, inspector)
 }
