@@ -73,3 +73,22 @@ func ReplayDeliveries(ctx context.Context, outbox DeliveryReplayer, q Enqueuer, 
 	}
 	return len(list), nil
 }
+
+// ReplayUsage is `tradewind replay`'s help (ReplayWebhooks).
+const ReplayUsage = `Put stored webhooks back in the queue so they are applied again through the same
+path as the first time: failed ones after a fix, rejected ones once the gateway
+confirms, ignored ones after an upgrade taught Tradewind their type. A webhook that
+is applied already is left alone: replaying it would change nothing.`
+
+// ReplayExamples are `tradewind replay`'s examples, for its help.
+const ReplayExamples = `  tradewind replay 1042 1043
+  tradewind replay --status failed --source acme-stripe`
+
+// ReplayDeliveriesUsage is `tradewind replay deliveries`'s help (ReplayDeliveries).
+const ReplayDeliveriesUsage = `Queue downstream deliveries again, their attempts counted from zero. A replay is
+delivered with the same webhook-id as before (the receiver's dedupe still works) and
+a fresh timestamp and signature. Times are RFC 3339; the range is [since, until).`
+
+// ReplayDeliveriesExamples are `tradewind replay deliveries`'s examples, for its help.
+const ReplayDeliveriesExamples = `  tradewind replay deliveries --destination acme-crm --status dead
+  tradewind replay deliveries --destination acme-crm --status dead --since 2026-11-01T00:00:00Z`

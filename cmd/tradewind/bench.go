@@ -11,6 +11,7 @@ import (
 
 	"github.com/tradewind/tradewind/internal/bench"
 	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
@@ -19,12 +20,10 @@ func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 	var o bench.Options
 	names := bench.Names()
 	cmd := &cobra.Command{
-		Use:   "bench [" + strings.Join(names, "|") + " ...]",
-		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
-		Long:  bench.Usage(),
-		Example: `  tradewind bench
-  tradewind bench ingest --duration 10s --concurrency 8,32,64
-  tradewind bench e2e --workers 40 --json e2e.json`,
+		Use:       "bench [" + strings.Join(names, "|") + " ...]",
+		Short:     "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
+		Long:      bench.Usage(),
+		Example:   bench.Examples,
 		Args:      cobra.OnlyValidArgs,
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,7 +57,7 @@ func startForBench(stderr io.Writer) bench.StartFunc {
 			return nil, err
 		}
 		cfg.Listen = "127.0.0.1:0" // any free loopback port (the validator wants a real one)
-		m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
+		m, err := newMainFromFile(cfg, slogjson.New(stderr, cfg.LogLevel))
 		if err != nil {
 			return nil, err
 		}

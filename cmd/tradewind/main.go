@@ -17,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/internal/sourcesfile"
 )
 
@@ -62,20 +63,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}))
-}
-
-// durationText writes durations as people read them ("15s", not 15000000000).
-func durationText(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
-		return slog.String(a.Key, a.Value.Duration().String())
-	}
-	return a
-}
-
 // runRoles runs until SIGINT or SIGTERM, then shuts down gracefully and returns nil.
 // A failure to start (an address in use, a database that does not answer) or an
 // HTTP server that stops by itself returns an error, so the process exits non-zero.
@@ -84,7 +71,7 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	if err != nil {
 		return err
 	}
-	m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
+	m, err := newMainFromFile(cfg, slogjson.New(stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
@@ -21,18 +22,11 @@ func newReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		dryRun       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile --since 24h [--until TIME] [--source ID ...] [--dry-run]",
-		Short: "Compare the providers' own records with Tradewind's now, repair what webhooks missed, and print the report",
-		Long: `Runs the nightly reconciliation on demand, in this process: lists each source's
-records at the provider (Stripe events and payment intents) for the window,
-applies what Tradewind never received through the same path as webhooks (shown
-with origin "reconciliation"), records a conflict for what is held differently,
-sets every SKU's counters back to its stock ledger, stores the report
-(GET /api/v1/reconciliations) and prints it. --dry-run changes nothing and
-reports what it would do.`,
-		Example: `  tradewind reconcile --since 24h
-  tradewind reconcile --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --source acme-stripe --dry-run`,
-		Args: cobra.NoArgs,
+		Use:     "reconcile --since 24h [--until TIME] [--source ID ...] [--dry-run]",
+		Short:   "Compare the providers' own records with Tradewind's now, repair what webhooks missed, and print the report",
+		Long:    reconcile.Usage,
+		Example: reconcile.Examples,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
 			req := domain.ReconciliationRequest{Sources: sources, DryRun: dryRun, Until: now}
@@ -50,7 +44,7 @@ reports what it would do.`,
 			if err != nil {
 				return err
 			}
-			m, err := newMainFromFile(cfg, newLogger(stderr, "warn"))
+			m, err := newMainFromFile(cfg, slogjson.New(stderr, "warn"))
 			if err != nil {
 				return err
 			}

@@ -22,14 +22,10 @@ func newReplayCommand(stdout io.Writer) *cobra.Command {
 		limit          int
 	)
 	cmd := &cobra.Command{
-		Use:   "replay [webhook-id ...]",
-		Short: "Apply stored webhooks again: by id, or every one with --status (and --source)",
-		Long: `Put stored webhooks back in the queue so they are applied again through the same
-path as the first time: failed ones after a fix, rejected ones once the gateway
-confirms, ignored ones after an upgrade taught Tradewind their type. A webhook that
-is applied already is left alone: replaying it would change nothing.`,
-		Example: `  tradewind replay 1042 1043
-  tradewind replay --status failed --source acme-stripe`,
+		Use:     "replay [webhook-id ...]",
+		Short:   "Apply stored webhooks again: by id, or every one with --status (and --source)",
+		Long:    jobs.ReplayUsage,
+		Example: jobs.ReplayExamples,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 0 && status == "" {
 				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")

@@ -19,14 +19,11 @@ import (
 func newReplayDeliveriesCommand(stdout io.Writer) *cobra.Command {
 	var destination, status, since, until string
 	cmd := &cobra.Command{
-		Use:   "deliveries --destination ID --status dead [--since T] [--until T]",
-		Short: "Deliver downstream deliveries again: every one of a destination in a status, created in a time range",
-		Long: `Queue downstream deliveries again, their attempts counted from zero. A replay is
-delivered with the same webhook-id as before (the receiver's dedupe still works) and
-a fresh timestamp and signature. Times are RFC 3339; the range is [since, until).`,
-		Example: `  tradewind replay deliveries --destination acme-crm --status dead
-  tradewind replay deliveries --destination acme-crm --status dead --since 2026-11-01T00:00:00Z`,
-		Args: cobra.NoArgs,
+		Use:     "deliveries --destination ID --status dead [--since T] [--until T]",
+		Short:   "Deliver downstream deliveries again: every one of a destination in a status, created in a time range",
+		Long:    jobs.ReplayDeliveriesUsage,
+		Example: jobs.ReplayDeliveriesExamples,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if destination == "" {
 				return errors.New("--destination: name the destination (its id in the sources file's destinations section)")

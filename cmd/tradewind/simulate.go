@@ -22,17 +22,10 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		serve bool // serve the fake provider APIs until interrupted; send nothing
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate [<provider> [event-type ...]]",
-		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
-		Long:  simulate.Usage(),
-		Example: `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
-  tradewind simulate stripe payment_intent.succeeded --order-ref 1001 --wait   # prints the applied order
-  tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
-  tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
-  tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
-  tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
-  tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
-  tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
+		Use:     "simulate [<provider> [event-type ...]]",
+		Short:   "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
+		Long:    simulate.Usage(),
+		Example: simulate.Examples,
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
