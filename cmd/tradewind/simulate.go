@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -38,12 +37,8 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			o.SourcesFile = sourcesPath(o.SourcesFile)
-			o.Listen, _ = osEnv("TRADEWIND_LISTEN")
+			o.FromEnv(osEnv)
 			o.LoadSources = func(path string) (map[string]domain.Source, error) { return sourcesfile.LoadSources(path, osEnv) }
-			if o.APIToken, _ = osEnv("TRADEWIND_API_TOKEN"); o.APIToken == "" {
-				o.APIToken = devAPIToken
-			}
 			if serve {
 				return simulate.Serve(ctx, stderr, args, o)
 			}
@@ -74,23 +69,4 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.Int64Var(&o.Sample.Amount, "amount", 0, "amount in minor units (e.g. 2500 for 25.00 USD)")
 	f.StringVar(&o.Sample.Currency, "currency", "", "ISO 4217 currency (default USD; EUR for adyen)")
 	return cmd
-}
-
-// devAPIToken is the API token `make run` (scripts/run.sh) and docker-compose.yml
-// give Tradewind when TRADEWIND_API_TOKEN is not set.
-const devAPIToken = "dev-token-0123456789abcdef"
-
-// sourcesPath is the sources file simulate reads: --sources-file, else
-// $TRADEWIND_SOURCES_FILE, else examples/sources.yaml when it exists, else "".
-func sourcesPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if p, _ := osEnv("TRADEWIND_SOURCES_FILE"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("examples/sources.yaml"); err == nil {
-		return "examples/sources.yaml"
-	}
-	return ""
 }
