@@ -94,24 +94,15 @@ func loadConfigFor(uses func(key string) bool) (Config, error) {
 }
 
 func newValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
-		u, err := url.Parse(fl.Field().String())
-		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+	return envconfig.NewValidator(map[string]func(string) bool{
+		"dburl": func(s string) bool {
+			u, err := url.Parse(s)
+			return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+		},
+		"redisurl": func(s string) bool { _, err := jobs.ParseRedisURL(s); return err == nil },
+		"clock":    func(s string) bool { _, err := time.Parse("15:04", s); return err == nil },
+		"proxies":  func(s string) bool { _, err := httpapi.ParseTrustedProxies(s); return err == nil },
 	})
-	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
-		_, err := jobs.ParseRedisURL(fl.Field().String())
-		return err == nil
-	})
-	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
-		_, err := time.Parse("15:04", fl.Field().String())
-		return err == nil
-	})
-	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
-		_, err := httpapi.ParseTrustedProxies(fl.Field().String())
-		return err == nil
-	})
-	return v
 }
 
 // osEnv is os.LookupEnv, named for wiring.
