@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tradewind/tradewind/domain"
@@ -12,6 +14,26 @@ import (
 type WebhookReplayer interface {
 	List(ctx context.Context, f domain.InboxFilter) ([]domain.InboxEntry, error)
 	Requeue(ctx context.Context, id int64) (domain.InboxEntry, error)
+}
+
+// ReplaySelection reads what `tradewind replay` is to replay: the webhook ids
+// args, and every webhook with status (--status), which is never applied.
+func ReplaySelection(args []string, status string) ([]int64, error) {
+	if len(args) == 0 && status == "" {
+		return nil, errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
+	}
+	var ids []int64
+	for _, a := range args {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			return nil, fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
+		}
+		ids = append(ids, id)
+	}
+	if status == domain.InboxApplied {
+		return nil, errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
+	}
+	return ids, nil
 }
 
 // ReplaySkip is a webhook a replay left alone, and why.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/internal/bench"
-	"github.com/tradewind/tradewind/internal/progress"
 	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/reconcile"
 )
@@ -78,12 +76,7 @@ func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
-			p.Progress = func(n int) { bar.Set(int64(n)) }
-			res, err := reconcile.Bench(cmd.Context(), p)
-			bar.Finish()
-			fmt.Fprint(stdout, res)
-			return err
+			return reconcile.RunBench(cmd.Context(), stdout, stderr, p)
 		},
 	}
 	cmd.Flags().IntVar(&p.Orders, "orders", 1_000_000, "provider records to compare")

@@ -108,12 +108,5 @@ func newValidator() *validator.Validate {
 // osEnv is os.LookupEnv, named for wiring.
 var osEnv = localdeps.Env(os.LookupEnv, localdeps.NoteToStderr)
 
-// redisOptions is TRADEWIND_REDIS_URL as Asynq's connection options.
-func redisOptions(cfg Config) (asynq.RedisConnOpt, error) {
-	opt, err := jobs.ParseRedisURL(cfg.RedisURL)
-	if err != nil {
-		return nil, &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
-	}
-	return opt, nil
-}
+// redisOptions is TRADEWIND_REDIS_URL (which LoadConfig has checked) as Asynq's connection options.
+func redisOptions(cfg Config) (asynq.RedisConnOpt, error) { return jobs.ParseRedisURL(cfg.RedisURL) }

@@ -80,14 +80,5 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 		return err
 	}
 	bars := progress.NewBars(stderr, progress.Options{ShowCount: true, Unit: "compared", ClearOnFinish: true})
-	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.Set)
-	r, err := rec.Start(ctx, req)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "reconciliation %d: %s – %s\n", r.ID, r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339))
-	r, err = rec.Run(ctx, r.ID)
-	bars.Finish()
-	_ = reconcile.WriteReport(stdout, r)
-	return err
+	return m.reconciler(&postgres.Inbox{DB: db}, bars.Set).RunAndReport(ctx, req, stdout, stderr, bars.Finish)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/hibiken/asynq"
 	"github.com/jmoiron/sqlx"
@@ -27,19 +26,9 @@ func newReplayCommand(stdout io.Writer) *cobra.Command {
 		Long:    jobs.ReplayUsage,
 		Example: jobs.ReplayExamples,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && status == "" {
-				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
-			}
-			var ids []int64
-			for _, a := range args {
-				id, err := strconv.ParseInt(a, 10, 64)
-				if err != nil || id < 1 {
-					return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
-				}
-				ids = append(ids, id)
-			}
-			if status == domain.InboxApplied {
-				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
+			ids, err := jobs.ReplaySelection(args, status)
+			if err != nil {
+				return err
 			}
 			cfg, err := loadConfigFor(notSources) // the databases only
 			if err != nil {
