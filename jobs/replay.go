@@ -2,7 +2,9 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tradewind/tradewind/domain"
@@ -12,6 +14,26 @@ import (
 type WebhookReplayer interface {
 	List(ctx context.Context, f domain.InboxFilter) ([]domain.InboxEntry, error)
 	Requeue(ctx context.Context, id int64) (domain.InboxEntry, error)
+}
+
+// ReplaySelection reads what `tradewind replay` is to replay: the webhook ids
+// args, and every webhook with status (--status), which is never applied.
+func ReplaySelection(args []string, status string) ([]int64, error) {
+	if len(args) == 0 && status == "" {
+		return nil, errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
+	}
+	var ids []int64
+	for _, a := range args {
+		id, err := strconv.ParseInt(a, 10, 64)
+		if err != nil || id < 1 {
+			return nil, fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
+		}
+		ids = append(ids, id)
+	}
+	if status == domain.InboxApplied {
+		return nil, errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
+	}
+	return ids, nil
 }
 
 // ReplaySkip is a webhook a replay left alone, and why.
@@ -73,3 +95,22 @@ func ReplayDeliveries(ctx context.Context, outbox DeliveryReplayer, q Enqueuer, 
 	}
 	return len(list), nil
 }
+
+// ReplayUsage is `tradewind replay`'s help (ReplayWebhooks).
+const ReplayUsage = `Put stored webhooks back in the queue so they are applied again through the same
+path as the first time: failed ones after a fix, rejected ones once the gateway
+confirms, ignored ones after an upgrade taught Tradewind their type. A webhook that
+is applied already is left alone: replaying it would change nothing.`
+
+// ReplayExamples are `tradewind replay`'s examples, for its help.
+const ReplayExamples = `  tradewind replay 1042 1043
+  tradewind replay --status failed --source acme-stripe`
+
+// ReplayDeliveriesUsage is `tradewind replay deliveries`'s help (ReplayDeliveries).
+const ReplayDeliveriesUsage = `Queue downstream deliveries again, their attempts counted from zero. A replay is
+delivered with the same webhook-id as before (the receiver's dedupe still works) and
+a fresh timestamp and signature. Times are RFC 3339; the range is [since, until).`
+
+// ReplayDeliveriesExamples are `tradewind replay deliveries`'s examples, for its help.
+const ReplayDeliveriesExamples = `  tradewind replay deliveries --destination acme-crm --status dead
+  tradewind replay deliveries --destination acme-crm --status dead --since 2026-11-01T00:00:00Z`

@@ -45,3 +45,21 @@ func RegisterSchedule(s *asynq.Scheduler, interval time.Duration, at time.Time, 
 	}
 	return nil
 }
+
+// ReconcileAt reads the nightly reconciliation's time of day (HH:MM, "" is 02:30)
+// and time zone (IANA, "" is UTC): TRADEWIND_RECONCILE_AT and _TZ, which
+// LoadConfig has checked already.
+func ReconcileAt(at, tz string) (*time.Location, time.Time, error) {
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("TRADEWIND_RECONCILE_TZ %q is not a known time zone; want an IANA time zone, e.g. UTC or Europe/Berlin", tz)
+	}
+	if at == "" {
+		at = "02:30"
+	}
+	clock, err := time.Parse("15:04", at)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("TRADEWIND_RECONCILE_AT %q is not HH:MM, e.g. 02:30", at)
+	}
+	return loc, clock, nil
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/progress"
 )
 
 // BenchParams size the reconciliation benchmark.
@@ -236,4 +238,15 @@ func peakRSS() float64 {
 		}
 	}
 	return 0
+}
+
+// RunBench is `tradewind bench reconcile`: Bench with its progress shown on
+// stderr, then its result printed to stdout.
+func RunBench(ctx context.Context, stdout, stderr io.Writer, p BenchParams) error {
+	bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
+	p.Progress = func(n int) { bar.Set(int64(n)) }
+	res, err := Bench(ctx, p)
+	bar.Finish()
+	fmt.Fprint(stdout, res)
+	return err
 }

@@ -11,3 +11,16 @@
 // provider, is a conflict. Every run ends by setting drifted stock counters back
 // to their ledger, and stores its report.
 package reconcile
+
+// Usage is `tradewind reconcile`'s help.
+const Usage = `Runs the nightly reconciliation on demand, in this process: lists each source's
+records at the provider (Stripe events and payment intents) for the window,
+applies what Tradewind never received through the same path as webhooks (shown
+with origin "reconciliation"), records a conflict for what is held differently,
+sets every SKU's counters back to its stock ledger, stores the report
+(GET /api/v1/reconciliations) and prints it. --dry-run changes nothing and
+reports what it would do.`
+
+// Examples are `tradewind reconcile`'s examples, for its help.
+const Examples = `  tradewind reconcile --since 24h
+  tradewind reconcile --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --source acme-stripe --dry-run`

@@ -123,3 +123,41 @@ func inTx(ctx context.Context, db *sqlx.DB, op string, fn func(tx *sqlx.Tx) erro
 	}
 	return translate(op, tx.Commit())
 }
+
+// RunMigrate runs `tradewind migrate action` on db: "up" applies every pending
+// migration, "down" rolls back the newest one, "status" lists them all; each
+// writes what it did to w.
+func RunMigrate(ctx context.Context, db *sqlx.DB, action string, w io.Writer) error {
+	mg, err := Migrator(db)
+	if err != nil {
+		return err
+	}
+	switch action {
+	case "up":
+		res, err := mg.Up(ctx)
+		for _, r := range res {
+			fmt.Fprintf(w, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
+		}
+		if err == nil && len(res) == 0 {
+			fmt.Fprintln(w, "nothing to apply: the schema is up to date")
+		}
+		return err
+	case "down":
+		r, err := mg.Down(ctx)
+		if err == nil {
+			fmt.Fprintf(w, "rolled back %s\n", r.Source.Path)
+		}
+		return err
+	case "status":
+		st, err := mg.Status(ctx)
+		for _, s := range st {
+			at := "pending"
+			if !s.AppliedAt.IsZero() {
+				at = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "%-40s %s\n", s.Source.Path, at)
+		}
+		return err
+	}
+	return fmt.Errorf("migrate %q: want up, down or status", action)
+}

@@ -243,7 +243,7 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	mux.Handle(jobs.TypeProcessBatch, &jobs.ProcessBatch{Single: m.processWebhook(inbox), Attempts: inbox, Applier: batchApplier,
 		Queue: m.client, Tasks: m.inspector})
 	mux.Handle(jobs.TypeReconcile, &jobs.Reconcile{Reconciler: m.reconciler(inbox, nil), Logger: m.Logger})
-	loc, at, err := m.reconcileSchedule()
+	loc, at, err := jobs.ReconcileAt(m.Config.ReconcileAt, m.Config.ReconcileTZ)
 	if err != nil {
 		return err
 	}
@@ -321,24 +321,6 @@ func (m *Main) startReconciliation(rec *reconcile.Reconciler) *jobs.StartReconci
 	return &jobs.StartReconciliation{Reconciler: rec, Queue: m.client, Reports: &postgres.Reconciliations{DB: m.DB}, Now: m.Now, Logger: m.Logger}
 }
 
-// reconcileSchedule is the nightly reconciliation's time zone and time of day
-// (UTC and 02:30 when unset).
-func (m *Main) reconcileSchedule() (*time.Location, time.Time, error) {
-	loc, err := time.LoadLocation(m.Config.ReconcileTZ) // "" is UTC
-	if err != nil {
-		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_TZ", Problem: "is not a known time zone", Valid: "an IANA time zone, e.g. UTC or Europe/Berlin"}
-	}
-	raw := m.Config.ReconcileAt
-	if raw == "" {
-		raw = "02:30"
-	}
-	at, err := time.Parse("15:04", raw)
-	if err != nil {
-		return nil, time.Time{}, &ConfigError{Key: "TRADEWIND_RECONCILE_AT", Problem: "is not HH:MM", Valid: "a time of day HH:MM, e.g. 02:30"}
-	}
-	return loc, at, nil
-}
-
 // retention is TRADEWIND_RETENTION; a Config built in code without it gets the default.
 func (m *Main) retention() time.Duration {
 	if m.Config.Retention == 0 {
@@ -358,7 +340,7 @@ func (m *Main) periodicEvery(interval time.Duration, typ string, h asynq.Handler
 }
 
 func (m *Main) startScheduler(ctx context.Context) error {
-	loc, at, err := m.reconcileSchedule()
+	loc, at, err := jobs.ReconcileAt(m.Config.ReconcileAt, m.Config.ReconcileTZ)
 	if err != nil {
 		return err
 	}

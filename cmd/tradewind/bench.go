@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/internal/bench"
-	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
@@ -19,12 +18,10 @@ func newBenchCommand(stdout, stderr io.Writer) *cobra.Command {
 	var o bench.Options
 	names := bench.Names()
 	cmd := &cobra.Command{
-		Use:   "bench [" + strings.Join(names, "|") + " ...]",
-		Short: "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
-		Long:  bench.Usage(),
-		Example: `  tradewind bench
-  tradewind bench ingest --duration 10s --concurrency 8,32,64
-  tradewind bench e2e --workers 40 --json e2e.json`,
+		Use:       "bench [" + strings.Join(names, "|") + " ...]",
+		Short:     "Measure ingest, flash-sale and end-to-end throughput against same-run baselines",
+		Long:      bench.Usage(),
+		Example:   bench.Examples,
 		Args:      cobra.OnlyValidArgs,
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,7 +55,7 @@ func startForBench(stderr io.Writer) bench.StartFunc {
 			return nil, err
 		}
 		cfg.Listen = "127.0.0.1:0" // any free loopback port (the validator wants a real one)
-		m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
+		m, err := newMainFromFile(cfg, slogjson.New(stderr, cfg.LogLevel))
 		if err != nil {
 			return nil, err
 		}
@@ -79,12 +76,7 @@ func newBenchReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Compare a million orders with a fake Stripe listing: time and peak RSS beside a plain sorted merge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			bar := progress.New(stderr, int64(p.Orders), progress.Options{Description: "compared", ShowCount: true})
-			p.Progress = func(n int) { bar.Set(int64(n)) }
-			res, err := reconcile.Bench(cmd.Context(), p)
-			bar.Finish()
-			fmt.Fprint(stdout, res)
-			return err
+			return reconcile.RunBench(cmd.Context(), stdout, stderr, p)
 		},
 	}
 	cmd.Flags().IntVar(&p.Orders, "orders", 1_000_000, "provider records to compare")

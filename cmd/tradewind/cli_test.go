@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/adapters/registry"
+	"github.com/tradewind/tradewind/internal/simulate"
 )
 
 // runCLI runs the real command line with args and returns its stdout and stderr.
@@ -76,7 +77,7 @@ func simulateToken() string {
 	if tok, _ := osEnv("TRADEWIND_API_TOKEN"); tok != "" {
 		return tok
 	}
-	return devAPIToken
+	return simulate.DevAPIToken
 }
 
 // `simulate --wait` returns once the order is applied — every webhook it sent

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -82,36 +83,30 @@ func LoadConfig(getenv func(string) (string, bool), withServer bool) (Config, er
 	return cfg, err
 }
 
+// loadConfigFor is LoadConfig(osEnv, false) for a subcommand that uses only the
+// variables uses accepts: an error about any other is ignored.
+func loadConfigFor(uses func(key string) bool) (Config, error) {
+	cfg, err := LoadConfig(osEnv, false)
+	if ce := (*ConfigError)(nil); errors.As(err, &ce) && !uses(ce.Key) {
+		err = nil
+	}
+	return cfg, err
+}
+
 func newValidator() *validator.Validate {
-	v := validator.New(validator.WithRequiredStructEnabled())
-	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
-		u, err := url.Parse(fl.Field().String())
-		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+	return envconfig.NewValidator(map[string]func(string) bool{
+		"dburl": func(s string) bool {
+			u, err := url.Parse(s)
+			return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Host != ""
+		},
+		"redisurl": func(s string) bool { _, err := jobs.ParseRedisURL(s); return err == nil },
+		"clock":    func(s string) bool { _, err := time.Parse("15:04", s); return err == nil },
+		"proxies":  func(s string) bool { _, err := httpapi.ParseTrustedProxies(s); return err == nil },
 	})
-	_ = v.RegisterValidation("redisurl", func(fl validator.FieldLevel) bool {
-		_, err := jobs.ParseRedisURL(fl.Field().String())
-		return err == nil
-	})
-	_ = v.RegisterValidation("clock", func(fl validator.FieldLevel) bool {
-		_, err := time.Parse("15:04", fl.Field().String())
-		return err == nil
-	})
-	_ = v.RegisterValidation("proxies", func(fl validator.FieldLevel) bool {
-		_, err := httpapi.ParseTrustedProxies(fl.Field().String())
-		return err == nil
-	})
-	return v
 }
 
 // osEnv is os.LookupEnv, named for wiring.
 var osEnv = localdeps.Env(os.LookupEnv, localdeps.NoteToStderr)
 
-// redisOptions is TRADEWIND_REDIS_URL as Asynq's connection options.
-func redisOptions(cfg Config) (asynq.RedisConnOpt, error) {
-	opt, err := jobs.ParseRedisURL(cfg.RedisURL)
-	if err != nil {
-		return nil, &ConfigError{Key: "TRADEWIND_REDIS_URL", Problem: "is not valid: " + err.Error(),
-			Valid: "redis://host:port/db, redis-sentinel://host:port[,host:port...]/db?master=name or redis-cluster://host:port[,host:port...]"}
-	}
-	return opt, nil
-}
+// redisOptions is TRADEWIND_REDIS_URL (which LoadConfig has checked) as Asynq's connection options.
+func redisOptions(cfg Config) (asynq.RedisConnOpt, error) { return jobs.ParseRedisURL(cfg.RedisURL) }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tradewind/tradewind/internal/lifecycle"
 	"github.com/tradewind/tradewind/internal/testenv"
 )
 
@@ -274,21 +275,21 @@ func TestServerThatStopsEndsTheRun(t *testing.T) {
 	m.listener.Close() // the server stops serving, as on a broken listener
 
 	waited := make(chan error, 1)
-	go func() { waited <- waitForStop(context.Background(), m) }()
+	go func() { waited <- lifecycle.WaitForStop(context.Background(), m.ServeDone(), m.ServeErr, m.Logger) }()
 	select {
 	case err := <-waited:
 		if err == nil || !strings.Contains(err.Error(), "HTTP server stopped") {
-			t.Errorf("waitForStop = %v, want the server's stop as an error", err)
+			t.Errorf("WaitForStop = %v, want the server's stop as an error", err)
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("waitForStop did not notice the server stopped")
+		t.Fatal("WaitForStop did not notice the server stopped")
 	}
 	first := closeWithin(t, m, 10*time.Second)
 	if second := closeWithin(t, m, 10*time.Second); fmt.Sprint(second) != fmt.Sprint(first) {
 		t.Errorf("second Close = %v, want the first's result %v", second, first)
 	}
-	if err := closeMain(m); err != nil {
-		t.Errorf("closeMain after Close = %v", err)
+	if err := lifecycle.CloseWithin(m.Config.ShutdownTimeout, m.Close, m.Logger); err != nil {
+		t.Errorf("CloseWithin after Close = %v", err)
 	}
 }
 

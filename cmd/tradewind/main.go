@@ -13,10 +13,11 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradewind/tradewind/internal/lifecycle"
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/internal/sourcesfile"
 )
 
@@ -62,20 +63,6 @@ func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l, ReplaceAttr: durationText}))
-}
-
-// durationText writes durations as people read them ("15s", not 15000000000).
-func durationText(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
-		return slog.String(a.Key, a.Value.Duration().String())
-	}
-	return a
-}
-
 // runRoles runs until SIGINT or SIGTERM, then shuts down gracefully and returns nil.
 // A failure to start (an address in use, a database that does not answer) or an
 // HTTP server that stops by itself returns an error, so the process exits non-zero.
@@ -84,7 +71,7 @@ func runRoles(parent context.Context, stderr io.Writer, roles Roles) error {
 	if err != nil {
 		return err
 	}
-	m, err := newMainFromFile(cfg, newLogger(stderr, cfg.LogLevel))
+	m, err := newMainFromFile(cfg, slogjson.New(stderr, cfg.LogLevel))
 	if err != nil {
 		return err
 	}
@@ -111,51 +98,12 @@ func newMainFromFile(cfg Config, logger *slog.Logger) (*Main, error) {
 func runMain(ctx context.Context, stopSignals func(), m *Main, roles Roles) error {
 	runErr := m.Run(ctx, roles) // main prints a start failure
 	if runErr == nil {
-		runErr = waitForStop(ctx, m)
+		runErr = lifecycle.WaitForStop(ctx, m.ServeDone(), m.ServeErr, m.Logger)
 	}
 	stopSignals()
-	err := closeMain(m)
+	err := lifecycle.CloseWithin(m.Config.ShutdownTimeout, m.Close, m.Logger)
 	if runErr == nil && err == nil {
 		m.Logger.Info("stopped")
 	}
 	return errors.Join(runErr, err)
-}
-
-// waitForStop waits for ctx to end (a signal: nil) or for the HTTP server to
-// stop by itself (an error, so that the process exits non-zero).
-func waitForStop(ctx context.Context, m *Main) error {
-	select {
-	case <-ctx.Done():
-		m.Logger.Info("shutting down: finishing in-flight requests and tasks")
-		return nil
-	case <-m.ServeDone(): // a nil channel, never ready, when this process does not serve
-		err := errors.New("the HTTP server stopped unexpectedly")
-		if m.ServeErr() != nil {
-			err = fmt.Errorf("the HTTP server stopped: %w", m.ServeErr())
-		}
-		m.Logger.Error("shutting down", slog.String("error", err.Error()))
-		return err
-	}
-}
-
-// closeMain closes m and gives up after the shutdown timeout plus a margin for
-// the worker's own wait: the process then exits rather than hang. A failure of
-// Close itself is logged; only running out of time is returned.
-func closeMain(m *Main) error {
-	timeout := m.Config.ShutdownTimeout + 5*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	closed := make(chan error, 1)
-	go func() { closed <- m.Close(ctx) }()
-	select {
-	case err := <-closed:
-		if err != nil {
-			m.Logger.Warn("shutdown", slog.String("error", err.Error()))
-		}
-		return nil
-	case <-ctx.Done():
-		err := fmt.Errorf("shutdown did not finish within %s (TRADEWIND_SHUTDOWN_TIMEOUT + 5s); exiting anyway", timeout)
-		m.Logger.Error("shutdown", slog.String("error", err.Error()))
-		return err
-	}
 }

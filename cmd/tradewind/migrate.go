@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"io"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,11 +15,7 @@ func newMigrateCommand(stderr io.Writer) *cobra.Command {
 		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
 		ValidArgs: []string{"up", "down", "status"},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key != "TRADEWIND_DATABASE_URL" {
-				err = nil // migrate needs only the database
-			}
+			cfg, err := loadConfigFor(func(k string) bool { return k == "TRADEWIND_DATABASE_URL" }) // the database only
 			if err != nil {
 				return err
 			}
@@ -31,38 +24,7 @@ func newMigrateCommand(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			mg, err := postgres.Migrator(db)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			switch args[0] {
-			case "up":
-				res, err := mg.Up(cmd.Context())
-				for _, r := range res {
-					fmt.Fprintf(out, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(time.Millisecond))
-				}
-				if err == nil && len(res) == 0 {
-					fmt.Fprintln(out, "nothing to apply: the schema is up to date")
-				}
-				return err
-			case "down":
-				r, err := mg.Down(cmd.Context())
-				if err == nil {
-					fmt.Fprintf(out, "rolled back %s\n", r.Source.Path)
-				}
-				return err
-			default:
-				st, err := mg.Status(cmd.Context())
-				for _, s := range st {
-					at := "pending"
-					if !s.AppliedAt.IsZero() {
-						at = "applied " + s.AppliedAt.UTC().Format(time.RFC3339)
-					}
-					fmt.Fprintf(out, "%-40s %s\n", s.Source.Path, at)
-				}
-				return err
-			}
+			return postgres.RunMigrate(cmd.Context(), db, args[0], cmd.OutOrStdout())
 		},
 	}
 	return cmd

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/internal/progress"
+	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
@@ -22,18 +22,11 @@ func newReconcileCommand(stdout, stderr io.Writer) *cobra.Command {
 		dryRun       bool
 	)
 	cmd := &cobra.Command{
-		Use:   "reconcile --since 24h [--until TIME] [--source ID ...] [--dry-run]",
-		Short: "Compare the providers' own records with Tradewind's now, repair what webhooks missed, and print the report",
-		Long: `Runs the nightly reconciliation on demand, in this process: lists each source's
-records at the provider (Stripe events and payment intents) for the window,
-applies what Tradewind never received through the same path as webhooks (shown
-with origin "reconciliation"), records a conflict for what is held differently,
-sets every SKU's counters back to its stock ledger, stores the report
-(GET /api/v1/reconciliations) and prints it. --dry-run changes nothing and
-reports what it would do.`,
-		Example: `  tradewind reconcile --since 24h
-  tradewind reconcile --since 2026-11-01T00:00:00Z --until 2026-11-02T00:00:00Z --source acme-stripe --dry-run`,
-		Args: cobra.NoArgs,
+		Use:     "reconcile --since 24h [--until TIME] [--source ID ...] [--dry-run]",
+		Short:   "Compare the providers' own records with Tradewind's now, repair what webhooks missed, and print the report",
+		Long:    reconcile.Usage,
+		Example: reconcile.Examples,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			now := time.Now()
 			req := domain.ReconciliationRequest{Sources: sources, DryRun: dryRun, Until: now}
@@ -46,15 +39,12 @@ reports what it would do.`,
 					return err
 				}
 			}
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key == "TRADEWIND_REDIS_URL" {
-				err = nil // runs in this process: PostgreSQL and the sources only
-			}
+			// runs in this process: PostgreSQL and the sources only
+			cfg, err := loadConfigFor(func(k string) bool { return k != "TRADEWIND_REDIS_URL" })
 			if err != nil {
 				return err
 			}
-			m, err := newMainFromFile(cfg, newLogger(stderr, "warn"))
+			m, err := newMainFromFile(cfg, slogjson.New(stderr, "warn"))
 			if err != nil {
 				return err
 			}
@@ -90,14 +80,5 @@ func runReconcile(ctx context.Context, stdout, stderr io.Writer, m *Main, req do
 		return err
 	}
 	bars := progress.NewBars(stderr, progress.Options{ShowCount: true, Unit: "compared", ClearOnFinish: true})
-	rec := m.reconciler(&postgres.Inbox{DB: db}, bars.Set)
-	r, err := rec.Start(ctx, req)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "reconciliation %d: %s – %s\n", r.ID, r.Since.Format(time.RFC3339), r.Until.Format(time.RFC3339))
-	r, err = rec.Run(ctx, r.ID)
-	bars.Finish()
-	_ = reconcile.WriteReport(stdout, r)
-	return err
+	return m.reconciler(&postgres.Inbox{DB: db}, bars.Set).RunAndReport(ctx, req, stdout, stderr, bars.Finish)
 }

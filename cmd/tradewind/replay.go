@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/hibiken/asynq"
+	"github.com/jmoiron/sqlx"
 	"github.com/spf13/cobra"
 
 	"github.com/tradewind/tradewind/adapters/postgres"
@@ -21,34 +21,16 @@ func newReplayCommand(stdout io.Writer) *cobra.Command {
 		limit          int
 	)
 	cmd := &cobra.Command{
-		Use:   "replay [webhook-id ...]",
-		Short: "Apply stored webhooks again: by id, or every one with --status (and --source)",
-		Long: `Put stored webhooks back in the queue so they are applied again through the same
-path as the first time: failed ones after a fix, rejected ones once the gateway
-confirms, ignored ones after an upgrade taught Tradewind their type. A webhook that
-is applied already is left alone: replaying it would change nothing.`,
-		Example: `  tradewind replay 1042 1043
-  tradewind replay --status failed --source acme-stripe`,
+		Use:     "replay [webhook-id ...]",
+		Short:   "Apply stored webhooks again: by id, or every one with --status (and --source)",
+		Long:    jobs.ReplayUsage,
+		Example: jobs.ReplayExamples,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 && status == "" {
-				return errors.New("name webhook ids, or select them with --status (failed, rejected, ignored or received)")
+			ids, err := jobs.ReplaySelection(args, status)
+			if err != nil {
+				return err
 			}
-			var ids []int64
-			for _, a := range args {
-				id, err := strconv.ParseInt(a, 10, 64)
-				if err != nil || id < 1 {
-					return fmt.Errorf("%q is not a webhook id (see GET /api/v1/webhooks)", a)
-				}
-				ids = append(ids, id)
-			}
-			if status == domain.InboxApplied {
-				return errors.New("--status applied: applied webhooks are never replayed; replaying them would change nothing")
-			}
-			cfg, err := LoadConfig(osEnv, false)
-			var ce *ConfigError
-			if errors.As(err, &ce) && ce.Key == "TRADEWIND_SOURCES_FILE" {
-				err = nil // replay needs only the databases
-			}
+			cfg, err := loadConfigFor(notSources) // the databases only
 			if err != nil {
 				return err
 			}
@@ -63,12 +45,34 @@ is applied already is left alone: replaying it would change nothing.`,
 }
 
 func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f domain.InboxFilter) error {
+	return withQueue(ctx, cfg, func(db *sqlx.DB, client *asynq.Client, inspector *asynq.Inspector) error {
+		replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
+		for _, s := range skips {
+			fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
+		if len(skips) > 0 && replayed == 0 {
+			return errors.New("nothing was replayed")
+		}
+		return nil
+	})
+}
+
+// notSources is every variable but TRADEWIND_SOURCES_FILE: replays use the databases only.
+func notSources(key string) bool { return key != "TRADEWIND_SOURCES_FILE" }
+
+// withQueue runs f with PostgreSQL, and an Asynq client and inspector on Redis
+// (read as Main does: redis-sentinel:// and redis-cluster:// too).
+func withQueue(ctx context.Context, cfg Config, f func(*sqlx.DB, *asynq.Client, *asynq.Inspector) error) error {
 	db, err := postgres.Open(ctx, cfg.DatabaseURL, 4)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	redisOpt, err := redisOptions(cfg) // as Main does: redis-sentinel:// and redis-cluster:// too
+	redisOpt, err := redisOptions(cfg)
 	if err != nil {
 		return err
 	}
@@ -76,16 +80,5 @@ func runReplay(ctx context.Context, stdout io.Writer, cfg Config, ids []int64, f
 	defer client.Close()
 	inspector := asynq.NewInspector(redisOpt)
 	defer inspector.Close()
-	replayed, skips, err := jobs.ReplayWebhooks(ctx, &postgres.Inbox{DB: db}, client, inspector, ids, f)
-	for _, s := range skips {
-		fmt.Fprintf(stdout, "webhook %d: %s\n", s.ID, s.Reason)
-	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "replayed %d webhook(s), skipped %d\n", replayed, len(skips))
-	if len(skips) > 0 && replayed == 0 {
-		return errors.New("nothing was replayed")
-	}
-	return nil
+	return f(db, client, inspector)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"io"
-	"os"
 	"os/signal"
 	"syscall"
 	"time"
@@ -22,17 +21,10 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		serve bool // serve the fake provider APIs until interrupted; send nothing
 	)
 	cmd := &cobra.Command{
-		Use:   "simulate [<provider> [event-type ...]]",
-		Short: "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
-		Long:  simulate.Usage(),
-		Example: `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
-  tradewind simulate stripe payment_intent.succeeded --order-ref 1001 --wait   # prints the applied order
-  tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
-  tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
-  tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
-  tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
-  tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
-  tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`,
+		Use:     "simulate [<provider> [event-type ...]]",
+		Short:   "Send correctly signed sample webhooks of a provider to a URL, like the provider's own CLI",
+		Long:    simulate.Usage(),
+		Example: simulate.Examples,
 		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
 			if len(args) == 0 {
 				return registry.Kinds(), cobra.ShellCompDirectiveNoFileComp
@@ -45,12 +37,8 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
-			o.SourcesFile = sourcesPath(o.SourcesFile)
-			o.Listen, _ = osEnv("TRADEWIND_LISTEN")
+			o.FromEnv(osEnv)
 			o.LoadSources = func(path string) (map[string]domain.Source, error) { return sourcesfile.LoadSources(path, osEnv) }
-			if o.APIToken, _ = osEnv("TRADEWIND_API_TOKEN"); o.APIToken == "" {
-				o.APIToken = devAPIToken
-			}
 			if serve {
 				return simulate.Serve(ctx, stderr, args, o)
 			}
@@ -81,23 +69,4 @@ func newSimulateCommand(stdout, stderr io.Writer) *cobra.Command {
 	f.Int64Var(&o.Sample.Amount, "amount", 0, "amount in minor units (e.g. 2500 for 25.00 USD)")
 	f.StringVar(&o.Sample.Currency, "currency", "", "ISO 4217 currency (default USD; EUR for adyen)")
 	return cmd
-}
-
-// devAPIToken is the API token `make run` (scripts/run.sh) and docker-compose.yml
-// give Tradewind when TRADEWIND_API_TOKEN is not set.
-const devAPIToken = "dev-token-0123456789abcdef"
-
-// sourcesPath is the sources file simulate reads: --sources-file, else
-// $TRADEWIND_SOURCES_FILE, else examples/sources.yaml when it exists, else "".
-func sourcesPath(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	if p, _ := osEnv("TRADEWIND_SOURCES_FILE"); p != "" {
-		return p
-	}
-	if _, err := os.Stat("examples/sources.yaml"); err == nil {
-		return "examples/sources.yaml"
-	}
-	return ""
 }

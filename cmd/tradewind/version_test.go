@@ -2,12 +2,7 @@ package main
 
 import (
 	"bytes"
-	"log/slog"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 func TestVersionCommandAndFlag(t *testing.T) {
@@ -21,14 +16,5 @@ func TestVersionCommandAndFlag(t *testing.T) {
 		if want := "tradewind " + Version() + "\n"; out.String() != want || Version() == "" {
 			t.Errorf("%v printed %q, want %q", args, out.String(), want)
 		}
-	}
-}
-
-func TestDurationsLoggedAsText(t *testing.T) {
-	var buf bytes.Buffer
-	l := newLogger(&buf, "info")
-	l.Info("sweeping", slog.Duration("interval", 15*time.Second))
-	if diff := cmp.Diff(`"interval":"15s"}`, grepLines(strings.ReplaceAll(buf.String(), ",", "\n"), "interval")); diff != "" {
-		t.Errorf("(-want +got):\n%s\nlog: %s", diff, buf.String())
 	}
 }

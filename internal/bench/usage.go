@@ -18,3 +18,8 @@ PostgreSQL server for every scenario, and FLUSHES the Redis database number
 --redis-db (default 15) on that Redis server. Nothing else is touched; it refuses
 a --redis-db equal to the one TRADEWIND_REDIS_URL names.`
 }
+
+// Examples are `tradewind bench`'s examples, for its help.
+const Examples = `  tradewind bench
+  tradewind bench ingest --duration 10s --concurrency 8,32,64
+  tradewind bench e2e --workers 40 --json e2e.json`

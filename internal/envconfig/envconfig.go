@@ -102,3 +102,13 @@ func setField(f reflect.Value, raw string) error {
 	}
 	return nil
 }
+
+// NewValidator is validator/v10's, with required struct fields checked and each
+// of rules registered as a tag: a string field is valid when its rule says so.
+func NewValidator(rules map[string]func(string) bool) *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	for tag, ok := range rules {
+		_ = v.RegisterValidation(tag, func(fl validator.FieldLevel) bool { return ok(fl.Field().String()) })
+	}
+	return v
+}

@@ -65,3 +65,29 @@ func TestLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestNewValidatorRules(t *testing.T) {
+	type withRule struct {
+		Color string `env:"T_COLOR" default:"red" validate:"color" help:"red or blue"`
+	}
+	v := envconfig.NewValidator(map[string]func(string) bool{"color": func(s string) bool { return s == "red" || s == "blue" }})
+	tests := []struct {
+		name    string
+		color   string
+		wantErr *envconfig.Error
+	}{
+		{name: "valid", color: "blue"},
+		{name: "invalid", color: "green", wantErr: &envconfig.Error{Key: "T_COLOR", Problem: `is "green", which is not valid`, Valid: "red or blue"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got withRule
+			err := envconfig.Load(&got, func(string) (string, bool) { return tt.color, true }, v)
+			var e *envconfig.Error
+			errors.As(err, &e)
+			if diff := cmp.Diff(tt.wantErr, e); diff != "" || (tt.wantErr == nil && err != nil) {
+				t.Errorf("error %v (-want +got):\n%s", err, diff)
+			}
+		})
+	}
+}

@@ -33,3 +33,13 @@ file with a loopback api_base_url, or for the providers named — until Ctrl-C.
 Event types by provider (the first is the default; --shuffle and --batch send the flow):
 ` + TypesHelp()
 }
+
+// Examples are `tradewind simulate`'s examples, for its help.
+const Examples = `  tradewind simulate stripe payment_intent.succeeded --order-ref 1001
+  tradewind simulate stripe payment_intent.succeeded --order-ref 1001 --wait   # prints the applied order
+  tradewind simulate stripe --shuffle --count 100 --concurrency 8 --duplicates 3
+  tradewind simulate powertranz --order-ref 1002          # confirmed by the fake gateway it serves
+  tradewind simulate powertranz --unconfirmed             # a forged callback: stored, then rejected
+  tradewind simulate adyen --batch                        # AUTHORISATION, CAPTURE, REFUND in one request
+  tradewind simulate --serve                              # the fake gateways and store, until Ctrl-C
+  tradewind simulate stripe charge.refunded --url https://tw.example.com/webhooks/acme-stripe --secret whsec_…`
