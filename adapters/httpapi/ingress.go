@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -73,7 +74,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
 		ReceivedAt: start,
 	}
-	s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
+	bodyRef := s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
 	if err := provider.Verify(c.UserContext(), src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}
@@ -108,6 +109,9 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		entries[i] = domain.InboxEntry{
 			Source: src.ID, Provider: src.Provider, EventID: m.ID, EventType: m.Type, Header: d.Header,
 			Body: m.Payload, OccurredAt: m.OccurredAt, ReceivedAt: start, Status: status, Unconfirmed: m.Unconfirmed,
+		}
+		if bytes.Equal(m.Payload, d.Body) { // the whole request: its order is the one read above
+			entries[i].OrderRef = bodyRef
 		}
 	}
 	// What cannot be stored is refused before it shares a commit with others.

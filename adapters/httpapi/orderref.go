@@ -18,11 +18,15 @@ type orderRefKey struct{}
 
 // noteOrderRef reads the order a request's body seems to name, before any check
 // of it, and keeps it on the request's context for recordRejection. It is a hint
-// for ops, never a fact: a refused request proves nothing.
-func (s *Server) noteOrderRef(c *fiber.Ctx, src domain.Source, body []byte) {
-	if ref := domain.OrderRefHint(body, src.Setting("order_ref_key", "")); ref != "" {
+// for ops, never a fact: a refused request proves nothing. It returns the ref,
+// which is also the stored entry's when the entry's body is the request's (one
+// parse of the body, not two).
+func (s *Server) noteOrderRef(c *fiber.Ctx, src domain.Source, body []byte) string {
+	ref := domain.OrderRefHint(body, src.Setting("order_ref_key", ""))
+	if ref != "" {
 		c.SetUserContext(context.WithValue(c.UserContext(), orderRefKey{}, ref))
 	}
+	return ref
 }
 
 // orderRefInbox puts order refs on what the ingress stores: each entry's from its
