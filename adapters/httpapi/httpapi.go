@@ -144,9 +144,6 @@ func New(p Params) *Server {
 	if p.ClientIPHeader == "" {
 		p.ClientIPHeader = fiber.HeaderXForwardedFor
 	}
-	if p.Inbox != nil {
-		p.Inbox = orderRefInbox{Inbox: p.Inbox, sources: p.Sources}
-	}
 	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now},
 		guesses: newGuessLimiter(guessEvery, guessBurst, guessKeys), clients: clientAddrs{p.TrustedProxies, p.ClientIPHeader},
 		warn: ratelog.New(p.Logger, warnEvery, p.Now)}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,9 +29,13 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		s.p.Metrics.Webhooks.WithLabelValues(label, outcome).Inc()
 		s.p.Metrics.Ack.WithLabelValues(label).Observe(s.p.Now().Sub(start).Seconds())
 	}()
+	// orderRef is the order the body seems to name (unverified: a hint for ops, so
+	// that even a refused request can be found by its order). It is read at most
+	// once, and only when a rejection is recorded or an entry stored.
+	orderRef := func() string { return "" }
 	reject := func(cause string, err error) error {
 		outcome = cause
-		s.recordRejection(c, sourceID, cause, domain.ErrorMessage(err), start)
+		s.recordRejection(c, sourceID, cause, domain.ErrorMessage(err), orderRef, start)
 		return err
 	}
 
@@ -74,7 +79,8 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
 		ReceivedAt: start,
 	}
-	bodyRef := s.noteOrderRef(c, src, d.Body) // unverified: lets ops find even a refused request by its order (orderref.go)
+	refKey := src.Setting("order_ref_key", "")
+	orderRef = sync.OnceValue(func() string { return domain.OrderRefHint(d.Body, refKey) })
 	if err := provider.Verify(c.UserContext(), src, d); err != nil {
 		return reject(domain.CauseVerificationFailed, err)
 	}
@@ -110,8 +116,10 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 			Source: src.ID, Provider: src.Provider, EventID: m.ID, EventType: m.Type, Header: d.Header,
 			Body: m.Payload, OccurredAt: m.OccurredAt, ReceivedAt: start, Status: status, Unconfirmed: m.Unconfirmed,
 		}
-		if bytes.Equal(m.Payload, d.Body) { // the whole request: its order is the one read above
-			entries[i].OrderRef = bodyRef
+		if bytes.Equal(m.Payload, d.Body) { // the whole request: read once for both
+			entries[i].OrderRef = orderRef()
+		} else { // one message of a batch names its own order
+			entries[i].OrderRef = domain.OrderRefHint(m.Payload, refKey)
 		}
 	}
 	// What cannot be stored is refused before it shares a commit with others.
@@ -173,7 +181,8 @@ func (s *Server) enqueue(ctx context.Context, id int64, src domain.Source) {
 }
 
 // recordRejection writes a rejection row, within a rate bound, without secrets or body.
-func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, at time.Time) {
+// orderRef is read only when the rejection is recorded.
+func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, orderRef func() string, at time.Time) {
 	if !s.rejectLimit.Allow() {
 		return
 	}
@@ -182,7 +191,8 @@ func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, at 
 	// The source comes from the URL and the detail may quote the request: neither
 	// may keep the rejection itself from being stored.
 	source, detail = storableText(source), storableText(detail)
-	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, RemoteAddr: s.clients.of(c).String(), ReceivedAt: at})
+	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, OrderRef: orderRef(),
+		RemoteAddr: s.clients.of(c).String(), ReceivedAt: at})
 	if err != nil {
 		s.p.Logger.Warn("could not record a rejected webhook", slog.String("source", source),
 			slog.String("cause", cause), slog.String("error", err.Error()))
