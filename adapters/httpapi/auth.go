@@ -160,10 +160,13 @@ func parseHop(s string) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// key is the limiter key of the client of c: its IPv4 address or its IPv6 /64.
-// The string is freshly allocated, so it may outlive the request.
-func (a clientAddrs) key(c *fiber.Ctx) string {
-	ip := a.of(c)
+// key is the limiter key of the client of c (see limitKey). The string is
+// freshly allocated, so it may outlive the request.
+func (a clientAddrs) key(c *fiber.Ctx) string { return limitKey(a.of(c)) }
+
+// limitKey is what a per-client limit counts under: the IPv4 address, or the
+// IPv6 /64 (one subscriber's network has them all).
+func limitKey(ip netip.Addr) string {
 	if ip.Is6() {
 		p, _ := ip.Prefix(ipv6Prefix)
 		return p.String()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -24,8 +25,11 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	start := s.p.Now()
 	sourceID := c.Params("source")
 	outcome := "accepted"
+	client := s.clients.of(c) // through trusted proxies (auth.go)
+	// The metrics label is the configured source id once it is known: never the
+	// request's own string, which points into a reused buffer and is unbounded.
+	label := "unknown"
 	defer func() {
-		label := metricSource(sourceID, s.p.Sources)
 		s.p.Metrics.Webhooks.WithLabelValues(label, outcome).Inc()
 		s.p.Metrics.Ack.WithLabelValues(label).Observe(s.p.Now().Sub(start).Seconds())
 	}()
@@ -35,7 +39,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	orderRef := func() string { return "" }
 	reject := func(cause string, err error) error {
 		outcome = cause
-		s.recordRejection(c, sourceID, cause, domain.ErrorMessage(err), orderRef, start)
+		s.recordRejection(c, sourceID, client, cause, domain.ErrorMessage(err), orderRef, start)
 		return err
 	}
 
@@ -55,6 +59,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		return reject(domain.CauseUnknownSource, domain.Errorf(domain.ENOTFOUND,
 			"no source %q is configured; add it to the sources file (TRADEWIND_SOURCES_FILE) or fix the URL", sourceID))
 	}
+	label = src.ID
 	provider, ok := s.p.Providers.Provider(src.Provider)
 	if !ok {
 		return domain.Errorf(domain.EINTERNAL, "source %q names unknown provider %q", src.ID, src.Provider)
@@ -76,7 +81,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		Header:     requestHeader(c),
 		Body:       body,
 		URL:        c.BaseURL() + c.OriginalURL(),
-		RemoteAddr: s.clients.of(c).String(), // the client, through trusted proxies (auth.go)
+		RemoteAddr: client.String(),
 		ReceivedAt: start,
 	}
 	refKey := src.Setting("order_ref_key", "")
@@ -92,7 +97,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	// limited by default, per source and per client address.
 	u, ok := provider.(unsignedProvider)
 	unsigned := ok && u.Unsigned(d)
-	wait, limit, err := s.limits.allow(src, d.RemoteAddr, unsigned, start)
+	wait, limit, err := s.limits.allow(src, client, unsigned, start)
 	if err != nil {
 		return domain.WrapError(err, domain.EINTERNAL, "source "+src.ID+": "+domain.ErrorMessage(err))
 	}
@@ -182,7 +187,7 @@ func (s *Server) enqueue(ctx context.Context, id int64, src domain.Source) {
 
 // recordRejection writes a rejection row, within a rate bound, without secrets or body.
 // orderRef is read only when the rejection is recorded.
-func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, orderRef func() string, at time.Time) {
+func (s *Server) recordRejection(c *fiber.Ctx, source string, client netip.Addr, cause, detail string, orderRef func() string, at time.Time) {
 	if !s.rejectLimit.Allow() {
 		return
 	}
@@ -192,7 +197,7 @@ func (s *Server) recordRejection(c *fiber.Ctx, source, cause, detail string, ord
 	// may keep the rejection itself from being stored.
 	source, detail = storableText(source), storableText(detail)
 	err := s.p.Inbox.Reject(ctx, domain.Rejection{Source: source, Cause: cause, Detail: detail, OrderRef: orderRef(),
-		RemoteAddr: s.clients.of(c).String(), ReceivedAt: at})
+		RemoteAddr: client.String(), ReceivedAt: at})
 	if err != nil {
 		s.p.Logger.Warn("could not record a rejected webhook", slog.String("source", source),
 			slog.String("cause", cause), slog.String("error", err.Error()))
@@ -212,14 +217,4 @@ func requestHeader(c *fiber.Ctx) http.Header {
 		h.Add(string(k), string(v))
 	})
 	return h
-}
-
-// metricSource keeps label cardinality bounded: unknown sources share one label.
-// It returns the configured id, never the request's own string: Fiber's strings
-// point into a buffer the next request reuses, and a label outlives the request.
-func metricSource(id string, sources domain.SourceLookup) string {
-	if src, ok := sources.Source(id); ok {
-		return src.ID
-	}
-	return "unknown"
 }

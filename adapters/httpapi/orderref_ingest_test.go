@@ -20,8 +20,8 @@ func TestStoredAndRejectedWebhooksCarryTheOrderTheirBodyNames(t *testing.T) {
 	if r := e.post("stripe-main", false); r.status != 200 {
 		t.Fatalf("signed webhook answered %d, want 200", r.status)
 	}
-	if r := e.post("stripe-main", true); r.status != 401 && r.status != 400 && r.status != 403 {
-		t.Fatalf("forged webhook answered %d, want a refusal", r.status)
+	if r := e.post("stripe-main", true); r.status != 401 {
+		t.Fatalf("forged webhook answered %d, want 401", r.status)
 	}
 	var stored []string
 	if err := e.db.Select(&stored, `SELECT coalesce(order_ref, '') FROM inbox ORDER BY id`); err != nil {

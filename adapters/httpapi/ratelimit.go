@@ -149,10 +149,11 @@ type sourceLimiter struct {
 // applies at now. It returns 0 when the request may go on, or how long the sender
 // should wait before trying again and which limit refused it, in words. A refused
 // request takes no token from any bucket.
-func (l *sourceLimits) allow(src domain.Source, ip string, unsigned bool, now time.Time) (time.Duration, string, error) {
+func (l *sourceLimits) allow(src domain.Source, client netip.Addr, unsigned bool, now time.Time) (time.Duration, string, error) {
+	// what names a bucket's limit in words; it is written only for a refusal.
 	type bucket struct {
 		lim  *rate.Limiter
-		what string
+		what func() string
 	}
 	var buckets []bucket
 	limit, burst, ok, err := SourceRateLimit(src)
@@ -160,8 +161,9 @@ func (l *sourceLimits) allow(src domain.Source, ip string, unsigned bool, now ti
 		return 0, "", err
 	}
 	if ok {
-		buckets = append(buckets, bucket{l.limiter(src.ID, RateLimit{limit, burst}),
-			fmt.Sprintf("its rate limit (%s: %s/s, %s: %d)", SettingRateLimit, src.Settings[SettingRateLimit], SettingRateBurst, burst)})
+		buckets = append(buckets, bucket{l.limiter(src.ID, RateLimit{limit, burst}), func() string {
+			return fmt.Sprintf("its rate limit (%s: %s/s, %s: %d)", SettingRateLimit, src.Settings[SettingRateLimit], SettingRateBurst, burst)
+		}})
 	}
 	if unsigned {
 		perSource, perIP, sourceOK, ipOK, err := UnsignedRateLimits(src)
@@ -169,36 +171,39 @@ func (l *sourceLimits) allow(src domain.Source, ip string, unsigned bool, now ti
 			return 0, "", err
 		}
 		if ipOK {
-			buckets = append(buckets, bucket{l.ipLimiter(src.ID+" "+addressKey(ip), perIP, now),
-				fmt.Sprintf("its limit of unsigned requests from one address (%s, %s: %s)", SettingUnsignedIPRateLimit, SettingUnsignedIPRateBurst, perIP)})
+			buckets = append(buckets, bucket{l.ipLimiter(src.ID+" "+limitKey(client), perIP, now), func() string {
+				return fmt.Sprintf("its limit of unsigned requests from one address (%s, %s: %s)", SettingUnsignedIPRateLimit, SettingUnsignedIPRateBurst, perIP)
+			}})
 		}
 		if sourceOK {
-			buckets = append(buckets, bucket{l.limiter("unsigned:"+src.ID, perSource),
-				fmt.Sprintf("its limit of unsigned requests (%s, %s: %s)", SettingUnsignedRateLimit, SettingUnsignedRateBurst, perSource)})
+			buckets = append(buckets, bucket{l.limiter("unsigned:"+src.ID, perSource), func() string {
+				return fmt.Sprintf("its limit of unsigned requests (%s, %s: %s)", SettingUnsignedRateLimit, SettingUnsignedRateBurst, perSource)
+			}})
 		}
 	}
 	var (
-		taken []*rate.Reservation
-		wait  time.Duration
-		what  string
+		taken   []*rate.Reservation
+		wait    time.Duration
+		refused func() string
 	)
 	for _, b := range buckets {
 		r := b.lim.ReserveN(now, 1)
 		if !r.OK() { // cannot happen with burst ≥ 1
-			wait, what = max(wait, time.Second), b.what
+			wait, refused = max(wait, time.Second), b.what
 			continue
 		}
 		taken = append(taken, r)
 		if d := r.DelayFrom(now); d > wait {
-			wait, what = d, b.what
+			wait, refused = d, b.what
 		}
 	}
-	if wait > 0 {
-		for _, r := range taken {
-			r.CancelAt(now) // a refused request does not use up the next token
-		}
+	if wait == 0 {
+		return 0, "", nil
 	}
-	return wait, what, nil
+	for _, r := range taken {
+		r.CancelAt(now) // a refused request does not use up the next token
+	}
+	return wait, refused(), nil
 }
 
 // limiter returns the bucket under key, fresh when spec has changed.
@@ -243,22 +248,6 @@ func (l *sourceLimits) ipLimiter(key string, spec RateLimit, now time.Time) *rat
 	sl := &sourceLimiter{spec: spec, lim: rate.NewLimiter(spec.Rate, spec.Burst)}
 	l.ips[key] = sl
 	return sl.lim
-}
-
-// addressKey is the client address a per-address limit counts under: the IPv4
-// address, or the /64 prefix of an IPv6 one (one subscriber's network has them
-// all).
-func addressKey(ip string) string {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	a = a.Unmap()
-	if a.Is6() {
-		p, _ := a.Prefix(64)
-		return p.String()
-	}
-	return a.String()
 }
 
 // retryAfter is the value of a Retry-After header for a wait of d: whole
