@@ -81,16 +81,16 @@ type DeliveryReplayer interface {
 
 // ReplayDeliveries queues again every delivery of destination in status
 // created in [since, until), its attempts counted from zero, and returns how
-// many. One marked but not queued ends the replay with an error: the sweeper
-// will queue it.
+// many were queued. One marked but not queued ends the replay with an error
+// (the sweeper will queue it and the rest); the count is of those queued before.
 func ReplayDeliveries(ctx context.Context, outbox DeliveryReplayer, q Enqueuer, tasks TaskInspector, destination string, status domain.DeliveryStatus, since, until time.Time) (int, error) {
 	list, err := outbox.RetryMatching(ctx, destination, status, since, until)
 	if err != nil {
 		return 0, err
 	}
-	for _, o := range list {
+	for i, o := range list {
 		if _, err := EnqueueDelivery(ctx, q, tasks, o.ID); err != nil {
-			return 0, fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
+			return i, fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
 		}
 	}
 	return len(list), nil

@@ -17,7 +17,6 @@ CREATE INDEX CONCURRENTLY IF NOT EXISTS rejections_by_order_ref ON rejections (o
 -- their last change, payments found by their own reference, customers by email.
 CREATE INDEX CONCURRENTLY IF NOT EXISTS inbox_by_source ON inbox (source, id DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS inbox_by_event_id ON inbox (event_id);
-CREATE INDEX CONCURRENTLY IF NOT EXISTS applied_events_by_inbox ON applied_events (inbox_id) WHERE inbox_id IS NOT NULL;
 CREATE INDEX CONCURRENTLY IF NOT EXISTS rejections_by_source ON rejections (source, id DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS orders_by_updated ON orders (updated_at DESC, ref DESC);
 CREATE INDEX CONCURRENTLY IF NOT EXISTS payments_by_ref ON payments (ref);
@@ -40,7 +39,6 @@ DROP INDEX CONCURRENTLY IF EXISTS applied_events_by_email;
 DROP INDEX CONCURRENTLY IF EXISTS payments_by_ref;
 DROP INDEX CONCURRENTLY IF EXISTS orders_by_updated;
 DROP INDEX CONCURRENTLY IF EXISTS rejections_by_source;
-DROP INDEX CONCURRENTLY IF EXISTS applied_events_by_inbox;
 DROP INDEX CONCURRENTLY IF EXISTS inbox_by_event_id;
 DROP INDEX CONCURRENTLY IF EXISTS inbox_by_source;
 DROP INDEX CONCURRENTLY IF EXISTS rejections_by_order_ref;

@@ -101,7 +101,7 @@ func inWindow(events iter.Seq2[listedEvent, error], since, until time.Time) iter
 
 // byTime yields a listing (newest first) in eventOrder: the events of one
 // instant, sorted by id. Only one instant's events are held at a time. Event
-// types outside types (sorted) are skipped.
+// types outside types (sorted; nil: none) are skipped.
 func byTime(events iter.Seq2[json.RawMessage, error], types []string, head func(json.RawMessage) (listedEvent, error)) iter.Seq2[listedEvent, error] {
 	return func(yield func(listedEvent, error) bool) {
 		var group []listedEvent
@@ -129,7 +129,7 @@ func byTime(events iter.Seq2[json.RawMessage, error], types []string, head func(
 				}
 				return
 			}
-			if _, ok := slices.BinarySearch(types, e.Type); !ok {
+			if _, ok := slices.BinarySearch(types, e.Type); !ok && len(types) > 0 {
 				continue
 			}
 			if len(group) > 0 && !group[0].Created.Equal(e.Created) {

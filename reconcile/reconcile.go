@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -189,7 +190,7 @@ func (r *Reconciler) run(ctx context.Context, req Request, rec *domain.Reconcili
 				sources = append(sources, s)
 			}
 		}
-		slices.SortFunc(sources, func(a, b domain.Source) int { return compareStrings(a.ID, b.ID) })
+		slices.SortFunc(sources, func(a, b domain.Source) int { return strings.Compare(a.ID, b.ID) })
 	} else {
 		for _, id := range req.Sources {
 			s, _ := r.source(id)
@@ -291,14 +292,4 @@ func (p *report) compared() {
 	if p.progress != nil && p.Compared%100 == 0 {
 		p.progress(p.Source, p.Compared)
 	}
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

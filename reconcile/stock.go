@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/domain"
@@ -44,7 +45,7 @@ func (r *Reconciler) storefrontStock(ctx context.Context, dryRun bool) ([]domain
 		return out, nil
 	}
 	dests := r.p.StockDestinations()
-	slices.SortFunc(dests, func(a, b domain.Destination) int { return compareStrings(a.ID, b.ID) })
+	slices.SortFunc(dests, func(a, b domain.Destination) int { return strings.Compare(a.ID, b.ID) })
 	states := map[string]domain.DestinationState{}
 	if r.p.DestinationStates != nil && len(dests) > 0 {
 		ids := make([]string, len(dests))

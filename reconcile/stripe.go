@@ -85,7 +85,7 @@ type listedEvent struct {
 }
 
 // eventOrder is a Stripe listing's order: newest first, then by id (Stripe
-// leaves ties within one second unordered; byCreated sorts them).
+// leaves ties within one second unordered; byTime sorts them).
 func eventOrder(at time.Time, id string, at2 time.Time, id2 string) int {
 	if c := at2.Compare(at); c != 0 {
 		return c
@@ -96,7 +96,7 @@ func eventOrder(at time.Time, id string, at2 time.Time, id2 string) int {
 func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
 	types := stripe.HandledTypes()
 	slices.Sort(types)
-	theirs := byCreated(s.api.Events(ctx, since, until, types), types)
+	theirs := byTime(s.api.Events(ctx, since, until, types), types, stripeListed)
 	ours := s.r.p.Store.Entries(ctx, s.src.ID, since, until, types)
 	return Merge(ctx, theirs, dbErrors(ours),
 		func(t listedEvent, u domain.HeldEntry) int {
@@ -116,54 +116,10 @@ func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
 		})
 }
 
-// byCreated yields a Stripe listing (newest first) in eventOrder: the events of
-// one second, sorted by id. Only one second's events are held at a time. Event
-// types outside types (sorted; nil: none) are skipped.
-func byCreated(events iter.Seq2[json.RawMessage, error], types []string) iter.Seq2[listedEvent, error] {
-	return func(yield func(listedEvent, error) bool) {
-		var group []listedEvent
-		flush := func() bool {
-			slices.SortFunc(group, func(a, b listedEvent) int { return cmp.Compare(a.ID, b.ID) })
-			for _, e := range group {
-				if !yield(e, nil) {
-					return false
-				}
-			}
-			group = group[:0]
-			return true
-		}
-		for raw, err := range events {
-			if err != nil {
-				if flush() {
-					yield(listedEvent{}, err)
-				}
-				return
-			}
-			h, err := stripe.Head(raw)
-			if err != nil {
-				if flush() {
-					yield(listedEvent{}, fmt.Errorf("listed event: %v", err))
-				}
-				return
-			}
-			if _, ok := slices.BinarySearch(types, h.Type); !ok && len(types) > 0 {
-				continue
-			}
-			if len(group) > 0 && !group[0].Created.Equal(h.Created) {
-				if h.Created.After(group[0].Created) {
-					if flush() {
-						yield(listedEvent{}, fmt.Errorf("Stripe listed event %s (created %s) after older ones: the listing is not newest first", h.ID, h.Created))
-					}
-					return
-				}
-				if !flush() {
-					return
-				}
-			}
-			group = append(group, listedEvent{EventHead: h, raw: raw})
-		}
-		flush()
-	}
+// stripeListed reads the head of one listed Stripe event.
+func stripeListed(raw json.RawMessage) (listedEvent, error) {
+	h, err := stripe.Head(raw)
+	return listedEvent{EventHead: h, raw: raw}, err
 }
 
 // dbErrors marks a store stream's errors as the database's (they end the run).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -83,6 +84,17 @@ func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.
 }
 
 func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
+	if refs, ok := batchRefs(events); ok && len(refs) > 0 {
+		// An entry whose orders are known takes its locks as a batch does (orders
+		// by ref, then their SKUs, before any applied_events row): the one order
+		// every apply transaction takes its locks in, so a single entry and a
+		// batch never wait on each other in a circle.
+		errs := make([]error, 1)
+		if err := l.applyBatch(ctx, []domain.EntryEvents{{ID: entryID, Events: events}}, []int{0}, errs); err != nil {
+			return fmt.Errorf("apply inbox entry %d: %w", entryID, errors.Unwrap(err))
+		}
+		return errs[0]
+	}
 	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
 		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claimed, err := claimEntry(ctx, tx, entryID)

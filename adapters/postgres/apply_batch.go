@@ -111,6 +111,14 @@ func batchRefs(events []domain.Event) ([]string, bool) {
 // are to be applied one by one.
 var errBatchAborted = errors.New("batch aborted")
 
+// batchAborted is errBatchAborted with its cause: errors.Is finds both, and
+// Unwrap gives the cause alone.
+type batchAborted struct{ err error }
+
+func (e batchAborted) Error() string        { return errBatchAborted.Error() + ": " + e.err.Error() }
+func (e batchAborted) Unwrap() error        { return e.err }
+func (e batchAborted) Is(target error) bool { return target == errBatchAborted }
+
 // applyBatch applies entries[idx...] in one transaction, filling errs for the
 // entries that failed alone. A non-nil return means nothing of the batch
 // committed (errs untouched).
@@ -186,7 +194,7 @@ func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, i
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBatchAborted, err)
+		return batchAborted{err}
 	}
 	for i, e := range failed {
 		errs[i] = e
