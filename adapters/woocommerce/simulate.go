@@ -18,7 +18,7 @@ import (
 // creation ping, which is not listed because it is never handled.
 func (Provider) SampleTypes() []string {
 	return []string{
-		TopicOrderCreated, TopicOrderUpdated, TopicOrderDeleted, TopicOrderRestored,
+		TopicOrderCreated, TopicOrderUpdated, TopicOrderRestored,
 		TopicProductUpdated, TopicCustomerCreated, TopicCustomerUpdated,
 	}
 }
@@ -71,8 +71,6 @@ func (p Provider) Sample(src domain.Source, eventType string, o webhook.SampleOp
 	resource, event, _ := strings.Cut(eventType, ".")
 	var body any
 	switch {
-	case eventType == TopicOrderDeleted:
-		body = map[string]any{"id": orderID}
 	case resource == "order":
 		status := "processing"
 		if eventType == TopicOrderCreated {

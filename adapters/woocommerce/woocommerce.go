@@ -21,22 +21,24 @@
 // What is signed: the body only. X-WC-Webhook-Topic, -ID, -Delivery-ID, -Resource, -Event
 // and -Source are not covered by the signature, so whoever holds one genuine body can
 // resend it under any of them. Hence (docs/providers.md): the topic only selects how the
-// body is read and a body that contradicts it yields nothing (order.deleted needs the
-// deletion body, exactly {"id": N}; customer.* a body that is not an order or product;
-// the order topics and product.updated need the fields they read); events' ids derive
-// from the body ("<resource>:<id>:<digest of the body>"; a deletion,
-// "order:<id>:deleted"), so a body replayed under new header ids yields events already
-// applied. The inbox keeps keying on the headers below: a replay adds a row, never an
-// effect. The cost: an order deleted, restored and deleted again is cancelled by the
-// first deletion only (the second body is identical; WooCommerce signs no time); a
-// restore after the second deletion is still applied.
+// body is read and a body that contradicts it yields nothing (customer.* a body that is
+// not an order or product; the order topics and product.updated need the fields they
+// read); events' ids derive from the body ("<resource>:<id>:<digest of the body>"), so a
+// body replayed under new header ids yields events already applied. The inbox keeps
+// keying on the headers below: a replay adds a row, never an effect.
+//
+// order.deleted is stored as ignored: its body is exactly {"id": N}, the same as
+// customer.deleted's and product.deleted's, so only the unsigned topic would say an
+// order was deleted — and a genuine customer.deleted body resent as order.deleted would
+// cancel order N. A trashed order shows as status "trash" on its next order.updated, and
+// the nightly reconciliation finds one WooCommerce no longer lists.
 //
 // Topics: order.created → OrderPlaced; order.updated and order.restored → OrderUpdated,
-// OrderCancelled or OrderFulfilled by status; order.deleted → OrderCancelled; product.updated
+// OrderCancelled or OrderFulfilled by status; product.updated
 // → InventoryLevelSet when manage_stock is true and stock_quantity is set (SKU = sku, else
 // "woo-product:<id>"); customer.created and customer.updated → CustomerUpserted.
-// customer.deleted and every other topic are stored as ignored (Tradewind has no customer
-// deletion event).
+// order.deleted (see above), customer.deleted and every other topic are stored as ignored
+// (Tradewind has no customer deletion event).
 //
 // Order statuses map to snapshot statuses:
 //
@@ -57,10 +59,7 @@
 // line's unit price is subtotal (before discounts) ÷ quantity when that is exact, else its
 // price field (a JSON number, read as text, never through float64); a line without a SKU is
 // "woo-product:<variation_id, else product_id>". Version and OccurredAt are
-// date_modified_gmt (UTC, whole seconds; Version in unix milliseconds). order.deleted
-// carries only the id: its snapshot has status cancelled and no currency, total or lines,
-// OccurredAt and Version are the receive time (so it supersedes every earlier snapshot; a
-// later restore, modified after it, supersedes it). stock_quantity may be negative when
+// date_modified_gmt (UTC, whole seconds; Version in unix milliseconds). stock_quantity may be negative when
 // backorders are allowed; it is passed on as WooCommerce states it. Webhooks must use the
 // "WP REST API Integration v3" API version; legacy-API payloads ({"order": {…}}) are EINVALID.
 package woocommerce
@@ -121,7 +120,7 @@ var (
 func (Provider) Kind() string { return Kind }
 
 var handled = map[string]bool{
-	TopicOrderCreated: true, TopicOrderUpdated: true, TopicOrderDeleted: true, TopicOrderRestored: true,
+	TopicOrderCreated: true, TopicOrderUpdated: true, TopicOrderRestored: true,
 	TopicProductUpdated: true, TopicCustomerCreated: true, TopicCustomerUpdated: true,
 }
 
@@ -334,20 +333,6 @@ func (Provider) Normalize(src domain.Source, m domain.Message) ([]domain.Event, 
 	}
 	base := domain.Event{Provider: Kind, Source: src.ID, EventID: m.ID, OccurredAt: m.OccurredAt}
 	switch m.Type {
-	case TopicOrderDeleted:
-		var r resource
-		if err := json.Unmarshal(m.Payload, &r); err != nil || r.ID == 0 {
-			return nil, webhook.Invalid("%s: payload lacks the order id", m.Type)
-		}
-		var keys map[string]json.RawMessage
-		if json.Unmarshal(m.Payload, &keys) != nil || len(keys) != 1 {
-			return nil, nil // not a deletion body: another resource replayed under order.deleted
-		}
-		ev := base
-		ev.EventID = "order:" + id(r.ID) + ":deleted"
-		ev.Type, ev.OrderRef, ev.Version = domain.OrderCancelled, id(r.ID), m.OccurredAt.UnixMilli()
-		ev.Order = &domain.OrderSnapshot{Status: domain.StatusCancelled}
-		return []domain.Event{ev}, nil
 	case TopicProductUpdated:
 		var p product
 		if err := json.Unmarshal(m.Payload, &p); err != nil {

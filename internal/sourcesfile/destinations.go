@@ -93,6 +93,11 @@ func ResolveDestinations(path string, dests []domain.Destination, sources map[st
 				d.Settings[k] = src.Settings[k]
 			}
 		}
+		// A source's api_base_url names a REST version (…/admin/api/2024-10); the push
+		// takes the store's base and adds its own GraphQL path.
+		if base, _, ok := strings.Cut(d.Settings[shopify.PushAPIBaseURL], "/admin/api/"); ok && d.Settings[shopify.PushAPIBaseURL] == src.Settings[shopify.PushAPIBaseURL] {
+			d.Settings[shopify.PushAPIBaseURL] = base
+		}
 		if d.Settings[shopify.PushAdminToken] == "" {
 			return fmt.Errorf("%s: admin_token: give the store's Admin API access token (here or on source %s), e.g. env:SHOPIFY_ADMIN_TOKEN", at, src.ID)
 		}

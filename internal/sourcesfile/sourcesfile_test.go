@@ -168,6 +168,12 @@ func TestResolveDestinationsChecksTheStockSource(t *testing.T) {
 	if err := ResolveDestinations("s.yaml", ok, sources); err != nil || ok[0].Settings["admin_token"] != "shpat_x" {
 		t.Errorf("resolve: %v %v; want the source's admin_token taken", err, ok[0].Settings)
 	}
+	// The source's api_base_url names a REST version; the push is given the store's base.
+	sources["acme-shopify"].Settings["api_base_url"] = "http://127.0.0.1:8094/admin/api/2024-10"
+	inherited := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-shopify\n    location_id: gid://shopify/Location/1\n")
+	if err := ResolveDestinations("s.yaml", inherited, sources); err != nil || inherited[0].Settings["api_base_url"] != "http://127.0.0.1:8094" {
+		t.Errorf("resolve: %v, api_base_url %q; want the store's base, http://127.0.0.1:8094", err, inherited[0].Settings["api_base_url"])
+	}
 	bad := parse("destinations:\n  - id: stock\n    kind: shopify_inventory\n    source: acme-stripe\n    location_id: gid://shopify/Location/1\n")
 	if err := ResolveDestinations("s.yaml", bad, sources); err == nil || !strings.Contains(err.Error(), `source: "acme-stripe" is not a shopify source`) {
 		t.Errorf("a stripe source: %v", err)
