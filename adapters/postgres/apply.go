@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -95,7 +96,8 @@ func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.
 		}
 		return errs[0]
 	}
-	return inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
+	var busy []busyOrder
+	err := inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
 		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claimed, err := claimEntry(ctx, tx, entryID)
 		if err != nil || !claimed {
@@ -106,8 +108,13 @@ func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.
 				return fmt.Errorf("%s %s: %w", ev.Type, ev.EventID, err)
 			}
 		}
+		busy = tx.busy
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return l.settleBusy(ctx, busy)
 }
 
 // claimEntry marks an inbox entry applied inside tx, before its events are applied:
@@ -407,29 +414,8 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 		`SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered' ORDER BY order_ref`, sku); err != nil {
 		return "", err
 	}
-	for _, ref := range waiting {
-		if _, err := lockOrder(ctx, tx, ref); err != nil {
-			return "", err
-		}
-	}
-	skus := []string{sku}
-	if len(waiting) > 0 {
-		// What allocate looks at for these orders: their lines, allocations and
-		// active checkout reservations.
-		if err := tx.SelectContext(ctx, &skus, `
-			SELECT sku FROM allocations WHERE order_ref = ANY($1)
-			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > $3
-			UNION SELECT ln->>'sku' FROM orders o, jsonb_array_elements(o.lines) ln
-				WHERE o.ref = ANY($1) AND ln->>'sku' <> '' AND (ln->>'quantity')::bigint > 0
-			UNION SELECT $2::text`, pq.StringArray(waiting), sku, tx.now); err != nil {
-			return "", err
-		}
-		sort.Strings(skus) // allocate's order (bytes), not the database's collation
-	}
-	for _, s := range skus {
-		if _, err := lockSKU(ctx, tx, s); err != nil {
-			return "", err
-		}
+	if err := lockWithSKUs(ctx, tx, waiting, sku); err != nil {
+		return "", err
 	}
 	stale, err := setLevel(ctx, tx, sku, level, stamp, cause, ev.Source, ev.EventID)
 	if err != nil {
@@ -438,20 +424,97 @@ func (l *Ledger) setStock(ctx context.Context, tx *ltx, sku string, level int64,
 	if stale {
 		return outcomeStale, nil
 	}
-	// Orders backordered while this transaction waited for the SKU: settle those no
-	// one else holds; a transaction holding one will settle it itself, after us.
-	var late []string
+	// Orders backordered while this transaction waited for the SKU (no order can
+	// be backordered on it while this one holds it): those no one else holds are
+	// settled here. One that another transaction holds cannot be waited for (that
+	// one may be waiting for this SKU), and it may not settle the order itself (a
+	// duplicate settles nothing): it is settled after this commits (settleBusy).
+	// waiting goes as '{}', never NULL: "<> ALL (NULL)" is NULL, and no order
+	// would be late.
+	var late, free []string
 	if err := tx.SelectContext(ctx, &late, `
-		SELECT ref FROM orders WHERE ref IN (SELECT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered')
-			AND NOT (ref = ANY($2)) ORDER BY ref FOR UPDATE SKIP LOCKED`, sku, pq.StringArray(waiting)); err != nil {
+		SELECT DISTINCT order_ref FROM allocations WHERE sku = $1 AND state = 'backordered'
+			AND order_ref <> ALL($2::text[]) ORDER BY order_ref`, sku, pq.StringArray(append([]string{}, waiting...))); err != nil {
 		return "", err
 	}
-	for _, ref := range append(waiting, late...) {
+	if len(late) > 0 {
+		if err := tx.SelectContext(ctx, &free, `SELECT ref FROM orders WHERE ref = ANY($1) ORDER BY ref FOR UPDATE SKIP LOCKED`,
+			pq.StringArray(late)); err != nil {
+			return "", err
+		}
+		for _, ref := range late {
+			if !slices.Contains(free, ref) {
+				tx.busy = append(tx.busy, busyOrder{ref: ref, sku: sku, ev: ev})
+			}
+		}
+	}
+	for _, ref := range append(waiting, free...) {
 		if err := l.settle(ctx, tx, ref, ev); err != nil {
 			return "", err
 		}
 	}
 	return outcomeApplied, nil
+}
+
+// lockWithSKUs locks the orders of refs (sorted), then sku with every SKU those
+// orders' settling may move — their lines, allocations and active checkout
+// reservations — in SKU order, as allocate takes an order's SKUs.
+func lockWithSKUs(ctx context.Context, tx *ltx, refs []string, sku string) error {
+	for _, ref := range refs {
+		if _, err := lockOrder(ctx, tx, ref); err != nil {
+			return err
+		}
+	}
+	skus := []string{sku}
+	if len(refs) > 0 {
+		if err := tx.SelectContext(ctx, &skus, `
+			SELECT sku FROM allocations WHERE order_ref = ANY($1)
+			UNION SELECT sku FROM reservations WHERE order_ref = ANY($1) AND state = 'active' AND expires_at > $3
+			UNION SELECT ln->>'sku' FROM orders o, jsonb_array_elements(o.lines) ln
+				WHERE o.ref = ANY($1) AND ln->>'sku' <> '' AND (ln->>'quantity')::bigint > 0
+			UNION SELECT $2::text`, pq.StringArray(refs), sku, tx.now); err != nil {
+			return err
+		}
+		sort.Strings(skus) // allocate's order (bytes), not the database's collation
+	}
+	for _, s := range skus {
+		if _, err := lockSKU(ctx, tx, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// busyOrder is an order a stock level could not settle because another
+// transaction held it: it is settled once the level has committed.
+type busyOrder struct {
+	ref, sku string
+	ev       domain.Event // the level's event
+}
+
+// settleBusy settles each order a committed level left to it, each in a
+// transaction of its own that first waits for the order's holder. Settling is
+// idempotent: an order its holder settled already is left as it is.
+func (l *Ledger) settleBusy(ctx context.Context, busy []busyOrder) error {
+	for _, b := range busy {
+		var err error
+		for range applyRetries {
+			err = inTx(ctx, l.DB, "settle order "+b.ref, func(sqlTx *sqlx.Tx) error {
+				tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
+				if err := lockWithSKUs(ctx, tx, []string{b.ref}, b.sku); err != nil {
+					return err
+				}
+				return l.settle(ctx, tx, b.ref, b.ev)
+			})
+			if !retryable(err) {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("stock level %s applied; settling order %q it let through: %w", b.ev.EventID, b.ref, err)
+		}
+	}
+	return nil
 }
 
 // applyCustomer upserts a customer when the snapshot is newer than the one held.

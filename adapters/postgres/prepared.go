@@ -58,6 +58,8 @@ type ltx struct {
 	// locked holds the orders locked ahead by a batch (lockBatch), whose rows
 	// need no second lock.
 	locked map[string]bool
+	// busy holds the orders a stock level left to be settled after the commit.
+	busy []busyOrder
 }
 
 // stmt returns query's prepared statement bound to the transaction, or nil when

@@ -172,8 +172,9 @@ func (s *Inventory) now() time.Time {
 
 // SetOnHand implements domain.Inventory.
 func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at time.Time, cause string) (domain.Stock, error) {
-	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace, Destinations: s.Destinations}
+	l := &Ledger{DB: s.DB, OversellPolicy: s.OversellPolicy, Grace: s.Grace, Destinations: s.Destinations, Now: s.Now}
 	now := s.now().Truncate(time.Microsecond)
+	var busy []busyOrder
 	at = at.Truncate(time.Microsecond) // as PostgreSQL keeps it
 	err := inTx(ctx, s.DB, "set stock", func(tx *sqlx.Tx) error {
 		var inv inventoryRow
@@ -195,8 +196,12 @@ func (s *Inventory) SetOnHand(ctx context.Context, sku string, onHand int64, at 
 		if err != nil {
 			return err
 		}
+		busy = lt.busy
 		return l.writeStockDeliveries(ctx, lt, sku, ev)
 	})
+	if err == nil {
+		err = l.settleBusy(ctx, busy)
+	}
 	if err != nil {
 		return domain.Stock{}, err
 	}
