@@ -11,9 +11,10 @@ import (
 )
 
 // ApplyBatcher is the process's group apply: the tasks running at once hand it
-// their entries, and it applies them together, up to MaxBatch in one transaction
+// their entries (one each, or a batch task's several), and it applies them together, up to MaxBatch in one transaction
 // (domain.BatchApplier), so one commit serves many entries. It implements
-// domain.Applier, so ProcessWebhook does not know it is there.
+// domain.Applier and domain.BatchApplier, so neither ProcessWebhook nor
+// ProcessBatch knows it is there.
 //
 // It adds no wait: an entry that finds fewer than MaxInFlight batches running
 // starts one at once (alone, when the worker is quiet); entries that arrive while
@@ -49,7 +50,10 @@ const (
 	DefaultApplyTimeout = time.Minute
 )
 
-var _ domain.Applier = (*ApplyBatcher)(nil)
+var (
+	_ domain.Applier      = (*ApplyBatcher)(nil)
+	_ domain.BatchApplier = (*ApplyBatcher)(nil)
+)
 
 type applyRequest struct {
 	entry domain.EntryEvents
@@ -58,20 +62,34 @@ type applyRequest struct {
 
 // ApplyEntry implements domain.Applier.
 func (b *ApplyBatcher) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
-	r := &applyRequest{entry: domain.EntryEvents{ID: entryID, Events: events}, done: make(chan error, 1)}
+	return b.ApplyEntries(ctx, []domain.EntryEvents{{ID: entryID, Events: events}})[0]
+}
+
+// ApplyEntries implements domain.BatchApplier: a task's entries join the queue
+// together, so the tasks running at once share transactions (a task's own batch
+// is as small as the requests its ingress batch held). It returns once each
+// entry's transaction has ended, or ctx has.
+func (b *ApplyBatcher) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
+	reqs := make([]*applyRequest, len(entries))
 	b.mu.Lock()
-	b.queue = append(b.queue, r)
+	for i, e := range entries {
+		reqs[i] = &applyRequest{entry: e, done: make(chan error, 1)}
+	}
+	b.queue = append(b.queue, reqs...)
 	if b.running < cmp.Or(b.MaxInFlight, DefaultApplyLanes) {
 		b.running++
 		go b.drain()
 	}
 	b.mu.Unlock()
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		select {
+		case errs[i] = <-r.done:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+		}
 	}
+	return errs
 }
 
 // Queued returns how many entries wait for a lane.

@@ -126,3 +126,45 @@ func TestApplyBatcherCallerStopsWaitingWhenItsContextEnds(t *testing.T) {
 	}
 	close(a.release) // the batch still ends, and answers no one
 }
+
+// Two batch tasks' entries, handed over while the lane is busy, leave together:
+// a task's own batch is only as large as its ingress batch was.
+func TestApplyBatcherJoinsBatchTasksAndAnswersEachEntry(t *testing.T) {
+	a := &gatedApplier{release: make(chan struct{}), bad: map[int64]bool{12: true}, started: make(chan []int64, 10)}
+	b := &jobs.ApplyBatcher{Applier: a, MaxInFlight: 1, MaxBatch: 32}
+	ctx := context.Background()
+	entries := func(ids ...int64) []domain.EntryEvents {
+		out := make([]domain.EntryEvents, len(ids))
+		for i, id := range ids {
+			out[i] = domain.EntryEvents{ID: id}
+		}
+		return out
+	}
+	results := make([]chan []error, 3)
+	for i, batch := range [][]int64{{1, 2}, {11, 12, 13}, {21}} {
+		results[i] = make(chan []error, 1)
+		go func() { results[i] <- b.ApplyEntries(ctx, entries(batch...)) }()
+		if i == 0 {
+			<-a.started // the first task's entries take the lane at once
+			continue
+		}
+		waitQueued(t, b, map[int]int{1: 3, 2: 4}[i])
+	}
+	a.release <- struct{}{}
+	if got := <-a.started; !slices.Equal(got, []int64{11, 12, 13, 21}) {
+		t.Errorf("second batch %v, want the two waiting tasks' entries together", got)
+	}
+	a.release <- struct{}{}
+	for i, want := range [][]bool{{false, false}, {false, true, false}, {false}} {
+		select {
+		case errs := <-results[i]:
+			for j, failed := range want {
+				if (errs[j] != nil) != failed {
+					t.Errorf("task %d entry %d: error %v, want failed = %v", i, j, errs[j], failed)
+				}
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("task %d got no answer", i)
+		}
+	}
+}

@@ -417,6 +417,7 @@ func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain
 		return err
 	}
 	ds := make([]domain.Decisions, 0, len(states))
+	settled := make([]settledOrder, 0, len(states))
 	for i, st := range states {
 		ev := last[st.Ref]
 		st.Stock = make(map[string]domain.SKUStock, len(skus[i]))
@@ -434,9 +435,10 @@ func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain
 		if err := saveLineDecisions(ctx, tx, st, d, ev); err != nil {
 			return fmt.Errorf("settle order %q: %w", st.Ref, err)
 		}
-		if err := l.writeDeliveries(ctx, tx, st, d, ev); err != nil {
-			return fmt.Errorf("settle order %q: %w", st.Ref, err)
-		}
+		settled = append(settled, settledOrder{st: st, d: d, ev: ev})
+	}
+	if err := l.writeDeliveries(ctx, tx, settled...); err != nil {
+		return err
 	}
 	return saveOrderDecisions(ctx, tx, refs, ds)
 }

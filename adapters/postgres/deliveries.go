@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -20,23 +21,39 @@ import (
 // decision's own transaction, as one delivery row per destination that wants it.
 // Nothing is written when no destination is configured.
 
-// writeDeliveries writes the deliveries an order's settle decisions make.
-func (l *Ledger) writeDeliveries(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
-	if len(l.Destinations) == 0 {
+// settledOrder is one order's settling: its state as loaded, what domain.Settle
+// decided, and the event that settled it.
+type settledOrder struct {
+	st domain.OrderState
+	d  domain.Decisions
+	ev domain.Event
+}
+
+// writeDeliveries writes the deliveries the settle decisions of orders make
+// (distinct orders, locked by the caller): three statements however many
+// orders, so a batch's outbox costs what one order's does.
+func (l *Ledger) writeDeliveries(ctx context.Context, tx *ltx, orders ...settledOrder) error {
+	if len(l.Destinations) == 0 || len(orders) == 0 {
 		return nil
 	}
 	var out []domain.Outgoing
 	if l.wantsAny(domain.DownOrderPlaced, domain.DownOrderUpdated, domain.DownOrderPaid, domain.DownOrderCancelled,
 		domain.DownOrderRefunded, domain.DownOrderDisputed) {
-		o, err := orderOutgoing(ctx, tx, st.Ref, domain.FactsOf(st, d))
+		facts := make(map[string]domain.DownstreamFacts, len(orders))
+		for _, o := range orders {
+			facts[o.st.Ref] = domain.FactsOf(o.st, o.d)
+		}
+		o, err := ordersOutgoing(ctx, tx, facts)
 		if err != nil {
-			return fmt.Errorf("downstream facts of order %q: %w", st.Ref, err)
+			return err
 		}
 		out = o
 	}
 	if l.wantsAny(domain.DownStockChanged) {
-		for _, sku := range domain.StockChanges(st.Stock, d.Stock) {
-			out = append(out, stockOutgoing(sku, ev, st.Ref))
+		for _, o := range orders {
+			for _, sku := range domain.StockChanges(o.st.Stock, o.d.Stock) {
+				out = append(out, stockOutgoing(sku, o.ev, o.st.Ref))
+			}
 		}
 	}
 	return l.insertOutgoing(ctx, tx, out)
@@ -121,43 +138,68 @@ func (l *Ledger) wantsAny(types ...domain.DownstreamType) bool {
 	return false
 }
 
-// orderOutgoing compares an order's facts with what downstream was told, stores
-// the new facts, and returns the events the change makes (numbered by the
-// order's downstream sequence). The order's row is locked by the caller, so the
-// read and the write cannot interleave with another transaction's.
-func orderOutgoing(ctx context.Context, tx *ltx, ref string, after domain.DownstreamFacts) ([]domain.Outgoing, error) {
+// ordersOutgoing compares each order's facts (order → facts) with what
+// downstream was told, stores the new facts, and returns the events the changes
+// make (numbered by each order's downstream sequence), in ref order. The orders'
+// rows are locked by the caller, so the read and the write cannot interleave
+// with another transaction's.
+func ordersOutgoing(ctx context.Context, tx *ltx, after map[string]domain.DownstreamFacts) ([]domain.Outgoing, error) {
+	refs := slices.Sorted(maps.Keys(after))
+	var rows []struct {
+		Ref   string `db:"order_ref"`
+		Facts []byte `db:"facts"`
+		Seq   int64  `db:"seq"`
+	}
+	if err := tx.SelectContext(ctx, &rows, `SELECT order_ref, facts, seq FROM downstream_orders WHERE order_ref = ANY($1)`,
+		pq.StringArray(refs)); err != nil {
+		return nil, fmt.Errorf("downstream facts of %d orders: %w", len(refs), err)
+	}
+	type told struct {
+		facts domain.DownstreamFacts
+		seq   int64
+	}
+	held := make(map[string]told, len(rows))
+	for _, r := range rows {
+		var t told
+		if err := json.Unmarshal(r.Facts, &t.facts); err != nil {
+			return nil, fmt.Errorf("downstream facts of order %q: %w", r.Ref, err)
+		}
+		t.seq = r.Seq
+		held[r.Ref] = t
+	}
 	var (
-		raw    []byte
-		seq    int64
-		before domain.DownstreamFacts
+		out            []domain.Outgoing
+		upRef, upFacts []string
+		upSeq          []int64
 	)
-	err := tx.QueryRowxContext(ctx, `SELECT facts, seq FROM downstream_orders WHERE order_ref = $1`, ref).Scan(&raw, &seq)
-	switch {
-	case err == sql.ErrNoRows:
-	case err != nil:
-		return nil, err
-	default:
-		if err := json.Unmarshal(raw, &before); err != nil {
+	for _, ref := range refs {
+		before, known := held[ref]
+		if known && before.facts == after[ref] {
+			continue
+		}
+		types := domain.OrderEvents(before.facts, after[ref])
+		seq := before.seq
+		if len(types) > 0 {
+			seq++
+		}
+		facts, err := json.Marshal(after[ref])
+		if err != nil {
 			return nil, err
 		}
+		upRef, upFacts, upSeq = append(upRef, ref), append(upFacts, string(facts)), append(upSeq, seq)
+		out = append(out, domain.OrderOutgoing(ref, seq, types)...)
 	}
-	if before == after && raw != nil {
-		return nil, nil
-	}
-	types := domain.OrderEvents(before, after)
-	if len(types) > 0 {
-		seq++
-	}
-	facts, err := json.Marshal(after)
-	if err != nil {
-		return nil, err
+	if len(upRef) == 0 {
+		return out, nil
 	}
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO downstream_orders (order_ref, facts, seq) VALUES ($1, $2, $3)
-		ON CONFLICT (order_ref) DO UPDATE SET facts = EXCLUDED.facts, seq = EXCLUDED.seq`, ref, string(facts), seq); err != nil {
-		return nil, err
+		INSERT INTO downstream_orders (order_ref, facts, seq)
+		SELECT u.ref, u.facts::jsonb, u.seq FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(ref, facts, seq)
+		ON CONFLICT (order_ref) DO UPDATE SET facts = EXCLUDED.facts, seq = EXCLUDED.seq`,
+		pq.StringArray(upRef), pq.StringArray(upFacts), pq.Int64Array(upSeq)); err != nil {
+		return nil, fmt.Errorf("store downstream facts of %d orders: %w", len(upRef), err)
 	}
-	return domain.OrderOutgoing(ref, seq, types), nil
+	return out, nil
 }
 
 // insertOutgoing writes one delivery per (event, destination that wants it), in

@@ -221,7 +221,7 @@ func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Even
 	if err := saveDecisions(ctx, tx, st, d, ev); err != nil {
 		return err
 	}
-	return l.writeDeliveries(ctx, tx, st, d, ev)
+	return l.writeDeliveries(ctx, tx, settledOrder{st: st, d: d, ev: ev})
 }
 
 // saveDecisions writes what domain.Settle decided, a statement per table.

@@ -234,11 +234,12 @@ func (m *Main) startWorker(ctx context.Context, inbox *postgres.Inbox) error {
 	ledger.OnBatchFallback = func(entries int, next string, err error) {
 		m.Logger.Debug("apply batch failed as a whole", slog.Int("entries", entries), slog.String("next", next), slog.String("error", err.Error()))
 	}
-	m.applier = m.startDownstream(mux, &jobs.ApplyBatcher{Applier: ledger})
+	batcher := &jobs.ApplyBatcher{Applier: ledger}
+	m.applier = m.startDownstream(mux, batcher)
 	mux.Handle(jobs.TypeProcessWebhook, m.processWebhook(inbox))
-	var batchApplier domain.BatchApplier = ledger
+	var batchApplier domain.BatchApplier = batcher
 	if k, ok := m.applier.(jobs.KickApplier); ok {
-		batchApplier = jobs.KickBatchApplier{BatchApplier: ledger, Kick: k.Kick}
+		batchApplier = jobs.KickBatchApplier{BatchApplier: batcher, Kick: k.Kick}
 	}
 	mux.Handle(jobs.TypeProcessBatch, &jobs.ProcessBatch{Single: m.processWebhook(inbox), Attempts: inbox, Applier: batchApplier,
 		Queue: m.client, Tasks: m.inspector})

@@ -16,12 +16,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tradewind/tradewind/internal/gctune"
 	"github.com/tradewind/tradewind/internal/lifecycle"
 	"github.com/tradewind/tradewind/internal/slogjson"
 	"github.com/tradewind/tradewind/internal/sourcesfile"
 )
 
 func main() {
+	gctune.Default()
 	if err := newRootCommand(os.Stdout, os.Stderr).Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "tradewind:", err)
 		os.Exit(1)
