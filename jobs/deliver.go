@@ -386,6 +386,26 @@ func (h *Deliver) breaker(dest domain.Destination) *gobreaker.CircuitBreaker[dom
 	return b
 }
 
+// Budget says how many new deliveries to dest this worker process should have
+// queued now (SweepDeliveries.Budget): none while dest's breaker is open — they
+// wait in the outbox, costing neither a task nor an attempt — one while it is
+// half-open (the probe), and no limit (-1) otherwise.
+func (h *Deliver) Budget(dest string) int {
+	h.mu.Lock()
+	b := h.breakers[dest]
+	h.mu.Unlock()
+	if b == nil {
+		return -1
+	}
+	switch b.State() {
+	case gobreaker.StateOpen:
+		return 0
+	case gobreaker.StateHalfOpen:
+		return 1
+	}
+	return -1
+}
+
 func breakerState(s gobreaker.State) string {
 	switch s {
 	case gobreaker.StateOpen:

@@ -108,17 +108,23 @@ func (d *downstream) startWorker(now func() time.Time) {
 		Logger: jobs.Logger{L: logger}, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond,
 	})
 	mux := asynq.NewServeMux()
-	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
+	deliver := &jobs.Deliver{
 		Deliveries: d.deliveries, Destinations: d.dests, Now: now, Logger: logger,
 		Destination: func(id string) (domain.Destination, bool) { return d.dest, id == d.dest.ID },
 		Sender:      func(string) (domain.Sender, bool) { return sender, true },
 		Jitter:      func(x time.Duration) time.Duration { return x },
 		MaxInFlight: d.maxInFlight,
-	})
+	}
+	mux.Handle(jobs.TypeDeliver, deliver)
 	if err := srv.Start(mux); err != nil {
 		d.t.Fatal(err)
 	}
 	d.t.Cleanup(srv.Shutdown)
+	// As serve wires it: the dispatcher asks the worker's breakers, and runs.
+	d.sweeper.Budget = deliver.Budget
+	ctx, cancel := context.WithCancel(context.Background())
+	d.t.Cleanup(cancel)
+	go d.sweeper.Run(ctx, 50*time.Millisecond)
 }
 
 // place applies an order placed (and paid when paid) through the ledger and
@@ -286,6 +292,56 @@ func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
 		}
 	}
 	checkVerified(t, r.got())
+}
+
+// While the breaker is open, new deliveries wait in the outbox: no task, no
+// attempt, so an outage costs the worker nothing per payment. When the
+// destination is back, the probe closes the breaker and they are all delivered.
+func TestOpenBreakerKeepsNewDeliveriesInTheOutbox(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	var down atomic.Bool
+	down.Store(true)
+	r.answer(func(_ int, w http.ResponseWriter) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	dest := webhookDest(r.srv.URL)
+	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	dest.BreakerFailures, dest.MaxAttempts, dest.BreakerCooldown = 2, 10, 3*time.Second
+	d := newDownstream(t, dest, true)
+	d.place("HB0", false)
+	d.place("HB1", false)
+	waitFor(t, func() (bool, string) {
+		st, err := d.dests.States(context.Background(), []string{"crm"})
+		return err == nil && st["crm"].Breaker == domain.BreakerOpen, "the breaker to be recorded open"
+	})
+	for i := 2; i < 7; i++ {
+		d.place(fmt.Sprintf("HB%d", i), false)
+	}
+	var unqueued int
+	if err := d.db.Get(&unqueued, `SELECT count(*) FROM deliveries WHERE queued_at IS NULL AND order_ref LIKE 'HB%'`); err != nil {
+		t.Fatal(err)
+	}
+	if unqueued != 5 {
+		t.Errorf("%d deliveries wait unqueued while the breaker is open, want the 5 made since it opened", unqueued)
+	}
+	down.Store(false)
+	waitFor(t, func() (bool, string) {
+		n := 0
+		for _, o := range d.list() {
+			if o.Status == domain.DeliveryDelivered {
+				n++
+			}
+		}
+		return n == 7, fmt.Sprintf("all 7 delivered after the outage (%d so far)", n)
+	})
+	for _, o := range d.list() {
+		if o.OrderRef >= "HB2" && o.Attempts != 1 {
+			t.Errorf("delivery %d of %s: %d attempts, want 1 (it waited in the outbox during the outage)", o.ID, o.OrderRef, o.Attempts)
+		}
+	}
 }
 
 // 429 with Retry-After waits what the destination asked, not the backoff; 410

@@ -25,12 +25,17 @@ func NewSweepDeliveriesTask() *asynq.Task {
 
 // Outbox is the part of the deliveries store the dispatcher and the sweeper use.
 type Outbox interface {
-	// Unqueued returns up to limit deliveries whose task was never queued, oldest first.
-	Unqueued(ctx context.Context, limit int) ([]domain.DeliveryRef, error)
+	// UnqueuedDestinations returns the destinations that have deliveries whose
+	// task was never queued.
+	UnqueuedDestinations(ctx context.Context) ([]string, error)
+	// Unqueued returns up to limit of destination's deliveries whose task was
+	// never queued, oldest first.
+	Unqueued(ctx context.Context, destination string, limit int) ([]domain.DeliveryRef, error)
 	// MarkQueued records that the tasks of ids were queued.
 	MarkQueued(ctx context.Context, ids []int64) error
-	// Open returns pending or failed deliveries of enabled destinations, due and
-	// last touched before `before`, with ids above after, in id order.
+	// Open returns pending or failed deliveries of enabled destinations whose task
+	// was queued, due and last touched before `before`, with ids above after, in
+	// id order.
 	Open(ctx context.Context, before time.Time, after int64, limit int) ([]domain.DeliveryRef, error)
 }
 
@@ -44,7 +49,11 @@ type SweepDeliveries struct {
 	Grace  time.Duration // open rows younger than this are left to their task
 	// Delay says how long a new delivery's task waits before it runs (a stock
 	// push's debounce, so a burst of changes to one SKU makes one push); nil: none.
-	Delay  func(d domain.DeliveryRef) time.Duration
+	Delay func(d domain.DeliveryRef) time.Duration
+	// Budget says how many new deliveries of a destination may be queued now
+	// (Deliver.Budget: none while its breaker is open, so an outage costs no task
+	// per delivery); a negative answer, or a nil Budget, sets no limit.
+	Budget func(destination string) int
 	Now    func() time.Time
 	Logger *slog.Logger
 
@@ -69,11 +78,39 @@ func (h *SweepDeliveries) ProcessTask(ctx context.Context, _ *asynq.Task) error 
 
 const dispatchPage = 500
 
-// Dispatch queues the task of every delivery never queued and returns how many.
+// Dispatch queues the task of every delivery never queued that its
+// destination's Budget allows, and returns how many. The others wait in the
+// outbox, where they cost nothing, for a later Dispatch.
 func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
+	dests, err := h.Outbox.UnqueuedDestinations(ctx)
+	if err != nil {
+		return 0, err
+	}
 	total := 0
-	for {
-		page, err := h.Outbox.Unqueued(ctx, dispatchPage)
+	for _, dest := range dests {
+		budget := -1
+		if h.Budget != nil {
+			budget = h.Budget(dest)
+		}
+		n, err := h.dispatch(ctx, dest, budget)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// dispatch queues up to budget (no limit when negative) of dest's deliveries
+// never queued.
+func (h *SweepDeliveries) dispatch(ctx context.Context, dest string, budget int) (int, error) {
+	total := 0
+	for budget != 0 {
+		limit := dispatchPage
+		if budget > 0 {
+			limit = min(limit, budget)
+		}
+		page, err := h.Outbox.Unqueued(ctx, dest, limit)
 		if err != nil || len(page) == 0 {
 			return total, err
 		}
@@ -97,13 +134,18 @@ func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
 			return total, err
 		}
 		total += len(ids)
-		if len(page) < dispatchPage {
+		if budget > 0 {
+			budget -= len(ids)
+		}
+		if len(page) < limit {
 			return total, nil
 		}
 	}
+	return total, nil
 }
 
-// Sweep queues open deliveries whose task is gone and returns how many.
+// Sweep queues open deliveries whose task is gone and returns how many. A
+// delivery never queued is Dispatch's.
 func (h *SweepDeliveries) Sweep(ctx context.Context) (int, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -400,12 +400,28 @@ func (s *Deliveries) RetryMatching(ctx context.Context, destination string, stat
 	return out, nil
 }
 
-// Unqueued returns up to limit deliveries whose task was never queued, oldest
-// first.
-func (s *Deliveries) Unqueued(ctx context.Context, limit int) ([]domain.DeliveryRef, error) {
+// UnqueuedDestinations returns the destinations that have deliveries whose task
+// was never queued: a skip scan of deliveries_unqueued_by_destination, a probe
+// per destination however many deliveries wait.
+func (s *Deliveries) UnqueuedDestinations(ctx context.Context) ([]string, error) {
+	var out []string
+	err := sqlx.SelectContext(ctx, s.DB, &out, `
+		WITH RECURSIVE d(destination) AS (
+			(SELECT destination FROM deliveries WHERE queued_at IS NULL ORDER BY destination LIMIT 1)
+			UNION ALL
+			SELECT (SELECT x.destination FROM deliveries x WHERE x.queued_at IS NULL AND x.destination > d.destination
+				ORDER BY x.destination LIMIT 1)
+			FROM d WHERE d.destination IS NOT NULL)
+		SELECT destination FROM d WHERE destination IS NOT NULL`)
+	return out, translate("destinations with unqueued deliveries", err)
+}
+
+// Unqueued returns up to limit of destination's deliveries whose task was never
+// queued, oldest first.
+func (s *Deliveries) Unqueued(ctx context.Context, destination string, limit int) ([]domain.DeliveryRef, error) {
 	var out []domain.DeliveryRef
 	err := sqlx.SelectContext(ctx, s.DB, &out, `SELECT id, destination, event_type, COALESCE(sku, '') AS sku FROM deliveries
-		WHERE queued_at IS NULL ORDER BY id LIMIT $1`, limit)
+		WHERE queued_at IS NULL AND destination = $1 ORDER BY id LIMIT $2`, destination, limit)
 	return out, translate("unqueued deliveries", err)
 }
 
@@ -415,13 +431,15 @@ func (s *Deliveries) MarkQueued(ctx context.Context, ids []int64) error {
 	return translate("mark deliveries queued", err)
 }
 
-// Open returns deliveries still to be delivered (pending or failed) last touched
-// before `before`, after id `after`, in id order: the sweeper's candidates for a
-// lost task. Deliveries of disabled destinations are left out.
+// Open returns deliveries still to be delivered (pending or failed) whose task
+// was queued, last touched before `before`, after id `after`, in id order: the
+// sweeper's candidates for a lost task. Deliveries of disabled destinations are
+// left out, and so are those never queued (Dispatch's: a destination whose
+// breaker is open keeps its new deliveries unqueued).
 func (s *Deliveries) Open(ctx context.Context, before time.Time, after int64, limit int) ([]domain.DeliveryRef, error) {
 	var out []domain.DeliveryRef
 	err := sqlx.SelectContext(ctx, s.DB, &out, `SELECT d.id, d.destination, d.event_type, COALESCE(d.sku, '') AS sku FROM deliveries d
-		WHERE d.status IN ('pending', 'failed') AND d.updated_at < $1 AND d.id > $2
+		WHERE d.status IN ('pending', 'failed') AND d.queued_at IS NOT NULL AND d.updated_at < $1 AND d.id > $2
 			AND COALESCE(d.next_attempt_at, '-infinity') < $1
 			AND NOT EXISTS (SELECT 1 FROM destinations x WHERE x.id = d.destination AND x.disabled_reason <> '')
 		ORDER BY d.id LIMIT $3`, before, after, limit)

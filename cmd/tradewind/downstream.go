@@ -44,18 +44,19 @@ func (m *Main) downstreamAPI() *httpapi.Downstream {
 // starts the dispatcher; it returns the applier the inbox task is to use.
 func (m *Main) startDownstream(mux *asynq.ServeMux, applier domain.Applier) domain.Applier {
 	deliveries := &postgres.Deliveries{DB: m.DB, Now: m.Now}
-	m.downstream.sweeper = &jobs.SweepDeliveries{Outbox: deliveries, Queue: m.client, Tasks: m.inspector,
-		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger,
-		Delay: func(ref domain.DeliveryRef) time.Duration { return domain.DeliveryDelay(m.Destinations, ref) }}
-	mux.Handle(jobs.TypeSweepDeliveries, m.periodic(jobs.TypeSweepDeliveries, m.downstream.sweeper))
-	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{
+	deliver := &jobs.Deliver{
 		Deliveries: deliveries, Destinations: &postgres.Destinations{DB: m.DB, Now: m.Now},
 		Destination: func(id string) (domain.Destination, bool) { return domain.FindDestination(m.Destinations, id) },
 		Sender:      m.sender(), Now: m.Now, Logger: m.Logger,
 		// A destination that hangs holds at most half the worker until its breaker
 		// opens: the rest keeps applying payments.
 		MaxInFlight: max(1, m.Config.WorkerConcurrency/2),
-	})
+	}
+	mux.Handle(jobs.TypeDeliver, deliver)
+	m.downstream.sweeper = &jobs.SweepDeliveries{Outbox: deliveries, Queue: m.client, Tasks: m.inspector,
+		Grace: m.Config.SweepGrace, Now: m.Now, Logger: m.Logger, Budget: deliver.Budget,
+		Delay: func(ref domain.DeliveryRef) time.Duration { return domain.DeliveryDelay(m.Destinations, ref) }}
+	mux.Handle(jobs.TypeSweepDeliveries, m.periodic(jobs.TypeSweepDeliveries, m.downstream.sweeper))
 	if len(m.Destinations) == 0 {
 		return applier
 	}

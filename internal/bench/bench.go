@@ -71,7 +71,7 @@ var scenarios = []scenario{
 	{
 		name:    "downstream",
 		short:   "applied/s and ack p99 with a CRM down, against the same run without destinations",
-		windows: func(Options) int { return 2 },
+		windows: func(Options) int { return 2 * downstreamRounds },
 		run:     runDownstreamBench,
 	},
 }
