@@ -216,35 +216,14 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 			return "", err
 		}
 	}
-	var authorized, captured, refundedTotal int64
-	failed, reason := false, ""
-	switch ev.Type {
-	case domain.PaymentAuthorized:
-		authorized = p.Amount
-	case domain.PaymentSucceeded:
-		captured = p.Amount
-	case domain.PaymentFailed:
-		failed, reason = true, p.Reason
-	case domain.PaymentRefunded:
-		if p.RefundRef == "" {
-			refundedTotal = p.Amount
-		}
-	}
+	f := foldPayment(ev.Type, p)
 	var owner string
 	err := tx.GetContext(ctx, &owner, `
 		INSERT INTO payments (provider, ref, source, order_ref, currency, authorized, captured, refunded_total, failed, failure_reason)
 		VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6, $7, $8, $9, $10)
-		ON CONFLICT (provider, ref) DO UPDATE SET
-			order_ref      = COALESCE(payments.order_ref, EXCLUDED.order_ref),
-			currency       = CASE WHEN payments.currency = '' THEN EXCLUDED.currency ELSE payments.currency END,
-			authorized     = GREATEST(payments.authorized, EXCLUDED.authorized),
-			captured       = GREATEST(payments.captured, EXCLUDED.captured),
-			refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
-			failed         = payments.failed OR EXCLUDED.failed,
-			failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-			updated_at     = $11
+		`+paymentUpsert+`
 		RETURNING COALESCE(order_ref, '')`,
-		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, authorized, captured, refundedTotal, failed, reason, tx.now)
+		ev.Provider, ev.PaymentRef, ev.Source, orderRef, p.Currency, f.authorized, f.captured, f.refundedTotal, f.failed, f.reason, tx.now)
 	if err != nil {
 		return "", err
 	}
@@ -261,6 +240,44 @@ func applyPayment(ctx context.Context, tx *ltx, ev domain.Event) (string, error)
 	}
 	return orderRef, err
 }
+
+// paymentFold is what one payment event adds to its payment row's columns.
+type paymentFold struct {
+	authorized, captured, refundedTotal int64
+	failed                              bool
+	reason                              string
+}
+
+// foldPayment returns what an event of type t with change p adds to its payment
+// row; paymentUpsert folds it into the row held, so any order of arrival ends
+// the same (amounts only grow, failed stays failed).
+func foldPayment(t domain.EventType, p *domain.PaymentChange) paymentFold {
+	switch t {
+	case domain.PaymentAuthorized:
+		return paymentFold{authorized: p.Amount}
+	case domain.PaymentSucceeded:
+		return paymentFold{captured: p.Amount}
+	case domain.PaymentFailed:
+		return paymentFold{failed: true, reason: p.Reason}
+	case domain.PaymentRefunded:
+		if p.RefundRef == "" { // a refund with its own id is a refunds row (saveRefund)
+			return paymentFold{refundedTotal: p.Amount}
+		}
+	}
+	return paymentFold{}
+}
+
+// paymentUpsert folds a new payments row (EXCLUDED; $11 is the clock) into the
+// row held, by foldPayment's rules.
+const paymentUpsert = `ON CONFLICT (provider, ref) DO UPDATE SET
+		order_ref      = COALESCE(payments.order_ref, EXCLUDED.order_ref),
+		currency       = CASE WHEN payments.currency = '' THEN EXCLUDED.currency ELSE payments.currency END,
+		authorized     = GREATEST(payments.authorized, EXCLUDED.authorized),
+		captured       = GREATEST(payments.captured, EXCLUDED.captured),
+		refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
+		failed         = payments.failed OR EXCLUDED.failed,
+		failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
+		updated_at     = $11`
 
 // saveRefund folds one fact about a refund into its row, keyed by the refund's id:
 // the amount only grows, failed stays failed, restock only turns on, and the lines
@@ -335,37 +352,14 @@ func applyOrder(ctx context.Context, tx *ltx, ev domain.Event) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if cur.SnapshotEvent != "" && !domain.NewerSnapshot(ev.Version, ev.OccurredAt, ev.EventID, cur.Version, cur.SnapshotAt.Time, cur.SnapshotEvent) {
-		return outcomeStale, nil
-	}
-	status := domain.StatusPlaced
-	switch ev.Type {
-	case domain.OrderCancelled:
-		status = domain.StatusCancelled
-	case domain.OrderFulfilled:
-		status = domain.StatusFulfilled
-	}
-	if ev.Order == nil || (ev.Order.Currency == "" && ev.Order.Total == 0 && len(ev.Order.Lines) == 0) {
-		// A bare status change (WooCommerce's order.deleted sends only an id): keep
-		// what the last snapshot said of money and lines.
-		_, err = tx.ExecContext(ctx, `
-			UPDATE orders SET status = $2, version = $3, snapshot_at = $4, snapshot_event = $5, updated_at = $6 WHERE ref = $1`,
-			ev.OrderRef, status, ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
-		return outcomeApplied, err
-	}
-	if ev.Order.Status != "" {
-		status = ev.Order.Status
-	}
-	lines, err := json.Marshal(ev.Order.Lines)
+	next, newer, err := nextSnapshot(cur, ev, tx.now)
 	if err != nil {
 		return "", err
 	}
-	_, err = tx.ExecContext(ctx, `
-		UPDATE orders SET status = $2, currency = $3, total = $4, lines = $5, version = $6, snapshot_at = $7,
-			snapshot_event = $8, updated_at = $9
-		WHERE ref = $1`,
-		ev.OrderRef, status, ev.Order.Currency, ev.Order.Total, string(lines), ev.Version, nullTime(ev.OccurredAt), ev.EventID, tx.now)
-	return outcomeApplied, err
+	if !newer {
+		return outcomeStale, nil
+	}
+	return outcomeApplied, saveSnapshots(ctx, tx, map[string]orderRow{ev.OrderRef: next}, map[string]bool{ev.OrderRef: true})
 }
 
 type orderRow struct {

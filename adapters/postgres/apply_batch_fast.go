@@ -347,23 +347,11 @@ func savePayments(ctx context.Context, tx *ltx, fresh []batchEvent) error {
 		if p == nil {
 			p = &domain.PaymentChange{}
 		}
-		var a, c, r int64
-		f, why := false, ""
-		switch ev.Type {
-		case domain.PaymentAuthorized:
-			a = p.Amount
-		case domain.PaymentSucceeded:
-			c = p.Amount
-		case domain.PaymentFailed:
-			f, why = true, p.Reason
-		case domain.PaymentRefunded: // not fast (fastEvent); kept for the fold's sake
-			if p.RefundRef == "" {
-				r = p.Amount
-			}
-		}
+		f := foldPayment(ev.Type, p)
 		provider, ref, source, orderRef, currency, reason = append(provider, ev.Provider), append(ref, ev.PaymentRef),
-			append(source, ev.Source), append(orderRef, ev.OrderRef), append(currency, p.Currency), append(reason, why)
-		authorized, captured, refunded, failed = append(authorized, a), append(captured, c), append(refunded, r), append(failed, f)
+			append(source, ev.Source), append(orderRef, ev.OrderRef), append(currency, p.Currency), append(reason, f.reason)
+		authorized, captured, refunded, failed = append(authorized, f.authorized), append(captured, f.captured),
+			append(refunded, f.refundedTotal), append(failed, f.failed)
 	}
 	if len(provider) > 0 {
 		if _, err := tx.ExecContext(ctx, `
@@ -375,70 +363,11 @@ func savePayments(ctx context.Context, tx *ltx, fresh []batchEvent) error {
 			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::boolean[], $10::text[])
 				WITH ORDINALITY AS u(provider, ref, source, order_ref, currency, authorized, captured, refunded, failed, reason, i)
 			GROUP BY u.provider, u.ref ORDER BY u.provider, u.ref
-			ON CONFLICT (provider, ref) DO UPDATE SET
-				order_ref      = COALESCE(payments.order_ref, EXCLUDED.order_ref),
-				currency       = CASE WHEN payments.currency = '' THEN EXCLUDED.currency ELSE payments.currency END,
-				authorized     = GREATEST(payments.authorized, EXCLUDED.authorized),
-				captured       = GREATEST(payments.captured, EXCLUDED.captured),
-				refunded_total = GREATEST(payments.refunded_total, EXCLUDED.refunded_total),
-				failed         = payments.failed OR EXCLUDED.failed,
-				failure_reason = GREATEST(payments.failure_reason, EXCLUDED.failure_reason),
-				updated_at     = $11`,
+			`+paymentUpsert,
 			pq.StringArray(provider), pq.StringArray(ref), pq.StringArray(source), pq.StringArray(orderRef), pq.StringArray(currency),
 			pq.Int64Array(authorized), pq.Int64Array(captured), pq.Int64Array(refunded), pq.BoolArray(failed), pq.StringArray(reason), tx.now); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// settleMany settles each order of last (order → its last event) as settle does,
-// in ref order, loading all their states in one statement and locking the union
-// of their SKUs once, sorted. The SKUs' counters are carried from one order's
-// decisions to the next, as if each order were loaded after the one before
-// wrote.
-func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain.Event) error {
-	refs := slices.Sorted(maps.Keys(last))
-	states, skus, err := loadOrderStates(ctx, tx, refs, tx.now)
-	if err != nil {
-		return err
-	}
-	if len(states) != len(refs) {
-		return fmt.Errorf("settle %d orders: %d found", len(refs), len(states))
-	}
-	all := map[string]bool{}
-	for _, list := range skus {
-		for _, sku := range list {
-			all[sku] = true
-		}
-	}
-	stock, err := lockSKUs(ctx, tx, slices.Sorted(maps.Keys(all)))
-	if err != nil {
-		return err
-	}
-	ds := make([]domain.Decisions, 0, len(states))
-	settled := make([]settledOrder, 0, len(states))
-	for i, st := range states {
-		ev := last[st.Ref]
-		st.Stock = make(map[string]domain.SKUStock, len(skus[i]))
-		for _, sku := range skus[i] {
-			st.Stock[sku] = stock[sku]
-		}
-		if st.Latest.IsZero() {
-			st.Latest = ev.OccurredAt
-		}
-		d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
-		for sku, c := range d.Stock {
-			stock[sku] = c
-		}
-		ds = append(ds, d)
-		if err := saveLineDecisions(ctx, tx, st, d, ev); err != nil {
-			return fmt.Errorf("settle order %q: %w", st.Ref, err)
-		}
-		settled = append(settled, settledOrder{st: st, d: d, ev: ev})
-	}
-	if err := l.writeDeliveries(ctx, tx, settled...); err != nil {
-		return err
-	}
-	return saveOrderDecisions(ctx, tx, refs, ds)
 }

@@ -14,23 +14,6 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// loadOrderState reads an order and everything its decisions depend on (see
-// loadOrderStates); then it locks the SKUs the order touches, in sorted order so
-// concurrent orders cannot deadlock, and reads their counters in a second
-// statement. Returns sql.ErrNoRows if there is no such order.
-func loadOrderState(ctx context.Context, tx *ltx, ref string, now time.Time) (domain.OrderState, error) {
-	states, skus, err := loadOrderStates(ctx, tx, []string{ref}, now)
-	if err != nil {
-		return domain.OrderState{}, err
-	}
-	if len(states) == 0 {
-		return domain.OrderState{}, sql.ErrNoRows
-	}
-	st := states[0]
-	st.Stock, err = lockSKUs(ctx, tx, skus[0])
-	return st, err
-}
-
 // loadOrderStates reads orders and everything their decisions depend on: each
 // one's row, the totals of its payments, the latest time of its events, its
 // checkout reservations, its allocations and its conflicts, in one statement
@@ -207,29 +190,62 @@ func lockSKUs(ctx context.Context, tx *ltx, skus []string) (map[string]domain.SK
 	return out, nil
 }
 
-// settle brings an order's derived state in line with everything applied to it:
-// it loads the order's state, lets domain.Settle decide, and writes the decisions.
+// settle brings an order's derived state in line with everything applied to it
+// (settleMany for one order).
 func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Event) error {
-	st, err := loadOrderState(ctx, tx, ref, tx.now)
+	return l.settleMany(ctx, tx, map[string]domain.Event{ref: ev})
+}
+
+// settleMany settles each order of last (order → its last event): it loads the
+// orders' states, lets domain.Settle decide, and writes the decisions — in ref
+// order, loading all the states in one statement and locking the union of their
+// SKUs once, sorted. The SKUs' counters are carried from one order's
+// decisions to the next, as if each order were loaded after the one before
+// wrote.
+func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain.Event) error {
+	refs := slices.Sorted(maps.Keys(last))
+	states, skus, err := loadOrderStates(ctx, tx, refs, tx.now)
 	if err != nil {
 		return err
 	}
-	if st.Latest.IsZero() {
-		st.Latest = ev.OccurredAt
+	if len(states) != len(refs) {
+		return fmt.Errorf("settle %d orders: %d found", len(refs), len(states))
 	}
-	d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
-	if err := saveDecisions(ctx, tx, st, d, ev); err != nil {
+	all := map[string]bool{}
+	for _, list := range skus {
+		for _, sku := range list {
+			all[sku] = true
+		}
+	}
+	stock, err := lockSKUs(ctx, tx, slices.Sorted(maps.Keys(all)))
+	if err != nil {
 		return err
 	}
-	return l.writeDeliveries(ctx, tx, settledOrder{st: st, d: d, ev: ev})
-}
-
-// saveDecisions writes what domain.Settle decided, a statement per table.
-func saveDecisions(ctx context.Context, tx *ltx, st domain.OrderState, d domain.Decisions, ev domain.Event) error {
-	if err := saveOrderDecisions(ctx, tx, []string{st.Ref}, []domain.Decisions{d}); err != nil {
+	ds := make([]domain.Decisions, 0, len(states))
+	settled := make([]settledOrder, 0, len(states))
+	for i, st := range states {
+		ev := last[st.Ref]
+		st.Stock = make(map[string]domain.SKUStock, len(skus[i]))
+		for _, sku := range skus[i] {
+			st.Stock[sku] = stock[sku]
+		}
+		if st.Latest.IsZero() {
+			st.Latest = ev.OccurredAt
+		}
+		d := domain.Settle(st, tx.now, domain.SettleOptions{OversellPolicy: l.OversellPolicy, Grace: l.Grace, EventID: ev.EventID})
+		for sku, c := range d.Stock {
+			stock[sku] = c
+		}
+		ds = append(ds, d)
+		if err := saveLineDecisions(ctx, tx, st, d, ev); err != nil {
+			return fmt.Errorf("settle order %q: %w", st.Ref, err)
+		}
+		settled = append(settled, settledOrder{st: st, d: d, ev: ev})
+	}
+	if err := l.writeDeliveries(ctx, tx, settled...); err != nil {
 		return err
 	}
-	return saveLineDecisions(ctx, tx, st, d, ev)
+	return saveOrderDecisions(ctx, tx, refs, ds)
 }
 
 // saveOrderDecisions writes what domain.Settle decided of each order's own row
