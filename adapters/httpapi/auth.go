@@ -1,12 +1,10 @@
 package httpapi
 
 import (
-	"container/list"
 	"crypto/subtle"
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,24 +25,15 @@ const (
 )
 
 // guessLimiter is a token bucket per client address for failed credential checks,
-// in bounded memory: it remembers at most max addresses (an LRU), so an attacker
-// with many addresses cannot grow it. Only failures create entries.
+// kept in bounded memory (keyedLimiters). Only failures create entries, so the
+// clients that sign in right cost nothing.
 type guessLimiter struct {
-	mu    sync.Mutex
-	every rate.Limit
-	burst int
-	max   int
-	lru   *list.List // of *guessEntry, most recently failed first
-	byKey map[string]*list.Element
-}
-
-type guessEntry struct {
-	key string
-	lim *rate.Limiter
+	spec RateLimit
+	keys *keyedLimiters // least recently failed forgotten first
 }
 
 func newGuessLimiter(every time.Duration, burst, max int) *guessLimiter {
-	return &guessLimiter{every: rate.Every(every), burst: burst, max: max, lru: list.New(), byKey: map[string]*list.Element{}}
+	return &guessLimiter{spec: RateLimit{Rate: rate.Every(every), Burst: burst}, keys: newKeyedLimiters(max)}
 }
 
 // check records the outcome of one credential check by key at now. A wrong
@@ -52,34 +41,20 @@ func newGuessLimiter(every time.Duration, burst, max int) *guessLimiter {
 // the key's bucket is empty, so that a client being refused learns nothing about
 // its guesses. retry is how long to wait when refused.
 func (g *guessLimiter) check(key string, right bool, now time.Time) (ok bool, retry time.Duration) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	el, found := g.byKey[key]
-	if !found {
-		if right {
-			return true, 0
-		}
-		if g.lru.Len() >= g.max {
-			oldest := g.lru.Back()
-			g.lru.Remove(oldest)
-			delete(g.byKey, oldest.Value.(*guessEntry).key)
-		}
-		el = g.lru.PushFront(&guessEntry{key: key, lim: rate.NewLimiter(g.every, g.burst)})
-		g.byKey[key] = el
-	}
-	lim := el.Value.(*guessEntry).lim
+	var lim *rate.Limiter
 	if right {
-		if lim.TokensAt(now) >= 1 {
+		lim = g.keys.peek(key, g.spec) // not get: a right credential stores nothing
+		if lim == nil || lim.TokensAt(now) >= 1 {
 			return true, 0
 		}
 	} else {
-		g.lru.MoveToFront(el)
+		lim = g.keys.get(key, g.spec)
 		if lim.AllowN(now, 1) {
 			return true, 0
 		}
 	}
 	missing := 1 - lim.TokensAt(now)
-	return false, time.Duration(missing / float64(g.every) * float64(time.Second))
+	return false, time.Duration(missing / float64(g.spec.Rate) * float64(time.Second))
 }
 
 // clientAddrs finds the client's address: the connection's peer, unless the peer

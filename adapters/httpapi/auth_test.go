@@ -34,7 +34,7 @@ func TestGuessLimiter(t *testing.T) {
 	for range 1000 {
 		g.check("ok", true, now) // right tokens spend nothing and store nothing
 	}
-	if _, found := g.byKey["ok"]; found {
+	if _, found := g.keys.byKey["ok"]; found {
 		t.Error("a key with only right tokens was stored")
 	}
 
@@ -43,8 +43,8 @@ func TestGuessLimiter(t *testing.T) {
 		for i := range 10_000 {
 			g.check(fmt.Sprintf("10.0.%d.%d", i/256, i%256), false, now)
 		}
-		if g.lru.Len() != 50 || len(g.byKey) != 50 {
-			t.Errorf("remembers %d keys (%d in the map), want at most 50", g.lru.Len(), len(g.byKey))
+		if g.keys.lru.Len() != 50 || len(g.keys.byKey) != 50 {
+			t.Errorf("remembers %d keys (%d in the map), want at most 50", g.keys.lru.Len(), len(g.keys.byKey))
 		}
 		last := fmt.Sprintf("10.0.%d.%d", 9999/256, 9999%256)
 		if ok, _ := g.check(last, false, now); ok {

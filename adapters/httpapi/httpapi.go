@@ -146,7 +146,7 @@ func New(p Params) *Server {
 	}
 	s := &Server{p: p, rejectLimit: rate.NewLimiter(100, 200), sess: sessions{key: []byte(p.APIToken), now: p.Now},
 		guesses: newGuessLimiter(guessEvery, guessBurst, guessKeys), clients: clientAddrs{p.TrustedProxies, p.ClientIPHeader},
-		warn: ratelog.New(p.Logger, warnEvery, p.Now)}
+		limits: sourceLimits{ips: newKeyedLimiters(maxTrackedAddresses)}, warn: ratelog.New(p.Logger, warnEvery, p.Now)}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tradewind",
 		DisableStartupMessage: true,

@@ -126,18 +126,16 @@ func settingLimit(src domain.Source, rateKey, burstKey string, def *RateLimit) (
 
 // sourceLimits holds the token buckets: one per rate-limited source, one per
 // source for its unsigned requests, and one per source and client address for
-// those. The zero value is ready to use. A source whose settings change (a
-// reloaded sources file) gets fresh buckets.
+// those. A source whose settings change (a reloaded sources file) gets fresh
+// buckets.
 type sourceLimits struct {
-	m sync.Map // key → *sourceLimiter
-
-	mu  sync.Mutex
-	ips map[string]*sourceLimiter // source id + " " + client address → bucket
+	m   sync.Map       // key → *sourceLimiter; per source, which only the sources file adds, so unbounded
+	ips *keyedLimiters // source id + " " + client address → bucket; at most maxTrackedAddresses
 }
 
-// maxTrackedAddresses bounds the per-address buckets kept in memory. Past it,
-// idle buckets (full again) are dropped first, then arbitrary ones: a dropped
-// address starts again with a full burst, still within its source's limit.
+// maxTrackedAddresses bounds the per-address buckets kept in memory: past it,
+// the least recently used are forgotten, and a forgotten address starts again
+// with a full burst, still within its source's limit.
 const maxTrackedAddresses = 100_000
 
 type sourceLimiter struct {
@@ -171,7 +169,7 @@ func (l *sourceLimits) allow(src domain.Source, client netip.Addr, unsigned bool
 			return 0, "", err
 		}
 		if ipOK {
-			buckets = append(buckets, bucket{l.ipLimiter(src.ID+" "+limitKey(client), perIP, now), func() string {
+			buckets = append(buckets, bucket{l.ips.get(src.ID+" "+limitKey(client), perIP), func() string {
 				return fmt.Sprintf("its limit of unsigned requests from one address (%s, %s: %s)", SettingUnsignedIPRateLimit, SettingUnsignedIPRateBurst, perIP)
 			}})
 		}
@@ -220,34 +218,6 @@ func (l *sourceLimits) limiter(key string, spec RateLimit) *rate.Limiter {
 	}
 	l.m.Store(key, fresh)
 	return fresh.lim
-}
-
-// ipLimiter returns the bucket of one source and client address.
-func (l *sourceLimits) ipLimiter(key string, spec RateLimit, now time.Time) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if sl := l.ips[key]; sl != nil && sl.spec == spec {
-		return sl.lim
-	}
-	if l.ips == nil {
-		l.ips = make(map[string]*sourceLimiter)
-	}
-	if len(l.ips) >= maxTrackedAddresses {
-		for k, sl := range l.ips {
-			if sl.lim.TokensAt(now) >= float64(sl.spec.Burst) {
-				delete(l.ips, k)
-			}
-		}
-		for k := range l.ips {
-			if len(l.ips) < maxTrackedAddresses/2 {
-				break
-			}
-			delete(l.ips, k)
-		}
-	}
-	sl := &sourceLimiter{spec: spec, lim: rate.NewLimiter(spec.Rate, spec.Burst)}
-	l.ips[key] = sl
-	return sl.lim
 }
 
 // retryAfter is the value of a Retry-After header for a wait of d: whole
