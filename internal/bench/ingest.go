@@ -19,6 +19,8 @@ const (
 	ingestHalfLoadP99  = 25 * time.Millisecond
 	e2eTargetRatio     = 0.5
 	benchDrainDeadline = 2 * time.Minute
+	// e2eWarmup is how many webhooks warm Tradewind up before the e2e burst.
+	e2eWarmup = 1000
 )
 
 // runIngestBench: at each concurrency, signed Stripe webhooks acknowledged per
