@@ -44,47 +44,80 @@ func eventOrder(at time.Time, id string, at2 time.Time, id2 string) int {
 // skipped. A listing that is not newest first ends in an error: the merge's
 // findings would be wrong otherwise.
 func inEventOrder(events iter.Seq2[json.RawMessage, error], types []string, head func(json.RawMessage) (listedEvent, error)) iter.Seq2[listedEvent, error] {
-	return func(yield func(listedEvent, error) bool) {
-		var group []listedEvent
+	listed := func(yield func(listedEvent, error) bool) {
+		var last time.Time
+		started := false
+		for raw, err := range events {
+			if err != nil {
+				yield(listedEvent{}, err)
+				return
+			}
+			e, err := head(raw)
+			if err != nil {
+				yield(listedEvent{}, fmt.Errorf("listed event: %v", err))
+				return
+			}
+			if _, ok := slices.BinarySearch(types, e.Type); !ok && len(types) > 0 {
+				continue
+			}
+			if started && e.Created.After(last) {
+				yield(listedEvent{}, fmt.Errorf("event %s (created %s) was listed after older ones: the listing is not newest first", e.ID, e.Created.Format(time.RFC3339Nano)))
+				return
+			}
+			last, started = e.Created, true
+			if !yield(e, nil) {
+				return
+			}
+		}
+	}
+	return byIDWithinInstant(listed, func(e listedEvent) (time.Time, string) { return e.Created, e.ID })
+}
+
+// heldInEventOrder yields the source's inbox entries (newest first) in
+// eventOrder. The store sorts one instant's entries by event id in the
+// database's collation, which is the bytes' order only in the C locale (a
+// database created with en_US.utf8 puts "evt_1a" before "evt_1B"); the merge
+// would take the same event, listed and held, for one missing and one unknown
+// to the provider. So they are sorted again here, one instant at a time.
+func heldInEventOrder(entries iter.Seq2[domain.HeldEntry, error]) iter.Seq2[domain.HeldEntry, error] {
+	return byIDWithinInstant(entries, func(u domain.HeldEntry) (time.Time, string) { return u.OccurredAt, u.EventID })
+}
+
+// byIDWithinInstant yields seq, which is newest first, with the items of one
+// instant sorted by id (bytes, as eventOrder compares them). Only one instant's
+// items are held at a time; an error ends the walk after the items read before
+// it.
+func byIDWithinInstant[T any](seq iter.Seq2[T, error], key func(T) (time.Time, string)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var group []T
+		var at time.Time
 		flush := func() bool {
-			slices.SortFunc(group, func(a, b listedEvent) int { return cmp.Compare(a.ID, b.ID) })
-			for _, e := range group {
-				if !yield(e, nil) {
+			slices.SortFunc(group, func(a, b T) int {
+				_, ida := key(a)
+				_, idb := key(b)
+				return cmp.Compare(ida, idb)
+			})
+			for _, v := range group {
+				if !yield(v, nil) {
 					return false
 				}
 			}
 			group = group[:0]
 			return true
 		}
-		for raw, err := range events {
+		for v, err := range seq {
 			if err != nil {
 				if flush() {
-					yield(listedEvent{}, err)
+					var zero T
+					yield(zero, err)
 				}
 				return
 			}
-			e, err := head(raw)
-			if err != nil {
-				if flush() {
-					yield(listedEvent{}, fmt.Errorf("listed event: %v", err))
-				}
+			t, _ := key(v)
+			if len(group) > 0 && !t.Equal(at) && !flush() {
 				return
 			}
-			if _, ok := slices.BinarySearch(types, e.Type); !ok && len(types) > 0 {
-				continue
-			}
-			if len(group) > 0 && !group[0].Created.Equal(e.Created) {
-				if e.Created.After(group[0].Created) {
-					if flush() {
-						yield(listedEvent{}, fmt.Errorf("event %s (created %s) was listed after older ones: the listing is not newest first", e.ID, e.Created.Format(time.RFC3339Nano)))
-					}
-					return
-				}
-				if !flush() {
-					return
-				}
-			}
-			group = append(group, e)
+			group, at = append(group, v), t
 		}
 		flush()
 	}
@@ -96,7 +129,7 @@ func inEventOrder(events iter.Seq2[json.RawMessage, error], types []string, head
 // conflicts ("Stripe").
 func (s *run) compareEvents(ctx context.Context, provider string, theirs iter.Seq2[listedEvent, error],
 	ours iter.Seq2[domain.HeldEntry, error]) error {
-	return Merge(ctx, theirs, dbErrors(ours),
+	return Merge(ctx, theirs, heldInEventOrder(dbErrors(ours)),
 		func(t listedEvent, u domain.HeldEntry) int {
 			return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID)
 		},
