@@ -94,7 +94,7 @@ func Bench(ctx context.Context, p BenchParams) (BenchResult, error) {
 	res.PeakResettable = resetPeakRSS()
 	start := time.Now()
 	api := &stripe.API{BaseURL: srv.URL, Key: "sk_bench", HTTP: srv.Client()}
-	theirs := byTime(api.Events(ctx, benchBase.Add(-time.Duration(p.Orders)*time.Second), benchBase, nil), nil, stripeListed)
+	theirs := inEventOrder(api.Events(ctx, benchBase.Add(-time.Duration(p.Orders)*time.Second), benchBase, nil), nil, stripeHead)
 	ours := func(yield func(domain.HeldEntry, error) bool) {
 		// Tradewind's side in (created desc, id asc): the keyset cursor's order.
 		for sec := 0; sec*benchEventsPerSecond < p.Orders; sec++ {

@@ -34,11 +34,11 @@ func reconcileBigCommerce(ctx context.Context, r *Reconciler, src domain.Source,
 	}
 	api.Sleep = r.p.Sleep
 	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	prov, ok := r.p.Provider(src.Provider)
-	if !ok {
-		return fmt.Errorf("provider %s is not registered", src.Provider)
+	s, err := newRun(r, src, req, rep)
+	if err != nil {
+		return err
 	}
-	return reconcileStorefront(ctx, r, src, bigcommerceStore{api: api, src: src, prov: prov}, req, rep)
+	return reconcileStorefront(ctx, s, bigcommerceStore{api: api, src: src, prov: s.prov}, req)
 }
 
 type bigcommerceStore struct {

@@ -1,15 +1,24 @@
 // Package reconcile is the nightly comparison of the providers' own records
-// (Stripe events and payment intents today) with Tradewind's, and its repairs
-// through the same apply path the webhooks take (PRODUCT.md, "Reconcile").
+// (events, payments, orders: whatever each provider lists) with Tradewind's,
+// and its repairs through the same apply path the webhooks take (PRODUCT.md,
+// "Reconcile").
 //
 // Both sides are read as streams in one key order and walked side by side
 // (Merge): the provider's listing page by page, Tradewind's records through a
 // keyset cursor, so a window of any size costs a page of memory. What domain
-// decides (domain.ComparePayment, domain.ReconciliationConflict) is applied
-// here: a missing event is stored in the inbox with origin reconciliation and
-// applied by the worker's handler; a record held differently, or unknown to the
-// provider, is a conflict. Every run ends by setting drifted stock counters back
-// to their ledger, and stores its report.
+// decides (domain.ComparePayment, domain.CompareStorefrontOrder,
+// domain.ReconciliationConflict) is applied here: a missing event is stored in
+// the inbox with origin reconciliation and applied by the worker's handler; a
+// record held differently, or unknown to the provider, is a conflict. Every run
+// ends by setting drifted stock counters back to their ledger, and stores its
+// report.
+//
+// run.go holds what every provider's pass shares (the run: its repair through
+// the apply path, its conflicts); events.go the events pass of the providers
+// that list their webhook events (Stripe, PayPal); storefront.go the orders
+// pass of the storefronts (Shopify, WooCommerce, BigCommerce). Each provider's
+// own file holds its listing and what only it compares (Stripe's payment
+// intents, Square's payments).
 package reconcile
 
 // Usage is `tradewind reconcile`'s help.

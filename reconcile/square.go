@@ -32,11 +32,10 @@ func reconcileSquare(ctx context.Context, r *Reconciler, src domain.Source, req 
 	}
 	api.Sleep = r.p.Sleep
 	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	prov, ok := r.p.Provider(src.Provider)
-	if !ok {
-		return fmt.Errorf("provider %s is not registered", src.Provider)
+	s := &squareRun{}
+	if s.run, err = newRun(r, src, req, rep); err != nil {
+		return err
 	}
-	s := &squareRun{stripeRun: &stripeRun{r: r, src: src, prov: prov, rep: rep, dryRun: req.DryRun, now: r.p.Now()}} // its repair and conflict are any provider's
 	batch := make([]square.PaymentState, 0, squarePage)
 	for raw, err := range api.Payments(ctx, req.Since, req.Until) {
 		if err != nil {
@@ -64,8 +63,9 @@ func reconcileSquare(ctx context.Context, r *Reconciler, src domain.Source, req 
 	return s.compare(ctx, batch)
 }
 
+// squareRun is a Square source's run: its pass over Square's payments.
 type squareRun struct {
-	*stripeRun
+	*run
 }
 
 // compare merges a page of payments (sorted here by id) with Tradewind's
@@ -141,7 +141,7 @@ func (s *squareRun) repairPayment(ctx context.Context, p *square.PaymentState) e
 	}
 	repaired := true
 	for _, e := range evs {
-		ok, err := s.repair(ctx, e)
+		ok, err := s.repairEvent(ctx, e)
 		if err != nil {
 			return err
 		}

@@ -58,27 +58,23 @@ type listedOrder struct {
 	err error
 }
 
+// storefrontRun is a storefront source's run: its pass over the storefront's
+// orders. Its conflicts are run's; its repairs replay orders (repairOrder,
+// store), not listed events.
 type storefrontRun struct {
-	r      *Reconciler
-	src    domain.Source
-	prov   domain.Provider
-	api    storefront
-	rep    *report
-	dryRun bool
-	now    time.Time
-	until  time.Time
+	*run
+	api   storefront
+	until time.Time
 }
 
-func reconcileStorefront(ctx context.Context, r *Reconciler, src domain.Source, api storefront, req Request, rep *report) error {
-	prov, ok := r.p.Provider(src.Provider)
-	if !ok {
-		return fmt.Errorf("provider %s is not registered", src.Provider)
-	}
+// reconcileStorefront runs the orders pass of base's storefront source, whose
+// orders api lists.
+func reconcileStorefront(ctx context.Context, base *run, api storefront, req Request) error {
 	// Storefronts filter by whole seconds.
 	since, until := req.Since.Truncate(time.Second), req.Until.Truncate(time.Second)
-	s := &storefrontRun{r: r, src: src, prov: prov, api: api, rep: rep, dryRun: req.DryRun, now: r.p.Now(), until: until}
+	s := &storefrontRun{run: base, api: api, until: until}
 	theirs := s.inRefOrder(api.orders(ctx, since, until))
-	ours := dbErrors(r.p.Store.StorefrontOrders(ctx, src.ID, since, until))
+	ours := dbErrors(s.r.p.Store.StorefrontOrders(ctx, s.src.ID, since, until))
 	err := Merge(ctx, theirs, ours,
 		func(t listedOrder, u domain.Order) int { return domain.RefOrder(t.Ref, u.Ref) },
 		func(t *listedOrder, u *domain.Order) error {
@@ -86,7 +82,7 @@ func reconcileStorefront(ctx context.Context, r *Reconciler, src domain.Source, 
 			case t != nil && u != nil:
 				return s.compare(ctx, t, u)
 			case t != nil:
-				held, err := r.p.Store.StorefrontOrder(ctx, t.Ref)
+				held, err := s.r.p.Store.StorefrontOrder(ctx, t.Ref)
 				if err != nil {
 					return dbError{err}
 				}
@@ -96,7 +92,7 @@ func reconcileStorefront(ctx context.Context, r *Reconciler, src domain.Source, 
 			}
 		})
 	if err != nil && !isDatabase(err) && ctx.Err() == nil {
-		rep.errorf("orders: %s", domain.ErrorMessage(err))
+		s.rep.errorf("orders: %s", domain.ErrorMessage(err))
 		return nil
 	}
 	return err
@@ -140,17 +136,17 @@ func (s *storefrontRun) compare(ctx context.Context, t *listedOrder, ours *domai
 	f, need, detail := domain.CompareStorefrontOrder(t.StorefrontOrder, ours)
 	switch f {
 	case domain.Missing:
-		return s.repair(ctx, t, ours, need)
+		return s.repairOrder(ctx, t, ours, need)
 	case domain.Mismatch:
 		s.rep.Mismatched++
-		return s.conflict(ctx, f, t.Ref, detail)
+		return s.conflict(ctx, f, t.Ref, detail, "")
 	}
 	return nil
 }
 
-// repair replays what the listed order says Tradewind missed and compares
+// repairOrder replays what the listed order says Tradewind missed and compares
 // again: what still differs is a conflict. A dry run only counts it.
-func (s *storefrontRun) repair(ctx context.Context, t *listedOrder, ours *domain.Order, need domain.OrderRepair) error {
+func (s *storefrontRun) repairOrder(ctx context.Context, t *listedOrder, ours *domain.Order, need domain.OrderRepair) error {
 	s.rep.Missing++
 	if s.dryRun {
 		return nil
@@ -187,7 +183,7 @@ func (s *storefrontRun) repair(ctx context.Context, t *listedOrder, ours *domain
 		return nil // not applied: store reported why
 	}
 	s.rep.Mismatched++
-	return s.conflict(ctx, domain.Mismatch, t.Ref, detail+" (after replaying what the listing says)")
+	return s.conflict(ctx, domain.Mismatch, t.Ref, detail+" (after replaying what the listing says)", "")
 }
 
 // store stores e in the inbox and applies it, reporting whether it was applied
@@ -230,7 +226,7 @@ func (s *storefrontRun) unlisted(ctx context.Context, u *domain.Order) error {
 		s.rep.compared()
 		detail := fmt.Sprintf("order %s (%s, %d %s, updated %s) is held by Tradewind but %s does not know it", u.Ref, u.Status, u.Total,
 			u.Currency, u.SnapshotAt.Format(time.RFC3339), s.src.Provider)
-		return s.conflict(ctx, domain.Unknown, u.Ref, detail)
+		return s.conflict(ctx, domain.Unknown, u.Ref, detail, "")
 	}
 	t, err := s.api.read(raw)
 	if err != nil {
@@ -243,19 +239,4 @@ func (s *storefrontRun) unlisted(ctx context.Context, u *domain.Order) error {
 		return nil
 	}
 	return s.compare(ctx, &t, u)
-}
-
-func (s *storefrontRun) conflict(ctx context.Context, f domain.Finding, orderRef, detail string) error {
-	ch, ok := domain.ReconciliationConflict(f, detail, s.now, "")
-	if !ok {
-		return nil
-	}
-	s.rep.Conflicts++
-	if s.dryRun {
-		return nil
-	}
-	if err := s.r.p.Store.RecordConflict(ctx, orderRef, ch); err != nil {
-		return dbError{err}
-	}
-	return nil
 }

@@ -4,9 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
-	"iter"
-	"log/slog"
 	"slices"
 	"time"
 
@@ -20,11 +17,12 @@ const stripeEventRetention = 30 * 24 * time.Hour
 // reconcileStripe reconciles a Stripe source in two passes.
 //
 // Events: the events Stripe lists for the window (newest first) are merged with
-// the source's inbox entries in the same order. An event Tradewind never received
-// is stored in the inbox (origin reconciliation) under its own event id, so a
-// webhook that arrives later is a duplicate, and applied by the worker's path;
-// an entry Stripe does not know is a conflict. Stripe keeps 30 days of events: a
-// window older than that is compared by state only.
+// the source's inbox entries in the same order (the events pass, events.go). An
+// event Tradewind never received is stored in the inbox (origin reconciliation)
+// under its own event id, so a webhook that arrives later is a duplicate, and
+// applied by the worker's path; an entry Stripe does not know is a conflict.
+// Stripe keeps 30 days of events: a window older than that is compared by state
+// only.
 //
 // State: the payment intents created in the window are compared with the
 // payments Tradewind holds, a page at a time in id order. One Tradewind does not
@@ -38,13 +36,12 @@ func reconcileStripe(ctx context.Context, r *Reconciler, src domain.Source, req 
 	}
 	api.Sleep = r.p.Sleep
 	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	prov, ok := r.p.Provider(src.Provider)
-	if !ok {
-		return fmt.Errorf("provider %s is not registered", src.Provider)
+	s := &stripeRun{api: api}
+	if s.run, err = newRun(r, src, req, rep); err != nil {
+		return err
 	}
 	// Stripe filters by whole seconds; so does the inbox's provider time.
 	since, until := req.Since.Truncate(time.Second), req.Until.Truncate(time.Second)
-	s := &stripeRun{r: r, src: src, prov: prov, api: api, rep: rep, dryRun: req.DryRun, now: r.p.Now()}
 	if since.After(s.now.Add(-stripeEventRetention)) {
 		if err := s.events(ctx, since, until); err != nil {
 			if isDatabase(err) || ctx.Err() != nil {
@@ -64,146 +61,25 @@ func reconcileStripe(ctx context.Context, r *Reconciler, src domain.Source, req 
 	return nil
 }
 
+// stripeRun is a Stripe source's run: its two passes over Stripe's API.
 type stripeRun struct {
-	r      *Reconciler
-	src    domain.Source
-	prov   domain.Provider
-	api    *stripe.API
-	rep    *report
-	dryRun bool
-	now    time.Time
-	// wouldRepair holds, in a dry run only, the payments the events pass would
-	// have repaired, so that the state pass does not count them again. It grows
-	// with what is missing, not with the window.
-	wouldRepair map[string]bool
+	*run
+	api *stripe.API
 }
 
-// listedEvent is a listed Stripe event: its head and its raw JSON.
-type listedEvent struct {
-	stripe.EventHead
-	raw json.RawMessage
-}
-
-// eventOrder is a Stripe listing's order: newest first, then by id (Stripe
-// leaves ties within one second unordered; byTime sorts them).
-func eventOrder(at time.Time, id string, at2 time.Time, id2 string) int {
-	if c := at2.Compare(at); c != 0 {
-		return c
-	}
-	return cmp.Compare(id, id2)
-}
-
+// events is the events pass (compareEvents) over the handled event types.
 func (s *stripeRun) events(ctx context.Context, since, until time.Time) error {
 	types := stripe.HandledTypes()
 	slices.Sort(types)
-	theirs := byTime(s.api.Events(ctx, since, until, types), types, stripeListed)
+	theirs := inEventOrder(s.api.Events(ctx, since, until, types), types, stripeHead)
 	ours := s.r.p.Store.Entries(ctx, s.src.ID, since, until, types)
-	return Merge(ctx, theirs, dbErrors(ours),
-		func(t listedEvent, u domain.HeldEntry) int {
-			return eventOrder(t.Created, t.ID, u.OccurredAt, u.EventID)
-		},
-		func(t *listedEvent, u *domain.HeldEntry) error {
-			switch {
-			case t != nil && u != nil:
-				s.rep.compared()
-				return nil
-			case t != nil:
-				s.rep.compared()
-				return s.repairEvent(ctx, t)
-			default:
-				return s.unknown(ctx, u)
-			}
-		})
+	return s.compareEvents(ctx, "Stripe", theirs, ours)
 }
 
-// stripeListed reads the head of one listed Stripe event.
-func stripeListed(raw json.RawMessage) (listedEvent, error) {
+// stripeHead reads the head of one listed Stripe event.
+func stripeHead(raw json.RawMessage) (listedEvent, error) {
 	h, err := stripe.Head(raw)
-	return listedEvent{EventHead: h, raw: raw}, err
-}
-
-// dbErrors marks a store stream's errors as the database's (they end the run).
-func dbErrors[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
-	return func(yield func(T, error) bool) {
-		for v, err := range seq {
-			if err != nil {
-				err = dbError{err}
-			}
-			if !yield(v, err) {
-				return
-			}
-		}
-	}
-}
-
-// repairEvent stores a missing event in the inbox and applies it through the
-// apply path; a dry run only counts it.
-func (s *stripeRun) repairEvent(ctx context.Context, e *listedEvent) error {
-	s.rep.Missing++
-	ok, err := s.repair(ctx, domain.InboxEntry{Source: s.src.ID, Provider: s.src.Provider, EventID: e.ID, EventType: e.Type,
-		Body: e.raw, OccurredAt: e.Created})
-	if ok {
-		s.rep.Repaired++
-	}
-	return err
-}
-
-// repair stores e and applies it, reporting whether it was applied.
-func (s *stripeRun) repair(ctx context.Context, e domain.InboxEntry) (bool, error) {
-	// Normalize first: an event the adapter refuses is reported, not stored.
-	evs, err := s.prov.Normalize(s.src, e.Message())
-	if err != nil {
-		s.rep.errorf("event %s (%s): cannot be normalized: %s", e.EventID, e.EventType, domain.ErrorMessage(err))
-		return false, nil
-	}
-	if s.dryRun {
-		for _, ev := range evs {
-			if ev.PaymentRef != "" {
-				if s.wouldRepair == nil {
-					s.wouldRepair = map[string]bool{}
-				}
-				s.wouldRepair[ev.PaymentRef] = true
-			}
-		}
-		return false, nil
-	}
-	res, err := s.r.p.Store.InsertReconciled(ctx, e)
-	if err != nil {
-		return false, dbError{err}
-	}
-	if !res.New {
-		return false, nil // a webhook brought it meanwhile: its own task applies it
-	}
-	if err := s.r.p.Apply(ctx, res.ID); err != nil {
-		s.rep.errorf("event %s (%s): stored as webhook %d but not applied yet: %s", e.EventID, e.EventType, res.ID, domain.ErrorMessage(err))
-		return false, nil
-	}
-	s.r.p.Logger.Info("reconciliation repaired an event", slog.String("source", s.src.ID), slog.String("event_id", e.EventID),
-		slog.String("event_type", e.EventType), slog.Int64("inbox_id", res.ID))
-	return true, nil
-}
-
-// unknown records an event Tradewind holds that Stripe does not list.
-func (s *stripeRun) unknown(ctx context.Context, u *domain.HeldEntry) error {
-	s.rep.compared()
-	detail := fmt.Sprintf("event %s (%s, %s) is held by Tradewind as webhook %d but Stripe does not list it", u.EventID, u.EventType,
-		u.OccurredAt.Format(time.RFC3339), u.ID)
-	return s.conflict(ctx, domain.Unknown, u.OrderRef, detail, u.EventID)
-}
-
-func (s *stripeRun) conflict(ctx context.Context, f domain.Finding, orderRef, detail, eventID string) error {
-	ch, ok := domain.ReconciliationConflict(f, detail, s.now, eventID)
-	if !ok {
-		return nil
-	}
-	s.rep.Conflicts++
-	if s.dryRun {
-		return nil
-	}
-	if err := s.r.p.Store.RecordConflict(ctx, orderRef, ch); err != nil {
-		return dbError{err}
-	}
-	return nil
+	return listedEvent{ID: h.ID, Type: h.Type, Created: h.Created, raw: raw}, err
 }
 
 // intentPage is how many payment intents are compared at once (Stripe's page).
@@ -313,7 +189,7 @@ func (s *stripeRun) repairIntent(ctx context.Context, pi *stripe.IntentState) er
 		if err != nil {
 			return err
 		}
-		ok, err := s.repair(ctx, domain.InboxEntry{Source: s.src.ID, Provider: s.src.Provider, EventID: id, EventType: e.typ,
+		ok, err := s.repairEvent(ctx, domain.InboxEntry{Source: s.src.ID, Provider: s.src.Provider, EventID: id, EventType: e.typ,
 			Body: body, OccurredAt: pi.Created})
 		if err != nil {
 			return err
