@@ -23,12 +23,12 @@ package reconcile
 
 // Usage is `tradewind reconcile`'s help.
 const Usage = `Runs the nightly reconciliation on demand, in this process: lists each source's
-records at the provider (Stripe events and payment intents) for the window,
-applies what Tradewind never received through the same path as webhooks (shown
-with origin "reconciliation"), records a conflict for what is held differently,
-sets every SKU's counters back to its stock ledger, stores the report
-(GET /api/v1/reconciliations) and prints it. --dry-run changes nothing and
-reports what it would do.`
+records at the provider (events, payments or orders, as each provider lists
+them) for the window, applies what Tradewind never received through the same
+path as webhooks (shown with origin "reconciliation"), records a conflict for
+what is held differently, sets every SKU's counters back to its stock ledger,
+stores the report (GET /api/v1/reconciliations) and prints it. --dry-run
+changes nothing and reports what it would do.`
 
 // Examples are `tradewind reconcile`'s examples, for its help.
 const Examples = `  tradewind reconcile --since 24h
