@@ -386,10 +386,12 @@ func (h *Deliver) breaker(dest domain.Destination) *gobreaker.CircuitBreaker[dom
 	return b
 }
 
-// Budget says how many new deliveries to dest this worker process should have
-// queued now (SweepDeliveries.Budget): none while dest's breaker is open — they
-// wait in the outbox, costing neither a task nor an attempt — one while it is
-// half-open (the probe), and no limit (-1) otherwise.
+// Budget says how many deliveries to dest may wait queued and untried, as this
+// worker process sees dest (SweepDeliveries.Budget): none while its breaker is
+// open — new ones wait in the outbox, costing neither a task nor an attempt —
+// one while it is half-open (the probe), and while its latest sends failed,
+// only as many as it takes to open the breaker, so a destination that has just
+// gone down is not handed the whole backlog first. Otherwise no limit (-1).
 func (h *Deliver) Budget(dest string) int {
 	h.mu.Lock()
 	b := h.breakers[dest]
@@ -403,7 +405,15 @@ func (h *Deliver) Budget(dest string) int {
 	case gobreaker.StateHalfOpen:
 		return 1
 	}
-	return -1
+	failing := int(b.Counts().ConsecutiveFailures)
+	if failing == 0 {
+		return -1
+	}
+	trip := domain.DefaultBreakerFailures
+	if d, ok := h.Destination(dest); ok && d.BreakerFailures > 0 {
+		trip = d.BreakerFailures
+	}
+	return max(1, trip-failing)
 }
 
 func breakerState(s gobreaker.State) string {

@@ -344,6 +344,37 @@ func TestOpenBreakerKeepsNewDeliveriesInTheOutbox(t *testing.T) {
 	}
 }
 
+// A destination whose latest sends failed is handed only as many new
+// deliveries as it takes to open its breaker: the rest wait in the outbox.
+func TestFailingDestinationGetsOnlyWhatItTakesToTrip(t *testing.T) {
+	t.Parallel()
+	r := newReceiver(t)
+	r.answer(func(_ int, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
+	dest := webhookDest(r.srv.URL)
+	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
+	dest.BreakerFailures, dest.MinBackoff, dest.MaxBackoff = 4, time.Minute, time.Minute
+	d := newDownstream(t, dest, true)
+	d.place("FT0", false)
+	waitFor(t, func() (bool, string) {
+		l := d.list()
+		return len(l) == 1 && l[0].Attempts == 1, "the first delivery to have failed once"
+	})
+	for i := 1; i <= 5; i++ {
+		d.place(fmt.Sprintf("FT%d", i), false)
+	}
+	var unqueued int
+	if err := d.db.Get(&unqueued, `SELECT count(*) FROM deliveries WHERE queued_at IS NULL`); err != nil {
+		t.Fatal(err)
+	}
+	// One failure of four: three more may go, and the answer only shrinks as they
+	// fail, so two of the five wait — one fewer when the dispatcher's loop and a
+	// place dispatch at the same moment (each may hand over what is left). Without
+	// a budget all five go.
+	if unqueued < 1 {
+		t.Errorf("%d of 5 new deliveries wait unqueued after a failure, want some (3 take the breaker to open)", unqueued)
+	}
+}
+
 // 429 with Retry-After waits what the destination asked, not the backoff; 410
 // disables the destination with a reason; a timeout is a failed attempt.
 func TestDeliveryHonoursRetryAfterGoneAndTimeout(t *testing.T) {

@@ -31,6 +31,8 @@ type Outbox interface {
 	// Unqueued returns up to limit of destination's deliveries whose task was
 	// never queued, oldest first.
 	Unqueued(ctx context.Context, destination string, limit int) ([]domain.DeliveryRef, error)
+	// Unsent counts destination's deliveries queued but not yet tried.
+	Unsent(ctx context.Context, destination string) (int, error)
 	// MarkQueued records that the tasks of ids were queued.
 	MarkQueued(ctx context.Context, ids []int64) error
 	// Open returns pending or failed deliveries of enabled destinations whose task
@@ -50,9 +52,9 @@ type SweepDeliveries struct {
 	// Delay says how long a new delivery's task waits before it runs (a stock
 	// push's debounce, so a burst of changes to one SKU makes one push); nil: none.
 	Delay func(d domain.DeliveryRef) time.Duration
-	// Budget says how many new deliveries of a destination may be queued now
-	// (Deliver.Budget: none while its breaker is open, so an outage costs no task
-	// per delivery); a negative answer, or a nil Budget, sets no limit.
+	// Budget says how many deliveries of a destination may wait queued and
+	// untried (Deliver.Budget: none while its breaker is open, so an outage costs
+	// no task per delivery); a negative answer, or a nil Budget, sets no limit.
 	Budget func(destination string) int
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -91,6 +93,13 @@ func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
 		budget := -1
 		if h.Budget != nil {
 			budget = h.Budget(dest)
+		}
+		if budget > 0 {
+			unsent, err := h.Outbox.Unsent(ctx, dest)
+			if err != nil {
+				return total, err
+			}
+			budget = max(0, budget-unsent)
 		}
 		n, err := h.dispatch(ctx, dest, budget)
 		total += n

@@ -425,6 +425,16 @@ func (s *Deliveries) Unqueued(ctx context.Context, destination string, limit int
 	return out, translate("unqueued deliveries", err)
 }
 
+// Unsent counts destination's deliveries queued but not yet tried. It reads the
+// destination's open deliveries (deliveries_not_delivered), so the dispatcher asks
+// it only of a destination that is failing.
+func (s *Deliveries) Unsent(ctx context.Context, destination string) (int, error) {
+	var n int
+	err := sqlx.GetContext(ctx, s.DB, &n, `SELECT count(*) FROM deliveries
+		WHERE destination = $1 AND status = 'pending' AND attempts = 0 AND queued_at IS NOT NULL`, destination)
+	return n, translate("unsent deliveries", err)
+}
+
 // MarkQueued records that the tasks of ids were queued.
 func (s *Deliveries) MarkQueued(ctx context.Context, ids []int64) error {
 	_, err := s.DB.ExecContext(ctx, `UPDATE deliveries SET queued_at = $2 WHERE id = ANY($1)`, pq.Int64Array(ids), s.now())
