@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -24,30 +23,30 @@ import (
 // settledOrder is one order's settling: its state as loaded, what domain.Settle
 // decided, and the event that settled it.
 type settledOrder struct {
-	st domain.OrderState
-	d  domain.Decisions
-	ev domain.Event
+	st   domain.OrderState
+	d    domain.Decisions
+	ev   domain.Event
+	told *toldFacts // what downstream was told of the order before; nil: nothing
 }
 
 // writeDeliveries writes the deliveries the settle decisions of orders make
-// (distinct orders, locked by the caller): three statements however many
-// orders, so a batch's outbox costs what one order's does.
+// (distinct orders, locked by the caller) and what downstream is now told of
+// each: one statement however many orders, so a batch's outbox costs what one
+// order's does.
 func (l *Ledger) writeDeliveries(ctx context.Context, tx *ltx, orders ...settledOrder) error {
 	if len(l.Destinations) == 0 || len(orders) == 0 {
 		return nil
 	}
-	var out []domain.Outgoing
+	var (
+		out  []domain.Outgoing
+		told toldWrite
+	)
 	if l.wantsAny(domain.DownOrderPlaced, domain.DownOrderUpdated, domain.DownOrderPaid, domain.DownOrderCancelled,
 		domain.DownOrderRefunded, domain.DownOrderDisputed) {
-		facts := make(map[string]domain.DownstreamFacts, len(orders))
-		for _, o := range orders {
-			facts[o.st.Ref] = domain.FactsOf(o.st, o.d)
-		}
-		o, err := ordersOutgoing(ctx, tx, facts)
-		if err != nil {
+		var err error
+		if out, told, err = ordersOutgoing(orders); err != nil {
 			return err
 		}
-		out = o
 	}
 	if l.wantsAny(domain.DownStockChanged) {
 		for _, o := range orders {
@@ -56,7 +55,7 @@ func (l *Ledger) writeDeliveries(ctx context.Context, tx *ltx, orders ...settled
 			}
 		}
 	}
-	return l.insertOutgoing(ctx, tx, out)
+	return l.insertOutgoing(ctx, tx, out, told)
 }
 
 // writeEventDeliveries writes the deliveries an applied event makes by itself,
@@ -73,9 +72,9 @@ func (l *Ledger) writeEventDeliveries(ctx context.Context, tx *ltx, ev domain.Ev
 			return err
 		}
 		return l.insertOutgoing(ctx, tx, []domain.Outgoing{{Type: domain.DownCustomerUpserted,
-			Key: fmt.Sprintf("%s/%s/%s/%s", domain.DownCustomerUpserted, ev.CustomerRef, ev.Source, ev.EventID), OrderRef: ev.OrderRef, Data: data}})
+			Key: fmt.Sprintf("%s/%s/%s/%s", domain.DownCustomerUpserted, ev.CustomerRef, ev.Source, ev.EventID), OrderRef: ev.OrderRef, Data: data}}, toldWrite{})
 	case ev.Type == domain.InventoryLevelSet && ev.Stock != nil && l.wantsAny(domain.DownStockChanged):
-		return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(ev.Stock.SKU, ev, "")})
+		return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(ev.Stock.SKU, ev, "")}, toldWrite{})
 	}
 	return nil
 }
@@ -85,7 +84,7 @@ func (l *Ledger) writeStockDeliveries(ctx context.Context, tx *ltx, sku string, 
 	if !l.wantsAny(domain.DownStockChanged) {
 		return nil
 	}
-	return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(sku, ev, "")})
+	return l.insertOutgoing(ctx, tx, []domain.Outgoing{stockOutgoing(sku, ev, "")}, toldWrite{})
 }
 
 // StockPushDestinations returns the destinations that take stock changes as one
@@ -119,7 +118,7 @@ func writeStockPushes(ctx context.Context, tx *sqlx.Tx, dests []domain.Destinati
 		out = append(out, domain.Outgoing{Type: domain.DownStockChanged, SKU: sku, Key: domain.CoalescedStockKey(sku)})
 	}
 	l := &Ledger{Destinations: dests}
-	return l.insertOutgoing(ctx, &ltx{Tx: tx, now: now.Truncate(time.Microsecond)}, out)
+	return l.insertOutgoing(ctx, &ltx{Tx: tx, now: now.Truncate(time.Microsecond)}, out, toldWrite{})
 }
 
 func stockOutgoing(sku string, ev domain.Event, orderRef string) domain.Outgoing {
@@ -138,75 +137,53 @@ func (l *Ledger) wantsAny(types ...domain.DownstreamType) bool {
 	return false
 }
 
-// ordersOutgoing compares each order's facts (order → facts) with what
-// downstream was told, stores the new facts, and returns the events the changes
-// make (numbered by each order's downstream sequence), in ref order. The orders'
-// rows are locked by the caller, so the read and the write cannot interleave
-// with another transaction's.
-func ordersOutgoing(ctx context.Context, tx *ltx, after map[string]domain.DownstreamFacts) ([]domain.Outgoing, error) {
-	refs := slices.Sorted(maps.Keys(after))
-	var rows []struct {
-		Ref   string `db:"order_ref"`
-		Facts []byte `db:"facts"`
-		Seq   int64  `db:"seq"`
-	}
-	if err := tx.SelectContext(ctx, &rows, `SELECT order_ref, facts, seq FROM downstream_orders WHERE order_ref = ANY($1)`,
-		pq.StringArray(refs)); err != nil {
-		return nil, fmt.Errorf("downstream facts of %d orders: %w", len(refs), err)
-	}
-	type told struct {
-		facts domain.DownstreamFacts
-		seq   int64
-	}
-	held := make(map[string]told, len(rows))
-	for _, r := range rows {
-		var t told
-		if err := json.Unmarshal(r.Facts, &t.facts); err != nil {
-			return nil, fmt.Errorf("downstream facts of order %q: %w", r.Ref, err)
-		}
-		t.seq = r.Seq
-		held[r.Ref] = t
-	}
+// toldWrite is what downstream_orders is to hold after a batch: each order's
+// facts (JSON) and downstream sequence.
+type toldWrite struct {
+	refs, facts []string
+	seqs        []int64
+}
+
+// ordersOutgoing compares each settled order's facts with what downstream was
+// told (as loaded with the order), and returns the events the changes make
+// (numbered by each order's downstream sequence) and the facts to store. The
+// orders' rows are locked by the caller, so what was loaded is still what is
+// held when the write lands.
+func ordersOutgoing(orders []settledOrder) ([]domain.Outgoing, toldWrite, error) {
 	var (
-		out            []domain.Outgoing
-		upRef, upFacts []string
-		upSeq          []int64
+		out []domain.Outgoing
+		w   toldWrite
 	)
-	for _, ref := range refs {
-		before, known := held[ref]
-		if known && before.facts == after[ref] {
-			continue
+	for _, o := range orders {
+		after := domain.FactsOf(o.st, o.d)
+		var before toldFacts
+		if o.told != nil {
+			if o.told.facts == after {
+				continue
+			}
+			before = *o.told
 		}
-		types := domain.OrderEvents(before.facts, after[ref])
+		types := domain.OrderEvents(before.facts, after)
 		seq := before.seq
 		if len(types) > 0 {
 			seq++
 		}
-		facts, err := json.Marshal(after[ref])
+		facts, err := json.Marshal(after)
 		if err != nil {
-			return nil, err
+			return nil, toldWrite{}, err
 		}
-		upRef, upFacts, upSeq = append(upRef, ref), append(upFacts, string(facts)), append(upSeq, seq)
-		out = append(out, domain.OrderOutgoing(ref, seq, types)...)
+		w.refs, w.facts, w.seqs = append(w.refs, o.st.Ref), append(w.facts, string(facts)), append(w.seqs, seq)
+		out = append(out, domain.OrderOutgoing(o.st.Ref, seq, types)...)
 	}
-	if len(upRef) == 0 {
-		return out, nil
-	}
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO downstream_orders (order_ref, facts, seq)
-		SELECT u.ref, u.facts::jsonb, u.seq FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(ref, facts, seq)
-		ON CONFLICT (order_ref) DO UPDATE SET facts = EXCLUDED.facts, seq = EXCLUDED.seq`,
-		pq.StringArray(upRef), pq.StringArray(upFacts), pq.Int64Array(upSeq)); err != nil {
-		return nil, fmt.Errorf("store downstream facts of %d orders: %w", len(upRef), err)
-	}
-	return out, nil
+	return out, w, nil
 }
 
-// insertOutgoing writes one delivery per (event, destination that wants it), in
-// one statement. A key already delivered to a destination makes no second row;
-// a coalesced stock push (one row per destination and SKU) is made pending again,
-// its generation counting the change.
-func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgoing) error {
+// insertOutgoing writes one delivery per (event, destination that wants it),
+// and told into downstream_orders, in one statement. A key already delivered to
+// a destination makes no second row; a coalesced stock push (one row per
+// destination and SKU) is made pending again, its generation counting the
+// change.
+func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgoing, told toldWrite) error {
 	var (
 		dest, typ, key, ref, sku, wid, data []string
 		seq                                 []int64
@@ -230,20 +207,43 @@ func (l *Ledger) insertOutgoing(ctx context.Context, tx *ltx, out []domain.Outgo
 			wid, data = append(wid, domain.WebhookID(d.ID, k)), append(data, string(o.Data))
 		}
 	}
-	if len(dest) == 0 {
+	toldArgs := []any{pq.StringArray(told.refs), pq.StringArray(told.facts), pq.Int64Array(told.seqs)}
+	switch {
+	case len(dest) == 0 && len(told.refs) == 0:
 		return nil
+	case len(dest) == 0:
+		_, err := tx.ExecContext(ctx, upsertTold(1), toldArgs...)
+		return err
 	}
-	_, err := tx.ExecContext(ctx, `
-		INSERT INTO deliveries (destination, event_type, event_key, order_ref, sku, sequence, webhook_id, data, created_at, updated_at)
-		SELECT u.dest, u.typ, u.key, NULLIF(u.ref, ''), NULLIF(u.sku, ''), u.seq, u.wid, NULLIF(u.data, '')::jsonb, $9, $9
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
-			AS u(dest, typ, key, ref, sku, seq, wid, data)
-		ON CONFLICT (destination, event_key) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL,
-			queued_at = NULL, generation = deliveries.generation + 1, updated_at = EXCLUDED.updated_at
-		WHERE deliveries.event_key = 'stock.changed/' || deliveries.sku`,
-		pq.StringArray(dest), pq.StringArray(typ), pq.StringArray(key), pq.StringArray(ref), pq.StringArray(sku),
-		pq.Int64Array(seq), pq.StringArray(wid), pq.StringArray(data), tx.now)
+	query, args := insertDeliveries, []any{pq.StringArray(dest), pq.StringArray(typ), pq.StringArray(key), pq.StringArray(ref),
+		pq.StringArray(sku), pq.Int64Array(seq), pq.StringArray(wid), pq.StringArray(data), tx.now}
+	if len(told.refs) > 0 {
+		// Both writes in one statement: a data-modifying WITH runs whether or not
+		// the statement reads it. Its parameters follow the deliveries' nine.
+		query = "WITH told AS (" + upsertTold(10) + ")" + query
+		args = append(args, toldArgs...)
+	}
+	_, err := tx.ExecContext(ctx, query, args...)
 	return err
+}
+
+// insertDeliveries writes the outbox rows; $9 is the clock.
+const insertDeliveries = `
+	INSERT INTO deliveries (destination, event_type, event_key, order_ref, sku, sequence, webhook_id, data, created_at, updated_at)
+	SELECT u.dest, u.typ, u.key, NULLIF(u.ref, ''), NULLIF(u.sku, ''), u.seq, u.wid, NULLIF(u.data, '')::jsonb, $9, $9
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::text[])
+		AS u(dest, typ, key, ref, sku, seq, wid, data)
+	ON CONFLICT (destination, event_key) DO UPDATE SET status = 'pending', attempts = 0, next_attempt_at = NULL,
+		queued_at = NULL, generation = deliveries.generation + 1, updated_at = EXCLUDED.updated_at
+	WHERE deliveries.event_key = 'stock.changed/' || deliveries.sku`
+
+// upsertTold stores what downstream is told of each order: its parameters,
+// from $first, are the refs, the facts as JSON and the sequences.
+func upsertTold(first int) string {
+	return fmt.Sprintf(`
+	INSERT INTO downstream_orders (order_ref, facts, seq)
+	SELECT u.ref, u.facts::jsonb, u.seq FROM unnest($%d::text[], $%d::text[], $%d::bigint[]) AS u(ref, facts, seq)
+	ON CONFLICT (order_ref) DO UPDATE SET facts = EXCLUDED.facts, seq = EXCLUDED.seq`, first, first+1, first+2)
 }
 
 // Deliveries is the PostgreSQL outbox of downstream deliveries (domain.Deliveries).

@@ -20,7 +20,7 @@ import (
 // for all of them (the small lists come back as JSON arrays). It returns the
 // states of the orders that exist, in refs' order, without their SKUs' counters,
 // and with each the SKUs it touches, sorted: the caller locks those.
-func loadOrderStates(ctx context.Context, tx *ltx, refs []string, now time.Time) ([]domain.OrderState, [][]string, error) {
+func loadOrderStates(ctx context.Context, tx *ltx, refs []string, now time.Time) ([]loadedOrder, error) {
 	var rows []orderStateRow
 	err := tx.SelectContext(ctx, &rows, `
 		SELECT o.ref, o.status, o.payment_status, o.currency, o.total, o.lines, o.version, o.snapshot_at,
@@ -33,8 +33,10 @@ func loadOrderStates(ctx context.Context, tx *ltx, refs []string, now time.Time)
 			(SELECT COALESCE(json_agg(a), '[]') FROM (
 				SELECT sku, quantity, state FROM allocations WHERE order_ref = o.ref) a) AS current,
 			(SELECT COALESCE(json_agg(c), '[]') FROM (
-				SELECT kind, sku, state, rule, resolved_by, held_since FROM conflicts WHERE order_ref = o.ref) c) AS conflicts
-		FROM unnest($1::text[]) WITH ORDINALITY AS q(ref, i) JOIN orders o ON o.ref = q.ref, LATERAL (
+				SELECT kind, sku, state, rule, resolved_by, held_since FROM conflicts WHERE order_ref = o.ref) c) AS conflicts,
+			dn.facts AS told_facts, dn.seq AS told_seq
+		FROM unnest($1::text[]) WITH ORDINALITY AS q(ref, i) JOIN orders o ON o.ref = q.ref
+			LEFT JOIN downstream_orders dn ON dn.order_ref = o.ref, LATERAL (
 			SELECT
 				COALESCE(SUM(p.authorized), 0) AS authorized,
 				COALESCE(SUM(p.captured), 0)   AS captured,
@@ -58,17 +60,36 @@ func loadOrderStates(ctx context.Context, tx *ltx, refs []string, now time.Time)
 			FROM payments p WHERE p.order_ref = o.ref) agg
 		ORDER BY q.i`, pq.StringArray(refs), now)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	states, skuLists := make([]domain.OrderState, len(rows)), make([][]string, len(rows))
+	out := make([]loadedOrder, len(rows))
 	for i, r := range rows {
 		st, skus, err := r.state()
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		states[i], skuLists[i] = st, skus
+		out[i] = loadedOrder{state: st, skus: skus}
+		if r.ToldSeq.Valid {
+			out[i].told = &toldFacts{seq: r.ToldSeq.Int64}
+			if err := json.Unmarshal(r.ToldFacts, &out[i].told.facts); err != nil {
+				return nil, fmt.Errorf("downstream facts of order %q: %w", r.Ref, err)
+			}
+		}
 	}
-	return states, skuLists, nil
+	return out, nil
+}
+
+// loadedOrder is an order as loadOrderStates reads it.
+type loadedOrder struct {
+	state domain.OrderState
+	skus  []string   // the SKUs it touches, sorted: the caller locks them
+	told  *toldFacts // what downstream was last told of it; nil: nothing yet
+}
+
+// toldFacts is what downstream was last told of an order (downstream_orders).
+type toldFacts struct {
+	facts domain.DownstreamFacts
+	seq   int64
 }
 
 // orderStateRow is a row of loadOrderStates' query.
@@ -87,6 +108,8 @@ type orderStateRow struct {
 	Held        []byte         `db:"held"`
 	Current     []byte         `db:"current"`
 	Conflicts   []byte         `db:"conflicts"`
+	ToldFacts   []byte         `db:"told_facts"`
+	ToldSeq     sql.NullInt64  `db:"told_seq"`
 }
 
 // state builds the order's state from the row, with the SKUs it touches, sorted.
@@ -204,16 +227,16 @@ func (l *Ledger) settle(ctx context.Context, tx *ltx, ref string, ev domain.Even
 // wrote.
 func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain.Event) error {
 	refs := slices.Sorted(maps.Keys(last))
-	states, skus, err := loadOrderStates(ctx, tx, refs, tx.now)
+	orders, err := loadOrderStates(ctx, tx, refs, tx.now)
 	if err != nil {
 		return err
 	}
-	if len(states) != len(refs) {
-		return fmt.Errorf("settle %d orders: %d found", len(refs), len(states))
+	if len(orders) != len(refs) {
+		return fmt.Errorf("settle %d orders: %d found", len(refs), len(orders))
 	}
 	all := map[string]bool{}
-	for _, list := range skus {
-		for _, sku := range list {
+	for _, o := range orders {
+		for _, sku := range o.skus {
 			all[sku] = true
 		}
 	}
@@ -221,12 +244,12 @@ func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain
 	if err != nil {
 		return err
 	}
-	ds := make([]domain.Decisions, 0, len(states))
-	settled := make([]settledOrder, 0, len(states))
-	for i, st := range states {
-		ev := last[st.Ref]
-		st.Stock = make(map[string]domain.SKUStock, len(skus[i]))
-		for _, sku := range skus[i] {
+	ds := make([]domain.Decisions, 0, len(orders))
+	settled := make([]settledOrder, 0, len(orders))
+	for _, o := range orders {
+		st, ev := o.state, last[o.state.Ref]
+		st.Stock = make(map[string]domain.SKUStock, len(o.skus))
+		for _, sku := range o.skus {
 			st.Stock[sku] = stock[sku]
 		}
 		if st.Latest.IsZero() {
@@ -240,7 +263,7 @@ func (l *Ledger) settleMany(ctx context.Context, tx *ltx, last map[string]domain
 		if err := saveLineDecisions(ctx, tx, st, d, ev); err != nil {
 			return fmt.Errorf("settle order %q: %w", st.Ref, err)
 		}
-		settled = append(settled, settledOrder{st: st, d: d, ev: ev})
+		settled = append(settled, settledOrder{st: st, d: d, ev: ev, told: o.told})
 	}
 	if err := l.writeDeliveries(ctx, tx, settled...); err != nil {
 		return err
