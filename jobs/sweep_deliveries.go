@@ -59,10 +59,14 @@ type SweepDeliveries struct {
 	Now    func() time.Time
 	Logger *slog.Logger
 
-	mu     sync.Mutex
+	mu     sync.Mutex // guards cursor, held through a Sweep
 	cursor int64
-	kick   chan struct{}
-	once   sync.Once
+
+	countMu sync.Mutex
+	counted map[string]time.Time // when each limited destination's unsent deliveries were last counted
+
+	kick chan struct{}
+	once sync.Once
 }
 
 // ProcessTask implements asynq.Handler.
@@ -95,6 +99,12 @@ func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
 			budget = h.Budget(dest)
 		}
 		if budget > 0 {
+			// A limited destination (failing, or probing) is counted at most once a
+			// second: the count reads its open deliveries, and Dispatch runs after
+			// every apply.
+			if !h.countNow(dest) {
+				continue
+			}
 			unsent, err := h.Outbox.Unsent(ctx, dest)
 			if err != nil {
 				return total, err
@@ -108,6 +118,25 @@ func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// countNow reports whether dest's queued, untried deliveries may be counted now
+// (at most once a second), and if so notes the time.
+func (h *SweepDeliveries) countNow(dest string) bool {
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	h.countMu.Lock()
+	defer h.countMu.Unlock()
+	if h.counted == nil {
+		h.counted = map[string]time.Time{}
+	}
+	if t, ok := h.counted[dest]; ok && now().Sub(t) < time.Second {
+		return false
+	}
+	h.counted[dest] = now()
+	return true
 }
 
 // dispatch queues up to budget (no limit when negative) of dest's deliveries
