@@ -3,9 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"iter"
-	"time"
 
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
 	"github.com/tradewind/tradewind/domain"
@@ -32,66 +29,39 @@ func reconcileBigCommerce(ctx context.Context, r *Reconciler, src domain.Source,
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	s, err := newRun(r, src, req, rep)
-	if err != nil {
-		return err
-	}
-	return reconcileStorefront(ctx, s, bigcommerceStore{api: api, src: src, prov: s.prov}, req)
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
+	return reconcileStorefront(ctx, r, src, req, rep, api, bigcommerceOrders{src: src})
 }
 
-type bigcommerceStore struct {
-	api  *bigcommerce.OrdersAPI
-	src  domain.Source
-	prov domain.Provider
+// bigcommerceOrders is how BigCommerce's listed orders read and replay.
+type bigcommerceOrders struct {
+	src domain.Source
 }
 
-func (s bigcommerceStore) orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
-	return s.api.Orders(ctx, since, until)
-}
+func (bigcommerceOrders) name() string { return "BigCommerce" }
 
-func (s bigcommerceStore) order(ctx context.Context, ref string) (json.RawMessage, bool, error) {
-	return s.api.Order(ctx, ref)
-}
-
-// read states a listed order through the adapter's own normalization of the
-// store/order/updated webhook that carries it.
-func (s bigcommerceStore) read(raw json.RawMessage) (listedOrder, error) {
+// head reads a listed order and the store/order/updated webhook that carries
+// it (bigcommerce.ListedMessage).
+func (s bigcommerceOrders) head(raw json.RawMessage) (listedOrder, domain.Message, error) {
 	h, err := bigcommerce.ReadListed(raw)
 	if h.ID == 0 {
-		return listedOrder{}, err
+		return listedOrder{}, domain.Message{}, err
 	}
 	o := listedOrder{UpdatedAt: h.Modified, Raw: raw}
 	o.Ref = h.Ref()
 	if err != nil {
 		o.err = err
-		return o, nil
+		return o, domain.Message{}, nil
 	}
 	m, err := bigcommerce.ListedMessage(s.src.Setting("store_hash", ""), bigcommerce.ScopeOrderUpdated, h)
-	if err != nil {
-		o.err = err
-		return o, nil
-	}
-	evs, err := s.prov.Normalize(s.src, m)
-	if err != nil {
-		o.err = err
-		return o, nil
-	}
-	for _, ev := range evs {
-		if ev.Order != nil {
-			o.Snapshot, o.Version = *ev.Order, ev.Version
-			return o, nil
-		}
-	}
-	o.err = fmt.Errorf("BigCommerce's order %s yields no order snapshot", o.Ref)
-	return o, nil
+	o.err = err
+	return o, m, nil
 }
 
 // replay builds the webhook BigCommerce would have sent: store/order/created
 // (the order is new here) or store/order/updated naming the order, under
 // "reconciliation:order:<id>:<date_modified>".
-func (s bigcommerceStore) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
+func (s bigcommerceOrders) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
 	if !need.Snapshot {
 		return nil, nil
 	}

@@ -287,6 +287,10 @@ func (p *report) errorf(format string, args ...any) {
 	}
 }
 
+// retried reports a failed call to a provider's API that is tried again (the
+// API clients' OnRetry).
+func (p *report) retried(err error) { p.errorf("%v", err) }
+
 func (p *report) compared() {
 	p.Compared++
 	if p.progress != nil && p.Compared%100 == 0 {

@@ -101,6 +101,18 @@ func (s *run) conflict(ctx context.Context, f domain.Finding, orderRef, detail, 
 	return nil
 }
 
+// endPass ends a pass that stopped at err (nil: it did not). The database's
+// errors and the end of ctx end the run: they are returned. Any other is the
+// provider's: it is reported as what stopped the pass named pass ("orders:
+// …"), and the run goes on to its next pass (nil).
+func (s *run) endPass(ctx context.Context, pass string, err error) error {
+	if err == nil || isDatabase(err) || ctx.Err() != nil {
+		return err
+	}
+	s.rep.errorf("%s: %s", pass, domain.ErrorMessage(err))
+	return nil
+}
+
 // dbErrors marks a store stream's errors as the database's (they end the run).
 func dbErrors[T any](seq iter.Seq2[T, error]) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {

@@ -3,8 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"iter"
 	"strconv"
 	"time"
 
@@ -21,61 +19,36 @@ func reconcileShopify(ctx context.Context, r *Reconciler, src domain.Source, req
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	s, err := newRun(r, src, req, rep)
-	if err != nil {
-		return err
-	}
-	return reconcileStorefront(ctx, s, shopifyStore{api: api, src: src, prov: s.prov}, req)
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
+	return reconcileStorefront(ctx, r, src, req, rep, api, shopifyOrders{src: src})
 }
 
-type shopifyStore struct {
-	api  *shopify.API
-	src  domain.Source
-	prov domain.Provider
+// shopifyOrders is how Shopify's listed orders read and replay.
+type shopifyOrders struct {
+	src domain.Source
 }
 
-func (s shopifyStore) orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
-	return s.api.Orders(ctx, since, until)
-}
+func (shopifyOrders) name() string { return "Shopify" }
 
-func (s shopifyStore) order(ctx context.Context, ref string) (json.RawMessage, bool, error) {
-	return s.api.Order(ctx, ref)
-}
-
-// read states a listed order through the adapter's own normalization of an
-// orders/updated body: the snapshot and version its webhooks would carry.
-func (s shopifyStore) read(raw json.RawMessage) (listedOrder, error) {
+// head reads a listed order, which is the body of an orders/updated webhook;
+// the listing also states its payment status and whether it has refunds.
+func (shopifyOrders) head(raw json.RawMessage) (listedOrder, domain.Message, error) {
 	h, err := shopify.ReadListed(raw)
 	if err != nil {
-		return listedOrder{}, err
+		return listedOrder{}, domain.Message{}, err
 	}
-	ref := strconv.FormatInt(h.ID, 10)
 	o := listedOrder{UpdatedAt: h.UpdatedAt, Raw: raw}
-	o.Ref = ref
+	o.Ref = strconv.FormatInt(h.ID, 10)
 	o.PaymentStatus = shopify.PaymentStatus(h.FinancialStatus)
 	o.Refunded = len(h.Refunds) > 0
-	evs, err := s.prov.Normalize(s.src, domain.Message{ID: "listed:" + ref, Type: shopify.TopicOrdersUpdated, OccurredAt: h.UpdatedAt, Payload: raw})
-	if err != nil {
-		o.err = err
-		return o, nil
-	}
-	for _, ev := range evs {
-		if ev.Order != nil {
-			o.Snapshot, o.Version = *ev.Order, ev.Version
-			return o, nil
-		}
-	}
-	o.err = fmt.Errorf("Shopify's order %s yields no order snapshot", ref)
-	return o, nil
+	return o, domain.Message{ID: "listed:" + o.Ref, Type: shopify.TopicOrdersUpdated, OccurredAt: h.UpdatedAt, Payload: raw}, nil
 }
 
 // replay builds the webhooks Shopify would have sent: orders/create (the order
 // is new here) or orders/updated with the listed order as the body, under
 // "reconciliation:order:<id>:<updated_at>"; orders/paid with the same body
 // ("…:paid"); refunds/create with each listed refund ("reconciliation:refund:<id>").
-func (s shopifyStore) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
+func (s shopifyOrders) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
 	h, err := shopify.ReadListed(o.Raw)
 	if err != nil {
 		return nil, err

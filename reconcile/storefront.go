@@ -33,16 +33,27 @@ import (
 // (outside the window) is looked up by its ref, so that it is compared, not
 // taken for missing.
 
-// storefront is what the shared walk needs of one storefront's API.
-type storefront interface {
-	// orders lists the orders updated in [since, until], in domain.RefOrder of
+// ordersAPI is a storefront's orders API as its adapter gives it
+// (shopify.API, woocommerce.API, bigcommerce.OrdersAPI).
+type ordersAPI interface {
+	// Orders lists the orders updated in [since, until], in domain.RefOrder of
 	// their refs.
-	orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error]
-	// order fetches one order by ref; found is false when the storefront does not know it.
-	order(ctx context.Context, ref string) (raw json.RawMessage, found bool, err error)
-	// read states a listed order. An error without a ref skips the order; one
-	// with a ref (listedOrder.err) is reported for that order.
-	read(raw json.RawMessage) (listedOrder, error)
+	Orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error]
+	// Order fetches one order by ref; found is false when the storefront does not know it.
+	Order(ctx context.Context, ref string) (raw json.RawMessage, found bool, err error)
+}
+
+// storefront is what is one storefront's own in the shared walk: how its
+// listed orders read, and the webhooks that replay them.
+type storefront interface {
+	// name names the storefront in the report ("Shopify").
+	name() string
+	// head reads a listed order (its ref, its update time, and what the listing
+	// states beyond the snapshot) and the webhook that carries it, whose
+	// normalization by the adapter states its snapshot and version. An error
+	// without a ref skips the order; one with a ref (listedOrder.err) is
+	// reported for that order.
+	head(raw json.RawMessage) (listedOrder, domain.Message, error)
 	// replay returns the inbox entries (origin reconciliation, deterministic
 	// event ids) that replay what need says of o, in the order to apply them;
 	// ours is Tradewind's order (nil when it holds none).
@@ -63,19 +74,24 @@ type listedOrder struct {
 // store), not listed events.
 type storefrontRun struct {
 	*run
-	api   storefront
+	api   ordersAPI
+	shop  storefront
 	until time.Time
 }
 
-// reconcileStorefront runs the orders pass of base's storefront source, whose
-// orders api lists.
-func reconcileStorefront(ctx context.Context, base *run, api storefront, req Request) error {
+// reconcileStorefront runs the orders pass of src, a storefront source whose
+// orders api lists and shop reads.
+func reconcileStorefront(ctx context.Context, r *Reconciler, src domain.Source, req Request, rep *report, api ordersAPI, shop storefront) error {
+	base, err := newRun(r, src, req, rep)
+	if err != nil {
+		return err
+	}
 	// Storefronts filter by whole seconds.
 	since, until := req.Since.Truncate(time.Second), req.Until.Truncate(time.Second)
-	s := &storefrontRun{run: base, api: api, until: until}
-	theirs := s.inRefOrder(api.orders(ctx, since, until))
+	s := &storefrontRun{run: base, api: api, shop: shop, until: until}
+	theirs := s.inRefOrder(api.Orders(ctx, since, until))
 	ours := dbErrors(s.r.p.Store.StorefrontOrders(ctx, s.src.ID, since, until))
-	err := Merge(ctx, theirs, ours,
+	err = Merge(ctx, theirs, ours,
 		func(t listedOrder, u domain.Order) int { return domain.RefOrder(t.Ref, u.Ref) },
 		func(t *listedOrder, u *domain.Order) error {
 			switch {
@@ -91,11 +107,7 @@ func reconcileStorefront(ctx context.Context, base *run, api storefront, req Req
 				return s.unlisted(ctx, u)
 			}
 		})
-	if err != nil && !isDatabase(err) && ctx.Err() == nil {
-		s.rep.errorf("orders: %s", domain.ErrorMessage(err))
-		return nil
-	}
-	return err
+	return s.endPass(ctx, "orders", err)
 }
 
 // inRefOrder reads a listing into listedOrders and checks that it is in
@@ -108,7 +120,7 @@ func (s *storefrontRun) inRefOrder(seq iter.Seq2[json.RawMessage, error]) iter.S
 				yield(listedOrder{}, err)
 				return
 			}
-			o, err := s.api.read(raw)
+			o, err := s.read(raw)
 			if err != nil {
 				s.rep.errorf("%v", err)
 				continue
@@ -123,6 +135,30 @@ func (s *storefrontRun) inRefOrder(seq iter.Seq2[json.RawMessage, error]) iter.S
 			}
 		}
 	}
+}
+
+// read states a listed order: its head, and the snapshot and version that the
+// adapter's own normalization of the webhook carrying it yields (what its
+// webhooks would carry). What keeps it from them is o.err, reported for the
+// order.
+func (s *storefrontRun) read(raw json.RawMessage) (listedOrder, error) {
+	o, m, err := s.shop.head(raw)
+	if err != nil || o.err != nil {
+		return o, err
+	}
+	evs, err := s.prov.Normalize(s.src, m)
+	if err != nil {
+		o.err = err
+		return o, nil
+	}
+	for _, ev := range evs {
+		if ev.Order != nil {
+			o.Snapshot, o.Version = *ev.Order, ev.Version
+			return o, nil
+		}
+	}
+	o.err = fmt.Errorf("%s's order %s yields no order snapshot", s.shop.name(), o.Ref)
+	return o, nil
 }
 
 // compare compares a listed order with Tradewind's (nil: none) and repairs or
@@ -151,7 +187,7 @@ func (s *storefrontRun) repairOrder(ctx context.Context, t *listedOrder, ours *d
 	if s.dryRun {
 		return nil
 	}
-	entries, err := s.api.replay(*t, ours, need)
+	entries, err := s.shop.replay(*t, ours, need)
 	if err != nil {
 		s.rep.errorf("order %s: cannot be replayed: %s", t.Ref, domain.ErrorMessage(err))
 		return nil
@@ -213,7 +249,7 @@ func (s *storefrontRun) store(ctx context.Context, e domain.InboxEntry) (bool, e
 
 // unlisted looks up an order Tradewind holds that the window's listing left out.
 func (s *storefrontRun) unlisted(ctx context.Context, u *domain.Order) error {
-	raw, found, err := s.api.order(ctx, u.Ref)
+	raw, found, err := s.api.Order(ctx, u.Ref)
 	if err != nil {
 		if ctx.Err() != nil {
 			return err
@@ -228,7 +264,7 @@ func (s *storefrontRun) unlisted(ctx context.Context, u *domain.Order) error {
 			u.Currency, u.SnapshotAt.Format(time.RFC3339), s.src.Provider)
 		return s.conflict(ctx, domain.Unknown, u.Ref, detail, "")
 	}
-	t, err := s.api.read(raw)
+	t, err := s.read(raw)
 	if err != nil {
 		s.rep.compared()
 		s.rep.errorf("%v", err)

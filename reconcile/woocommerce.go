@@ -3,8 +3,6 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"iter"
 	"strconv"
 	"time"
 
@@ -22,61 +20,36 @@ func reconcileWooCommerce(ctx context.Context, r *Reconciler, src domain.Source,
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
-	s, err := newRun(r, src, req, rep)
-	if err != nil {
-		return err
-	}
-	return reconcileStorefront(ctx, s, wooStore{api: api, src: src, prov: s.prov}, req)
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
+	return reconcileStorefront(ctx, r, src, req, rep, api, wooOrders{src: src})
 }
 
-type wooStore struct {
-	api  *woocommerce.API
-	src  domain.Source
-	prov domain.Provider
+// wooOrders is how WooCommerce's listed orders read and replay.
+type wooOrders struct {
+	src domain.Source
 }
 
-func (s wooStore) orders(ctx context.Context, since, until time.Time) iter.Seq2[json.RawMessage, error] {
-	return s.api.Orders(ctx, since, until)
-}
+func (wooOrders) name() string { return "WooCommerce" }
 
-func (s wooStore) order(ctx context.Context, ref string) (json.RawMessage, bool, error) {
-	return s.api.Order(ctx, ref)
-}
-
-// read states a listed order through the adapter's own normalization of an
-// order.updated body.
-func (s wooStore) read(raw json.RawMessage) (listedOrder, error) {
+// head reads a listed order, which is the body of an order.updated webhook.
+func (wooOrders) head(raw json.RawMessage) (listedOrder, domain.Message, error) {
 	id, at, err := woocommerce.ListedHead(raw)
 	if id == 0 {
-		return listedOrder{}, err
+		return listedOrder{}, domain.Message{}, err
 	}
 	o := listedOrder{UpdatedAt: at, Raw: raw}
 	o.Ref = strconv.FormatInt(id, 10)
 	if err != nil {
 		o.err = err
-		return o, nil
+		return o, domain.Message{}, nil
 	}
-	evs, err := s.prov.Normalize(s.src, domain.Message{ID: "listed:" + o.Ref, Type: woocommerce.TopicOrderUpdated, OccurredAt: at, Payload: raw})
-	if err != nil {
-		o.err = err
-		return o, nil
-	}
-	for _, ev := range evs {
-		if ev.Order != nil {
-			o.Snapshot, o.Version = *ev.Order, ev.Version
-			return o, nil
-		}
-	}
-	o.err = fmt.Errorf("WooCommerce's order %s yields no order snapshot", o.Ref)
-	return o, nil
+	return o, domain.Message{ID: "listed:" + o.Ref, Type: woocommerce.TopicOrderUpdated, OccurredAt: at, Payload: raw}, nil
 }
 
 // replay builds the webhook WooCommerce would have sent: order.created (the
 // order is new here) or order.updated, the listed order as its body, under
 // "reconciliation:order:<id>:<date_modified_gmt>".
-func (s wooStore) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
+func (s wooOrders) replay(o listedOrder, ours *domain.Order, need domain.OrderRepair) ([]domain.InboxEntry, error) {
 	if !need.Snapshot {
 		return nil, nil
 	}
