@@ -15,10 +15,11 @@
 //
 // run.go holds what every provider's pass shares (the run: its repair through
 // the apply path, its conflicts); events.go the events pass of the providers
-// that list their webhook events (Stripe, PayPal); storefront.go the orders
-// pass of the storefronts (Shopify, WooCommerce, BigCommerce). Each provider's
-// own file holds its listing and what only it compares (Stripe's payment
-// intents, Square's payments).
+// that list their webhook events (Stripe, PayPal); payments.go the payments
+// pass of the providers that list payments (Stripe's payment intents, Square's
+// payments); storefront.go the orders pass of the storefronts (Shopify,
+// WooCommerce, BigCommerce). Each provider's own file holds its listing and
+// what only it knows: how its records read and how a missing one is repaired.
 package reconcile
 
 // Usage is `tradewind reconcile`'s help.

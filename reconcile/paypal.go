@@ -29,8 +29,7 @@ func reconcilePayPal(ctx context.Context, r *Reconciler, src domain.Source, req 
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
 	s, err := newRun(r, src, req, rep)
 	if err != nil {
 		return err
@@ -43,13 +42,7 @@ func reconcilePayPal(ctx context.Context, r *Reconciler, src domain.Source, req 
 	slices.Sort(types)
 	theirs := inWindow(inEventOrder(api.Events(ctx, req.Since, req.Until), types, paypalHead), req.Since, req.Until)
 	ours := r.p.Store.Entries(ctx, src.ID, req.Since, req.Until, types)
-	if err := s.compareEvents(ctx, "PayPal", theirs, ours); err != nil {
-		if isDatabase(err) || ctx.Err() != nil {
-			return err
-		}
-		rep.errorf("events: %s", domain.ErrorMessage(err))
-	}
-	return nil
+	return s.endPass(ctx, "events", s.compareEvents(ctx, "PayPal", theirs, ours))
 }
 
 // paypalHead reads the head of one listed PayPal event.

@@ -1,10 +1,8 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/square"
@@ -30,85 +28,33 @@ func reconcileSquare(ctx context.Context, r *Reconciler, src domain.Source, req 
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
 	s := &squareRun{}
 	if s.run, err = newRun(r, src, req, rep); err != nil {
 		return err
 	}
-	batch := make([]square.PaymentState, 0, squarePage)
-	for raw, err := range api.Payments(ctx, req.Since, req.Until) {
+	pass := paymentPass[square.PaymentState]{
+		run: s.run, provider: "Square", kind: square.Kind,
+		state: func(p *square.PaymentState) listedPayment {
+			return listedPayment{ID: p.ID, OrderRef: p.OrderRef, State: p.State}
+		},
+		repair: s.repairPayment,
+	}
+	for page, err := range inPages(s.run, api.Payments(ctx, req.Since, req.Until), squarePage, square.Payment) {
 		if err != nil {
-			if ferr := s.compare(ctx, batch); ferr != nil {
-				return ferr
-			}
-			if isDatabase(err) || ctx.Err() != nil {
-				return err
-			}
-			rep.errorf("payments: %s", domain.ErrorMessage(err))
-			return nil
+			return s.endPass(ctx, "payments", err)
 		}
-		p, err := square.Payment(src, raw)
-		if err != nil {
-			rep.errorf("%v", err)
-			continue
-		}
-		if batch = append(batch, p); len(batch) == squarePage {
-			if err := s.compare(ctx, batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
+		if err := pass.compare(ctx, page); err != nil {
+			return err
 		}
 	}
-	return s.compare(ctx, batch)
+	return nil
 }
 
-// squareRun is a Square source's run: its pass over Square's payments.
+// squareRun is a Square source's run: its payments pass (payments.go) over
+// Square's payments.
 type squareRun struct {
 	*run
-}
-
-// compare merges a page of payments (sorted here by id) with Tradewind's
-// payments of the same ids (read in id order).
-func (s *squareRun) compare(ctx context.Context, batch []square.PaymentState) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	slices.SortFunc(batch, func(a, b square.PaymentState) int { return cmp.Compare(a.ID, b.ID) })
-	refs := make([]string, len(batch))
-	for i, p := range batch {
-		refs[i] = p.ID
-	}
-	held, err := s.r.p.Store.Payments(ctx, square.Kind, refs)
-	if err != nil {
-		return dbError{err}
-	}
-	return Merge(ctx, Slice(batch), Slice(held),
-		func(t square.PaymentState, u domain.HeldPayment) int { return cmp.Compare(t.ID, u.Ref) },
-		func(t *square.PaymentState, u *domain.HeldPayment) error {
-			if t == nil {
-				return nil // read by id: cannot happen
-			}
-			s.rep.compared()
-			var ours *domain.HeldState
-			orderRef := t.OrderRef
-			if u != nil {
-				st := u.State()
-				ours = &st
-				if u.OrderRef != "" {
-					orderRef = u.OrderRef
-				}
-			}
-			f, detail := domain.ComparePayment(t.ID, t.State, ours)
-			switch f {
-			case domain.Missing:
-				return s.repairPayment(ctx, t)
-			case domain.Mismatch:
-				s.rep.Mismatched++
-				return s.conflict(ctx, f, orderRef, "Square: "+detail, "")
-			}
-			return nil
-		})
 }
 
 // repairPayment repairs a payment Tradewind does not hold at all from the

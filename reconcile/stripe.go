@@ -1,7 +1,6 @@
 package reconcile
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -34,8 +33,7 @@ func reconcileStripe(ctx context.Context, r *Reconciler, src domain.Source, req 
 	if err != nil {
 		return err
 	}
-	api.Sleep = r.p.Sleep
-	api.OnRetry = func(err error) { rep.errorf("%v", err) }
+	api.Sleep, api.OnRetry = r.p.Sleep, rep.retried
 	s := &stripeRun{api: api}
 	if s.run, err = newRun(r, src, req, rep); err != nil {
 		return err
@@ -43,22 +41,13 @@ func reconcileStripe(ctx context.Context, r *Reconciler, src domain.Source, req 
 	// Stripe filters by whole seconds; so does the inbox's provider time.
 	since, until := req.Since.Truncate(time.Second), req.Until.Truncate(time.Second)
 	if since.After(s.now.Add(-stripeEventRetention)) {
-		if err := s.events(ctx, since, until); err != nil {
-			if isDatabase(err) || ctx.Err() != nil {
-				return err
-			}
-			rep.errorf("events: %s", domain.ErrorMessage(err))
+		if err := s.endPass(ctx, "events", s.events(ctx, since, until)); err != nil {
+			return err
 		}
 	} else {
 		rep.errorf("events: Stripe lists the last 30 days of events only; the window starts before that, so payments were compared by state alone")
 	}
-	if err := s.intents(ctx, since, until); err != nil {
-		if isDatabase(err) || ctx.Err() != nil {
-			return err
-		}
-		rep.errorf("payment intents: %s", domain.ErrorMessage(err))
-	}
-	return nil
+	return s.endPass(ctx, "payment intents", s.intents(ctx, since, until))
 }
 
 // stripeRun is a Stripe source's run: its two passes over Stripe's API.
@@ -85,74 +74,27 @@ func stripeHead(raw json.RawMessage) (listedEvent, error) {
 // intentPage is how many payment intents are compared at once (Stripe's page).
 const intentPage = 100
 
+// intents is the payments pass (payments.go) over the payment intents created
+// in the window. In a dry run, the intents whose events the events pass would
+// have repaired are not counted again.
 func (s *stripeRun) intents(ctx context.Context, since, until time.Time) error {
-	batch := make([]stripe.IntentState, 0, intentPage)
-	for raw, err := range s.api.PaymentIntents(ctx, since, until) {
+	pass := paymentPass[stripe.IntentState]{
+		run: s.run, provider: "Stripe", kind: stripe.Kind,
+		state: func(pi *stripe.IntentState) listedPayment {
+			return listedPayment{ID: pi.ID, OrderRef: pi.OrderRef, State: pi.State}
+		},
+		repair:  s.repairIntent,
+		counted: func(id string) bool { return s.wouldRepair[id] },
+	}
+	for page, err := range inPages(s.run, s.api.PaymentIntents(ctx, since, until), intentPage, stripe.Intent) {
 		if err != nil {
-			if ferr := s.compareIntents(ctx, batch); ferr != nil {
-				return ferr
-			}
 			return err
 		}
-		pi, err := stripe.Intent(s.src, raw)
-		if err != nil {
-			s.rep.errorf("%v", err)
-			continue
-		}
-		if batch = append(batch, pi); len(batch) == intentPage {
-			if err := s.compareIntents(ctx, batch); err != nil {
-				return err
-			}
-			batch = batch[:0]
+		if err := pass.compare(ctx, page); err != nil {
+			return err
 		}
 	}
-	return s.compareIntents(ctx, batch)
-}
-
-// compareIntents merges a page of intents (sorted by id) with Tradewind's
-// payments of the same ids (read in id order).
-func (s *stripeRun) compareIntents(ctx context.Context, batch []stripe.IntentState) error {
-	if len(batch) == 0 {
-		return nil
-	}
-	slices.SortFunc(batch, func(a, b stripe.IntentState) int { return cmp.Compare(a.ID, b.ID) })
-	refs := make([]string, len(batch))
-	for i, pi := range batch {
-		refs[i] = pi.ID
-	}
-	held, err := s.r.p.Store.Payments(ctx, stripe.Kind, refs)
-	if err != nil {
-		return dbError{err}
-	}
-	return Merge(ctx, Slice(batch), Slice(held),
-		func(t stripe.IntentState, u domain.HeldPayment) int { return cmp.Compare(t.ID, u.Ref) },
-		func(t *stripe.IntentState, u *domain.HeldPayment) error {
-			if t == nil {
-				return nil // read by id: cannot happen
-			}
-			s.rep.compared()
-			var ours *domain.HeldState
-			orderRef := t.OrderRef
-			if u != nil {
-				st := u.State()
-				ours = &st
-				if u.OrderRef != "" {
-					orderRef = u.OrderRef
-				}
-			}
-			if s.wouldRepair[t.ID] {
-				return nil // a dry run's events pass counted it
-			}
-			f, detail := domain.ComparePayment(t.ID, t.State, ours)
-			switch f {
-			case domain.Missing:
-				return s.repairIntent(ctx, t)
-			case domain.Mismatch:
-				s.rep.Mismatched++
-				return s.conflict(ctx, f, orderRef, "Stripe: "+detail, "")
-			}
-			return nil
-		})
+	return nil
 }
 
 // repairIntent repairs a payment Tradewind does not hold at all from the intent
