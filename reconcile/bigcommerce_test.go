@@ -1,11 +1,8 @@
 package reconcile_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,12 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
-	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/jobs"
-	"github.com/tradewind/tradewind/reconcile"
 )
 
 // newBigCommerceEnv is a shopEnv whose source is a BigCommerce store faked on
@@ -26,32 +18,12 @@ import (
 // worker's Fetch of each (thin) webhook.
 func newBigCommerceEnv(t *testing.T) (*shopEnv, *bigcommerce.FakeStore) {
 	t.Helper()
-	e := &shopEnv{t: t, db: pgtest.Open(t, 8)}
 	fake := bigcommerce.NewFakeStore()
 	fake.RequireCredentials("abc123", "bc_token")
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	e.src = domain.Source{ID: "acme-bc", Provider: "bigcommerce", Secrets: []string{"bc_client_secret"},
-		Settings: map[string]string{"store_hash": "abc123", "access_token": "bc_token", "api_base_url": srv.URL}}
-	e.inbox = &postgres.Inbox{DB: e.db}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.apply = &jobs.ProcessWebhook{
-		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Sources:   domain.Sources{e.src.ID: e.src},
-		Providers: registry.New(), Logger: logger,
-	}
-	e.rec = reconcile.New(reconcile.Params{
-		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 40, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
-		Sources:  func() []domain.Source { return []domain.Source{e.src} },
-		Provider: lookup,
-		Apply: func(ctx context.Context, id int64) error {
-			return e.apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueDefault))
-		},
-		Sleep:  func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:    func() time.Time { return now },
-		Logger: logger,
-	})
-	return e, fake
+	return &shopEnv{harness: newHarness(t, fake, 40, func(apiURL string) domain.Source {
+		return domain.Source{ID: "acme-bc", Provider: "bigcommerce", Secrets: []string{"bc_client_secret"},
+			Settings: map[string]string{"store_hash": "abc123", "access_token": "bc_token", "api_base_url": apiURL}}
+	})}, fake
 }
 
 // bcOrder is an order as the store holds it: one line of total minor units.
@@ -97,12 +69,8 @@ func TestBigCommerceRepairsWhatWebhooksMissed(t *testing.T) {
 		}
 	}
 
-	rep := e.run(false)
-	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 300, Missing: len(missed) + 1, Repaired: len(missed) + 1}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("first run (-want +got):\n%s\nerrors: %q", diff, rep.Sources[0].Errors)
-	}
+	rep := e.runFinds(want)
 	if errs := rep.Sources[0].Errors; len(errs) != 0 {
 		t.Errorf("first run errors %q; want none", errs)
 	}
@@ -126,14 +94,7 @@ func TestBigCommerceRepairsWhatWebhooksMissed(t *testing.T) {
 			t.Errorf("order %s: last event %s origin %q; want reconciliation:order:%s:…, origin reconciliation", ref, last.EventID, last.Origin, ref)
 		}
 	}
-	if cs := e.conflicts(""); len(cs) != 0 {
-		t.Errorf("conflicts %v; want none", cs)
-	}
-
-	again := e.run(false)
-	if got := source(t, again); got.Missing != 0 || got.Repaired != 0 || got.Conflicts != 0 || got.Compared != 300 {
-		t.Errorf("second run: %+v; want 300 compared, nothing missing, repaired or in conflict (errors %q)", got, again.Sources[0].Errors)
-	}
+	e.settled(300)
 }
 
 // TestBigCommerceDifferences: orders held differently at the store's own
@@ -157,23 +118,12 @@ func TestBigCommerceDifferences(t *testing.T) {
 	e.deliverBC(fake, bigcommerce.ScopeOrderCreated, bcOrder(2005, at, 11, 900))
 	fake.PutOrder(bcOrder(2005, now.Add(time.Minute), 5, 900))
 
-	rep := e.run(false)
-	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 5, Missing: 1, Repaired: 1, Mismatched: 2, Conflicts: 3}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("report (-want +got):\n%s\nerrors: %q", diff, rep.Sources[0].Errors)
-	}
-	mismatches := e.conflicts(domain.ConflictReconciliationMismatch)
-	for ref, both := range map[string][]string{
+	e.runFinds(want)
+	e.conflictsName(domain.ConflictReconciliationMismatch, map[string][]string{
 		"2001": {"storefront placed", "Tradewind cancelled"},
 		"2002": {"storefront 1250", "Tradewind 1000"},
-	} {
-		for _, s := range both {
-			if !strings.Contains(mismatches[ref], s) {
-				t.Errorf("order %s conflict %q; want it to name %q", ref, mismatches[ref], s)
-			}
-		}
-	}
+	})
 	if d := e.conflicts(domain.ConflictUnknownToProvider)["2003"]; !strings.Contains(d, "bigcommerce does not know it") {
 		t.Errorf("order 2003: unknown_to_provider conflict %q; want one saying BigCommerce does not know it", d)
 	}
@@ -183,11 +133,7 @@ func TestBigCommerceDifferences(t *testing.T) {
 	if o, _ := e.order("2005"); o.Status != domain.StatusPlaced {
 		t.Errorf("order 2005 (changed after the window): %s; want placed, left to the next run", o.Status)
 	}
-	again := source(t, e.run(false))
-	want.Missing, want.Repaired = 0, 0
-	if diff := cmp.Diff(want, again); diff != "" {
-		t.Errorf("second run (-want +got):\n%s", diff)
-	}
+	e.againFinds(want)
 }
 
 // TestBigCommerceRateLimitedAndFailingPages: the store answers 429 (its
@@ -215,13 +161,8 @@ func TestBigCommerceRateLimitedAndFailingPages(t *testing.T) {
 	if got.Compared != 600 || got.Missing != missing || got.Repaired != missing || got.Conflicts != 0 {
 		t.Errorf("report %+v; want 600 compared, %d missing and repaired, no conflicts (errors %q)", got, missing, rep.Sources[0].Errors)
 	}
-	errs := strings.Join(rep.Sources[0].Errors, "\n")
-	for _, s := range []string{"429", "HTTP 500", "page 2 (orders after 5249)"} {
-		if !strings.Contains(errs, s) {
-			t.Errorf("report errors %q; want one naming %s", errs, s)
-		}
-	}
-	if !slicesContain(e.slept, 2*time.Second) {
+	errorsName(t, rep, "429", "HTTP 500", "page 2 (orders after 5249)")
+	if !slices.Contains(e.slept, 2*time.Second) {
 		t.Errorf("slept %v; want the 429's X-Rate-Limit-Time-Reset-Ms (2s) waited out", e.slept)
 	}
 }
@@ -242,23 +183,11 @@ func TestBigCommerceDryRunChangesNothing(t *testing.T) {
 	}
 	e.deliverBC(fake, bigcommerce.ScopeOrderCreated, bcOrder(77, now.Add(-time.Hour), 11, 100))
 	fake.DeleteOrder(77)
-	snapshot := func() string {
-		var s string
-		if err := e.db.Get(&s, `SELECT concat_ws('|', (SELECT count(*) FROM inbox), (SELECT count(*) FROM applied_events),
-			(SELECT count(*) FROM conflicts), (SELECT string_agg(ref || status || payment_status, ',' ORDER BY ref) FROM orders))`); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := snapshot()
-	rep := e.run(true)
+	rep := e.dryRun("ref || status || payment_status")
 	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 41, Missing: 10, Conflicts: 1}
 	if diff := cmp.Diff(want, got); diff != "" || !rep.DryRun {
 		t.Errorf("dry run (-want +got):\n%s\ndry_run %v", diff, rep.DryRun)
-	}
-	if after := snapshot(); after != before {
-		t.Errorf("the dry run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
 	if got := source(t, e.run(false)); got.Repaired != 10 || got.Conflicts != 1 {
 		t.Errorf("real run: %+v; want 10 repaired, 1 conflict", got)

@@ -4,62 +4,29 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
-
 	"github.com/tradewind/tradewind/adapters/paypal"
 	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/jobs"
 	"github.com/tradewind/tradewind/reconcile"
 )
 
+// paypalEnv is a PayPal source whose REST API is a fake on loopback.
 type paypalEnv struct {
-	t     *testing.T
-	db    *sqlx.DB
-	fake  *paypal.FakeAPI
-	src   domain.Source
-	inbox *postgres.Inbox
-	apply *jobs.ProcessWebhook
-	rec   *reconcile.Reconciler
-	slept []time.Duration
+	*harness
+	fake *paypal.FakeAPI
 }
 
 func newPayPalEnv(t *testing.T) *paypalEnv {
 	t.Helper()
-	e := &paypalEnv{t: t, db: pgtest.Open(t, 8), fake: paypal.NewFakeAPI("AXclient", "secret-x")}
-	srv := httptest.NewServer(e.fake)
-	t.Cleanup(srv.Close)
-	e.src = domain.Source{ID: "acme-paypal", Provider: "paypal",
-		Settings: map[string]string{"webhook_id": "4JH86294D6297924G", "client_id": "AXclient", "client_secret": "secret-x", "api_base_url": srv.URL}}
-	e.inbox = &postgres.Inbox{DB: e.db}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.apply = &jobs.ProcessWebhook{
-		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Sources:   domain.Sources{e.src.ID: e.src},
-		Providers: registry.New(), Logger: logger,
-	}
-	e.rec = reconcile.New(reconcile.Params{
-		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 50, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
-		Sources:  func() []domain.Source { return []domain.Source{e.src} },
-		Provider: lookup,
-		Apply: func(ctx context.Context, id int64) error {
-			return e.apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
-		},
-		Sleep:  func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:    func() time.Time { return now },
-		Logger: logger,
-	})
-	return e
+	fake := paypal.NewFakeAPI("AXclient", "secret-x")
+	return &paypalEnv{fake: fake, harness: newHarness(t, fake, 50, func(apiURL string) domain.Source {
+		return domain.Source{ID: "acme-paypal", Provider: "paypal",
+			Settings: map[string]string{"webhook_id": "4JH86294D6297924G", "client_id": "AXclient", "client_secret": "secret-x", "api_base_url": apiURL}}
+	})}
 }
 
 // capture is one of the day's PayPal captures.
@@ -104,36 +71,7 @@ func (e *paypalEnv) deliver(raw json.RawMessage) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "paypal", EventID: h.ID,
-		EventType: h.Type, Body: raw, OccurredAt: h.Created, ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.apply.ProcessTask(context.Background(), jobs.NewProcessWebhookTask(res[0].ID, jobs.QueueCritical)); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *paypalEnv) run(dryRun bool) domain.Reconciliation {
-	e.t.Helper()
-	ctx := context.Background()
-	rep, err := e.rec.Start(ctx, reconcile.Request{Since: now.Add(-24 * time.Hour), Until: now, DryRun: dryRun})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rep, err = e.rec.Run(ctx, rep.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rep
-}
-
-func (e *paypalEnv) paymentStatus(order string) string {
-	var s string
-	if err := e.db.Get(&s, `SELECT payment_status FROM orders WHERE ref = $1`, order); err != nil {
-		return "none"
-	}
-	return s
+	e.deliverAs(h.ID, h.Type, raw, h.Created)
 }
 
 // day lists n captures over the window (every 7th refunded) and delivers all
@@ -190,15 +128,7 @@ func TestPayPalRepairsWhatWebhooksMissed(t *testing.T) {
 		if s := e.paymentStatus(c.order); s != wantStatus {
 			t.Errorf("order %s: payment_status %s; want %s", c.order, s, wantStatus)
 		}
-		_, evs, err := (&postgres.Orders{DB: e.db}).Order(context.Background(), c.order)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range evs {
-			if ev.Origin != domain.OriginReconciliation {
-				t.Errorf("order %s event %s: origin %q; want reconciliation", c.order, ev.EventID, ev.Origin)
-			}
-		}
+		e.repaired(c.order)
 	}
 	if e.fake.ListRequests() != 3 { // 229 events, 100 a page
 		t.Errorf("%d list requests; want 3 pages", e.fake.ListRequests())
@@ -208,12 +138,7 @@ func TestPayPalRepairsWhatWebhooksMissed(t *testing.T) {
 	if again.Missing != 0 || again.Repaired != 0 || again.Conflicts != 0 {
 		t.Errorf("second run: %+v; want nothing missing, repaired or in conflict", again)
 	}
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "paypal",
-		EventID: "WH-C-" + missed[0].id, EventType: "PAYMENT.CAPTURE.COMPLETED", Body: missed[0].completed(),
-		ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil || res[0].New {
-		t.Errorf("late webhook: %+v, %v; want a duplicate", res, err)
-	}
+	e.arrivesLate("WH-C-"+missed[0].id, "PAYMENT.CAPTURE.COMPLETED", missed[0].completed())
 }
 
 // TestPayPalUnknownEvent: an event Tradewind holds that PayPal does not list
@@ -224,11 +149,7 @@ func TestPayPalUnknownEvent(t *testing.T) {
 	e.day(3, func(int) bool { return false })
 	ghost := capture{id: "CAPGHOST", order: "9999", at: now.Add(-2 * time.Hour), cents: 500}
 	e.deliver(ghost.completed()) // not on PayPal: its confirmation fails, the entry stays held
-	got := source(t, e.run(false))
-	want := domain.SourceReport{Source: "acme-paypal", Compared: 4 + 1, Conflicts: 1}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("report (-want +got):\n%s", diff)
-	}
+	e.runFinds(domain.SourceReport{Source: "acme-paypal", Compared: 4 + 1, Conflicts: 1})
 	cs, err := (&postgres.Conflicts{DB: e.db}).List(context.Background(), domain.ConflictFilter{})
 	if err != nil {
 		t.Fatal(err)
@@ -256,15 +177,8 @@ func TestPayPalRateLimitedAndFailingPages(t *testing.T) {
 	if got.Missing != 15+3 || got.Repaired != 15+3 || got.Compared != 172 {
 		t.Errorf("report %+v; want 18 missing (15 captures, 3 refunds), 18 repaired, 172 compared", got)
 	}
-	errs := strings.Join(rep.Sources[0].Errors, "\n")
-	for _, s := range []string{"429", "HTTP 500"} {
-		if !strings.Contains(errs, s) {
-			t.Errorf("report errors %q; want one naming %s", errs, s)
-		}
-	}
-	if len(e.slept) == 0 {
-		t.Errorf("the 429 was not waited out")
-	}
+	errorsName(t, rep, "429", "HTTP 500")
+	e.waitedOut()
 }
 
 // TestPayPalDryRunChangesNothing: a dry run reports what it would repair and
@@ -273,35 +187,15 @@ func TestPayPalDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := newPayPalEnv(t)
 	e.day(20, func(i int) bool { return i%4 == 1 })
-	snapshot := func() string {
-		var s string
-		if err := e.db.Get(&s, `SELECT concat_ws('|', (SELECT count(*) FROM inbox), (SELECT count(*) FROM applied_events),
-			(SELECT count(*) FROM conflicts), (SELECT string_agg(ref || payment_status, ',' ORDER BY ref) FROM orders))`); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := snapshot()
-	rep := e.run(true)
+	rep := e.dryRun("ref || payment_status")
 	if got := source(t, rep); got.Missing != 5 || got.Repaired != 0 {
 		t.Errorf("dry run: %+v; want 5 missing, 0 repaired", got)
-	}
-	if after := snapshot(); after != before {
-		t.Errorf("the dry run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
 	if got := source(t, e.run(false)); got.Repaired != 5 {
 		t.Errorf("real run: %+v; want 5 repaired", got)
 	}
 
-	ctx := context.Background()
-	old, err := e.rec.Start(ctx, reconcile.Request{Since: now.Add(-40 * 24 * time.Hour), Until: now.Add(-39 * 24 * time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err = e.rec.Run(ctx, old.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	old := e.runWindow(reconcile.Request{Since: now.Add(-40 * 24 * time.Hour), Until: now.Add(-39 * 24 * time.Hour)})
 	if errs := strings.Join(old.Sources[0].Errors, "\n"); !strings.Contains(errs, "last 30 days") || old.Sources[0].Compared != 0 {
 		t.Errorf("old window: %+v; want nothing compared and the 30 days named", old.Sources[0])
 	}

@@ -1,68 +1,36 @@
 package reconcile_test
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
 
-	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/jobs"
-	"github.com/tradewind/tradewind/reconcile"
 )
 
-// shopEnv is a Shopify source whose Admin API is a fake on loopback, and the
-// worker's apply path on a real database.
+// shopEnv is a storefront source whose API is a fake on loopback: Shopify's
+// Admin API (fake), or WooCommerce's or BigCommerce's store (newWooEnv,
+// newBigCommerceEnv, with fake nil).
 type shopEnv struct {
-	t     *testing.T
-	db    *sqlx.DB
-	fake  *shopify.FakeAPI
-	src   domain.Source
-	inbox *postgres.Inbox
-	apply *jobs.ProcessWebhook
-	rec   *reconcile.Reconciler
-	slept []time.Duration
-	n     int
+	*harness
+	fake *shopify.FakeAPI
+	// n numbers the webhooks delivered.
+	n int
 }
 
 func newShopEnv(t *testing.T) *shopEnv {
 	t.Helper()
-	e := &shopEnv{t: t, db: pgtest.Open(t, 8), fake: &shopify.FakeAPI{Token: "shpat_reconcile"}}
-	srv := httptest.NewServer(e.fake)
-	t.Cleanup(srv.Close)
-	e.src = domain.Source{ID: "acme-shop", Provider: "shopify", Secrets: []string{"shpss_x"},
-		Settings: map[string]string{"admin_token": "shpat_reconcile", "shop_domain": "acme.myshopify.com",
-			"api_base_url": srv.URL + "/admin/api/" + shopify.APIVersion}}
-	e.inbox = &postgres.Inbox{DB: e.db}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.apply = &jobs.ProcessWebhook{
-		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Sources:   domain.Sources{e.src.ID: e.src},
-		Providers: registry.New(), Logger: logger,
-	}
-	e.rec = reconcile.New(reconcile.Params{
-		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 40, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
-		Sources:  func() []domain.Source { return []domain.Source{e.src} },
-		Provider: lookup,
-		Apply: func(ctx context.Context, id int64) error {
-			return e.apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueDefault))
-		},
-		Sleep:  func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:    func() time.Time { return now },
-		Logger: logger,
-	})
-	return e
+	fake := &shopify.FakeAPI{Token: "shpat_reconcile"}
+	return &shopEnv{fake: fake, harness: newHarness(t, fake, 40, func(apiURL string) domain.Source {
+		return domain.Source{ID: "acme-shop", Provider: "shopify", Secrets: []string{"shpss_x"},
+			Settings: map[string]string{"admin_token": "shpat_reconcile", "shop_domain": "acme.myshopify.com",
+				"api_base_url": apiURL + "/admin/api/" + shopify.APIVersion}}
+	})}
 }
 
 // shopOrder is an order as Shopify holds it.
@@ -108,14 +76,7 @@ func (o shopOrder) body() []byte {
 func (e *shopEnv) deliver(topic string, body []byte, at time.Time) {
 	e.t.Helper()
 	e.n++
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "shopify",
-		EventID: fmt.Sprintf("wh-%06d", e.n), EventType: topic, Body: body, OccurredAt: at, ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.apply.ProcessTask(context.Background(), jobs.NewProcessWebhookTask(res[0].ID, jobs.QueueDefault)); err != nil {
-		e.t.Fatal(err)
-	}
+	e.deliverAs(fmt.Sprintf("wh-%06d", e.n), topic, body, at)
 }
 
 // deliverAll delivers the webhooks Shopify sends for o: orders/create, then
@@ -129,42 +90,6 @@ func (e *shopEnv) deliverAll(o shopOrder) {
 	if o.refunded {
 		e.deliver(shopify.TopicRefundsCreate, mustJSON(o.refund()), o.updated)
 	}
-}
-
-func (e *shopEnv) run(dryRun bool) domain.Reconciliation {
-	e.t.Helper()
-	ctx := context.Background()
-	rep, err := e.rec.Start(ctx, reconcile.Request{Since: now.Add(-24 * time.Hour), Until: now, DryRun: dryRun})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rep, err = e.rec.Run(ctx, rep.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rep
-}
-
-func (e *shopEnv) order(ref string) (domain.Order, []domain.AppliedEvent) {
-	e.t.Helper()
-	o, evs, err := (&postgres.Orders{DB: e.db}).Order(context.Background(), ref)
-	if err != nil {
-		e.t.Fatalf("order %s: %v", ref, err)
-	}
-	return o, evs
-}
-
-func (e *shopEnv) conflicts(kind string) map[string]string {
-	e.t.Helper()
-	cs, err := (&postgres.Conflicts{DB: e.db}).List(context.Background(), domain.ConflictFilter{Kind: kind})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, c := range cs {
-		out[c.OrderRef] = c.Detail
-	}
-	return out
 }
 
 // aDay is n orders over the day before now: every third paid, every seventh
@@ -209,12 +134,8 @@ func TestShopifyRepairsWhatWebhooksMissed(t *testing.T) {
 		e.fake.PutOrder(o.body())
 	}
 
-	rep := e.run(false)
-	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 200, Missing: len(missed) + 1, Repaired: len(missed) + 1}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("first run (-want +got):\n%s\nerrors: %q", diff, rep.Sources[0].Errors)
-	}
+	e.runFinds(want)
 	for _, o := range append(missed, day[10]) {
 		held, evs := e.order(o.ref())
 		wantStatus, wantPay := domain.StatusPlaced, shopify.PaymentStatus(o.financial)
@@ -233,14 +154,7 @@ func TestShopifyRepairsWhatWebhooksMissed(t *testing.T) {
 			t.Errorf("order %s: its last event %s has origin %q; want the cancellation repaired (reconciliation)", o.ref(), evs[len(evs)-1].EventID, evs[len(evs)-1].Origin)
 		}
 	}
-	if cs := e.conflicts(""); len(cs) != 0 {
-		t.Errorf("conflicts %v; want none", cs)
-	}
-
-	again := e.run(false)
-	if got := source(t, again); got.Missing != 0 || got.Repaired != 0 || got.Conflicts != 0 || got.Compared != 200 {
-		t.Errorf("second run: %+v; want 200 compared, nothing missing, repaired or in conflict (errors %q)", got, again.Sources[0].Errors)
-	}
+	e.settled(200)
 }
 
 // TestShopifyDifferences: orders held differently at Shopify's own version are
@@ -286,35 +200,20 @@ func TestShopifyDifferences(t *testing.T) {
 	laterThere.updated = now.Add(time.Minute)
 	e.fake.PutOrder(laterThere.body())
 
-	rep := e.run(false)
-	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 6, Missing: 1, Repaired: 1, Mismatched: 3, Conflicts: 4}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("report (-want +got):\n%s\nerrors: %q", diff, rep.Sources[0].Errors)
-	}
-	mismatches := e.conflicts(domain.ConflictReconciliationMismatch)
-	for ref, both := range map[string][]string{
+	e.runFinds(want)
+	e.conflictsName(domain.ConflictReconciliationMismatch, map[string][]string{
 		"1001": {"storefront placed", "Tradewind cancelled"},
 		"1002": {"storefront 1250", "Tradewind 1000"},
 		"1003": {"storefront unpaid", "Tradewind paid"},
-	} {
-		for _, s := range both {
-			if !strings.Contains(mismatches[ref], s) {
-				t.Errorf("order %s conflict %q; want it to name %q", ref, mismatches[ref], s)
-			}
-		}
-	}
+	})
 	if d := e.conflicts(domain.ConflictUnknownToProvider)["1004"]; !strings.Contains(d, "shopify does not know it") {
 		t.Errorf("order 1004: unknown_to_provider conflict %q; want one saying Shopify does not know it", d)
 	}
 	if o, _ := e.order("1005"); o.Status != domain.StatusCancelled {
 		t.Errorf("order 1005 (older snapshot here): %s; want cancelled, repaired", o.Status)
 	}
-	again := source(t, e.run(false))
-	want.Missing, want.Repaired = 0, 0
-	if diff := cmp.Diff(want, again); diff != "" {
-		t.Errorf("second run (-want +got):\n%s", diff)
-	}
+	e.againFinds(want)
 	if n := len(e.conflicts(domain.ConflictReconciliationMismatch)) + len(e.conflicts(domain.ConflictUnknownToProvider)); n != 4 {
 		t.Errorf("%d reconciliation conflicts after two runs; want the same 4", n)
 	}
@@ -342,24 +241,10 @@ func TestShopifyRateLimitedAndFailingPages(t *testing.T) {
 	if got.Compared != 600 || got.Missing != missing || got.Repaired != missing || got.Conflicts != 0 {
 		t.Errorf("report %+v; want 600 compared, %d missing and repaired, no conflicts", got, missing)
 	}
-	errs := strings.Join(rep.Sources[0].Errors, "\n")
-	for _, s := range []string{"429", "HTTP 500", "page 2"} {
-		if !strings.Contains(errs, s) {
-			t.Errorf("report errors %q; want one naming %s", errs, s)
-		}
-	}
-	if !slicesContain(e.slept, 2*time.Second) {
+	errorsName(t, rep, "429", "HTTP 500", "page 2")
+	if !slices.Contains(e.slept, 2*time.Second) {
 		t.Errorf("slept %v; want the 429's Retry-After (2s) waited out", e.slept)
 	}
-}
-
-func slicesContain(ds []time.Duration, d time.Duration) bool {
-	for _, x := range ds {
-		if x == d {
-			return true
-		}
-	}
-	return false
 }
 
 // TestShopifyDryRunChangesNothing: a dry run reports what it would repair and
@@ -374,23 +259,11 @@ func TestShopifyDryRunChangesNothing(t *testing.T) {
 		}
 	}
 	e.deliver(shopify.TopicOrdersCreate, shopOrder{id: 77, updated: now.Add(-time.Hour), total: "1.00", financial: "pending"}.body(), now.Add(-time.Hour))
-	snapshot := func() string {
-		var s string
-		if err := e.db.Get(&s, `SELECT concat_ws('|', (SELECT count(*) FROM inbox), (SELECT count(*) FROM applied_events),
-			(SELECT count(*) FROM conflicts), (SELECT string_agg(ref || status || payment_status, ',' ORDER BY ref) FROM orders))`); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := snapshot()
-	rep := e.run(true)
+	rep := e.dryRun("ref || status || payment_status")
 	got := source(t, rep)
 	want := domain.SourceReport{Source: e.src.ID, Compared: 41, Missing: 10, Conflicts: 1}
 	if diff := cmp.Diff(want, got); diff != "" || !rep.DryRun {
 		t.Errorf("dry run (-want +got):\n%s\ndry_run %v", diff, rep.DryRun)
-	}
-	if after := snapshot(); after != before {
-		t.Errorf("the dry run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
 	if got := source(t, e.run(false)); got.Repaired != 10 || got.Conflicts != 1 {
 		t.Errorf("real run: %+v; want 10 repaired, 1 conflict", got)

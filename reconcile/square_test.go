@@ -4,62 +4,28 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
-
 	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/square"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/jobs"
-	"github.com/tradewind/tradewind/reconcile"
 )
 
+// squareEnv is a Square source whose API is a fake on loopback.
 type squareEnv struct {
-	t     *testing.T
-	db    *sqlx.DB
-	fake  *square.FakeAPI
-	src   domain.Source
-	inbox *postgres.Inbox
-	apply *jobs.ProcessWebhook
-	rec   *reconcile.Reconciler
-	slept []time.Duration
+	*harness
+	fake *square.FakeAPI
 }
 
 func newSquareEnv(t *testing.T) *squareEnv {
 	t.Helper()
-	e := &squareEnv{t: t, db: pgtest.Open(t, 8), fake: &square.FakeAPI{Token: "EAAA-reconcile"}}
-	srv := httptest.NewServer(e.fake)
-	t.Cleanup(srv.Close)
-	e.src = domain.Source{ID: "acme-square", Provider: "square", Secrets: []string{"sig-key"},
-		Settings: map[string]string{"notification_url": "https://shop.example.com/webhooks/acme-square", "access_token": "EAAA-reconcile", "api_base_url": srv.URL}}
-	e.inbox = &postgres.Inbox{DB: e.db}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.apply = &jobs.ProcessWebhook{
-		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Sources:   domain.Sources{e.src.ID: e.src},
-		Providers: registry.New(), Logger: logger,
-	}
-	e.rec = reconcile.New(reconcile.Params{
-		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 50, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
-		Sources:  func() []domain.Source { return []domain.Source{e.src} },
-		Provider: lookup,
-		Apply: func(ctx context.Context, id int64) error {
-			return e.apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
-		},
-		Sleep:  func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:    func() time.Time { return now },
-		Logger: logger,
-	})
-	return e
+	fake := &square.FakeAPI{Token: "EAAA-reconcile"}
+	return &squareEnv{fake: fake, harness: newHarness(t, fake, 50, func(apiURL string) domain.Source {
+		return domain.Source{ID: "acme-square", Provider: "square", Secrets: []string{"sig-key"},
+			Settings: map[string]string{"notification_url": "https://shop.example.com/webhooks/acme-square", "access_token": "EAAA-reconcile", "api_base_url": apiURL}}
+	})}
 }
 
 // sqPayment is one of the day's Square payments, as Square knows it.
@@ -116,14 +82,7 @@ func (e *squareEnv) deliver(raw json.RawMessage) {
 		e.t.Fatal(err)
 	}
 	at, _ := time.Parse(time.RFC3339Nano, h.CreatedAt)
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "square", EventID: h.ID,
-		EventType: h.Type, Body: raw, OccurredAt: at, ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.apply.ProcessTask(context.Background(), jobs.NewProcessWebhookTask(res[0].ID, jobs.QueueCritical)); err != nil {
-		e.t.Fatal(err)
-	}
+	e.deliverAs(h.ID, h.Type, raw, at)
 }
 
 // deliverAll delivers p's webhooks: the payment, and each refund.
@@ -132,28 +91,6 @@ func (e *squareEnv) deliverAll(p sqPayment) {
 	for i := range p.refunds {
 		e.deliver(p.refundEvent(i, p.cents/int64(p.refunds)))
 	}
-}
-
-func (e *squareEnv) run(dryRun bool) domain.Reconciliation {
-	e.t.Helper()
-	ctx := context.Background()
-	rep, err := e.rec.Start(ctx, reconcile.Request{Since: now.Add(-24 * time.Hour), Until: now, DryRun: dryRun})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rep, err = e.rec.Run(ctx, rep.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rep
-}
-
-func (e *squareEnv) paymentStatus(order string) string {
-	var s string
-	if err := e.db.Get(&s, `SELECT payment_status FROM orders WHERE ref = $1`, order); err != nil {
-		return "none"
-	}
-	return s
 }
 
 // day lists n payments over the window (every 7th refunded once) and delivers
@@ -198,10 +135,7 @@ func TestSquareRepairsWhatWebhooksMissed(t *testing.T) {
 		if s := e.paymentStatus(p.order); s != want {
 			t.Errorf("order %s: payment_status %s; want %s", p.order, s, want)
 		}
-		_, evs, err := (&postgres.Orders{DB: e.db}).Order(context.Background(), p.order)
-		if err != nil {
-			t.Fatal(err)
-		}
+		_, evs := e.order(p.order)
 		if len(evs) == 0 {
 			t.Errorf("order %s: no events", p.order)
 		}
@@ -253,29 +187,11 @@ func TestSquareMismatches(t *testing.T) {
 	wrong.cents = 6500
 	e.deliver(wrong.paymentEvent())
 
-	got := source(t, e.run(false))
-	want := domain.SourceReport{Source: "acme-square", Compared: 3, Missing: 1, Mismatched: 3, Conflicts: 3}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("report (-want +got):\n%s", diff)
-	}
+	e.runFinds(domain.SourceReport{Source: "acme-square", Compared: 3, Missing: 1, Mismatched: 3, Conflicts: 3})
 	if s := e.paymentStatus("C"); s != "paid" {
 		t.Errorf("order C: payment_status %s; want paid (the payment repaired, its two refunds reported)", s)
 	}
-	cs, err := (&postgres.Conflicts{DB: e.db}).List(context.Background(), domain.ConflictFilter{Kind: domain.ConflictReconciliationMismatch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	details := map[string]string{}
-	for _, c := range cs {
-		details[c.OrderRef] = c.Detail
-	}
-	for ref, both := range map[string][]string{"A": {"provider refunded", "Tradewind paid"}, "B": {"provider 7000", "Tradewind 6500"}, "C": {"2 refunds"}} {
-		for _, s := range both {
-			if !strings.Contains(details[ref], s) {
-				t.Errorf("order %s conflict %q; want it to name %q", ref, details[ref], s)
-			}
-		}
-	}
+	e.conflictsName(domain.ConflictReconciliationMismatch, map[string][]string{"A": {"provider refunded", "Tradewind paid"}, "B": {"provider 7000", "Tradewind 6500"}, "C": {"2 refunds"}})
 	again := source(t, e.run(false))
 	if again.Repaired != 0 || again.Missing != 0 {
 		t.Errorf("second run: %+v; want nothing repaired", again)
@@ -295,15 +211,8 @@ func TestSquareRateLimitedAndFailingPages(t *testing.T) {
 	if got.Missing != 15 || got.Repaired != 15 || got.Compared != 150 {
 		t.Errorf("report %+v; want 15 missing, 15 repaired, 150 compared", got)
 	}
-	errs := strings.Join(rep.Sources[0].Errors, "\n")
-	for _, s := range []string{"429", "HTTP 500"} {
-		if !strings.Contains(errs, s) {
-			t.Errorf("report errors %q; want one naming %s", errs, s)
-		}
-	}
-	if len(e.slept) == 0 {
-		t.Errorf("the 429 was not waited out")
-	}
+	errorsName(t, rep, "429", "HTTP 500")
+	e.waitedOut()
 }
 
 // TestSquareDryRunChangesNothing: a dry run reports what it would repair and changes nothing.
@@ -311,20 +220,8 @@ func TestSquareDryRunChangesNothing(t *testing.T) {
 	t.Parallel()
 	e := newSquareEnv(t)
 	e.day(20, func(i int) bool { return i%4 == 0 })
-	snapshot := func() string {
-		var s string
-		if err := e.db.Get(&s, `SELECT concat_ws('|', (SELECT count(*) FROM inbox), (SELECT count(*) FROM applied_events),
-			(SELECT count(*) FROM conflicts), (SELECT string_agg(ref || payment_status, ',' ORDER BY ref) FROM orders))`); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := snapshot()
-	if got := source(t, e.run(true)); got.Missing != 5 || got.Repaired != 0 {
+	if got := source(t, e.dryRun("ref || payment_status")); got.Missing != 5 || got.Repaired != 0 {
 		t.Errorf("dry run: %+v; want 5 missing, 0 repaired", got)
-	}
-	if after := snapshot(); after != before {
-		t.Errorf("the dry run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
 	if got := source(t, e.run(false)); got.Repaired != 5 {
 		t.Errorf("real run: %+v; want 5 repaired", got)

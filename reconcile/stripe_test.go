@@ -1,73 +1,28 @@
 package reconcile_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-	"github.com/jmoiron/sqlx"
-
-	"github.com/tradewind/tradewind/adapters/postgres"
-	"github.com/tradewind/tradewind/adapters/postgres/pgtest"
-	"github.com/tradewind/tradewind/adapters/registry"
 	"github.com/tradewind/tradewind/adapters/stripe"
 	"github.com/tradewind/tradewind/domain"
-	"github.com/tradewind/tradewind/jobs"
-	"github.com/tradewind/tradewind/reconcile"
 )
 
-// day is the window the tests reconcile: one day, ending at now.
-var now = time.Date(2026, 11, 30, 3, 0, 0, 0, time.UTC)
-
-func lookup(kind string) (domain.Provider, bool) {
-	a, ok := registry.Lookup(kind)
-	return a, ok
-}
-
+// env is a Stripe source whose API is a fake on loopback.
 type env struct {
-	t     *testing.T
-	db    *sqlx.DB
-	fake  *stripe.FakeAPI
-	src   domain.Source
-	inbox *postgres.Inbox
-	apply *jobs.ProcessWebhook
-	rec   *reconcile.Reconciler
-	slept []time.Duration
+	*harness
+	fake *stripe.FakeAPI
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, db: pgtest.Open(t, 8), fake: &stripe.FakeAPI{Key: "sk_test_reconcile"}}
-	srv := httptest.NewServer(e.fake)
-	t.Cleanup(srv.Close)
-	e.src = domain.Source{ID: "acme-stripe", Provider: "stripe", Secrets: []string{"whsec_x"},
-		Settings: map[string]string{"api_key": "sk_test_reconcile", "api_base_url": srv.URL}}
-	e.inbox = &postgres.Inbox{DB: e.db}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e.apply = &jobs.ProcessWebhook{
-		Inbox: e.inbox, Applier: &postgres.Ledger{DB: e.db, Now: func() time.Time { return now }},
-		Sources:   domain.Sources{e.src.ID: e.src},
-		Providers: registry.New(), Logger: logger,
-	}
-	e.rec = reconcile.New(reconcile.Params{
-		Store: &postgres.ReconcileStore{DB: e.db, PageSize: 50, Now: func() time.Time { return now }}, Reports: &postgres.Reconciliations{DB: e.db},
-		Sources:  func() []domain.Source { return []domain.Source{e.src} },
-		Provider: lookup,
-		Apply: func(ctx context.Context, id int64) error {
-			return e.apply.ProcessTask(ctx, jobs.NewProcessWebhookTask(id, jobs.QueueCritical))
-		},
-		Sleep:  func(_ context.Context, d time.Duration) error { e.slept = append(e.slept, d); return nil },
-		Now:    func() time.Time { return now },
-		Logger: logger,
-	})
-	return e
+	fake := &stripe.FakeAPI{Key: "sk_test_reconcile"}
+	return &env{fake: fake, harness: newHarness(t, fake, 50, func(apiURL string) domain.Source {
+		return domain.Source{ID: "acme-stripe", Provider: "stripe", Secrets: []string{"whsec_x"},
+			Settings: map[string]string{"api_key": "sk_test_reconcile", "api_base_url": apiURL}}
+	})}
 }
 
 // payment is one of the day's payments, as Stripe knows it.
@@ -109,14 +64,6 @@ func event(id, typ string, created int64, object json.RawMessage) json.RawMessag
 		"data": map[string]json.RawMessage{"object": object}})
 }
 
-func mustJSON(v any) json.RawMessage {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
 // list puts p on the fake Stripe: its intent and its events.
 func (e *env) list(p payment) {
 	e.fake.AddIntent(p.intent())
@@ -133,57 +80,7 @@ func (e *env) deliver(raw json.RawMessage) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "stripe", EventID: h.ID,
-		EventType: h.Type, Body: raw, OccurredAt: h.Created, ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.apply.ProcessTask(context.Background(), jobs.NewProcessWebhookTask(res[0].ID, jobs.QueueCritical)); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) run(dryRun bool) domain.Reconciliation {
-	e.t.Helper()
-	ctx := context.Background()
-	rep, err := e.rec.Start(ctx, reconcile.Request{Since: now.Add(-24 * time.Hour), Until: now, DryRun: dryRun})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	rep, err = e.rec.Run(ctx, rep.ID)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return rep
-}
-
-func (e *env) paymentStatus(order string) string {
-	e.t.Helper()
-	var s string
-	if err := e.db.Get(&s, `SELECT payment_status FROM orders WHERE ref = $1`, order); err != nil {
-		return "none"
-	}
-	return s
-}
-
-func (e *env) count(query string, args ...any) int {
-	e.t.Helper()
-	var n int
-	if err := e.db.Get(&n, query, args...); err != nil {
-		e.t.Fatal(err)
-	}
-	return n
-}
-
-// source is the report's one source, without its errors.
-func source(t *testing.T, r domain.Reconciliation) domain.SourceReport {
-	t.Helper()
-	if r.Status != domain.ReconCompleted || len(r.Sources) != 1 {
-		t.Fatalf("report: status %s, %d sources, error %q; want completed, 1", r.Status, len(r.Sources), r.Error)
-	}
-	s := r.Sources[0]
-	s.Errors = nil
-	return s
+	e.deliverAs(h.ID, h.Type, raw, h.Created)
 }
 
 // TestRepairsWhatWebhooksMissed: a day of payments, some refunded, of which one
@@ -235,15 +132,7 @@ func TestRepairsWhatWebhooksMissed(t *testing.T) {
 		if s := e.paymentStatus(p.order); s != want {
 			t.Errorf("order %s: payment_status %s; want %s", p.order, s, want)
 		}
-		o, evs, err := (&postgres.Orders{DB: e.db}).Order(context.Background(), p.order)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, ev := range evs {
-			if ev.Origin != domain.OriginReconciliation {
-				t.Errorf("order %s event %s: origin %q; want reconciliation", o.Ref, ev.EventID, ev.Origin)
-			}
-		}
+		e.repaired(p.order)
 	}
 
 	again := source(t, e.run(false))
@@ -251,12 +140,7 @@ func TestRepairsWhatWebhooksMissed(t *testing.T) {
 		t.Errorf("second run: %+v; want nothing missing, repaired or in conflict", again)
 	}
 	// A webhook that arrives after the repair is a duplicate.
-	res, err := e.inbox.Insert(context.Background(), []domain.InboxEntry{{Source: e.src.ID, Provider: "stripe",
-		EventID: "evt_s_" + missed[0].pi[3:], EventType: "payment_intent.succeeded", Body: missed[0].succeeded(),
-		ReceivedAt: now, Status: domain.InboxReceived}})
-	if err != nil || res[0].New {
-		t.Errorf("late webhook: %+v, %v; want a duplicate", res, err)
-	}
+	e.arrivesLate("evt_s_"+missed[0].pi[3:], "payment_intent.succeeded", missed[0].succeeded())
 }
 
 // TestRefundsAndAmounts: Stripe says refunded where Tradewind says paid —
@@ -280,32 +164,14 @@ func TestRefundsAndAmounts(t *testing.T) {
 		"id": amount.pi, "object": "payment_intent", "amount": wrong.amount, "amount_received": wrong.amount, "currency": "usd",
 		"status": "succeeded", "metadata": map[string]string{"order_ref": amount.order}})))
 
-	got := source(t, e.run(false))
-	want := domain.SourceReport{Source: "acme-stripe", Compared: 4 + 3, Missing: 1, Repaired: 1, Mismatched: 2, Conflicts: 2}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("report (-want +got):\n%s", diff)
-	}
+	e.runFinds(domain.SourceReport{Source: "acme-stripe", Compared: 4 + 3, Missing: 1, Repaired: 1, Mismatched: 2, Conflicts: 2})
 	if s := e.paymentStatus("1"); s != "refunded" {
 		t.Errorf("order 1 (refund listed): %s; want refunded", s)
 	}
 	if s := e.paymentStatus("2"); s != "paid" {
 		t.Errorf("order 2 (refund not listed): %s; want paid, with a conflict", s)
 	}
-	cs, err := (&postgres.Conflicts{DB: e.db}).List(context.Background(), domain.ConflictFilter{Kind: domain.ConflictReconciliationMismatch})
-	if err != nil {
-		t.Fatal(err)
-	}
-	details := map[string]string{}
-	for _, c := range cs {
-		details[c.OrderRef] = c.Detail
-	}
-	for ref, both := range map[string][]string{"2": {"provider refunded", "Tradewind paid"}, "3": {"provider 7000", "Tradewind 6500"}} {
-		for _, s := range both {
-			if !strings.Contains(details[ref], s) {
-				t.Errorf("order %s conflict %q; want it to name %q", ref, details[ref], s)
-			}
-		}
-	}
+	e.conflictsName(domain.ConflictReconciliationMismatch, map[string][]string{"2": {"provider refunded", "Tradewind paid"}, "3": {"provider 7000", "Tradewind 6500"}})
 	again := source(t, e.run(false))
 	if again.Repaired != 0 || again.Missing != 0 {
 		t.Errorf("second run: %+v; want nothing repaired", again)
@@ -336,15 +202,8 @@ func TestRateLimitedAndFailingPages(t *testing.T) {
 	if got.Missing != 15 || got.Repaired != 15 {
 		t.Errorf("report %+v; want 15 missing, 15 repaired", got)
 	}
-	errs := strings.Join(rep.Sources[0].Errors, "\n")
-	for _, s := range []string{"429", "HTTP 500"} {
-		if !strings.Contains(errs, s) {
-			t.Errorf("report errors %q; want one naming %s", errs, s)
-		}
-	}
-	if len(e.slept) == 0 {
-		t.Errorf("the 429 was not waited out")
-	}
+	errorsName(t, rep, "429", "HTTP 500")
+	e.waitedOut()
 }
 
 // TestDryRunChangesNothing: a dry run reports what it would repair and changes nothing.
@@ -363,23 +222,10 @@ func TestDryRunChangesNothing(t *testing.T) {
 	if _, err := e.db.Exec(`INSERT INTO inventory (sku, on_hand) VALUES ('SKU-DRIFT', 9)`); err != nil {
 		t.Fatal(err)
 	}
-	snapshot := func() string {
-		var s string
-		if err := e.db.Get(&s, `SELECT concat_ws('|', (SELECT count(*) FROM inbox), (SELECT count(*) FROM applied_events),
-			(SELECT count(*) FROM conflicts), (SELECT string_agg(ref || payment_status, ',' ORDER BY ref) FROM orders),
-			(SELECT string_agg(sku || on_hand || '/' || reserved, ',' ORDER BY sku) FROM inventory))`); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	before := snapshot()
-	rep := e.run(true)
+	rep := e.dryRun("ref || payment_status", `(SELECT string_agg(sku || on_hand || '/' || reserved, ',' ORDER BY sku) FROM inventory)`)
 	got := source(t, rep)
 	if got.Missing != 5 || got.Repaired != 0 || rep.StockDriftFixed != 1 || !rep.DryRun {
 		t.Errorf("dry run: %+v, drift %d, dry_run %v; want 5 missing, 0 repaired, 1 drift it would fix", got, rep.StockDriftFixed, rep.DryRun)
-	}
-	if after := snapshot(); after != before {
-		t.Errorf("the dry run changed the database:\nbefore %s\nafter  %s", before, after)
 	}
 	rep = e.run(false)
 	if got := source(t, rep); got.Repaired != 5 || rep.StockDriftFixed != 1 {
