@@ -557,3 +557,65 @@ func TestSweeperQueuesDeliveriesWhoseTaskWasLost(t *testing.T) {
 		t.Errorf("receiver saw %d requests, want 2", n)
 	}
 }
+
+// countingOutbox is the real outbox, counting how often the dispatcher looks for
+// destinations with new deliveries.
+type countingOutbox struct {
+	jobs.Outbox
+	looks atomic.Int64
+}
+
+func (o *countingOutbox) UnqueuedDestinations(ctx context.Context) ([]string, error) {
+	o.looks.Add(1)
+	return o.Outbox.UnqueuedDestinations(ctx)
+}
+
+// While every destination with new deliveries is held, a Kick (one after every
+// apply) does not read the outbox: the interval's dispatch does.
+func TestKickDoesNotReadTheOutboxWhileEveryWaitingDestinationIsHeld(t *testing.T) {
+	t.Parallel()
+	dest := webhookDest("http://127.0.0.1:9/")
+	d := newDownstream(t, dest, false)
+	d.place("KH1", false) // one delivery, queued by place's own dispatch
+	ids := d.insert("test", 1, time.Now())
+	if err := d.ledger.ApplyEntry(context.Background(), ids[0], []domain.Event{{Type: domain.OrderPlaced, Provider: "test",
+		Source: "test", EventID: "KH2:placed", OrderRef: "KH2", OccurredAt: time.Now(), Version: 1,
+		Order: &domain.OrderSnapshot{Status: domain.StatusPlaced, Currency: "USD", Total: 100}}}); err != nil {
+		t.Fatal(err)
+	}
+	out := &countingOutbox{Outbox: d.deliveries}
+	asked := make(chan string, 16)
+	var budget atomic.Int64 // 0: held
+	sw := &jobs.SweepDeliveries{Outbox: out, Queue: d.client, Tasks: d.inspector, Now: time.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Budget: func(dest string) int { asked <- dest; return int(budget.Load()) }}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go sw.Run(ctx, time.Hour)
+
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-asked:
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the dispatcher did not ask the budget %s", what)
+		}
+	}
+	sw.Kick()
+	wait("at the first dispatch")
+	wait("whether all it found is held")
+	for i := range 3 {
+		sw.Kick()
+		wait(fmt.Sprintf("at kick %d", i+1))
+		if n := out.looks.Load(); n != 1 {
+			t.Fatalf("the outbox was read %d times after %d kicks while held, want once (the first dispatch)", n, i+1)
+		}
+	}
+	budget.Store(-1) // the breaker closed
+	sw.Kick()
+	waitFor(t, func() (bool, string) {
+		var unqueued int
+		err := d.db.Get(&unqueued, `SELECT count(*) FROM deliveries WHERE queued_at IS NULL`)
+		return err == nil && unqueued == 0, fmt.Sprintf("the held delivery queued once the destination is not held (%d wait)", unqueued)
+	})
+}

@@ -88,10 +88,36 @@ const dispatchPage = 500
 // destination's Budget allows, and returns how many. The others wait in the
 // outbox, where they cost nothing, for a later Dispatch.
 func (h *SweepDeliveries) Dispatch(ctx context.Context) (int, error) {
+	_, n, err := h.dispatchAll(ctx)
+	return n, err
+}
+
+// dispatchAll is Dispatch that also returns the destinations it found waiting.
+func (h *SweepDeliveries) dispatchAll(ctx context.Context) ([]string, int, error) {
 	dests, err := h.Outbox.UnqueuedDestinations(ctx)
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
+	n, err := h.dispatchTo(ctx, dests)
+	return dests, n, err
+}
+
+// stillHeld reports whether dests is not empty and every one of them is held
+// now (Budget 0).
+func (h *SweepDeliveries) stillHeld(dests []string) bool {
+	if h.Budget == nil || len(dests) == 0 {
+		return false
+	}
+	for _, d := range dests {
+		if h.Budget(d) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// dispatchTo queues what Budget allows of dests' deliveries never queued.
+func (h *SweepDeliveries) dispatchTo(ctx context.Context, dests []string) (int, error) {
 	total := 0
 	for _, dest := range dests {
 		budget := -1
@@ -226,18 +252,31 @@ func (h *SweepDeliveries) Kick() {
 }
 
 // Run dispatches after every Kick (coalesced) and every interval, until ctx ends.
+// A Kick while every destination the last dispatch found waiting is still held
+// (Budget 0: its breaker open) is left to the next interval: during an outage
+// the outbox is not read after every payment, and a delivery to another
+// destination waits at most an interval.
 func (h *SweepDeliveries) Run(ctx context.Context, interval time.Duration) {
 	h.once.Do(func() { h.kick = make(chan struct{}, 1) })
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
+	var held []string // the destinations the last dispatch found, when all were held
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.kick:
+			if h.stillHeld(held) {
+				continue
+			}
 		case <-tick.C:
 		}
-		if _, err := h.Dispatch(ctx); err != nil && ctx.Err() == nil {
+		dests, _, err := h.dispatchAll(ctx)
+		held = nil
+		if h.stillHeld(dests) {
+			held = dests
+		}
+		if err != nil && ctx.Err() == nil {
 			h.Logger.Warn("could not queue new deliveries; the sweeper will", slog.String("error", err.Error()))
 		}
 	}
