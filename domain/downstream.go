@@ -301,9 +301,46 @@ type Deliveries interface {
 	// Retry queues a delivery again with its attempts counted from zero, keeping
 	// its webhook id. Returns ENOTFOUND.
 	Retry(ctx context.Context, id int64) (Outbound, error)
-	// RetryMatching queues again every delivery of destination in status created
-	// in [since, until) (zero times: open), and returns them.
-	RetryMatching(ctx context.Context, destination string, status DeliveryStatus, since, until time.Time) ([]Outbound, error)
+	// RetryMatching queues again up to limit deliveries of destination in status
+	// created in [since, until) (zero times: open) with ids above after, the
+	// lowest first, and returns them: one page of a bulk retry (RetryAll).
+	RetryMatching(ctx context.Context, destination string, status DeliveryStatus, since, until time.Time, after int64, limit int) ([]Outbound, error)
+}
+
+// DeliveryRetrier is the part of Deliveries a bulk retry uses.
+type DeliveryRetrier interface {
+	RetryMatching(ctx context.Context, destination string, status DeliveryStatus, since, until time.Time, after int64, limit int) ([]Outbound, error)
+}
+
+// RetryPage is how many deliveries one page of a bulk retry marks, in a
+// transaction of its own: a retry of a long outage's backlog neither holds a
+// million rows locked nor reads them into memory at once.
+const RetryPage = 1000
+
+// RetryAll queues again every delivery of destination in status created in
+// [since, until), a page (RetryPage) at a time, handing each page to each (which
+// queues its tasks), and returns how many were marked. It stops at the first
+// error, each's included.
+func RetryAll(ctx context.Context, d DeliveryRetrier, destination string, status DeliveryStatus, since, until time.Time, each func([]Outbound) error) (int, error) {
+	total, after := 0, int64(0)
+	for {
+		page, err := d.RetryMatching(ctx, destination, status, since, until, after, RetryPage)
+		if err != nil {
+			return total, err
+		}
+		total += len(page)
+		for _, o := range page {
+			after = max(after, o.ID)
+		}
+		if len(page) > 0 {
+			if err := each(page); err != nil {
+				return total, err
+			}
+		}
+		if len(page) < RetryPage {
+			return total, nil
+		}
+	}
 }
 
 // DestinationState is what Tradewind holds about a destination at run time.

@@ -504,7 +504,7 @@ func TestDeadLetterBulkReplayKeepsTheWebhookID(t *testing.T) {
 
 	down.Store(false)
 	d.clock.Add(5) // the replay happens later: a fresh timestamp
-	again, err := d.deliveries.RetryMatching(context.Background(), "crm", domain.DeliveryDead, time.Time{}, time.Time{})
+	again, err := d.deliveries.RetryMatching(context.Background(), "crm", domain.DeliveryDead, time.Time{}, time.Time{}, 0, domain.RetryPage)
 	if err != nil || len(again) != 1 {
 		t.Fatalf("bulk retry: %v %v", again, err)
 	}

@@ -74,26 +74,23 @@ func ReplayWebhooks(ctx context.Context, inbox WebhookReplayer, q Enqueuer, task
 	return replayed, skipped, nil
 }
 
-// DeliveryReplayer is the part of the outbox (domain.Deliveries) a replay uses.
-type DeliveryReplayer interface {
-	RetryMatching(ctx context.Context, destination string, status domain.DeliveryStatus, since, until time.Time) ([]domain.Outbound, error)
-}
-
 // ReplayDeliveries queues again every delivery of destination in status
-// created in [since, until), its attempts counted from zero, and returns how
-// many were queued. One marked but not queued ends the replay with an error
-// (the sweeper will queue it and the rest); the count is of those queued before.
-func ReplayDeliveries(ctx context.Context, outbox DeliveryReplayer, q Enqueuer, tasks TaskInspector, destination string, status domain.DeliveryStatus, since, until time.Time) (int, error) {
-	list, err := outbox.RetryMatching(ctx, destination, status, since, until)
-	if err != nil {
-		return 0, err
-	}
-	for i, o := range list {
-		if _, err := EnqueueDelivery(ctx, q, tasks, o.ID); err != nil {
-			return i, fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
+// created in [since, until), its attempts counted from zero, a page at a time
+// (domain.RetryAll), and returns how many were queued. One marked but not queued
+// ends the replay with an error (the sweeper will queue it; the next replay
+// takes the rest); the count is of those queued before.
+func ReplayDeliveries(ctx context.Context, outbox domain.DeliveryRetrier, q Enqueuer, tasks TaskInspector, destination string, status domain.DeliveryStatus, since, until time.Time) (int, error) {
+	queued := 0
+	_, err := domain.RetryAll(ctx, outbox, destination, status, since, until, func(page []domain.Outbound) error {
+		for _, o := range page {
+			if _, err := EnqueueDelivery(ctx, q, tasks, o.ID); err != nil {
+				return fmt.Errorf("delivery %d is marked for replay but could not be queued (the sweeper will queue it): %w", o.ID, err)
+			}
+			queued++
 		}
-	}
-	return len(list), nil
+		return nil
+	})
+	return queued, err
 }
 
 // ReplayUsage is `tradewind replay`'s help (ReplayWebhooks).

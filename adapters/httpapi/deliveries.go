@@ -193,10 +193,8 @@ func (s *Server) retryMatching(ctx context.Context, destination, status string, 
 	if !since.IsZero() && !until.IsZero() && !until.After(since) {
 		return 0, domain.Errorf(domain.EINVALID, "until must be after since")
 	}
-	list, err := s.p.Downstream.Deliveries.RetryMatching(ctx, destination, st, since, until)
-	if err != nil {
-		return 0, err
-	}
-	s.enqueueDeliveries(ctx, list)
-	return len(list), nil
+	return domain.RetryAll(ctx, s.p.Downstream.Deliveries, destination, st, since, until, func(page []domain.Outbound) error {
+		s.enqueueDeliveries(ctx, page)
+		return nil
+	})
 }

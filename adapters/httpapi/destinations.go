@@ -100,11 +100,12 @@ func (s *Server) enable(ctx context.Context, id string) error {
 		return err
 	}
 	for _, status := range []domain.DeliveryStatus{domain.DeliveryFailed, domain.DeliveryPending} {
-		waiting, err := d.Deliveries.RetryMatching(ctx, dest.ID, status, timeZero, timeZero)
-		if err != nil {
+		if _, err := domain.RetryAll(ctx, d.Deliveries, dest.ID, status, timeZero, timeZero, func(page []domain.Outbound) error {
+			s.enqueueDeliveries(ctx, page)
+			return nil
+		}); err != nil {
 			return err
 		}
-		s.enqueueDeliveries(ctx, waiting)
 	}
 	return nil
 }

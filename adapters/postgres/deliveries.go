@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -383,13 +384,16 @@ func (s *Deliveries) Retry(ctx context.Context, id int64) (domain.Outbound, erro
 	return r.delivery(), translate(fmt.Sprintf("retry delivery %d", id), err)
 }
 
-// RetryMatching implements domain.Deliveries.
-func (s *Deliveries) RetryMatching(ctx context.Context, destination string, status domain.DeliveryStatus, since, until time.Time) ([]domain.Outbound, error) {
+// RetryMatching implements domain.Deliveries: one statement, one page.
+func (s *Deliveries) RetryMatching(ctx context.Context, destination string, status domain.DeliveryStatus, since, until time.Time, after int64, limit int) ([]domain.Outbound, error) {
 	var rows []deliveryRow
 	err := sqlx.SelectContext(ctx, s.DB, &rows, `UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = NULL,
 		queued_at = $5, updated_at = $5
-		WHERE destination = $1 AND status = $2 AND ($3::timestamptz IS NULL OR created_at >= $3) AND ($4::timestamptz IS NULL OR created_at < $4)
-		RETURNING `+deliveryColumns, destination, string(status), nullTime(since), nullTime(until), s.now())
+		WHERE id IN (SELECT id FROM deliveries
+			WHERE destination = $1 AND status = $2 AND ($3::timestamptz IS NULL OR created_at >= $3)
+				AND ($4::timestamptz IS NULL OR created_at < $4) AND id > $6
+			ORDER BY id LIMIT $7 FOR UPDATE)
+		RETURNING `+deliveryColumns, destination, string(status), nullTime(since), nullTime(until), s.now(), after, limit)
 	if err != nil {
 		return nil, translate("retry deliveries", err)
 	}
@@ -397,6 +401,7 @@ func (s *Deliveries) RetryMatching(ctx context.Context, destination string, stat
 	for i, r := range rows {
 		out[i] = r.delivery()
 	}
+	slices.SortFunc(out, func(a, b domain.Outbound) int { return cmp.Compare(a.ID, b.ID) })
 	return out, nil
 }
 

@@ -130,7 +130,7 @@ func TestDeliveriesStoreRecordsAttemptsAndRetries(t *testing.T) {
 	if err != nil || o.Status != domain.DeliveryDead || len(attempts) != 2 || o.LastError != "HTTP 500 #2" {
 		t.Fatalf("after two failures: %+v %+v %v", o, attempts, err)
 	}
-	again, err := s.RetryMatching(ctx, "crm", domain.DeliveryDead, t0.AddDate(-1, 0, 0), t0.AddDate(10, 0, 0))
+	again, err := s.RetryMatching(ctx, "crm", domain.DeliveryDead, t0.AddDate(-1, 0, 0), t0.AddDate(10, 0, 0), 0, domain.RetryPage)
 	if err != nil || len(again) != 1 || again[0].Attempts != 0 || again[0].Status != domain.DeliveryPending || again[0].WebhookID != o.WebhookID {
 		t.Fatalf("bulk retry: %+v %v; want it pending, attempts from zero, the same webhook id", again, err)
 	}
@@ -185,5 +185,54 @@ func TestManualLevelMakesAStockDelivery(t *testing.T) {
 	}{{"hook", 3, 0}, {"shop", 1, 2}}
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("stock deliveries (-want +got):\n%s", diff)
+	}
+}
+
+// A bulk retry of a long outage's dead letters goes a page at a time: each page
+// its own statement, none larger than domain.RetryPage, and every delivery
+// retried once, whatever the destination's other deliveries.
+func TestBulkRetryGoesAPageAtATime(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	const dead = 2*domain.RetryPage + 500
+	if _, err := db.Exec(`
+		INSERT INTO deliveries (destination, event_type, event_key, webhook_id, status, attempts, created_at, updated_at)
+		SELECT CASE WHEN g % 7 = 0 THEN 'other' ELSE 'crm' END, 'order.paid', 'order.paid/' || g, 'msg_' || g,
+			CASE WHEN g % 5 = 0 THEN 'delivered' ELSE 'dead' END, 3, now(), now()
+		FROM generate_series(1, $1) g`, dead*2); err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	if err := db.Get(&want, `SELECT count(*) FROM deliveries WHERE destination = 'crm' AND status = 'dead'`); err != nil {
+		t.Fatal(err)
+	}
+	var pages []int
+	seen := map[int64]bool{}
+	n, err := domain.RetryAll(ctx, &postgres.Deliveries{DB: db}, "crm", domain.DeliveryDead, time.Time{}, time.Time{},
+		func(page []domain.Outbound) error {
+			pages = append(pages, len(page))
+			for _, o := range page {
+				if seen[o.ID] || o.Destination != "crm" || o.Status != domain.DeliveryPending || o.Attempts != 0 {
+					return fmt.Errorf("delivery %d: seen before %v, %+v", o.ID, seen[o.ID], o)
+				}
+				seen[o.ID] = true
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != want || len(seen) != want {
+		t.Errorf("retried %d (%d distinct), want %d", n, len(seen), want)
+	}
+	for i, p := range pages {
+		if p > domain.RetryPage {
+			t.Errorf("page %d held %d deliveries, want at most %d", i, p, domain.RetryPage)
+		}
+	}
+	var left int
+	if err := db.Get(&left, `SELECT count(*) FROM deliveries WHERE destination = 'crm' AND status = 'dead'`); err != nil || left != 0 {
+		t.Errorf("%d dead deliveries left (%v), want none", left, err)
 	}
 }
