@@ -119,28 +119,71 @@ func (e batchAborted) Error() string        { return errBatchAborted.Error() + "
 func (e batchAborted) Unwrap() error        { return e.err }
 func (e batchAborted) Is(target error) bool { return target == errBatchAborted }
 
-// applyBatch applies entries[idx...] in one transaction, filling errs for the
-// entries that failed alone. A non-nil return means nothing of the batch
-// committed (errs untouched).
-func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, idx []int, errs []error) error {
+// batchTx is a batch's transaction once it holds the batch's locks.
+type batchTx struct {
+	*ltx
+	idx     []int                // the entries, in the order their locks were taken
+	claims  map[int64]entryClaim // each existing entry's inbox row as it was
+	orders  map[string]orderRow  // the orders the entries lock, as locked
+	created []string             // the pending placeholders lockBatch made
+}
+
+// inBatch runs fn in one transaction that first claims entries[idx...] and takes
+// their locks in the global order (claimEntries, lockBatch). A non-nil return
+// (a batchAborted) means nothing of the batch committed.
+func (l *Ledger) inBatch(ctx context.Context, entries []domain.EntryEvents, idx []int, fn func(b *batchTx) error) error {
 	idx, ids, refs, eventSKUs := planBatch(entries, idx)
-	failed := map[int]error{}
 	err := inTx(ctx, l.DB, "apply inbox entries", func(sqlTx *sqlx.Tx) error {
 		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
 		claims, err := claimEntries(ctx, tx, ids)
 		if err != nil {
 			return err
 		}
-		_, created, err := lockBatch(ctx, tx, refs, eventSKUs)
+		orders, created, err := lockBatch(ctx, tx, refs, eventSKUs)
 		if err != nil {
 			return err
 		}
+		return fn(&batchTx{ltx: tx, idx: idx, claims: claims, orders: orders, created: created})
+	})
+	if err != nil {
+		return batchAborted{err}
+	}
+	return nil
+}
+
+// dropUnused deletes the placeholders the batch made for orders no applied entry
+// used, as if each entry had run alone.
+func (b *batchTx) dropUnused(ctx context.Context, used func(ref string) bool) error {
+	var unused []string
+	for _, r := range b.created {
+		if !used(r) {
+			unused = append(unused, r)
+		}
+	}
+	if len(unused) == 0 {
+		return nil
+	}
+	_, err := b.ExecContext(ctx, `DELETE FROM orders WHERE ref = ANY($1)`, pq.StringArray(unused))
+	return err
+}
+
+// missing is the error of an entry the batch found no inbox row of.
+func missing(id int64) error {
+	return translate(fmt.Sprintf("apply inbox entry %d", id), sql.ErrNoRows)
+}
+
+// applyBatch applies entries[idx...] in one transaction, each entry under a
+// savepoint, filling errs for the entries that failed alone. A non-nil return
+// means nothing of the batch committed (errs untouched).
+func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, idx []int, errs []error) error {
+	failed := map[int]error{}
+	err := l.inBatch(ctx, entries, idx, func(tx *batchTx) error {
 		used := map[string]bool{} // orders an applied entry touched
-		for _, i := range idx {
+		for _, i := range tx.idx {
 			e := entries[i]
-			c, ok := claims[e.ID]
+			c, ok := tx.claims[e.ID]
 			if !ok {
-				failed[i] = translate(fmt.Sprintf("apply inbox entry %d", e.ID), sql.ErrNoRows)
+				failed[i] = missing(e.ID)
 				continue
 			}
 			if !c.Claimed {
@@ -153,7 +196,7 @@ func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, i
 			}
 			var applyErr error
 			for _, ev := range e.Events {
-				if err := l.applyEvent(ctx, tx, e.ID, ev); err != nil {
+				if err := l.applyEvent(ctx, tx.ltx, e.ID, ev); err != nil {
 					applyErr = fmt.Errorf("%s %s: %w", ev.Type, ev.EventID, err)
 					break
 				}
@@ -178,23 +221,10 @@ func (l *Ledger) applyBatch(ctx context.Context, entries []domain.EntryEvents, i
 			}
 			failed[i] = translate(fmt.Sprintf("apply inbox entry %d", e.ID), applyErr)
 		}
-		// Placeholders made for entries that all failed: gone, as if each entry
-		// had run alone.
-		var unused []string
-		for _, r := range created {
-			if !used[r] {
-				unused = append(unused, r)
-			}
-		}
-		if len(unused) > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM orders WHERE ref = ANY($1)`, pq.StringArray(unused)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.dropUnused(ctx, func(ref string) bool { return used[ref] })
 	})
 	if err != nil {
-		return batchAborted{err}
+		return err
 	}
 	for i, e := range failed {
 		errs[i] = e

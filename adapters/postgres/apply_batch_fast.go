@@ -2,14 +2,12 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/tradewind/tradewind/domain"
@@ -100,24 +98,14 @@ type batchEvent struct {
 // domain.NewerSnapshot, both indifferent to grouping). Any error fails the whole
 // batch (nothing commits); the caller then isolates the bad entry (applyBatch).
 func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvents, idx []int, errs []error) error {
-	idx, ids, refs, eventSKUs := planBatch(entries, idx)
-	missing := map[int]error{}
-	err := inTx(ctx, l.DB, "apply inbox entries", func(sqlTx *sqlx.Tx) error {
-		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
-		claims, err := claimEntries(ctx, tx, ids)
-		if err != nil {
-			return err
-		}
-		orders, created, err := lockBatch(ctx, tx, refs, eventSKUs)
-		if err != nil {
-			return err
-		}
+	absent := map[int]error{}
+	err := l.inBatch(ctx, entries, idx, func(tx *batchTx) error {
 		var evs []batchEvent
-		for _, i := range idx {
+		for _, i := range tx.idx {
 			e := entries[i]
-			c, ok := claims[e.ID]
+			c, ok := tx.claims[e.ID]
 			if !ok {
-				missing[i] = translate(fmt.Sprintf("apply inbox entry %d", e.ID), sql.ErrNoRows)
+				absent[i] = missing(e.ID)
 				continue
 			}
 			if !c.Claimed {
@@ -135,7 +123,7 @@ func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvent
 				evs = append(evs, batchEvent{entry: e.ID, ev: ev, outcome: outcome, body: string(body)})
 			}
 		}
-		fresh, err := recordEvents(ctx, tx, evs)
+		fresh, err := recordEvents(ctx, tx.ltx, evs)
 		if err != nil {
 			return err
 		}
@@ -152,7 +140,7 @@ func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvent
 			if !isOrder(ev.Type) {
 				continue
 			}
-			cur := orders[ev.OrderRef]
+			cur := tx.orders[ev.OrderRef]
 			next, ok, err := nextSnapshot(cur, ev, tx.now)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", ev.Type, ev.EventID, err)
@@ -161,15 +149,15 @@ func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvent
 				stale = append(stale, be)
 				continue
 			}
-			orders[ev.OrderRef], changed[ev.OrderRef] = next, true
+			tx.orders[ev.OrderRef], changed[ev.OrderRef] = next, true
 		}
-		if err := saveSnapshots(ctx, tx, orders, changed); err != nil {
+		if err := saveSnapshots(ctx, tx.ltx, tx.orders, changed); err != nil {
 			return err
 		}
-		if err := savePayments(ctx, tx, fresh); err != nil {
+		if err := savePayments(ctx, tx.ltx, fresh); err != nil {
 			return err
 		}
-		if err := l.settleMany(ctx, tx, settleBy); err != nil {
+		if err := l.settleMany(ctx, tx.ltx, settleBy); err != nil {
 			return err
 		}
 		if len(stale) > 0 {
@@ -183,23 +171,12 @@ func (l *Ledger) applyBatchFast(ctx context.Context, entries []domain.EntryEvent
 				return err
 			}
 		}
-		var unused []string
-		for _, r := range created {
-			if _, ok := settleBy[r]; !ok {
-				unused = append(unused, r)
-			}
-		}
-		if len(unused) > 0 {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM orders WHERE ref = ANY($1)`, pq.StringArray(unused)); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.dropUnused(ctx, func(ref string) bool { _, ok := settleBy[ref]; return ok })
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", errBatchAborted, err)
+		return err
 	}
-	for i, e := range missing {
+	for i, e := range absent {
 		errs[i] = e
 	}
 	return nil
