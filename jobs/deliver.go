@@ -45,38 +45,7 @@ func NewDeliverTask(id int64, opts ...asynq.Option) *asynq.Task {
 // EnqueueDelivery queues delivery id's task, replacing an archived task of the
 // same id (a dead delivery retried by hand). A live task is not an error.
 func EnqueueDelivery(ctx context.Context, q Enqueuer, tasks TaskInspector, id int64, opts ...asynq.Option) (EnqueueResult, error) {
-	task := NewDeliverTask(id, opts...)
-	_, err := q.EnqueueContext(ctx, task)
-	if err == nil {
-		return Enqueued, nil
-	}
-	if !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return 0, err
-	}
-	if tasks == nil {
-		return AlreadyQueued, nil
-	}
-	tid := DeliveryTaskID(id)
-	info, err := tasks.GetTaskInfo(QueueLow, tid)
-	switch {
-	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
-	case err != nil:
-		return 0, fmt.Errorf("inspect task %s: %w", tid, err)
-	case info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
-		return AlreadyQueued, nil
-	default:
-		if err := tasks.DeleteTask(QueueLow, tid); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-			return 0, fmt.Errorf("delete finished task %s: %w", tid, err)
-		}
-	}
-	_, err = q.EnqueueContext(ctx, task)
-	if errors.Is(err, asynq.ErrTaskIDConflict) {
-		return AlreadyQueued, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return Enqueued, nil
+	return enqueueReplacing(ctx, q, tasks, NewDeliverTask(id, opts...), QueueLow, DeliveryTaskID(id))
 }
 
 // RetryAfterError is a failed attempt that says when to try again: it counts as

@@ -54,7 +54,15 @@ const (
 // completed.)
 func EnqueueEntry(ctx context.Context, q Enqueuer, tasks TaskInspector, inboxID int64, provider string) (EnqueueResult, error) {
 	queue := QueueFor(provider)
-	task := NewProcessWebhookTask(inboxID, queue)
+	return enqueueReplacing(ctx, q, tasks, NewProcessWebhookTask(inboxID, queue), queue, ProcessWebhookTaskID(inboxID))
+}
+
+// enqueueReplacing queues task (id tid, on queue). When its id is taken, a live
+// task (pending, scheduled, retrying, running) stands and the result is
+// AlreadyQueued; a finished one (archived after its retries, or completed and
+// retained) is deleted and task queued in its place. tasks nil: a taken id is
+// AlreadyQueued.
+func enqueueReplacing(ctx context.Context, q Enqueuer, tasks TaskInspector, task *asynq.Task, queue, tid string) (EnqueueResult, error) {
 	_, err := q.EnqueueContext(ctx, task)
 	if err == nil {
 		return Enqueued, nil
@@ -65,18 +73,17 @@ func EnqueueEntry(ctx context.Context, q Enqueuer, tasks TaskInspector, inboxID 
 	if tasks == nil {
 		return AlreadyQueued, nil
 	}
-	id := ProcessWebhookTaskID(inboxID)
-	info, err := tasks.GetTaskInfo(queue, id)
+	info, err := tasks.GetTaskInfo(queue, tid)
 	switch {
 	case errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound):
 		// Gone between the two calls: queue it again below.
 	case err != nil:
-		return 0, fmt.Errorf("inspect task %s: %w", id, err)
-	case info.State != asynq.TaskStateArchived:
+		return 0, fmt.Errorf("inspect task %s: %w", tid, err)
+	case info.State != asynq.TaskStateArchived && info.State != asynq.TaskStateCompleted:
 		return AlreadyQueued, nil
 	default:
-		if err := tasks.DeleteTask(queue, id); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
-			return 0, fmt.Errorf("delete archived task %s: %w", id, err)
+		if err := tasks.DeleteTask(queue, tid); err != nil && !errors.Is(err, asynq.ErrTaskNotFound) {
+			return 0, fmt.Errorf("delete finished task %s: %w", tid, err)
 		}
 	}
 	_, err = q.EnqueueContext(ctx, task)
