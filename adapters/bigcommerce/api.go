@@ -36,13 +36,9 @@ type OrdersAPI struct {
 	BaseURL string // …/stores/{store_hash}
 	Token   string
 	HTTP    *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
-	// inject one that does not sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewOrdersAPI returns the listing client of a BigCommerce source. Returns
@@ -142,10 +138,8 @@ func (a *OrdersAPI) client() *providerapi.Client {
 			}
 			return domain.Errorf(domain.EINVALID, "bigcommerce GET orders: HTTP %d: %s", status, apiError(body))
 		},
-		Wait429:  wait429,
-		Sleep:    a.Sleep,
-		Attempts: a.Attempts,
-		OnRetry:  a.OnRetry,
+		Wait429: wait429,
+		Retry:   a.Retry,
 	}
 }
 

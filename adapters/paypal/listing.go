@@ -36,12 +36,9 @@ type ListingAPI struct {
 	src  domain.Source
 	base string
 	HTTP *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil).
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewListingAPI returns the listing client of a PayPal source. Returns
@@ -134,7 +131,7 @@ func (a *ListingAPI) client(tok string) *providerapi.Client {
 			}
 			return domain.Errorf(domain.EINVALID, "paypal GET %s: HTTP %d: %s", path, status, paypalError(body))
 		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		Retry: a.Retry,
 	}
 }
 

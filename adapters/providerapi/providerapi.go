@@ -54,6 +54,12 @@ type Client struct {
 	// Wait429 is how long a 429's headers ask to wait (RetryAfter of its
 	// Retry-After when nil).
 	Wait429 func(h http.Header) time.Duration
+	Retry
+}
+
+// Retry is how a client retries a GET that failed: what the reconciliation
+// (and a test) sets on every provider's client, which embeds it.
+type Retry struct {
 	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
 	// inject one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error

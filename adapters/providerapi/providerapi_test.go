@@ -94,8 +94,10 @@ func TestGet(t *testing.T) {
 					}
 					return domain.Errorf(domain.EINVALID, "HTTP %d", status)
 				},
-				Sleep:   func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
-				OnRetry: func(err error) { retried = append(retried, err.Error()) },
+				Retry: providerapi.Retry{
+					Sleep:   func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
+					OnRetry: func(err error) { retried = append(retried, err.Error()) },
+				},
 			}
 			var v struct{ N int }
 			page, err := c.Get(context.Background(), srv.URL+"/list", "list page 2", &v)
@@ -135,7 +137,7 @@ func TestGetEndsWithContext(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &providerapi.Client{HTTP: srv.Client(), Name: "test GET",
-		Sleep: func(ctx context.Context, _ time.Duration) error { cancel(); <-ctx.Done(); return ctx.Err() }}
+		Retry: providerapi.Retry{Sleep: func(ctx context.Context, _ time.Duration) error { cancel(); <-ctx.Done(); return ctx.Err() }}}
 	var v any
 	if _, err := c.Get(ctx, srv.URL, "list", &v); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v; want context.Canceled", err)

@@ -38,13 +38,9 @@ type API struct {
 	BaseURL string
 	Key     string
 	HTTP    *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
-	// inject one that does not sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the API client of a Stripe source. Returns EINVALID when the
@@ -177,7 +173,7 @@ func (a *API) client() *providerapi.Client {
 			}
 			return domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, status, stripeError(body))
 		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		Retry: a.Retry,
 	}
 }
 

@@ -38,9 +38,9 @@ type API struct {
 	BaseURL     string // the site, without /wp-json
 	Key, Secret string
 	HTTP        *http.Client
-	Sleep       func(ctx context.Context, d time.Duration) error
-	Attempts    int // tries at one page (3 when 0); 429s count too
-	OnRetry     func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the REST API client of a WooCommerce source. Returns EINVALID
@@ -136,7 +136,7 @@ func (a *API) client() *providerapi.Client {
 			_ = json.Unmarshal(body, &e)
 			return domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", status, e.Message)
 		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		Retry: a.Retry,
 	}
 }
 
