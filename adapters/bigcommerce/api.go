@@ -74,7 +74,7 @@ func (a *OrdersAPI) Orders(ctx context.Context, since, until time.Time) iter.Seq
 			q.Set("max_date_modified", until.UTC().Format(isoTime))
 			q.Set("sort", "id:asc")
 			q.Set("limit", strconv.Itoa(ordersPage))
-			desc := fmt.Sprintf("page %d", n)
+			desc := fmt.Sprintf("orders page %d", n)
 			if after > 0 {
 				q.Set("min_id", strconv.FormatInt(after+1, 10))
 				desc += fmt.Sprintf(" (orders after %d)", after)
@@ -97,7 +97,7 @@ func (a *OrdersAPI) Orders(ctx context.Context, since, until time.Time) iter.Seq
 				ID int64 `json:"id"`
 			}
 			if err := json.Unmarshal(orders[len(orders)-1], &last); err != nil || last.ID <= after {
-				yield(nil, fmt.Errorf("bigcommerce GET orders %s: the page's last order has no id above %d to page after", desc, after))
+				yield(nil, fmt.Errorf("bigcommerce GET %s: the page's last order has no id above %d to page after", desc, after))
 				return
 			}
 			if len(orders) < ordersPage {
@@ -124,22 +124,16 @@ func (a *OrdersAPI) Order(ctx context.Context, id string) (json.RawMessage, bool
 // client is the polite GET of a's settings.
 func (a *OrdersAPI) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("X-Auth-Token", a.Token) },
-		Name:      "bigcommerce GET orders",
-		Body:      "BigCommerce's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "bigcommerce GET orders: HTTP %d: the access_token was refused; give an API account token with the read-only Orders scope", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "bigcommerce GET orders: HTTP 404")
-			}
-			return domain.Errorf(domain.EINVALID, "bigcommerce GET orders: HTTP %d: %s", status, apiError(body))
-		},
-		Wait429: wait429,
-		Retry:   a.Retry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("X-Auth-Token", a.Token) },
+		Name:         "bigcommerce GET",
+		Body:         "BigCommerce's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the access_token was refused; give an API account token with the read-only Orders scope",
+		NotFound:     true,
+		ErrorText:    apiError,
+		Wait429:      wait429,
+		Retry:        a.Retry,
 	}
 }
 
@@ -166,10 +160,8 @@ func apiError(body []byte) string {
 	var v3 struct {
 		Title string `json:"title"`
 	}
-	if json.Unmarshal(body, &v3) == nil && v3.Title != "" {
-		return v3.Title
-	}
-	return "unexpected answer"
+	_ = json.Unmarshal(body, &v3)
+	return v3.Title
 }
 
 // ListedOrder is a listed (or fetched) v2 order's id and date_modified.

@@ -120,18 +120,14 @@ func (a *ListingAPI) rebase(href string) (string, error) {
 
 func (a *ListingAPI) client(tok string) *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
-		Name:      "paypal GET",
-		Body:      "PayPal's event list",
-		MaxBody:   maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "paypal GET %s: HTTP %d: the token of client_id was refused; give the credentials of the REST app whose webhook delivers to this source", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "paypal GET %s: HTTP %d: %s", path, status, paypalError(body))
-		},
-		Retry: a.Retry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
+		Name:         "paypal GET",
+		Body:         "PayPal's event list",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the token of client_id was refused; give the credentials of the REST app whose webhook delivers to this source",
+		ErrorText:    paypalError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -141,10 +137,10 @@ func paypalError(body []byte) string {
 		Name    string `json:"name"`
 		Message string `json:"message"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		return e.Name + ": " + e.Message
+	if json.Unmarshal(body, &e) != nil || e.Message == "" {
+		return ""
 	}
-	return "unexpected answer"
+	return e.Name + ": " + e.Message
 }
 
 // EventHead is what the reconciliation reads of a listed event to compare it.

@@ -5,11 +5,13 @@
 // through an injectable, context-aware wait, and the JSON answer decoded, with
 // the response's headers and the Link header's rel="next" URL for paging.
 //
-// What a provider says in its refusals (which credential to give, which scope)
-// stays with the provider's client: Client.Refused words them.
+// Each provider's client keeps what is its own: its paths, its credentials and
+// how they are sent, its pages' cursors and the shapes of its answers, and the
+// words of its refusals (which credential to give, which scope).
 package providerapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,11 +48,19 @@ type Client struct {
 	Body string
 	// MaxBody bounds one response's body (DefaultMaxBody when 0).
 	MaxBody int64
-	// Refused words an answer that retrying cannot change (any status but 200,
-	// 204, 429 and 5xx) to the request for path. It should return an error with the code EUNAUTHORIZED,
-	// ENOTFOUND or EINVALID, which Get returns at once; an error without one of
-	// those codes is retried like a 5xx. nil: EINVALID naming the status.
-	Refused func(path string, status int, body []byte) error
+
+	// An answer that retrying cannot change (any status but 200, 204, 429 and
+	// 5xx) is a refusal, which Get returns at once, worded "<Name> <path>:
+	// HTTP <status>: …". Unauthorized ends the message of a 401 or 403
+	// (EUNAUTHORIZED): which credential was refused and what to give instead.
+	Unauthorized string
+	// NotFound makes a 404 ENOTFOUND, for an API that looks records up by id;
+	// otherwise a 404 is EINVALID like any other refusal.
+	NotFound bool
+	// ErrorText reads the provider's message out of a refusal's body ("" when
+	// it has none) for the message of any other refusal (EINVALID).
+	ErrorText func(body []byte) string
+
 	// Wait429 is how long a 429's headers ask to wait (RetryAfter of its
 	// Retry-After when nil).
 	Wait429 func(h http.Header) time.Duration
@@ -81,9 +91,9 @@ type Page struct {
 // Get GETs url and decodes its JSON answer into v, waiting out 429s and
 // retrying failures (transport errors, 5xx, unreadable answers) up to Attempts
 // with a growing backoff (½ s, 1 s, …). desc names what is fetched in messages
-// ("page 2"). Returns EUNAVAILABLE when every try failed, what Refused returns
-// for a refusal (EUNAUTHORIZED, ENOTFOUND or EINVALID), and ctx's error when
-// ctx ends.
+// ("orders page 2"). Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED,
+// ENOTFOUND or EINVALID for a refusal (see Client.Unauthorized), and ctx's
+// error when ctx ends.
 func (c *Client) Get(ctx context.Context, url, desc string, v any) (Page, error) {
 	attempts := c.Attempts
 	if attempts <= 0 {
@@ -173,10 +183,7 @@ func (c *Client) get(ctx context.Context, url string, v any) (Page, time.Duratio
 	case resp.StatusCode == http.StatusNoContent:
 		return Page{Status: resp.StatusCode, Header: resp.Header, Next: NextLink(resp.Header.Values("Link"))}, 0, nil
 	case resp.StatusCode != http.StatusOK:
-		if c.Refused != nil {
-			return Page{}, 0, c.Refused(req.URL.Path, resp.StatusCode, body)
-		}
-		return Page{}, 0, domain.Errorf(domain.EINVALID, "%s: HTTP %d", c.Name, resp.StatusCode)
+		return Page{}, 0, c.refusal(req.URL.Path, resp.StatusCode, body)
 	case int64(len(body)) > limit:
 		return Page{}, 0, fmt.Errorf("response over %d bytes", limit)
 	}
@@ -184,6 +191,22 @@ func (c *Client) get(ctx context.Context, url string, v any) (Page, time.Duratio
 		return Page{}, 0, fmt.Errorf("response is not %s: %v", c.Body, err)
 	}
 	return Page{Status: resp.StatusCode, Header: resp.Header, Next: NextLink(resp.Header.Values("Link"))}, 0, nil
+}
+
+// refusal words an answer that retrying cannot change to the request for path.
+func (c *Client) refusal(path string, status int, body []byte) error {
+	what := c.Name + " " + path
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return domain.Errorf(domain.EUNAUTHORIZED, "%s: HTTP %d: %s", what, status, cmp.Or(c.Unauthorized, "the credentials were refused"))
+	case status == http.StatusNotFound && c.NotFound:
+		return domain.Errorf(domain.ENOTFOUND, "%s: HTTP 404", what)
+	}
+	msg := ""
+	if c.ErrorText != nil {
+		msg = c.ErrorText(body)
+	}
+	return domain.Errorf(domain.EINVALID, "%s: HTTP %d: %s", what, status, cmp.Or(msg, "unexpected answer"))
 }
 
 // RetryAfter is how long a 429's Retry-After header (seconds, whole or

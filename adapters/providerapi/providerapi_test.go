@@ -2,6 +2,7 @@ package providerapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,16 +85,8 @@ func TestGet(t *testing.T) {
 			var retried []string
 			c := &providerapi.Client{
 				HTTP: srv.Client(), Name: "test GET", Body: "a test list",
-				Authorize: func(r *http.Request) { r.Header.Set("X-Token", "tok") },
-				Refused: func(path string, status int, _ []byte) error {
-					switch status {
-					case 401:
-						return domain.Errorf(domain.EUNAUTHORIZED, "refused")
-					case 404:
-						return domain.Errorf(domain.ENOTFOUND, "not found")
-					}
-					return domain.Errorf(domain.EINVALID, "HTTP %d", status)
-				},
+				Authorize:    func(r *http.Request) { r.Header.Set("X-Token", "tok") },
+				Unauthorized: "the token was refused; give another", NotFound: true,
 				Retry: providerapi.Retry{
 					Sleep:   func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
 					OnRetry: func(err error) { retried = append(retried, err.Error()) },
@@ -125,6 +118,46 @@ func TestGet(t *testing.T) {
 				if a != "tok|application/json" {
 					t.Errorf("request headers X-Token|Accept %q; want tok|application/json", a)
 				}
+			}
+		})
+	}
+}
+
+// TestRefusals: a refusal names the client and the path, and says for a 401
+// or 403 what to give instead, for a 404 of a lookup nothing more, and for any
+// other the provider's message, read out of the body.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		notFound bool
+		want     string
+		wantCode string
+	}{
+		{"401", 401, `{}`, false, "test GET /things: HTTP 401: the token was refused; give another", domain.EUNAUTHORIZED},
+		{"403", 403, `{}`, false, "test GET /things: HTTP 403: the token was refused; give another", domain.EUNAUTHORIZED},
+		{"404 of a lookup", 404, `{"msg":"gone"}`, true, "test GET /things: HTTP 404", domain.ENOTFOUND},
+		{"404 of a listing", 404, `{"msg":"gone"}`, false, "test GET /things: HTTP 404: gone", domain.EINVALID},
+		{"400 with a message", 400, `{"msg":"bad window"}`, false, "test GET /things: HTTP 400: bad window", domain.EINVALID},
+		{"400 without one", 400, `<html>`, false, "test GET /things: HTTP 400: unexpected answer", domain.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(&script{answers: []answer{{tt.status, nil, tt.body}}})
+			t.Cleanup(srv.Close)
+			c := &providerapi.Client{HTTP: srv.Client(), Name: "test GET", Unauthorized: "the token was refused; give another", NotFound: tt.notFound,
+				ErrorText: func(body []byte) string {
+					var e struct{ Msg string }
+					_ = json.Unmarshal(body, &e)
+					return e.Msg
+				}}
+			var v any
+			_, err := c.Get(context.Background(), srv.URL+"/things?page=2", "things page 2", &v)
+			if err == nil || domain.ErrorMessage(err) != tt.want || domain.ErrorCode(err) != tt.wantCode {
+				t.Errorf("error %v (code %q); want %q (%s)", err, domain.ErrorCode(err), tt.want, tt.wantCode)
 			}
 		})
 	}

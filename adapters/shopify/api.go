@@ -89,7 +89,7 @@ func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json
 			var page struct {
 				Orders []json.RawMessage `json:"orders"`
 			}
-			link, err := a.page(ctx, next, fmt.Sprintf("page %d", n), &page)
+			link, err := a.page(ctx, next, fmt.Sprintf("orders page %d", n), &page)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -132,8 +132,7 @@ func sameOrigin(link, base string) bool {
 // page fetches one URL into v, waiting out 429s and retrying failures up to
 // Attempts (providerapi.Client.Get), and returns the Link header's rel="next"
 // URL. Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for a refused
-// token, ENOTFOUND for a 404 and EINVALID for any other 4xx (retrying does not
-// help either).
+// token, ENOTFOUND for a 404 and EINVALID for any other refusal.
 func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
 	p, err := a.client().Get(ctx, u, desc, v)
 	return p.Next, err
@@ -142,21 +141,15 @@ func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("X-Shopify-Access-Token", a.Token) },
-		Name:      "shopify GET orders",
-		Body:      "Shopify's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "shopify GET orders: HTTP %d: the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "shopify GET orders: HTTP 404")
-			}
-			return domain.Errorf(domain.EINVALID, "shopify GET orders: HTTP %d: %s", status, shopifyError(body))
-		},
-		Retry: a.Retry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("X-Shopify-Access-Token", a.Token) },
+		Name:         "shopify GET",
+		Body:         "Shopify's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)",
+		NotFound:     true,
+		ErrorText:    shopifyError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -166,14 +159,14 @@ func shopifyError(body []byte) string {
 	var e struct {
 		Errors json.RawMessage `json:"errors"`
 	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		var s string
-		if json.Unmarshal(e.Errors, &s) == nil {
-			return s
-		}
-		return string(e.Errors)
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
 	}
-	return "unexpected answer"
+	var s string
+	if json.Unmarshal(e.Errors, &s) == nil {
+		return s
+	}
+	return string(e.Errors)
 }
 
 // nextLink is the rel="next" URL of Link headers, or "".

@@ -102,16 +102,12 @@ func (a *API) client() *providerapi.Client {
 			r.Header.Set("Authorization", "Bearer "+a.Token)
 			r.Header.Set("Square-Version", APIVersion)
 		},
-		Name:    "square GET",
-		Body:    "Square's payments JSON",
-		MaxBody: maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "square GET %s: HTTP %d: the access_token was refused; give a token with PAYMENTS_READ", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "square GET %s: HTTP %d: %s", path, status, squareError(body))
-		},
-		Retry: a.Retry,
+		Name:         "square GET",
+		Body:         "Square's payments JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the access_token was refused; give a token with PAYMENTS_READ",
+		ErrorText:    squareError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -123,10 +119,10 @@ func squareError(body []byte) string {
 			Detail string `json:"detail"`
 		} `json:"errors"`
 	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		return e.Errors[0].Code + ": " + e.Errors[0].Detail
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
 	}
-	return "unexpected answer"
+	return e.Errors[0].Code + ": " + e.Errors[0].Detail
 }
 
 // PaymentState is a listed payment as the reconciliation compares and repairs it.

@@ -145,8 +145,7 @@ func (a *API) pages(ctx context.Context, path string, q url.Values) iter.Seq2[js
 
 // page fetches one page, waiting out 429s and retrying failures up to Attempts
 // (providerapi.Client.Get). Returns EUNAVAILABLE when every try failed,
-// EUNAUTHORIZED for a refused key and EINVALID for any other 4xx (retrying does
-// not help either).
+// EUNAUTHORIZED for a refused key and EINVALID for any other refusal.
 func (a *API) page(ctx context.Context, path string, q url.Values) (list, error) {
 	desc := path
 	if after := q.Get("starting_after"); after != "" {
@@ -162,18 +161,14 @@ func (a *API) page(ctx context.Context, path string, q url.Values) (list, error)
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.Key) },
-		Name:      "stripe GET",
-		Body:      "a Stripe list",
-		MaxBody:   maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "stripe GET %s: HTTP %d: the api_key was refused; give a key with read access to events and payment intents", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, status, stripeError(body))
-		},
-		Retry: a.Retry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.Key) },
+		Name:         "stripe GET",
+		Body:         "a Stripe list",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the api_key was refused; give a key with read access to events and payment intents",
+		ErrorText:    stripeError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -184,10 +179,8 @@ func stripeError(body []byte) string {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return e.Error.Message
-	}
-	return "unexpected answer"
+	_ = json.Unmarshal(body, &e)
+	return e.Error.Message
 }
 
 // EventHead is what the reconciliation reads of a listed event to compare it:

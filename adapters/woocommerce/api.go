@@ -79,7 +79,7 @@ func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json
 			q.Set("per_page", strconv.Itoa(ordersPage))
 			q.Set("page", strconv.Itoa(page))
 			var orders []json.RawMessage
-			h, err := a.fetch(ctx, "/wp-json/wc/v3/orders?"+q.Encode(), fmt.Sprintf("page %d", page), &orders)
+			h, err := a.fetch(ctx, "/wp-json/wc/v3/orders?"+q.Encode(), fmt.Sprintf("orders page %d", page), &orders)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -118,26 +118,25 @@ func (a *API) fetch(ctx context.Context, path, desc string, v any) (http.Header,
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.SetBasicAuth(a.Key, a.Secret) },
-		Name:      "woocommerce GET orders",
-		Body:      "WooCommerce's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "woocommerce GET orders: HTTP %d: the consumer key was refused; give a REST API key with read access", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "woocommerce GET orders: HTTP 404")
-			}
-			var e struct {
-				Message string `json:"message"`
-			}
-			_ = json.Unmarshal(body, &e)
-			return domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", status, e.Message)
-		},
-		Retry: a.Retry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.SetBasicAuth(a.Key, a.Secret) },
+		Name:         "woocommerce GET",
+		Body:         "WooCommerce's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the consumer key was refused; give a REST API key with read access",
+		NotFound:     true,
+		ErrorText:    wooError,
+		Retry:        a.Retry,
 	}
+}
+
+// wooError is the message of WooCommerce's error body {"code","message","data"}.
+func wooError(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Message
 }
 
 // ListedHead is a listed order's id and date_modified_gmt.
