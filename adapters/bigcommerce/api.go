@@ -53,10 +53,7 @@ func NewOrdersAPI(src domain.Source, hc *http.Client) (*OrdersAPI, error) {
 	if err := checkBaseURL(base); err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: %s", src.ID, domain.ErrorMessage(err))
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &OrdersAPI{BaseURL: strings.TrimRight(base, "/") + "/stores/" + url.PathEscape(hash), Token: token, HTTP: hc}, nil
+	return &OrdersAPI{BaseURL: strings.TrimRight(base, "/") + "/stores/" + url.PathEscape(hash), Token: token, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // isoTime is how the listing writes its bounds (ISO 8601, as the v2 API takes them).

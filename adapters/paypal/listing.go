@@ -51,10 +51,7 @@ func NewListingAPI(src domain.Source, hc *http.Client) (*ListingAPI, error) {
 	if err := checkCredentials(src); err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: %s", src.ID, domain.ErrorMessage(err))
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &ListingAPI{src: src, base: apiBase(src), HTTP: hc}, nil
+	return &ListingAPI{src: src, base: apiBase(src), HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // eventList is PayPal's answer: {"events":[…],"count":n,"links":[{"href","rel","method"}]}.

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,6 +35,34 @@ const DefaultMaxBody = 32 << 20
 
 // MaxRetryAfter caps how long one 429 is waited out.
 const MaxRetryAfter = time.Minute
+
+// SettingBaseURL is the source setting that points a client at another root
+// of its provider's API than the production one: a sandbox or a test double.
+const SettingBaseURL = "api_base_url"
+
+// DefaultTimeout bounds each request of the HTTP client HTTPClient makes.
+const DefaultTimeout = 30 * time.Second
+
+// BaseURL is src's api_base_url (def when unset), without a trailing slash.
+// Returns EINVALID, naming the source, unless it is an http(s) URL with a
+// host; fix ends that message with how to put it right ("leave it out for
+// https://api.stripe.com").
+func BaseURL(src domain.Source, def, fix string) (string, error) {
+	base := strings.TrimRight(src.Setting(SettingBaseURL, def), "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", domain.Errorf(domain.EINVALID, "source %s: %s: %q is not an http(s) URL; %s", src.ID, SettingBaseURL, base, fix)
+	}
+	return base, nil
+}
+
+// HTTPClient is hc, or when hc is nil a client whose requests time out after
+// DefaultTimeout (a provider's client is never left without a timeout).
+func HTTPClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		return &http.Client{Timeout: DefaultTimeout}
+	}
+	return hc
+}
 
 // Client GETs JSON from one provider's REST API. Its zero value is not usable:
 // set HTTP, and Authorize for any API that needs credentials.

@@ -201,3 +201,37 @@ func TestRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestBaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, setting, def string
+		want, wantErr      string
+	}{
+		{"default", "", "https://api.example.com", "https://api.example.com", ""},
+		{"set, trailing slash trimmed", "http://127.0.0.1:9/v1/", "https://api.example.com", "http://127.0.0.1:9/v1", ""},
+		{"not http", "ftp://x", "https://api.example.com", "", `source s: api_base_url: "ftp://x" is not an http(s) URL; leave it out`},
+		{"no scheme", "api.example.com", "https://api.example.com", "", `source s: api_base_url: "api.example.com" is not an http(s) URL; leave it out`},
+		{"neither set nor a default", "", "", "", `source s: api_base_url: "" is not an http(s) URL; leave it out`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := domain.Source{ID: "s", Settings: map[string]string{"api_base_url": tt.setting}}
+			got, err := providerapi.BaseURL(src, tt.def, "leave it out")
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && (domain.ErrorMessage(err) != tt.wantErr || domain.ErrorCode(err) != domain.EINVALID)) {
+				t.Errorf("BaseURL = %q, %v; want %q, %q", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHTTPClient(t *testing.T) {
+	t.Parallel()
+	if c := providerapi.HTTPClient(nil); c == nil || c.Timeout != providerapi.DefaultTimeout {
+		t.Errorf("HTTPClient(nil) = %+v; want a client with a %v timeout", c, providerapi.DefaultTimeout)
+	}
+	hc := &http.Client{}
+	if providerapi.HTTPClient(hc) != hc {
+		t.Error("HTTPClient(hc) is not hc")
+	}
+}

@@ -54,22 +54,19 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if token == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: admin_token: set an Admin API access token with the read_orders scope (e.g. admin_token: env:SHOPIFY_ADMIN_TOKEN) to reconcile it", src.ID)
 	}
-	base := src.Setting(SettingAPIBaseURL, "")
-	if base == "" {
+	shopAPI := "" // the default base: the shop's own Admin API
+	if src.Setting(SettingAPIBaseURL, "") == "" {
 		shop := strings.TrimSpace(src.Setting(SettingShopDomain, ""))
 		if shop == "" || strings.ContainsAny(shop, "/:?#@ ") {
 			return nil, domain.Errorf(domain.EINVALID, "source %s: shop_domain: set the shop's domain, e.g. shop_domain: acme.myshopify.com, to reconcile it", src.ID)
 		}
-		base = "https://" + shop + "/admin/api/" + APIVersion
+		shopAPI = "https://" + shop + "/admin/api/" + APIVersion
 	}
-	base = strings.TrimRight(base, "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for https://{shop_domain}/admin/api/%s", src.ID, base, APIVersion)
+	base, err := providerapi.BaseURL(src, shopAPI, "leave it out for https://{shop_domain}/admin/api/"+APIVersion)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Token: token, HTTP: hc}, nil
+	return &API{BaseURL: base, Token: token, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // Orders lists the orders updated in [since, until], of any status, in id

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -46,14 +45,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if tok == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: access_token: set a Square access token with PAYMENTS_READ (and ORDERS_READ for order events), e.g. access_token: env:SQUARE_ACCESS_TOKEN, to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, DefaultAPIBaseURL), "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for %s", src.ID, base, DefaultAPIBaseURL)
+	base, err := providerapi.BaseURL(src, DefaultAPIBaseURL, "leave it out for "+DefaultAPIBaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Token: tok, LocationID: src.Setting(SettingLocationID, ""), HTTP: hc}, nil
+	return &API{BaseURL: base, Token: tok, LocationID: src.Setting(SettingLocationID, ""), HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // paymentList is ListPayments' answer: {"payments":[…],"cursor":"…"}.

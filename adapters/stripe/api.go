@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -50,14 +49,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if key == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: api_key: set a Stripe secret or restricted key with read access to events and payment intents (e.g. api_key: env:STRIPE_SECRET_KEY) to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, DefaultAPIBaseURL), "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for %s", src.ID, base, DefaultAPIBaseURL)
+	base, err := providerapi.BaseURL(src, DefaultAPIBaseURL, "leave it out for "+DefaultAPIBaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Key: key, HTTP: hc}, nil
+	return &API{BaseURL: base, Key: key, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // list is Stripe's list envelope: {"object":"list","data":[…],"has_more":…,"url":…}.

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -50,14 +49,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if key == "" || secret == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: consumer_key and consumer_secret: set a WooCommerce REST API key with read access (WooCommerce → Settings → Advanced → REST API; e.g. consumer_secret: env:WC_CONSUMER_SECRET) to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, ""), "/")
-	if u, err := url.Parse(base); base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not the store's http(s) URL; set it to the site, e.g. https://shop.example.com, to reconcile it", src.ID, base)
+	base, err := providerapi.BaseURL(src, "", "set it to the store's site, e.g. https://shop.example.com, to reconcile it")
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Key: key, Secret: secret, HTTP: hc}, nil
+	return &API{BaseURL: base, Key: key, Secret: secret, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // gmt is WooCommerce's GMT time format (ISO 8601 without a zone).
