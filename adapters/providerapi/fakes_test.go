@@ -261,3 +261,45 @@ func golden(t *testing.T, path string, lines []string) {
 		t.Errorf("%s mismatch (-want +got):\n%s", path, diff)
 	}
 }
+
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	var f providerapi.Faults[string]
+	if f.Limited() || f.Fails("") {
+		t.Fatal("the zero Faults injected a fault")
+	}
+	f.RateLimit(2)
+	f.FailOnce("c2")
+	got := []bool{f.Limited(), f.Limited(), f.Limited(), f.Fails("c1"), f.Fails("c2"), f.Fails("c2")}
+	if diff := cmp.Diff([]bool{true, true, false, false, true, false}, got); diff != "" {
+		t.Errorf("Limited ×3, Fails c1, c2, c2 (-want +got):\n%s", diff)
+	}
+}
+
+func TestPageOf(t *testing.T) {
+	t.Parallel()
+	items := []int{1, 2, 3, 4, 5}
+	show := func(i int) string { return fmt.Sprint(i) }
+	tests := []struct {
+		name          string
+		offset, limit int
+		want          []string
+		wantMore      bool
+	}{
+		{"first", 0, 2, []string{"1", "2"}, true},
+		{"middle", 2, 2, []string{"3", "4"}, true},
+		{"last, short", 4, 2, []string{"5"}, false},
+		{"last, full", 3, 2, []string{"4", "5"}, false},
+		{"past the end", 9, 2, []string{}, false},
+		{"negative offset", -3, 2, []string{"1", "2"}, true},
+		{"all", 0, 100, []string{"1", "2", "3", "4", "5"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, more := providerapi.PageOf(items, tt.offset, tt.limit, show)
+			if diff := cmp.Diff(tt.want, got); diff != "" || more != tt.wantMore || got == nil {
+				t.Errorf("PageOf(%d, %d): more %v (want %v), nil %v; (-want +got):\n%s", tt.offset, tt.limit, more, tt.wantMore, got == nil, diff)
+			}
+		})
+	}
+}

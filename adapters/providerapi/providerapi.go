@@ -1,13 +1,21 @@
-// Package providerapi calls a provider's REST API politely, the way the
-// reconciliation's listing clients (Stripe, Shopify, WooCommerce, BigCommerce)
+// Package providerapi is what the providers' REST clients, and the fakes of
+// their APIs, share.
+//
+// Client calls a provider's REST API politely, the way the reconciliation's
+// listing clients (Stripe, Square, PayPal, Shopify, WooCommerce, BigCommerce)
 // all do: a GET with the source's credentials, retried a few times with backoff
 // when the provider or the network fails, a 429 waited out for its Retry-After
-// through an injectable, context-aware wait, and the JSON answer decoded, with
-// the response's headers and the Link header's rel="next" URL for paging.
+// through an injectable, context-aware wait (Retry), refusals worded alike, and
+// the JSON answer decoded, with the response's headers and the Link header's
+// rel="next" URL for paging. BaseURL and HTTPClient read what each client's
+// constructor needs of its source. Each provider's client keeps what is its
+// own: its paths, its credentials and how they are sent, its pages' cursors,
+// the shapes of its answers and the words of its refusals (which credential to
+// give, which scope).
 //
-// Each provider's client keeps what is its own: its paths, its credentials and
-// how they are sent, its pages' cursors and the shapes of its answers, and the
-// words of its refusals (which credential to give, which scope).
+// Faults, PageOf and WriteJSON serve the other side: the test double of its
+// API each provider's adapter serves (to the tests, and in `tradewind
+// simulate`), whose paths, filters, cursors and bodies are its own.
 package providerapi
 
 import (
