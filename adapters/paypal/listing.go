@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -162,10 +164,4 @@ func Head(raw json.RawMessage) (EventHead, error) {
 }
 
 // HandledTypes are the event types Normalize applies.
-func HandledTypes() []string {
-	out := make([]string, 0, len(handled))
-	for t := range handled {
-		out = append(out, t)
-	}
-	return out
-}
+func HandledTypes() []string { return slices.Collect(maps.Keys(handled)) }

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -197,13 +199,7 @@ func Head(raw json.RawMessage) (EventHead, error) {
 }
 
 // HandledTypes are the event types Normalize applies.
-func HandledTypes() []string {
-	out := make([]string, 0, len(handled))
-	for t := range handled {
-		out = append(out, t)
-	}
-	return out
-}
+func HandledTypes() []string { return slices.Collect(maps.Keys(handled)) }
 
 // IntentState is a listed payment intent as the reconciliation compares it.
 type IntentState struct {
