@@ -78,7 +78,7 @@ type Client struct {
 	HTTP *http.Client
 	// Authorize sets the request's credentials (a header); nil sends none.
 	Authorize func(*http.Request)
-	// Name starts the messages of failed tries: "stripe GET", "shopify GET orders".
+	// Name starts the messages of failed tries and of refusals: "stripe GET".
 	Name string
 	// Body names the JSON expected, in the message of an answer that is not it:
 	// "Shopify's orders JSON".
