@@ -18,6 +18,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/bigcommerce"
 	"github.com/tradewind/tradewind/adapters/paypal"
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/adapters/square"
 	"github.com/tradewind/tradewind/adapters/stripe"
@@ -25,34 +26,36 @@ import (
 	"github.com/tradewind/tradewind/domain"
 )
 
-// hooks are what a test injects into a provider's client: a wait that does not
-// sleep and a listener to its retries.
-type hooks struct {
-	sleep   func(ctx context.Context, d time.Duration) error
-	onRetry func(err error)
-}
-
-// opened is a provider's client as the test drives it: its listing, and its
-// lookup by id (nil for a client without one).
+// opened is a provider's client as the test drives it: its listing, its lookup
+// by id (nil for a client without one), and its Retry, for the test's hooks.
 type opened struct {
-	list  func(ctx context.Context) iter.Seq2[json.RawMessage, error]
+	list  iter.Seq2[json.RawMessage, error]
 	order func(ctx context.Context, id string) (json.RawMessage, bool, error)
+	retry *providerapi.Retry
 }
 
 // clientCase is one provider's REST client, with what its API answers.
 type clientCase struct {
 	name     string
 	settings map[string]string // "{base}" stands for the test server's URL
-	open     func(src domain.Source, hc *http.Client, h hooks) (opened, error)
+	open     func(t *testing.T, src domain.Source, hc *http.Client) opened
 	// page1 (which says another page follows) and page2 (the last) answer the
 	// listing; refusal is the body of a 400; order the body of a found order.
 	page1, page2, refusal, order answer
 }
 
 var (
-	since = time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
-	until = since.Add(24 * time.Hour)
+	background = context.Background()
+	since      = time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	until      = since.Add(24 * time.Hour)
 )
+
+func noErr(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
 
 func clientCases() []clientCase {
 	bcPage := make([]string, 250)
@@ -63,15 +66,10 @@ func clientCases() []clientCase {
 		{
 			name:     "stripe events",
 			settings: map[string]string{"api_key": "sk_test_1", "api_base_url": "{base}"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := stripe.NewAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Events(ctx, since, until, []string{"charge.refunded", "payment_intent.succeeded"})
-				}}, nil
+				noErr(t, err)
+				return opened{list: a.Events(background, since, until, []string{"charge.refunded", "payment_intent.succeeded"}), retry: &a.Retry}
 			},
 			page1:   answer{200, nil, `{"object":"list","data":[{"id":"evt_2"},{"id":"evt_1"}],"has_more":true,"url":"/v1/events"}`},
 			page2:   answer{200, nil, `{"object":"list","data":[{"id":"evt_0"}],"has_more":false,"url":"/v1/events"}`},
@@ -80,15 +78,10 @@ func clientCases() []clientCase {
 		{
 			name:     "stripe payment intents",
 			settings: map[string]string{"api_key": "sk_test_1", "api_base_url": "{base}/"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := stripe.NewAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.PaymentIntents(ctx, since, time.Time{})
-				}}, nil
+				noErr(t, err)
+				return opened{list: a.PaymentIntents(background, since, time.Time{}), retry: &a.Retry}
 			},
 			page1:   answer{200, nil, `{"object":"list","data":[{"id":"pi_2"},{"id":"pi_1"}],"has_more":true,"url":"/v1/payment_intents"}`},
 			page2:   answer{200, nil, `{"object":"list","data":[{"id":"pi_0"}],"has_more":false,"url":"/v1/payment_intents"}`},
@@ -97,15 +90,10 @@ func clientCases() []clientCase {
 		{
 			name:     "square payments",
 			settings: map[string]string{"access_token": "EAAA-1", "location_id": "L1", "api_base_url": "{base}"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := square.NewAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Payments(ctx, since, until)
-				}}, nil
+				noErr(t, err)
+				return opened{list: a.Payments(background, since, until), retry: &a.Retry}
 			},
 			page1:   answer{200, nil, `{"payments":[{"id":"p1"},{"id":"p2"}],"cursor":"c2"}`},
 			page2:   answer{200, nil, `{"payments":[{"id":"p3"}]}`},
@@ -114,15 +102,10 @@ func clientCases() []clientCase {
 		{
 			name:     "shopify orders",
 			settings: map[string]string{"admin_token": "shpat_1", "api_base_url": "{base}/admin/api/2024-10"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := shopify.NewAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Orders(ctx, since, until)
-				}, order: a.Order}, nil
+				noErr(t, err)
+				return opened{list: a.Orders(background, since, until), order: a.Order, retry: &a.Retry}
 			},
 			page1: answer{200, map[string]string{"Link": `<{base}/admin/api/2024-10/orders.json?limit=250&page_info=abc>; rel="next"`},
 				`{"orders":[{"id":1},{"id":2}]}`},
@@ -133,15 +116,10 @@ func clientCases() []clientCase {
 		{
 			name:     "woocommerce orders",
 			settings: map[string]string{"consumer_key": "ck_1", "consumer_secret": "cs_1", "api_base_url": "{base}"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := woocommerce.NewAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Orders(ctx, since, until)
-				}, order: a.Order}, nil
+				noErr(t, err)
+				return opened{list: a.Orders(background, since, until), order: a.Order, retry: &a.Retry}
 			},
 			page1:   answer{200, map[string]string{"X-WP-TotalPages": "2"}, `[{"id":1},{"id":2}]`},
 			page2:   answer{200, map[string]string{"X-WP-TotalPages": "2"}, `[{"id":3}]`},
@@ -151,15 +129,10 @@ func clientCases() []clientCase {
 		{
 			name:     "bigcommerce orders",
 			settings: map[string]string{"store_hash": "abc", "access_token": "tok", "api_base_url": "{base}"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := bigcommerce.NewOrdersAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Orders(ctx, since, until)
-				}, order: a.Order}, nil
+				noErr(t, err)
+				return opened{list: a.Orders(background, since, until), order: a.Order, retry: &a.Retry}
 			},
 			page1:   answer{200, nil, "[" + strings.Join(bcPage, ",") + "]"},
 			page2:   answer{200, nil, `[{"id":251}]`},
@@ -169,15 +142,10 @@ func clientCases() []clientCase {
 		{
 			name:     "paypal events",
 			settings: map[string]string{"client_id": "client-1", "client_secret": "secret-1", "api_base_url": "{base}"},
-			open: func(src domain.Source, hc *http.Client, h hooks) (opened, error) {
+			open: func(t *testing.T, src domain.Source, hc *http.Client) opened {
 				a, err := paypal.NewListingAPI(src, hc)
-				if err != nil {
-					return opened{}, err
-				}
-				a.Sleep, a.OnRetry = h.sleep, h.onRetry
-				return opened{list: func(ctx context.Context) iter.Seq2[json.RawMessage, error] {
-					return a.Events(ctx, since, until)
-				}}, nil
+				noErr(t, err)
+				return opened{list: a.Events(background, since, until), retry: &a.Retry}
 			},
 			page1: answer{200, nil, `{"events":[{"id":"WH-2"},{"id":"WH-1"}],"count":2,"links":[` +
 				`{"href":"https://api-m.sandbox.paypal.com/v1/notifications/webhooks-events?page_size=100&amp;move_to=next&amp;offset=2","rel":"next","method":"GET"}]}`},
@@ -294,24 +262,18 @@ func runClient(t *testing.T, tc clientCase, scenario string, answers []answer) t
 		settings[k] = strings.ReplaceAll(v, "{base}", srv.URL)
 	}
 	var tr transcript
-	h := hooks{
-		sleep:   func(_ context.Context, d time.Duration) error { tr.Slept = append(tr.Slept, d.String()); return nil },
-		onRetry: func(err error) { tr.Retried = append(tr.Retried, err.Error()) },
-	}
-	c, err := tc.open(domain.Source{ID: "src-1", Settings: settings}, srv.Client(), h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := context.Background()
+	c := tc.open(t, domain.Source{ID: "src-1", Settings: settings}, srv.Client())
+	c.retry.Sleep = func(_ context.Context, d time.Duration) error { tr.Slept = append(tr.Slept, d.String()); return nil }
+	c.retry.OnRetry = func(err error) { tr.Retried = append(tr.Retried, err.Error()) }
 	var last error
 	if scenario == "lookup" {
 		for _, id := range []string{"1001", "1002"} {
-			_, found, err := c.order(ctx, id)
+			_, found, err := c.order(context.Background(), id)
 			tr.Found = append(tr.Found, found)
 			last = err
 		}
 	} else {
-		for raw, err := range c.list(ctx) {
+		for raw, err := range c.list {
 			if err != nil {
 				last = err
 				continue
