@@ -36,13 +36,9 @@ type OrdersAPI struct {
 	BaseURL string // …/stores/{store_hash}
 	Token   string
 	HTTP    *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
-	// inject one that does not sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewOrdersAPI returns the listing client of a BigCommerce source. Returns
@@ -57,10 +53,7 @@ func NewOrdersAPI(src domain.Source, hc *http.Client) (*OrdersAPI, error) {
 	if err := checkBaseURL(base); err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: %s", src.ID, domain.ErrorMessage(err))
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &OrdersAPI{BaseURL: strings.TrimRight(base, "/") + "/stores/" + url.PathEscape(hash), Token: token, HTTP: hc}, nil
+	return &OrdersAPI{BaseURL: strings.TrimRight(base, "/") + "/stores/" + url.PathEscape(hash), Token: token, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // isoTime is how the listing writes its bounds (ISO 8601, as the v2 API takes them).
@@ -78,7 +71,7 @@ func (a *OrdersAPI) Orders(ctx context.Context, since, until time.Time) iter.Seq
 			q.Set("max_date_modified", until.UTC().Format(isoTime))
 			q.Set("sort", "id:asc")
 			q.Set("limit", strconv.Itoa(ordersPage))
-			desc := fmt.Sprintf("page %d", n)
+			desc := fmt.Sprintf("orders page %d", n)
 			if after > 0 {
 				q.Set("min_id", strconv.FormatInt(after+1, 10))
 				desc += fmt.Sprintf(" (orders after %d)", after)
@@ -101,7 +94,7 @@ func (a *OrdersAPI) Orders(ctx context.Context, since, until time.Time) iter.Seq
 				ID int64 `json:"id"`
 			}
 			if err := json.Unmarshal(orders[len(orders)-1], &last); err != nil || last.ID <= after {
-				yield(nil, fmt.Errorf("bigcommerce GET orders %s: the page's last order has no id above %d to page after", desc, after))
+				yield(nil, fmt.Errorf("bigcommerce GET %s: the page's last order has no id above %d to page after", desc, after))
 				return
 			}
 			if len(orders) < ordersPage {
@@ -128,24 +121,16 @@ func (a *OrdersAPI) Order(ctx context.Context, id string) (json.RawMessage, bool
 // client is the polite GET of a's settings.
 func (a *OrdersAPI) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("X-Auth-Token", a.Token) },
-		Name:      "bigcommerce GET orders",
-		Body:      "BigCommerce's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "bigcommerce GET orders: HTTP %d: the access_token was refused; give an API account token with the read-only Orders scope", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "bigcommerce GET orders: HTTP 404")
-			}
-			return domain.Errorf(domain.EINVALID, "bigcommerce GET orders: HTTP %d: %s", status, apiError(body))
-		},
-		Wait429:  wait429,
-		Sleep:    a.Sleep,
-		Attempts: a.Attempts,
-		OnRetry:  a.OnRetry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("X-Auth-Token", a.Token) },
+		Name:         "bigcommerce GET",
+		Body:         "BigCommerce's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the access_token was refused; give an API account token with the read-only Orders scope",
+		NotFound:     true,
+		ErrorText:    apiError,
+		Wait429:      wait429,
+		Retry:        a.Retry,
 	}
 }
 
@@ -172,10 +157,8 @@ func apiError(body []byte) string {
 	var v3 struct {
 		Title string `json:"title"`
 	}
-	if json.Unmarshal(body, &v3) == nil && v3.Title != "" {
-		return v3.Title
-	}
-	return "unexpected answer"
+	_ = json.Unmarshal(body, &v3)
+	return v3.Title
 }
 
 // ListedOrder is a listed (or fetched) v2 order's id and date_modified.

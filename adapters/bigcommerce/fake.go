@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/adapters/webhook"
 	"github.com/tradewind/tradewind/domain"
 )
@@ -76,11 +77,9 @@ type FakeStore struct {
 	down     bool
 	calls    int
 	served   int
-	// limited is how many requests are still answered 429; listings counts the
-	// listing requests; failListing holds the ordinals of those to answer 500.
-	limited     int
-	listings    int
-	failListing map[int]bool
+	// listings counts the listing requests; faults fail them by ordinal.
+	listings int
+	faults   providerapi.Faults[int]
 }
 
 // NewFakeStore returns an empty fake store that accepts any store hash and access token.
@@ -165,22 +164,11 @@ func (s *FakeStore) SetDown(down bool) {
 
 // RateLimit answers the next n requests 429 with X-Rate-Limit-Time-Reset-Ms: 2000
 // (no Retry-After), as BigCommerce does when the store's quota is spent.
-func (s *FakeStore) RateLimit(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.limited = n
-}
+func (s *FakeStore) RateLimit(n int) { s.faults.RateLimit(n) }
 
 // FailListing answers the n-th listing request (GET …/v2/orders, counted from the
 // store's start, 1-based, 429s included) with a 500.
-func (s *FakeStore) FailListing(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failListing == nil {
-		s.failListing = map[int]bool{}
-	}
-	s.failListing[n] = true
-}
+func (s *FakeStore) FailListing(n int) { s.faults.FailOnce(n) }
 
 // Calls is the number of requests the store answered.
 func (s *FakeStore) Calls() int {
@@ -232,13 +220,12 @@ func (s *FakeStore) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rest := parts[2:]
 	if len(rest) == 2 && rest[0] == "v2" && rest[1] == "orders" {
 		s.listings++
-		if s.failListing[s.listings] {
+		if s.faults.Fails(s.listings) {
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
 	}
-	if s.limited > 0 {
-		s.limited--
+	if s.faults.Limited() {
 		w.Header().Set("X-Rate-Limit-Time-Reset-Ms", "2000")
 		w.WriteHeader(http.StatusTooManyRequests)
 		return
@@ -370,15 +357,10 @@ func (s *FakeStore) list(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Sort(ids)
 	limit, page := min(queryInt(r, "limit", 50), 250), queryInt(r, "page", 1)
-	start := min((page-1)*limit, len(ids))
-	ids = ids[start:min(start+limit, len(ids))]
-	if len(ids) == 0 {
+	out, _ := providerapi.PageOf(ids, (page-1)*limit, limit, func(id int64) map[string]any { return v2Order(s.orders[id]) })
+	if len(out) == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return
-	}
-	out := make([]map[string]any, len(ids))
-	for i, id := range ids {
-		out[i] = v2Order(s.orders[id])
 	}
 	writeJSON(w, out)
 }
@@ -477,10 +459,8 @@ func queryInt(r *http.Request, key string, def int) int {
 	return def
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON answers 200 with v as JSON.
+func writeJSON(w http.ResponseWriter, v any) { providerapi.WriteJSON(w, http.StatusOK, v) }
 
 func notFound(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "application/json")

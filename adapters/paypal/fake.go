@@ -1,10 +1,11 @@
 package paypal
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/tradewind/tradewind/adapters/providerapi"
 )
 
 // FakeAPI is an in-memory PayPal REST API for tests: POST /v1/oauth2/token (client
@@ -16,7 +17,8 @@ type FakeAPI struct {
 	events           map[string][]byte // by event id
 	tokens, lookups  int
 	down             bool
-	faults           listFaults // fakelist.go
+	faults           providerapi.Faults[int] // the listing's, by page offset (fakelist.go)
+	listed           int                     // list requests answered
 }
 
 // fakeToken is the only access token FakeAPI issues.
@@ -75,7 +77,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		f.tokens++
-		_ = json.NewEncoder(w).Encode(map[string]any{"scope": "https://uri.paypal.com/services/applications/webhooks",
+		providerapi.WriteJSON(w, http.StatusOK, map[string]any{"scope": "https://uri.paypal.com/services/applications/webhooks",
 			"access_token": fakeToken, "token_type": "Bearer", "app_id": "APP-80W284485P519543T", "expires_in": 32400, "nonce": "fake"})
 	case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, eventsPath):
 		if r.Header.Get("Authorization") != "Bearer "+fakeToken {

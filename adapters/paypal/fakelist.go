@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/adapters/webhook"
 )
 
@@ -22,36 +23,18 @@ const fakeListPath = "/v1/notifications/webhooks-events"
 // sandbox, which a client must not call with the token it has for the fake.
 const fakeListHost = "https://api-m.sandbox.paypal.com"
 
-// listFaults are the faults FakeAPI's listing injects.
-type listFaults struct {
-	limited  int          // list requests still to answer 429
-	failOnce map[int]bool // offset → fail the next request for that page with a 500
-	listed   int          // list requests answered
-}
-
 // RateLimit answers the next n list requests 429 with Retry-After: 0.
-func (f *FakeAPI) RateLimit(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.faults.limited = n
-}
+func (f *FakeAPI) RateLimit(n int) { f.faults.RateLimit(n) }
 
 // FailOnce answers the next request for the list page starting at offset (0:
 // the first page) with a 500, once.
-func (f *FakeAPI) FailOnce(offset int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.faults.failOnce == nil {
-		f.faults.failOnce = map[int]bool{}
-	}
-	f.faults.failOnce[offset] = true
-}
+func (f *FakeAPI) FailOnce(offset int) { f.faults.FailOnce(offset) }
 
 // ListRequests is how many list requests it has answered.
 func (f *FakeAPI) ListRequests() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.faults.listed
+	return f.listed
 }
 
 // serveList answers GET /v1/notifications/webhooks-events (f.mu held). It
@@ -65,9 +48,8 @@ func (f *FakeAPI) serveList(w http.ResponseWriter, r *http.Request) bool {
 		_, _ = w.Write([]byte(`{"name":"AUTHENTICATION_FAILURE","message":"Authentication failed due to invalid authentication credentials or a missing Authorization header."}`))
 		return true
 	}
-	f.faults.listed++
-	if f.faults.limited > 0 {
-		f.faults.limited--
+	f.listed++
+	if f.faults.Limited() {
 		w.Header().Set("Retry-After", "0")
 		w.WriteHeader(http.StatusTooManyRequests)
 		_, _ = w.Write([]byte(`{"name":"RATE_LIMIT_REACHED","message":"Too many requests. Blocked due to rate limiting."}`))
@@ -75,15 +57,13 @@ func (f *FakeAPI) serveList(w http.ResponseWriter, r *http.Request) bool {
 	}
 	q := r.URL.Query()
 	offset, _ := strconv.Atoi(q.Get("offset"))
-	if f.faults.failOnce[offset] {
-		delete(f.faults.failOnce, offset)
+	if f.faults.Fails(offset) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = w.Write([]byte(`{"name":"INTERNAL_SERVICE_ERROR","message":"An internal service error has occurred."}`))
 		return true
 	}
 	bad := func(msg string) bool {
-		w.WriteHeader(http.StatusBadRequest)
-		_ = json.NewEncoder(w).Encode(map[string]string{"name": "INVALID_REQUEST", "message": msg})
+		providerapi.WriteJSON(w, http.StatusBadRequest, map[string]string{"name": "INVALID_REQUEST", "message": msg})
 		return true
 	}
 	start, end := time.Time{}, time.Unix(1<<40, 0)
@@ -122,12 +102,7 @@ func (f *FakeAPI) serveList(w http.ResponseWriter, r *http.Request) bool {
 	}
 	// Newest first; PayPal orders ties its own way: here by id, descending.
 	slices.SortFunc(sel, func(a, b item) int { return cmp.Or(b.at.Compare(a.at), cmp.Compare(b.id, a.id)) })
-	from := min(offset, len(sel))
-	to := min(from+size, len(sel))
-	events := make([]json.RawMessage, 0, to-from)
-	for _, it := range sel[from:to] {
-		events = append(events, it.body)
-	}
+	events, more := providerapi.PageOf(sel, offset, size, func(it item) json.RawMessage { return it.body })
 	self := url.Values{}
 	for _, k := range []string{"start_time", "end_time", "page_size"} {
 		if v := q.Get(k); v != "" {
@@ -135,15 +110,15 @@ func (f *FakeAPI) serveList(w http.ResponseWriter, r *http.Request) bool {
 		}
 	}
 	links := []map[string]string{{"href": fakeListHost + fakeListPath + "?" + r.URL.RawQuery, "rel": "self", "method": "GET"}}
-	if to < len(sel) {
+	if more {
 		next := url.Values{}
 		for k, v := range self {
 			next[k] = v
 		}
 		next.Set("move_to", "next")
-		next.Set("offset", strconv.Itoa(to))
+		next.Set("offset", strconv.Itoa(max(offset, 0)+len(events)))
 		links = append(links, map[string]string{"href": fakeListHost + fakeListPath + "?" + next.Encode(), "rel": "next", "method": "GET"})
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"events": events, "count": len(events), "links": links})
+	providerapi.WriteJSON(w, http.StatusOK, map[string]any{"events": events, "count": len(events), "links": links})
 	return true
 }

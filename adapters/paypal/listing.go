@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,12 +38,9 @@ type ListingAPI struct {
 	src  domain.Source
 	base string
 	HTTP *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil).
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewListingAPI returns the listing client of a PayPal source. Returns
@@ -54,10 +53,7 @@ func NewListingAPI(src domain.Source, hc *http.Client) (*ListingAPI, error) {
 	if err := checkCredentials(src); err != nil {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: %s", src.ID, domain.ErrorMessage(err))
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &ListingAPI{src: src, base: apiBase(src), HTTP: hc}, nil
+	return &ListingAPI{src: src, base: apiBase(src), HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // eventList is PayPal's answer: {"events":[…],"count":n,"links":[{"href","rel","method"}]}.
@@ -123,18 +119,14 @@ func (a *ListingAPI) rebase(href string) (string, error) {
 
 func (a *ListingAPI) client(tok string) *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
-		Name:      "paypal GET",
-		Body:      "PayPal's event list",
-		MaxBody:   maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "paypal GET %s: HTTP %d: the token of client_id was refused; give the credentials of the REST app whose webhook delivers to this source", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "paypal GET %s: HTTP %d: %s", path, status, paypalError(body))
-		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) },
+		Name:         "paypal GET",
+		Body:         "PayPal's event list",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the token of client_id was refused; give the credentials of the REST app whose webhook delivers to this source",
+		ErrorText:    paypalError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -144,10 +136,10 @@ func paypalError(body []byte) string {
 		Name    string `json:"name"`
 		Message string `json:"message"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Message != "" {
-		return e.Name + ": " + e.Message
+	if json.Unmarshal(body, &e) != nil || e.Message == "" {
+		return ""
 	}
-	return "unexpected answer"
+	return e.Name + ": " + e.Message
 }
 
 // EventHead is what the reconciliation reads of a listed event to compare it.
@@ -172,10 +164,4 @@ func Head(raw json.RawMessage) (EventHead, error) {
 }
 
 // HandledTypes are the event types Normalize applies.
-func HandledTypes() []string {
-	out := make([]string, 0, len(handled))
-	for t := range handled {
-		out = append(out, t)
-	}
-	return out
-}
+func HandledTypes() []string { return slices.Collect(maps.Keys(handled)) }

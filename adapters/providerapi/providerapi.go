@@ -1,21 +1,32 @@
-// Package providerapi calls a provider's REST API politely, the way the
-// reconciliation's listing clients (Stripe, Shopify, WooCommerce, BigCommerce)
+// Package providerapi is what the providers' REST clients, and the fakes of
+// their APIs, share.
+//
+// Client calls a provider's REST API politely, the way the reconciliation's
+// listing clients (Stripe, Square, PayPal, Shopify, WooCommerce, BigCommerce)
 // all do: a GET with the source's credentials, retried a few times with backoff
 // when the provider or the network fails, a 429 waited out for its Retry-After
-// through an injectable, context-aware wait, and the JSON answer decoded, with
-// the response's headers and the Link header's rel="next" URL for paging.
+// through an injectable, context-aware wait (Retry), refusals worded alike, and
+// the JSON answer decoded, with the response's headers and the Link header's
+// rel="next" URL for paging. BaseURL and HTTPClient read what each client's
+// constructor needs of its source. Each provider's client keeps what is its
+// own: its paths, its credentials and how they are sent, its pages' cursors,
+// the shapes of its answers and the words of its refusals (which credential to
+// give, which scope).
 //
-// What a provider says in its refusals (which credential to give, which scope)
-// stays with the provider's client: Client.Refused words them.
+// Faults, PageOf and WriteJSON serve the other side: the test double of its
+// API each provider's adapter serves (to the tests, and in `tradewind
+// simulate`), whose paths, filters, cursors and bodies are its own.
 package providerapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -33,27 +44,69 @@ const DefaultMaxBody = 32 << 20
 // MaxRetryAfter caps how long one 429 is waited out.
 const MaxRetryAfter = time.Minute
 
+// SettingBaseURL is the source setting that points a client at another root
+// of its provider's API than the production one: a sandbox or a test double.
+const SettingBaseURL = "api_base_url"
+
+// DefaultTimeout bounds each request of the HTTP client HTTPClient makes.
+const DefaultTimeout = 30 * time.Second
+
+// BaseURL is src's api_base_url (def when unset), without a trailing slash.
+// Returns EINVALID, naming the source, unless it is an http(s) URL with a
+// host; fix ends that message with how to put it right ("leave it out for
+// https://api.stripe.com").
+func BaseURL(src domain.Source, def, fix string) (string, error) {
+	base := strings.TrimRight(src.Setting(SettingBaseURL, def), "/")
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", domain.Errorf(domain.EINVALID, "source %s: %s: %q is not an http(s) URL; %s", src.ID, SettingBaseURL, base, fix)
+	}
+	return base, nil
+}
+
+// HTTPClient is hc, or when hc is nil a client whose requests time out after
+// DefaultTimeout (a provider's client is never left without a timeout).
+func HTTPClient(hc *http.Client) *http.Client {
+	if hc == nil {
+		return &http.Client{Timeout: DefaultTimeout}
+	}
+	return hc
+}
+
 // Client GETs JSON from one provider's REST API. Its zero value is not usable:
 // set HTTP, and Authorize for any API that needs credentials.
 type Client struct {
 	HTTP *http.Client
 	// Authorize sets the request's credentials (a header); nil sends none.
 	Authorize func(*http.Request)
-	// Name starts the messages of failed tries: "stripe GET", "shopify GET orders".
+	// Name starts the messages of failed tries and of refusals: "stripe GET".
 	Name string
 	// Body names the JSON expected, in the message of an answer that is not it:
 	// "Shopify's orders JSON".
 	Body string
 	// MaxBody bounds one response's body (DefaultMaxBody when 0).
 	MaxBody int64
-	// Refused words an answer that retrying cannot change (any status but 200,
-	// 204, 429 and 5xx) to the request for path. It should return an error with the code EUNAUTHORIZED,
-	// ENOTFOUND or EINVALID, which Get returns at once; an error without one of
-	// those codes is retried like a 5xx. nil: EINVALID naming the status.
-	Refused func(path string, status int, body []byte) error
+
+	// An answer that retrying cannot change (any status but 200, 204, 429 and
+	// 5xx) is a refusal, which Get returns at once, worded "<Name> <path>:
+	// HTTP <status>: …". Unauthorized ends the message of a 401 or 403
+	// (EUNAUTHORIZED): which credential was refused and what to give instead.
+	Unauthorized string
+	// NotFound makes a 404 ENOTFOUND, for an API that looks records up by id;
+	// otherwise a 404 is EINVALID like any other refusal.
+	NotFound bool
+	// ErrorText reads the provider's message out of a refusal's body ("" when
+	// it has none) for the message of any other refusal (EINVALID).
+	ErrorText func(body []byte) string
+
 	// Wait429 is how long a 429's headers ask to wait (RetryAfter of its
 	// Retry-After when nil).
 	Wait429 func(h http.Header) time.Duration
+	Retry
+}
+
+// Retry is how a client retries a GET that failed: what the reconciliation
+// (and a test) sets on every provider's client, which embeds it.
+type Retry struct {
 	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
 	// inject one that does not sleep.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -75,9 +128,9 @@ type Page struct {
 // Get GETs url and decodes its JSON answer into v, waiting out 429s and
 // retrying failures (transport errors, 5xx, unreadable answers) up to Attempts
 // with a growing backoff (½ s, 1 s, …). desc names what is fetched in messages
-// ("page 2"). Returns EUNAVAILABLE when every try failed, what Refused returns
-// for a refusal (EUNAUTHORIZED, ENOTFOUND or EINVALID), and ctx's error when
-// ctx ends.
+// ("orders page 2"). Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED,
+// ENOTFOUND or EINVALID for a refusal (see Client.Unauthorized), and ctx's
+// error when ctx ends.
 func (c *Client) Get(ctx context.Context, url, desc string, v any) (Page, error) {
 	attempts := c.Attempts
 	if attempts <= 0 {
@@ -167,10 +220,7 @@ func (c *Client) get(ctx context.Context, url string, v any) (Page, time.Duratio
 	case resp.StatusCode == http.StatusNoContent:
 		return Page{Status: resp.StatusCode, Header: resp.Header, Next: NextLink(resp.Header.Values("Link"))}, 0, nil
 	case resp.StatusCode != http.StatusOK:
-		if c.Refused != nil {
-			return Page{}, 0, c.Refused(req.URL.Path, resp.StatusCode, body)
-		}
-		return Page{}, 0, domain.Errorf(domain.EINVALID, "%s: HTTP %d", c.Name, resp.StatusCode)
+		return Page{}, 0, c.refusal(req.URL.Path, resp.StatusCode, body)
 	case int64(len(body)) > limit:
 		return Page{}, 0, fmt.Errorf("response over %d bytes", limit)
 	}
@@ -178,6 +228,22 @@ func (c *Client) get(ctx context.Context, url string, v any) (Page, time.Duratio
 		return Page{}, 0, fmt.Errorf("response is not %s: %v", c.Body, err)
 	}
 	return Page{Status: resp.StatusCode, Header: resp.Header, Next: NextLink(resp.Header.Values("Link"))}, 0, nil
+}
+
+// refusal words an answer that retrying cannot change to the request for path.
+func (c *Client) refusal(path string, status int, body []byte) error {
+	what := c.Name + " " + path
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return domain.Errorf(domain.EUNAUTHORIZED, "%s: HTTP %d: %s", what, status, cmp.Or(c.Unauthorized, "the credentials were refused"))
+	case status == http.StatusNotFound && c.NotFound:
+		return domain.Errorf(domain.ENOTFOUND, "%s: HTTP 404", what)
+	}
+	msg := ""
+	if c.ErrorText != nil {
+		msg = c.ErrorText(body)
+	}
+	return domain.Errorf(domain.EINVALID, "%s: HTTP %d: %s", what, status, cmp.Or(msg, "unexpected answer"))
 }
 
 // RetryAfter is how long a 429's Retry-After header (seconds, whole or

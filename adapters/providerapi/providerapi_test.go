@@ -2,6 +2,7 @@ package providerapi_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -84,18 +85,12 @@ func TestGet(t *testing.T) {
 			var retried []string
 			c := &providerapi.Client{
 				HTTP: srv.Client(), Name: "test GET", Body: "a test list",
-				Authorize: func(r *http.Request) { r.Header.Set("X-Token", "tok") },
-				Refused: func(path string, status int, _ []byte) error {
-					switch status {
-					case 401:
-						return domain.Errorf(domain.EUNAUTHORIZED, "refused")
-					case 404:
-						return domain.Errorf(domain.ENOTFOUND, "not found")
-					}
-					return domain.Errorf(domain.EINVALID, "HTTP %d", status)
+				Authorize:    func(r *http.Request) { r.Header.Set("X-Token", "tok") },
+				Unauthorized: "the token was refused; give another", NotFound: true,
+				Retry: providerapi.Retry{
+					Sleep:   func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
+					OnRetry: func(err error) { retried = append(retried, err.Error()) },
 				},
-				Sleep:   func(_ context.Context, d time.Duration) error { slept = append(slept, d); return nil },
-				OnRetry: func(err error) { retried = append(retried, err.Error()) },
 			}
 			var v struct{ N int }
 			page, err := c.Get(context.Background(), srv.URL+"/list", "list page 2", &v)
@@ -128,6 +123,46 @@ func TestGet(t *testing.T) {
 	}
 }
 
+// TestRefusals: a refusal names the client and the path, and says for a 401
+// or 403 what to give instead, for a 404 of a lookup nothing more, and for any
+// other the provider's message, read out of the body.
+func TestRefusals(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		status   int
+		body     string
+		notFound bool
+		want     string
+		wantCode string
+	}{
+		{"401", 401, `{}`, false, "test GET /things: HTTP 401: the token was refused; give another", domain.EUNAUTHORIZED},
+		{"403", 403, `{}`, false, "test GET /things: HTTP 403: the token was refused; give another", domain.EUNAUTHORIZED},
+		{"404 of a lookup", 404, `{"msg":"gone"}`, true, "test GET /things: HTTP 404", domain.ENOTFOUND},
+		{"404 of a listing", 404, `{"msg":"gone"}`, false, "test GET /things: HTTP 404: gone", domain.EINVALID},
+		{"400 with a message", 400, `{"msg":"bad window"}`, false, "test GET /things: HTTP 400: bad window", domain.EINVALID},
+		{"400 without one", 400, `<html>`, false, "test GET /things: HTTP 400: unexpected answer", domain.EINVALID},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(&script{answers: []answer{{tt.status, nil, tt.body}}})
+			t.Cleanup(srv.Close)
+			c := &providerapi.Client{HTTP: srv.Client(), Name: "test GET", Unauthorized: "the token was refused; give another", NotFound: tt.notFound,
+				ErrorText: func(body []byte) string {
+					var e struct{ Msg string }
+					_ = json.Unmarshal(body, &e)
+					return e.Msg
+				}}
+			var v any
+			_, err := c.Get(context.Background(), srv.URL+"/things?page=2", "things page 2", &v)
+			if err == nil || domain.ErrorMessage(err) != tt.want || domain.ErrorCode(err) != tt.wantCode {
+				t.Errorf("error %v (code %q); want %q (%s)", err, domain.ErrorCode(err), tt.want, tt.wantCode)
+			}
+		})
+	}
+}
+
 // TestGetEndsWithContext: a wait cut short by ctx ends the GET with ctx's error.
 func TestGetEndsWithContext(t *testing.T) {
 	t.Parallel()
@@ -135,7 +170,7 @@ func TestGetEndsWithContext(t *testing.T) {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &providerapi.Client{HTTP: srv.Client(), Name: "test GET",
-		Sleep: func(ctx context.Context, _ time.Duration) error { cancel(); <-ctx.Done(); return ctx.Err() }}
+		Retry: providerapi.Retry{Sleep: func(ctx context.Context, _ time.Duration) error { cancel(); <-ctx.Done(); return ctx.Err() }}}
 	var v any
 	if _, err := c.Get(ctx, srv.URL, "list", &v); !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v; want context.Canceled", err)
@@ -164,5 +199,39 @@ func TestRetryAfter(t *testing.T) {
 				t.Errorf("RetryAfter(%q) = %v; want %v", tt.header, got, tt.want)
 			}
 		})
+	}
+}
+
+func TestBaseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, setting, def string
+		want, wantErr      string
+	}{
+		{"default", "", "https://api.example.com", "https://api.example.com", ""},
+		{"set, trailing slash trimmed", "http://127.0.0.1:9/v1/", "https://api.example.com", "http://127.0.0.1:9/v1", ""},
+		{"not http", "ftp://x", "https://api.example.com", "", `source s: api_base_url: "ftp://x" is not an http(s) URL; leave it out`},
+		{"no scheme", "api.example.com", "https://api.example.com", "", `source s: api_base_url: "api.example.com" is not an http(s) URL; leave it out`},
+		{"neither set nor a default", "", "", "", `source s: api_base_url: "" is not an http(s) URL; leave it out`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := domain.Source{ID: "s", Settings: map[string]string{"api_base_url": tt.setting}}
+			got, err := providerapi.BaseURL(src, tt.def, "leave it out")
+			if got != tt.want || (err == nil) != (tt.wantErr == "") || (err != nil && (domain.ErrorMessage(err) != tt.wantErr || domain.ErrorCode(err) != domain.EINVALID)) {
+				t.Errorf("BaseURL = %q, %v; want %q, %q", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHTTPClient(t *testing.T) {
+	t.Parallel()
+	if c := providerapi.HTTPClient(nil); c == nil || c.Timeout != providerapi.DefaultTimeout {
+		t.Errorf("HTTPClient(nil) = %+v; want a client with a %v timeout", c, providerapi.DefaultTimeout)
+	}
+	hc := &http.Client{}
+	if providerapi.HTTPClient(hc) != hc {
+		t.Error("HTTPClient(hc) is not hc")
 	}
 }

@@ -41,13 +41,9 @@ type API struct {
 	BaseURL string // up to and including /admin/api/<version>
 	Token   string
 	HTTP    *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
-	// inject one that does not sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the Admin API client of a Shopify source. Returns EINVALID
@@ -58,22 +54,19 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if token == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: admin_token: set an Admin API access token with the read_orders scope (e.g. admin_token: env:SHOPIFY_ADMIN_TOKEN) to reconcile it", src.ID)
 	}
-	base := src.Setting(SettingAPIBaseURL, "")
-	if base == "" {
+	shopAPI := "" // the default base: the shop's own Admin API
+	if src.Setting(SettingAPIBaseURL, "") == "" {
 		shop := strings.TrimSpace(src.Setting(SettingShopDomain, ""))
 		if shop == "" || strings.ContainsAny(shop, "/:?#@ ") {
 			return nil, domain.Errorf(domain.EINVALID, "source %s: shop_domain: set the shop's domain, e.g. shop_domain: acme.myshopify.com, to reconcile it", src.ID)
 		}
-		base = "https://" + shop + "/admin/api/" + APIVersion
+		shopAPI = "https://" + shop + "/admin/api/" + APIVersion
 	}
-	base = strings.TrimRight(base, "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for https://{shop_domain}/admin/api/%s", src.ID, base, APIVersion)
+	base, err := providerapi.BaseURL(src, shopAPI, "leave it out for https://{shop_domain}/admin/api/"+APIVersion)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Token: token, HTTP: hc}, nil
+	return &API{BaseURL: base, Token: token, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // Orders lists the orders updated in [since, until], of any status, in id
@@ -93,7 +86,7 @@ func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json
 			var page struct {
 				Orders []json.RawMessage `json:"orders"`
 			}
-			link, err := a.page(ctx, next, fmt.Sprintf("page %d", n), &page)
+			link, err := a.page(ctx, next, fmt.Sprintf("orders page %d", n), &page)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -136,8 +129,7 @@ func sameOrigin(link, base string) bool {
 // page fetches one URL into v, waiting out 429s and retrying failures up to
 // Attempts (providerapi.Client.Get), and returns the Link header's rel="next"
 // URL. Returns EUNAVAILABLE when every try failed, EUNAUTHORIZED for a refused
-// token, ENOTFOUND for a 404 and EINVALID for any other 4xx (retrying does not
-// help either).
+// token, ENOTFOUND for a 404 and EINVALID for any other refusal.
 func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
 	p, err := a.client().Get(ctx, u, desc, v)
 	return p.Next, err
@@ -146,21 +138,15 @@ func (a *API) page(ctx context.Context, u, desc string, v any) (string, error) {
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("X-Shopify-Access-Token", a.Token) },
-		Name:      "shopify GET orders",
-		Body:      "Shopify's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "shopify GET orders: HTTP %d: the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "shopify GET orders: HTTP 404")
-			}
-			return domain.Errorf(domain.EINVALID, "shopify GET orders: HTTP %d: %s", status, shopifyError(body))
-		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("X-Shopify-Access-Token", a.Token) },
+		Name:         "shopify GET",
+		Body:         "Shopify's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the admin_token was refused; give an Admin API access token with the read_orders scope (read_all_orders for windows older than 60 days)",
+		NotFound:     true,
+		ErrorText:    shopifyError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -170,14 +156,14 @@ func shopifyError(body []byte) string {
 	var e struct {
 		Errors json.RawMessage `json:"errors"`
 	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		var s string
-		if json.Unmarshal(e.Errors, &s) == nil {
-			return s
-		}
-		return string(e.Errors)
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
 	}
-	return "unexpected answer"
+	var s string
+	if json.Unmarshal(e.Errors, &s) == nil {
+		return s
+	}
+	return string(e.Errors)
 }
 
 // nextLink is the rel="next" URL of Link headers, or "".

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tradewind/tradewind/adapters/providerapi"
 )
 
 // FakeAPI is a test double of the part of Shopify's REST Admin API the
@@ -26,8 +28,7 @@ type FakeAPI struct {
 
 	mu       sync.Mutex
 	orders   map[int64]fakeOrder
-	limited  int          // requests still to answer 429
-	failOnce map[int]bool // page number → fail the next request for it with a 500
+	faults   providerapi.Faults[int] // by page number
 	requests int
 }
 
@@ -59,22 +60,11 @@ func (f *FakeAPI) PutOrder(raw json.RawMessage) {
 }
 
 // RateLimit answers the next n requests 429 with Retry-After: 2.0.
-func (f *FakeAPI) RateLimit(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.limited = n
-}
+func (f *FakeAPI) RateLimit(n int) { f.faults.RateLimit(n) }
 
 // FailOnce answers the next request for page n of the listing (1: the first)
 // with a 500, once.
-func (f *FakeAPI) FailOnce(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failOnce == nil {
-		f.failOnce = map[int]bool{}
-	}
-	f.failOnce[n] = true
-}
+func (f *FakeAPI) FailOnce(n int) { f.faults.FailOnce(n) }
 
 // Requests is how many requests it has answered.
 func (f *FakeAPI) Requests() int {
@@ -92,10 +82,9 @@ type cursor struct {
 	Page     int
 }
 
-func fakeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+// fakeErrors answers status with Shopify's error body, {"errors": v}.
+func fakeErrors(w http.ResponseWriter, status int, v any) {
+	providerapi.WriteJSON(w, status, map[string]any{"errors": v})
 }
 
 // ServeHTTP implements http.Handler.
@@ -103,15 +92,15 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.requests++
+	w.Header().Set("Content-Type", "application/json; charset=utf-8") // as Shopify writes it
 	tok := r.Header.Get("X-Shopify-Access-Token")
 	if tok == "" || (f.Token != "" && tok != f.Token) {
-		fakeJSON(w, http.StatusUnauthorized, map[string]string{"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
+		fakeErrors(w, http.StatusUnauthorized, "[API] Invalid API key or access token (unrecognized login or wrong password)")
 		return
 	}
-	if f.limited > 0 {
-		f.limited--
+	if f.faults.Limited() {
 		w.Header().Set("Retry-After", "2.0")
-		fakeJSON(w, http.StatusTooManyRequests, map[string]string{"errors": "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."})
+		fakeErrors(w, http.StatusTooManyRequests, "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service.")
 		return
 	}
 	path := r.URL.Path
@@ -119,14 +108,14 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id, err := strconv.ParseInt(strings.TrimSuffix(path[i+len("/orders/"):], ".json"), 10, 64)
 		o, ok := f.orders[id]
 		if err != nil || !ok {
-			fakeJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found"})
+			fakeErrors(w, http.StatusNotFound, "Not Found")
 			return
 		}
-		fakeJSON(w, http.StatusOK, map[string]json.RawMessage{"order": o.Raw})
+		providerapi.WriteJSON(w, http.StatusOK, map[string]json.RawMessage{"order": o.Raw})
 		return
 	}
 	if !strings.HasSuffix(path, "/orders.json") {
-		fakeJSON(w, http.StatusNotFound, map[string]string{"errors": "Not Found"})
+		fakeErrors(w, http.StatusNotFound, "Not Found")
 		return
 	}
 	q := r.URL.Query()
@@ -134,7 +123,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 250 {
-			fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string][]string{"limit": {"must be between 1 and 250"}}})
+			fakeErrors(w, http.StatusBadRequest, map[string][]string{"limit": {"must be between 1 and 250"}})
 			return
 		}
 		limit = n
@@ -143,31 +132,30 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if pi := q.Get("page_info"); pi != "" {
 		for k := range q {
 			if k != "page_info" && k != "limit" && k != "fields" {
-				fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string]string{"page_info": "page_info - Cannot be combined with " + k}})
+				fakeErrors(w, http.StatusBadRequest, map[string]string{"page_info": "page_info - Cannot be combined with " + k})
 				return
 			}
 		}
 		b, err := base64.RawURLEncoding.DecodeString(pi)
 		if err != nil || json.Unmarshal(b, &c) != nil {
-			fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string]string{"page_info": "Invalid value."}})
+			fakeErrors(w, http.StatusBadRequest, map[string]string{"page_info": "Invalid value."})
 			return
 		}
 	} else {
 		if q.Get("since_id") == "" {
 			// Without since_id Shopify lists newest first; the reconciliation relies on id order.
-			fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": "this fake lists by id only: give since_id"})
+			fakeErrors(w, http.StatusBadRequest, "this fake lists by id only: give since_id")
 			return
 		}
 		after, err := strconv.ParseInt(q.Get("since_id"), 10, 64)
 		if err != nil {
-			fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": map[string]string{"since_id": "expected Integer"}})
+			fakeErrors(w, http.StatusBadRequest, map[string]string{"since_id": "expected Integer"})
 			return
 		}
 		c = cursor{Min: q.Get("updated_at_min"), Max: q.Get("updated_at_max"), Status: cmp.Or(q.Get("status"), "open"), After: after, Page: 1}
 	}
-	if f.failOnce[c.Page] {
-		delete(f.failOnce, c.Page)
-		fakeJSON(w, http.StatusInternalServerError, map[string]string{"errors": "Internal Server Error"})
+	if f.faults.Fails(c.Page) {
+		fakeErrors(w, http.StatusInternalServerError, "Internal Server Error")
 		return
 	}
 	bound := func(s string, def time.Time) (time.Time, bool) {
@@ -180,7 +168,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	lo, ok1 := bound(c.Min, time.Time{})
 	hi, ok2 := bound(c.Max, time.Unix(1<<40, 0))
 	if !ok1 || !ok2 {
-		fakeJSON(w, http.StatusBadRequest, map[string]any{"errors": "updated_at_min/updated_at_max: not ISO 8601"})
+		fakeErrors(w, http.StatusBadRequest, "updated_at_min/updated_at_max: not ISO 8601")
 		return
 	}
 	var sel []fakeOrder
@@ -190,17 +178,13 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	slices.SortFunc(sel, func(a, b fakeOrder) int { return cmp.Compare(a.ID, b.ID) })
-	page := sel[:min(limit, len(sel))]
-	if len(sel) > limit {
+	orders, more := providerapi.PageOf(sel, 0, limit, func(o fakeOrder) json.RawMessage { return o.Raw })
+	if more {
 		next := c
-		next.After, next.Page = page[len(page)-1].ID, c.Page+1
+		next.After, next.Page = sel[limit-1].ID, c.Page+1
 		b, _ := json.Marshal(next)
 		u := "http://" + r.Host + path + "?limit=" + strconv.Itoa(limit) + "&page_info=" + base64.RawURLEncoding.EncodeToString(b)
 		w.Header().Set("Link", `<`+u+`>; rel="next"`)
 	}
-	out := make([]json.RawMessage, len(page))
-	for i, o := range page {
-		out[i] = o.Raw
-	}
-	fakeJSON(w, http.StatusOK, map[string]any{"orders": out})
+	providerapi.WriteJSON(w, http.StatusOK, map[string]any{"orders": orders})
 }

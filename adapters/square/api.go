@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -34,12 +33,9 @@ type API struct {
 	Token      string
 	LocationID string
 	HTTP       *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil).
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the API client of a Square source. Returns EINVALID when the
@@ -49,14 +45,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if tok == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: access_token: set a Square access token with PAYMENTS_READ (and ORDERS_READ for order events), e.g. access_token: env:SQUARE_ACCESS_TOKEN, to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, DefaultAPIBaseURL), "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for %s", src.ID, base, DefaultAPIBaseURL)
+	base, err := providerapi.BaseURL(src, DefaultAPIBaseURL, "leave it out for "+DefaultAPIBaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Token: tok, LocationID: src.Setting(SettingLocationID, ""), HTTP: hc}, nil
+	return &API{BaseURL: base, Token: tok, LocationID: src.Setting(SettingLocationID, ""), HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // paymentList is ListPayments' answer: {"payments":[…],"cursor":"…"}.
@@ -105,16 +98,12 @@ func (a *API) client() *providerapi.Client {
 			r.Header.Set("Authorization", "Bearer "+a.Token)
 			r.Header.Set("Square-Version", APIVersion)
 		},
-		Name:    "square GET",
-		Body:    "Square's payments JSON",
-		MaxBody: maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "square GET %s: HTTP %d: the access_token was refused; give a token with PAYMENTS_READ", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "square GET %s: HTTP %d: %s", path, status, squareError(body))
-		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		Name:         "square GET",
+		Body:         "Square's payments JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the access_token was refused; give a token with PAYMENTS_READ",
+		ErrorText:    squareError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -126,10 +115,10 @@ func squareError(body []byte) string {
 			Detail string `json:"detail"`
 		} `json:"errors"`
 	}
-	if json.Unmarshal(body, &e) == nil && len(e.Errors) > 0 {
-		return e.Errors[0].Code + ": " + e.Errors[0].Detail
+	if json.Unmarshal(body, &e) != nil || len(e.Errors) == 0 {
+		return ""
 	}
-	return "unexpected answer"
+	return e.Errors[0].Code + ": " + e.Errors[0].Detail
 }
 
 // PaymentState is a listed payment as the reconciliation compares and repairs it.

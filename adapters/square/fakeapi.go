@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tradewind/tradewind/adapters/providerapi"
 	"github.com/tradewind/tradewind/adapters/webhook"
 )
 
@@ -24,8 +25,7 @@ type FakeAPI struct {
 
 	mu       sync.Mutex
 	payments []fakePayment
-	limited  int
-	failOnce map[string]bool // cursor ("" the first page) → fail the next such request with a 500
+	faults   providerapi.Faults[string] // by cursor ("" the first page)
 	requests int
 }
 
@@ -51,22 +51,11 @@ func (f *FakeAPI) AddPayment(raw json.RawMessage) {
 }
 
 // RateLimit answers the next n requests 429 with Retry-After: 0.
-func (f *FakeAPI) RateLimit(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.limited = n
-}
+func (f *FakeAPI) RateLimit(n int) { f.faults.RateLimit(n) }
 
 // FailOnce answers the next request for the page of cursor ("" for the first
 // page; the fake's cursors are the offset in decimal) with a 500, once.
-func (f *FakeAPI) FailOnce(cursor string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failOnce == nil {
-		f.failOnce = map[string]bool{}
-	}
-	f.failOnce[cursor] = true
-}
+func (f *FakeAPI) FailOnce(cursor string) { f.faults.FailOnce(cursor) }
 
 // Requests is how many requests it has answered.
 func (f *FakeAPI) Requests() int {
@@ -75,10 +64,9 @@ func (f *FakeAPI) Requests() int {
 	return f.requests
 }
 
+// squareErrors answers status with Square's error body, {"errors": [{"category", "code", "detail"}]}.
 func squareErrors(w http.ResponseWriter, status int, category, code, detail string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]string{{"category": category, "code": code, "detail": detail}}})
+	providerapi.WriteJSON(w, status, map[string]any{"errors": []map[string]string{{"category": category, "code": code, "detail": detail}}})
 }
 
 // ServeHTTP implements http.Handler.
@@ -91,8 +79,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		squareErrors(w, http.StatusUnauthorized, "AUTHENTICATION_ERROR", "UNAUTHORIZED", "This request could not be authorized.")
 		return
 	}
-	if f.limited > 0 {
-		f.limited--
+	if f.faults.Limited() {
 		w.Header().Set("Retry-After", "0")
 		squareErrors(w, http.StatusTooManyRequests, "RATE_LIMIT_ERROR", "RATE_LIMITED", "Rate limit exceeded.")
 		return
@@ -103,8 +90,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	cursor := q.Get("cursor")
-	if f.failOnce[cursor] {
-		delete(f.failOnce, cursor)
+	if f.faults.Fails(cursor) {
 		squareErrors(w, http.StatusInternalServerError, "API_ERROR", "INTERNAL_SERVER_ERROR", "An internal error occurred.")
 		return
 	}
@@ -150,19 +136,13 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	from = min(from, len(sel))
-	to := min(from+limit, len(sel))
+	ps, more := providerapi.PageOf(sel, from, limit, func(p fakePayment) json.RawMessage { return p.raw })
 	out := map[string]any{}
-	if to > from {
-		ps := make([]json.RawMessage, 0, to-from)
-		for _, p := range sel[from:to] {
-			ps = append(ps, p.raw)
-		}
+	if len(ps) > 0 {
 		out["payments"] = ps // Square leaves out an empty list
 	}
-	if to < len(sel) {
-		out["cursor"] = strconv.Itoa(to)
+	if more {
+		out["cursor"] = strconv.Itoa(from + len(ps))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	providerapi.WriteJSON(w, http.StatusOK, out)
 }

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -38,13 +39,9 @@ type API struct {
 	BaseURL string
 	Key     string
 	HTTP    *http.Client
-	// Sleep waits d or until ctx ends (a context-aware timer when nil): tests
-	// inject one that does not sleep.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Attempts bounds the tries at one page (3 when 0); 429s wait and count too.
-	Attempts int
-	// OnRetry, when set, hears of each failed try that is retried.
-	OnRetry func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the API client of a Stripe source. Returns EINVALID when the
@@ -54,14 +51,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if key == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: api_key: set a Stripe secret or restricted key with read access to events and payment intents (e.g. api_key: env:STRIPE_SECRET_KEY) to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, DefaultAPIBaseURL), "/")
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not an http(s) URL; leave it out for %s", src.ID, base, DefaultAPIBaseURL)
+	base, err := providerapi.BaseURL(src, DefaultAPIBaseURL, "leave it out for "+DefaultAPIBaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Key: key, HTTP: hc}, nil
+	return &API{BaseURL: base, Key: key, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // list is Stripe's list envelope: {"object":"list","data":[…],"has_more":…,"url":…}.
@@ -149,8 +143,7 @@ func (a *API) pages(ctx context.Context, path string, q url.Values) iter.Seq2[js
 
 // page fetches one page, waiting out 429s and retrying failures up to Attempts
 // (providerapi.Client.Get). Returns EUNAVAILABLE when every try failed,
-// EUNAUTHORIZED for a refused key and EINVALID for any other 4xx (retrying does
-// not help either).
+// EUNAUTHORIZED for a refused key and EINVALID for any other refusal.
 func (a *API) page(ctx context.Context, path string, q url.Values) (list, error) {
 	desc := path
 	if after := q.Get("starting_after"); after != "" {
@@ -166,18 +159,14 @@ func (a *API) page(ctx context.Context, path string, q url.Values) (list, error)
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.Key) },
-		Name:      "stripe GET",
-		Body:      "a Stripe list",
-		MaxBody:   maxListResponse,
-		Refused: func(path string, status int, body []byte) error {
-			if status == http.StatusUnauthorized || status == http.StatusForbidden {
-				return domain.Errorf(domain.EUNAUTHORIZED, "stripe GET %s: HTTP %d: the api_key was refused; give a key with read access to events and payment intents", path, status)
-			}
-			return domain.Errorf(domain.EINVALID, "stripe GET %s: HTTP %d: %s", path, status, stripeError(body))
-		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+a.Key) },
+		Name:         "stripe GET",
+		Body:         "a Stripe list",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the api_key was refused; give a key with read access to events and payment intents",
+		ErrorText:    stripeError,
+		Retry:        a.Retry,
 	}
 }
 
@@ -188,10 +177,8 @@ func stripeError(body []byte) string {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-		return e.Error.Message
-	}
-	return "unexpected answer"
+	_ = json.Unmarshal(body, &e)
+	return e.Error.Message
 }
 
 // EventHead is what the reconciliation reads of a listed event to compare it:
@@ -212,13 +199,7 @@ func Head(raw json.RawMessage) (EventHead, error) {
 }
 
 // HandledTypes are the event types Normalize applies.
-func HandledTypes() []string {
-	out := make([]string, 0, len(handled))
-	for t := range handled {
-		out = append(out, t)
-	}
-	return out
-}
+func HandledTypes() []string { return slices.Collect(maps.Keys(handled)) }
 
 // IntentState is a listed payment intent as the reconciliation compares it.
 type IntentState struct {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/tradewind/tradewind/adapters/providerapi"
 )
 
 // FakeAPI is a test double of the part of Stripe's REST API the reconciliation
@@ -22,8 +24,7 @@ type FakeAPI struct {
 	mu       sync.Mutex
 	events   []fakeItem
 	intents  []fakeItem
-	limited  int             // requests still to answer 429
-	failOnce map[string]bool // "path|starting_after" → fail the next such request with a 500
+	faults   providerapi.Faults[string] // by "path|starting_after"
 	requests int
 }
 
@@ -54,22 +55,11 @@ func (f *FakeAPI) add(to *[]fakeItem, raw json.RawMessage) {
 }
 
 // RateLimit answers the next n requests 429 with Retry-After: 0.
-func (f *FakeAPI) RateLimit(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.limited = n
-}
+func (f *FakeAPI) RateLimit(n int) { f.faults.RateLimit(n) }
 
 // FailOnce answers the next request for path's page after item id startingAfter
 // ("" for the first page) with a 500, once.
-func (f *FakeAPI) FailOnce(path, startingAfter string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failOnce == nil {
-		f.failOnce = map[string]bool{}
-	}
-	f.failOnce[path+"|"+startingAfter] = true
-}
+func (f *FakeAPI) FailOnce(path, startingAfter string) { f.faults.FailOnce(path + "|" + startingAfter) }
 
 // Requests is how many requests it has answered.
 func (f *FakeAPI) Requests() int {
@@ -78,14 +68,9 @@ func (f *FakeAPI) Requests() int {
 	return f.requests
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
+// fakeError answers status with Stripe's error body, {"error": {"type", "message"}}.
 func fakeError(w http.ResponseWriter, status int, typ, msg string) {
-	writeJSON(w, status, map[string]any{"error": map[string]string{"type": typ, "message": msg}})
+	providerapi.WriteJSON(w, status, map[string]any{"error": map[string]string{"type": typ, "message": msg}})
 }
 
 // ServeHTTP implements http.Handler.
@@ -98,16 +83,14 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fakeError(w, http.StatusUnauthorized, "invalid_request_error", "Invalid API Key provided")
 		return
 	}
-	if f.limited > 0 {
-		f.limited--
+	if f.faults.Limited() {
 		w.Header().Set("Retry-After", "0")
 		fakeError(w, http.StatusTooManyRequests, "rate_limit_error", "Too many requests")
 		return
 	}
 	q := r.URL.Query()
 	after := q.Get("starting_after")
-	if f.failOnce[r.URL.Path+"|"+after] {
-		delete(f.failOnce, r.URL.Path+"|"+after)
+	if f.faults.Fails(r.URL.Path + "|" + after) {
 		fakeError(w, http.StatusInternalServerError, "api_error", "internal error")
 		return
 	}
@@ -148,10 +131,6 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		start = i + 1
 	}
-	end := min(start+limit, len(sel))
-	data := make([]json.RawMessage, 0, end-start)
-	for _, it := range sel[start:end] {
-		data = append(data, it.Raw)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "has_more": end < len(sel), "url": r.URL.Path})
+	data, more := providerapi.PageOf(sel, start, limit, func(it fakeItem) json.RawMessage { return it.Raw })
+	providerapi.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "has_more": more, "url": r.URL.Path})
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tradewind/tradewind/adapters/providerapi"
@@ -38,9 +37,9 @@ type API struct {
 	BaseURL     string // the site, without /wp-json
 	Key, Secret string
 	HTTP        *http.Client
-	Sleep       func(ctx context.Context, d time.Duration) error
-	Attempts    int // tries at one page (3 when 0); 429s count too
-	OnRetry     func(err error)
+
+	// Sleep, Attempts and OnRetry: how a failing page is retried.
+	providerapi.Retry
 }
 
 // NewAPI returns the REST API client of a WooCommerce source. Returns EINVALID
@@ -50,14 +49,11 @@ func NewAPI(src domain.Source, hc *http.Client) (*API, error) {
 	if key == "" || secret == "" {
 		return nil, domain.Errorf(domain.EINVALID, "source %s: consumer_key and consumer_secret: set a WooCommerce REST API key with read access (WooCommerce → Settings → Advanced → REST API; e.g. consumer_secret: env:WC_CONSUMER_SECRET) to reconcile it", src.ID)
 	}
-	base := strings.TrimRight(src.Setting(SettingAPIBaseURL, ""), "/")
-	if u, err := url.Parse(base); base == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, domain.Errorf(domain.EINVALID, "source %s: api_base_url: %q is not the store's http(s) URL; set it to the site, e.g. https://shop.example.com, to reconcile it", src.ID, base)
+	base, err := providerapi.BaseURL(src, "", "set it to the store's site, e.g. https://shop.example.com, to reconcile it")
+	if err != nil {
+		return nil, err
 	}
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
-	return &API{BaseURL: base, Key: key, Secret: secret, HTTP: hc}, nil
+	return &API{BaseURL: base, Key: key, Secret: secret, HTTP: providerapi.HTTPClient(hc)}, nil
 }
 
 // gmt is WooCommerce's GMT time format (ISO 8601 without a zone).
@@ -79,7 +75,7 @@ func (a *API) Orders(ctx context.Context, since, until time.Time) iter.Seq2[json
 			q.Set("per_page", strconv.Itoa(ordersPage))
 			q.Set("page", strconv.Itoa(page))
 			var orders []json.RawMessage
-			h, err := a.fetch(ctx, "/wp-json/wc/v3/orders?"+q.Encode(), fmt.Sprintf("page %d", page), &orders)
+			h, err := a.fetch(ctx, "/wp-json/wc/v3/orders?"+q.Encode(), fmt.Sprintf("orders page %d", page), &orders)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -118,26 +114,25 @@ func (a *API) fetch(ctx context.Context, path, desc string, v any) (http.Header,
 // client is the polite GET of a's settings.
 func (a *API) client() *providerapi.Client {
 	return &providerapi.Client{
-		HTTP:      a.HTTP,
-		Authorize: func(r *http.Request) { r.SetBasicAuth(a.Key, a.Secret) },
-		Name:      "woocommerce GET orders",
-		Body:      "WooCommerce's orders JSON",
-		MaxBody:   maxListResponse,
-		Refused: func(_ string, status int, body []byte) error {
-			switch status {
-			case http.StatusUnauthorized, http.StatusForbidden:
-				return domain.Errorf(domain.EUNAUTHORIZED, "woocommerce GET orders: HTTP %d: the consumer key was refused; give a REST API key with read access", status)
-			case http.StatusNotFound:
-				return domain.Errorf(domain.ENOTFOUND, "woocommerce GET orders: HTTP 404")
-			}
-			var e struct {
-				Message string `json:"message"`
-			}
-			_ = json.Unmarshal(body, &e)
-			return domain.Errorf(domain.EINVALID, "woocommerce GET orders: HTTP %d: %s", status, e.Message)
-		},
-		Sleep: a.Sleep, Attempts: a.Attempts, OnRetry: a.OnRetry,
+		HTTP:         a.HTTP,
+		Authorize:    func(r *http.Request) { r.SetBasicAuth(a.Key, a.Secret) },
+		Name:         "woocommerce GET",
+		Body:         "WooCommerce's orders JSON",
+		MaxBody:      maxListResponse,
+		Unauthorized: "the consumer key was refused; give a REST API key with read access",
+		NotFound:     true,
+		ErrorText:    wooError,
+		Retry:        a.Retry,
 	}
+}
+
+// wooError is the message of WooCommerce's error body {"code","message","data"}.
+func wooError(body []byte) string {
+	var e struct {
+		Message string `json:"message"`
+	}
+	_ = json.Unmarshal(body, &e)
+	return e.Message
 }
 
 // ListedHead is a listed order's id and date_modified_gmt.

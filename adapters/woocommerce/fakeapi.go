@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tradewind/tradewind/adapters/providerapi"
 )
 
 // FakeAPI is a test double of the part of WooCommerce's REST API v3 the
@@ -21,10 +23,9 @@ import (
 type FakeAPI struct {
 	Key, Secret string
 
-	mu       sync.Mutex
-	orders   map[int64]fakeOrder
-	limited  int
-	failOnce map[int]bool
+	mu     sync.Mutex
+	orders map[int64]fakeOrder
+	faults providerapi.Faults[int] // by page number
 }
 
 type fakeOrder struct {
@@ -48,38 +49,26 @@ func (f *FakeAPI) PutOrder(raw json.RawMessage) {
 }
 
 // RateLimit answers the next n requests 429 with Retry-After: 1.
-func (f *FakeAPI) RateLimit(n int) { f.mu.Lock(); f.limited = n; f.mu.Unlock() }
+func (f *FakeAPI) RateLimit(n int) { f.faults.RateLimit(n) }
 
 // FailOnce answers the next request for page n of the listing with a 500, once.
-func (f *FakeAPI) FailOnce(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.failOnce == nil {
-		f.failOnce = map[int]bool{}
-	}
-	f.failOnce[n] = true
-}
+func (f *FakeAPI) FailOnce(n int) { f.faults.FailOnce(n) }
 
-func wcJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
-
+// wcError answers status with WooCommerce's error body, {"code", "message", "data": {"status"}}.
 func wcError(w http.ResponseWriter, status int, code, msg string) {
-	wcJSON(w, status, map[string]any{"code": code, "message": msg, "data": map[string]int{"status": status}})
+	providerapi.WriteJSON(w, status, map[string]any{"code": code, "message": msg, "data": map[string]int{"status": status}})
 }
 
 // ServeHTTP implements http.Handler.
 func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8") // as WordPress writes it
 	if k, s, ok := r.BasicAuth(); !ok || k != f.Key || s != f.Secret {
 		wcError(w, http.StatusUnauthorized, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
 		return
 	}
-	if f.limited > 0 {
-		f.limited--
+	if f.faults.Limited() {
 		w.Header().Set("Retry-After", "1")
 		wcError(w, http.StatusTooManyRequests, "too_many_requests", "Too many requests.")
 		return
@@ -91,7 +80,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			wcError(w, http.StatusNotFound, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
 			return
 		}
-		wcJSON(w, http.StatusOK, o.Raw)
+		providerapi.WriteJSON(w, http.StatusOK, o.Raw)
 		return
 	}
 	if r.URL.Path != "/wp-json/wc/v3/orders" {
@@ -109,8 +98,7 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		wcError(w, http.StatusBadRequest, "rest_invalid_param", "Invalid parameter(s): page, per_page")
 		return
 	}
-	if f.failOnce[page] {
-		delete(f.failOnce, page)
+	if f.faults.Fails(page) {
 		wcError(w, http.StatusInternalServerError, "internal_server_error", "There has been a critical error on this website.")
 		return
 	}
@@ -130,11 +118,6 @@ func (f *FakeAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pages := (len(sel) + per - 1) / per
 	w.Header().Set("X-WP-Total", strconv.Itoa(len(sel)))
 	w.Header().Set("X-WP-TotalPages", strconv.Itoa(pages))
-	out := []json.RawMessage{}
-	if start := (page - 1) * per; start < len(sel) {
-		for _, o := range sel[start:min(start+per, len(sel))] {
-			out = append(out, o.Raw)
-		}
-	}
-	wcJSON(w, http.StatusOK, out)
+	out, _ := providerapi.PageOf(sel, (page-1)*per, per, func(o fakeOrder) json.RawMessage { return o.Raw })
+	providerapi.WriteJSON(w, http.StatusOK, out)
 }
