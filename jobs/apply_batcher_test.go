@@ -92,13 +92,9 @@ func TestApplyBatcherGroupsWaitingEntriesAndAnswersEachAlone(t *testing.T) {
 // waitQueued waits until n entries wait in b's queue.
 func waitQueued(t *testing.T, b *jobs.ApplyBatcher, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for b.Queued() != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d entries queued, want %d", b.Queued(), n)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, func() (bool, string) {
+		return b.Queued() == n, fmt.Sprintf("%d entries queued (%d now)", n, b.Queued())
+	})
 }
 
 type panickyApplier struct{}

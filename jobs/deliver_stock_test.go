@@ -9,14 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/adapters/shopify"
 	"github.com/tradewind/tradewind/adapters/shopify/shopifytest"
 	"github.com/tradewind/tradewind/domain"
 	"github.com/tradewind/tradewind/jobs"
 )
+
+// stockDestination is a shopify_inventory destination pushing to the fake store
+// at url, debounced by a second (Asynq schedules to the second).
+func stockDestination(url string) domain.Destination {
+	return domain.Destination{ID: "shop-stock", Kind: domain.DestinationShopifyInventory, Timeout: 2 * time.Second,
+		MaxAttempts: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, BreakerFailures: 50, BreakerCooldown: time.Second,
+		Debounce: time.Second,
+		Events:   []domain.DownstreamType{domain.DownStockChanged},
+		Settings: map[string]string{shopify.PushAPIBaseURL: url, shopify.PushAdminToken: "shpat_test", shopify.PushLocation: shopifytest.Location}}
+}
 
 // A thousand stock changes on one SKU in a burst make a handful of pushes: they
 // fold into one pending push per SKU, which waits its debounce and publishes the
@@ -26,29 +34,16 @@ func TestStockChangesBurstMakesAFewPushes(t *testing.T) {
 	e := newEnv(t)
 	store := shopifytest.New("shpat_test", map[string]int64{"HOT": 0})
 	t.Cleanup(store.Close)
-	dest := domain.Destination{ID: "shop-stock", Kind: domain.DestinationShopifyInventory, Timeout: 2 * time.Second,
-		MaxAttempts: 12, MinBackoff: 20 * time.Millisecond, MaxBackoff: time.Second, BreakerFailures: 50, BreakerCooldown: time.Second,
-		Debounce: time.Second, // Asynq schedules to the second
-		Events:   []domain.DownstreamType{domain.DownStockChanged},
-		Settings: map[string]string{shopify.PushAPIBaseURL: store.URL, shopify.PushAdminToken: "shpat_test", shopify.PushLocation: shopifytest.Location}}
+	dest := stockDestination(store.URL)
 	ledger := &postgres.Ledger{DB: e.db, Destinations: []domain.Destination{dest}}
 	deliveries := &postgres.Deliveries{DB: e.db}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sweeper := &jobs.SweepDeliveries{Outbox: deliveries, Queue: e.client, Tasks: e.inspector, Now: time.Now, Logger: logger,
 		Delay: func(domain.DeliveryRef) time.Duration { return dest.Debounce }}
 	pusher := &shopify.InventoryPusher{Stock: &postgres.Inventory{DB: e.db}, Published: &postgres.PublishedStock{DB: e.db}}
-	srv := asynq.NewServer(e.redis, asynq.Config{
-		Concurrency: 4, Queues: jobs.Weights, RetryDelayFunc: jobs.RetryDelay, IsFailure: jobs.IsFailure,
-		Logger: jobs.Logger{L: logger}, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond,
-	})
-	mux := asynq.NewServeMux()
-	mux.Handle(jobs.TypeDeliver, &jobs.Deliver{Deliveries: deliveries, Destinations: &postgres.Destinations{DB: e.db}, Logger: logger,
+	e.serveDeliveries(&jobs.Deliver{Deliveries: deliveries, Destinations: &postgres.Destinations{DB: e.db}, Logger: logger,
 		Destination: func(string) (domain.Destination, bool) { return dest, true },
 		Sender:      func(string) (domain.Sender, bool) { return pusher, true }})
-	if err := srv.Start(mux); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	go sweeper.Run(ctx, 50*time.Millisecond)

@@ -103,11 +103,6 @@ func (d *downstream) startWorker(now func() time.Time) {
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	sender := &webhookdest.Sender{Render: &webhookdest.Renderer{Orders: &postgres.Orders{DB: d.db}, Conflicts: &postgres.Conflicts{DB: d.db},
 		Inventory: &postgres.Inventory{DB: d.db}}}
-	srv := asynq.NewServer(d.redis, asynq.Config{
-		Concurrency: 4, Queues: jobs.Weights, RetryDelayFunc: jobs.RetryDelay, IsFailure: jobs.IsFailure,
-		Logger: jobs.Logger{L: logger}, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond,
-	})
-	mux := asynq.NewServeMux()
 	deliver := &jobs.Deliver{
 		Deliveries: d.deliveries, Destinations: d.dests, Now: now, Logger: logger,
 		Destination: func(id string) (domain.Destination, bool) { return d.dest, id == d.dest.ID },
@@ -115,16 +110,55 @@ func (d *downstream) startWorker(now func() time.Time) {
 		Jitter:      func(x time.Duration) time.Duration { return x },
 		MaxInFlight: d.maxInFlight,
 	}
-	mux.Handle(jobs.TypeDeliver, deliver)
-	if err := srv.Start(mux); err != nil {
-		d.t.Fatal(err)
-	}
-	d.t.Cleanup(srv.Shutdown)
+	d.serveDeliveries(deliver)
 	// As serve wires it: the dispatcher asks the worker's breakers, and runs.
 	d.sweeper.Budget = deliver.Budget
 	ctx, cancel := context.WithCancel(context.Background())
 	d.t.Cleanup(cancel)
 	go d.sweeper.Run(ctx, 50*time.Millisecond)
+}
+
+// serveDeliveries runs a worker of four for h's delivery tasks until the test
+// ends, its retries and scheduled tasks checked every 20 ms.
+func (e *env) serveDeliveries(h *jobs.Deliver) {
+	e.t.Helper()
+	if h.Logger == nil {
+		h.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	srv := asynq.NewServer(e.redis, asynq.Config{
+		Concurrency: 4, Queues: jobs.Weights, RetryDelayFunc: jobs.RetryDelay, IsFailure: jobs.IsFailure,
+		Logger: jobs.Logger{L: h.Logger}, TaskCheckInterval: 20 * time.Millisecond, DelayedTaskCheckInterval: 20 * time.Millisecond,
+	})
+	mux := asynq.NewServeMux()
+	mux.Handle(jobs.TypeDeliver, h)
+	if err := srv.Start(mux); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(srv.Shutdown)
+}
+
+// waitDelivered waits until n of the deliveries are delivered.
+func (d *downstream) waitDelivered(n int) {
+	d.t.Helper()
+	waitFor(d.t, func() (bool, string) {
+		got := 0
+		for _, o := range d.list() {
+			if o.Status == domain.DeliveryDelivered {
+				got++
+			}
+		}
+		return got == n, fmt.Sprintf("%d delivered (%d so far)", n, got)
+	})
+}
+
+// waitBreakerOpen waits until the workers have recorded the destination's
+// breaker open.
+func (d *downstream) waitBreakerOpen() {
+	d.t.Helper()
+	waitFor(d.t, func() (bool, string) {
+		st, err := d.dests.States(context.Background(), []string{d.dest.ID})
+		return err == nil && st[d.dest.ID].Breaker == domain.BreakerOpen, "the breaker to be recorded open"
+	})
 }
 
 // place applies an order placed (and paid when paid) through the ledger and
@@ -253,10 +287,7 @@ func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
 	if len(l) != 16 {
 		t.Fatalf("%d deliveries, want 16 (placed and paid, 8 orders)", len(l))
 	}
-	waitFor(t, func() (bool, string) {
-		st, err := d.dests.States(context.Background(), []string{"crm"})
-		return err == nil && st["crm"].Breaker == domain.BreakerOpen, "the breaker to be recorded open"
-	})
+	d.waitBreakerOpen()
 	// Every task has run at least once (none is pending any more), and most found
 	// the breaker open: they wait with their attempts unspent.
 	waitFor(t, func() (bool, string) {
@@ -277,15 +308,7 @@ func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
 	}
 
 	down.Store(false)
-	waitFor(t, func() (bool, string) {
-		n := 0
-		for _, o := range d.list() {
-			if o.Status == domain.DeliveryDelivered {
-				n++
-			}
-		}
-		return n == 16, fmt.Sprintf("all 16 delivered after the outage (%d so far)", n)
-	})
+	d.waitDelivered(16)
 	for _, o := range d.list() {
 		if o.Attempts > dest.MaxAttempts {
 			t.Errorf("delivery %d: %d attempts", o.ID, o.Attempts)
@@ -313,10 +336,7 @@ func TestOpenBreakerKeepsNewDeliveriesInTheOutbox(t *testing.T) {
 	d := newDownstream(t, dest, true)
 	d.place("HB0", false)
 	d.place("HB1", false)
-	waitFor(t, func() (bool, string) {
-		st, err := d.dests.States(context.Background(), []string{"crm"})
-		return err == nil && st["crm"].Breaker == domain.BreakerOpen, "the breaker to be recorded open"
-	})
+	d.waitBreakerOpen()
 	for i := 2; i < 7; i++ {
 		d.place(fmt.Sprintf("HB%d", i), false)
 	}
@@ -329,15 +349,7 @@ func TestOpenBreakerKeepsNewDeliveriesInTheOutbox(t *testing.T) {
 		t.Errorf("%d deliveries wait unqueued while the breaker is open, want the 5 made since it opened", unqueued)
 	}
 	down.Store(false)
-	waitFor(t, func() (bool, string) {
-		n := 0
-		for _, o := range d.list() {
-			if o.Status == domain.DeliveryDelivered {
-				n++
-			}
-		}
-		return n == 7, fmt.Sprintf("all 7 delivered after the outage (%d so far)", n)
-	})
+	d.waitDelivered(7)
 	for _, o := range d.list() {
 		if o.OrderRef >= "HB2" && o.Attempts != 1 {
 			t.Errorf("delivery %d of %s: %d attempts, want 1 (it waited in the outbox during the outage)", o.ID, o.OrderRef, o.Attempts)

@@ -75,13 +75,27 @@ const (
 // A transaction that loses a deadlock or a serialization check runs again at once
 // (a few times), rather than failing its task into Asynq's backoff.
 func (l *Ledger) ApplyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
+	return retrying(func() error { return l.applyEntry(ctx, entryID, events) })
+}
+
+// retrying runs fn again, up to applyRetries times in all, while it fails with a
+// deadlock or a serialization failure (retryable), and returns its last error.
+func retrying(fn func() error) error {
 	var err error
 	for range applyRetries {
-		if err = l.applyEntry(ctx, entryID, events); !retryable(err) {
+		if err = fn(); !retryable(err) {
 			return err
 		}
 	}
 	return err
+}
+
+// inLedgerTx runs fn in a transaction of its own, with the ledger's prepared
+// statements and one clock reading.
+func (l *Ledger) inLedgerTx(ctx context.Context, op string, fn func(tx *ltx) error) error {
+	return inTx(ctx, l.DB, op, func(sqlTx *sqlx.Tx) error {
+		return fn(&ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()})
+	})
 }
 
 func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.Event) error {
@@ -97,8 +111,7 @@ func (l *Ledger) applyEntry(ctx context.Context, entryID int64, events []domain.
 		return errs[0]
 	}
 	var busy []busyOrder
-	err := inTx(ctx, l.DB, fmt.Sprintf("apply inbox entry %d", entryID), func(sqlTx *sqlx.Tx) error {
-		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
+	err := l.inLedgerTx(ctx, fmt.Sprintf("apply inbox entry %d", entryID), func(tx *ltx) error {
 		claimed, err := claimEntry(ctx, tx, entryID)
 		if err != nil || !claimed {
 			return err
@@ -491,19 +504,14 @@ type busyOrder struct {
 // idempotent: an order its holder settled already is left as it is.
 func (l *Ledger) settleBusy(ctx context.Context, busy []busyOrder) error {
 	for _, b := range busy {
-		var err error
-		for range applyRetries {
-			err = inTx(ctx, l.DB, "settle order "+b.ref, func(sqlTx *sqlx.Tx) error {
-				tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
+		err := retrying(func() error {
+			return l.inLedgerTx(ctx, "settle order "+b.ref, func(tx *ltx) error {
 				if err := lockWithSKUs(ctx, tx, []string{b.ref}, b.sku); err != nil {
 					return err
 				}
 				return l.settle(ctx, tx, b.ref, b.ev)
 			})
-			if !retryable(err) {
-				break
-			}
-		}
+		})
 		if err != nil {
 			return fmt.Errorf("stock level %s applied; settling order %q it let through: %w", b.ev.EventID, b.ref, err)
 		}

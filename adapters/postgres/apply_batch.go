@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"github.com/tradewind/tradewind/domain"
@@ -133,8 +132,7 @@ type batchTx struct {
 // (a batchAborted) means nothing of the batch committed.
 func (l *Ledger) inBatch(ctx context.Context, entries []domain.EntryEvents, idx []int, fn func(b *batchTx) error) error {
 	idx, ids, refs, eventSKUs := planBatch(entries, idx)
-	err := inTx(ctx, l.DB, "apply inbox entries", func(sqlTx *sqlx.Tx) error {
-		tx := &ltx{Tx: sqlTx, db: l.DB, cache: &l.stmts, now: l.now()}
+	err := l.inLedgerTx(ctx, "apply inbox entries", func(tx *ltx) error {
 		claims, err := claimEntries(ctx, tx, ids)
 		if err != nil {
 			return err

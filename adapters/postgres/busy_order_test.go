@@ -8,6 +8,7 @@ import (
 
 	"github.com/tradewind/tradewind/adapters/postgres"
 	"github.com/tradewind/tradewind/domain"
+	"github.com/tradewind/tradewind/internal/testenv"
 )
 
 // TestLevelSettlesAnOrderBackorderedWhileItWaitedAndHeldByAnother is the race
@@ -81,34 +82,30 @@ func TestLevelSettlesAnOrderBackorderedWhileItWaitedAndHeldByAnother(t *testing.
 	checkLedger(t, db)
 }
 
-// waitForLockWait polls until a session of db's database waits for a lock.
+// waitForLockWait waits until a session of db's database waits for a lock.
 func waitForLockWait(t *testing.T, db *sqlx.DB) {
 	t.Helper()
 	_ = waitForLockWaitOr(t, db, nil)
 }
 
-// waitForLockWaitOr polls until a session of db's database waits for a lock, or
+// waitForLockWaitOr waits until a session of db's database waits for a lock, or
 // done delivers (the value is put back and returned).
 func waitForLockWaitOr(t *testing.T, db *sqlx.DB, done chan error) error {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var finished error
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
 		select {
 		case err := <-done:
 			done <- err
-			return err
+			finished = err
+			return true, ""
 		default:
 		}
 		var waiting int
 		if err := db.Get(&waiting, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); err != nil {
 			t.Fatal(err)
 		}
-		if waiting > 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no session waits for a lock after 30s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return waiting > 0, "a session waiting for a lock"
+	})
+	return finished
 }
