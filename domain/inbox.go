@@ -178,6 +178,10 @@ type PendingEntry struct {
 type InsertResult struct {
 	ID  int64
 	New bool
+	// Queued: the inbox handed the entry's task to the queue with its commit
+	// (CommitQueue), or left it to the sweeper when the queue failed. The
+	// caller has nothing more to queue.
+	Queued bool
 }
 
 // Applier applies normalized events to orders, payments and stock.

@@ -37,6 +37,19 @@ type WebhookQueue interface {
 	Enqueue(ctx context.Context, inboxID int64, src Source) error
 }
 
+// CommitQueue hands the webhooks of one inbox commit to the workers together:
+// a task per queue for the whole commit instead of one per webhook, so that the
+// worker applies a commit's entries with one attempt statement and one apply
+// transaction. The ingress's group commit consumes it; jobs implements it on
+// Asynq.
+type CommitQueue interface {
+	// EnqueueCommitted queues the new received entries of one commit: entries[i]
+	// was stored as results[i]; duplicates and entries stored as ignored are left
+	// out. Returns EUNAVAILABLE when the queue cannot be reached: the entries stay
+	// received in the inbox and the sweeper queues them.
+	EnqueueCommitted(ctx context.Context, entries []InboxEntry, results []InsertResult) error
+}
+
 // BacklogReader tells how far the workers are behind. Load shedding and the
 // dashboard consume it; jobs implements it on Asynq.
 type BacklogReader interface {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/tradewind/tradewind/domain"
@@ -36,9 +35,7 @@ type ApplyBatcher struct {
 	// waiting, and its entry commits or not; a retry finds out which.
 	Timeout time.Duration
 
-	mu      sync.Mutex
-	queue   []*applyRequest
-	running int
+	lanes lanes[*applyRequest]
 }
 
 // Defaults of ApplyBatcher.
@@ -71,16 +68,10 @@ func (b *ApplyBatcher) ApplyEntry(ctx context.Context, entryID int64, events []d
 // entry's transaction has ended, or ctx has.
 func (b *ApplyBatcher) ApplyEntries(ctx context.Context, entries []domain.EntryEvents) []error {
 	reqs := make([]*applyRequest, len(entries))
-	b.mu.Lock()
 	for i, e := range entries {
 		reqs[i] = &applyRequest{entry: e, done: make(chan error, 1)}
 	}
-	b.queue = append(b.queue, reqs...)
-	if b.running < cmp.Or(b.MaxInFlight, DefaultApplyLanes) {
-		b.running++
-		go b.drain()
-	}
-	b.mu.Unlock()
+	b.lanes.add(reqs, orDefault(b.MaxInFlight, DefaultApplyLanes), orDefault(b.MaxBatch, DefaultApplyBatch), b.apply)
 	errs := make([]error, len(reqs))
 	for i, r := range reqs {
 		select {
@@ -93,29 +84,7 @@ func (b *ApplyBatcher) ApplyEntries(ctx context.Context, entries []domain.EntryE
 }
 
 // Queued returns how many entries wait for a lane.
-func (b *ApplyBatcher) Queued() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.queue)
-}
-
-// drain applies batches from the queue until it is empty.
-func (b *ApplyBatcher) drain() {
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), cmp.Or(b.MaxBatch, DefaultApplyBatch))
-		if n == 0 {
-			b.running--
-			b.mu.Unlock()
-			return
-		}
-		batch := make([]*applyRequest, n)
-		copy(batch, b.queue)
-		b.queue = append(b.queue[:0], b.queue[n:]...)
-		b.mu.Unlock()
-		b.apply(batch)
-	}
-}
+func (b *ApplyBatcher) Queued() int { return b.lanes.queued() }
 
 func (b *ApplyBatcher) apply(batch []*applyRequest) {
 	ctx, cancel := context.WithTimeout(context.Background(), cmp.Or(b.Timeout, DefaultApplyTimeout))

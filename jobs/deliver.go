@@ -395,9 +395,10 @@ func breakerState(s gobreaker.State) string {
 	return domain.BreakerClosed
 }
 
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
+// orDefault returns v, or def when v is not positive: a setting left at zero.
+func orDefault[T int | time.Duration](v, def T) T {
+	if v <= 0 {
 		return def
 	}
-	return d
+	return v
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/hibiken/asynq"
@@ -38,6 +39,38 @@ func (q *WebhookQueue) EnqueueBatch(ctx context.Context, ids []int64, queue stri
 	}
 }
 
+// EnqueueCommitted implements domain.CommitQueue: the new received entries of
+// one commit leave as one TypeProcessBatch task per queue (a TypeProcessWebhook
+// task for a queue's only entry), at most DefaultEnqueueBatch entries a task.
+func (q *WebhookQueue) EnqueueCommitted(ctx context.Context, entries []domain.InboxEntry, results []domain.InsertResult) error {
+	var (
+		queues []string // in order of first appearance
+		ids    = map[string][]int64{}
+		anyOf  = map[string]string{} // a provider of each queue
+	)
+	for i, e := range entries {
+		if !results[i].New || e.Status != domain.InboxReceived {
+			continue
+		}
+		queue := QueueFor(e.Provider)
+		if _, ok := ids[queue]; !ok {
+			queues, anyOf[queue] = append(queues, queue), e.Provider
+		}
+		ids[queue] = append(ids[queue], results[i].ID)
+	}
+	var errs []error
+	for _, queue := range queues {
+		for batch := range slices.Chunk(ids[queue], DefaultEnqueueBatch) {
+			if len(batch) == 1 {
+				errs = append(errs, q.Enqueue(ctx, batch[0], domain.Source{Provider: anyOf[queue]}))
+			} else {
+				errs = append(errs, q.EnqueueBatch(ctx, batch, queue))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // BatchingQueue is a WebhookQueue that queues the entries acknowledged together
 // as one task: concurrent Enqueue calls of one queue (the callers of one ingest
 // group commit, answered at once) leave in one TypeProcessBatch task listing
@@ -59,7 +92,10 @@ type BatchingQueue struct {
 // commit's rows per batch.
 const DefaultEnqueueBatch = 256
 
-var _ domain.WebhookQueue = (*BatchingQueue)(nil)
+var (
+	_ domain.WebhookQueue = (*BatchingQueue)(nil)
+	_ domain.CommitQueue  = (*WebhookQueue)(nil)
+)
 
 type enqueueCall struct {
 	id   int64

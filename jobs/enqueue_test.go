@@ -3,11 +3,13 @@ package jobs_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -182,5 +184,42 @@ func TestIngressAcknowledgesWhileTheBreakerIsOpenAndTheSweeperQueuesLater(t *tes
 	}
 	if backlog[jobs.QueueCritical] != n {
 		t.Errorf("backlog %v, want %d on %s", backlog, n, jobs.QueueCritical)
+	}
+}
+
+// TestEnqueueCommittedQueuesATaskPerQueue: a commit's new received entries leave
+// as one task per queue: a batch task for the gateway's several, a single task
+// for the storefront's one. Duplicates and ignored entries get none.
+func TestEnqueueCommittedQueuesATaskPerQueue(t *testing.T) {
+	e := newBreakerEnv(t, time.Second)
+	received := func(provider string) domain.InboxEntry {
+		return domain.InboxEntry{Provider: provider, Status: domain.InboxReceived}
+	}
+	entries := []domain.InboxEntry{received("stripe"), received("shopify"), received("adyen"),
+		received("stripe"), {Provider: "stripe", Status: domain.InboxIgnored}}
+	results := []domain.InsertResult{{ID: 11, New: true}, {ID: 12, New: true}, {ID: 13, New: true},
+		{ID: 14, New: false}, {ID: 15, New: true}}
+	if err := e.queue.EnqueueCommitted(context.Background(), entries, results); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.client.calls.Load(); n != 2 {
+		t.Errorf("%d enqueues, want 2 (one per queue)", n)
+	}
+	batch, err := e.inspector.GetTaskInfo(jobs.QueueCritical, jobs.ProcessBatchTaskID(11))
+	if err != nil {
+		t.Fatalf("the gateways' batch task: %v", err)
+	}
+	var p jobs.ProcessBatchPayload
+	if err := json.Unmarshal(batch.Payload, &p); err != nil || !slices.Equal(p.InboxIDs, []int64{11, 13}) {
+		t.Errorf("batch task holds %v (%v), want [11 13]", p.InboxIDs, err)
+	}
+	if _, err := e.inspector.GetTaskInfo(jobs.QueueDefault, jobs.ProcessWebhookTaskID(12)); err != nil {
+		t.Errorf("the storefront's single task: %v", err)
+	}
+
+	e.redis.Stop()
+	err = e.queue.EnqueueCommitted(context.Background(), entries[:1], results[:1])
+	if domain.ErrorCode(err) != domain.EUNAVAILABLE {
+		t.Errorf("with Redis down: %v, want EUNAVAILABLE", err)
 	}
 }

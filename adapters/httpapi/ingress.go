@@ -149,7 +149,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 			continue
 		}
 		fresh++
-		if entries[i].Status == domain.InboxReceived {
+		if entries[i].Status == domain.InboxReceived && !r.Queued { // queued with its commit when the inbox does that
 			s.enqueue(c.UserContext(), r.ID, src)
 		}
 	}

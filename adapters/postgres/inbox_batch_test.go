@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -462,3 +463,85 @@ func TestInboxBatcherShutdownHonoursItsContext(t *testing.T) {
 		t.Errorf("rows = %d, want 0", n)
 	}
 }
+
+// commitQueue records what the batcher hands it; err is its answer.
+type commitQueue struct {
+	mu      sync.Mutex
+	commits [][]string // event ids of each call
+	err     error
+}
+
+func (q *commitQueue) EnqueueCommitted(_ context.Context, entries []domain.InboxEntry, results []domain.InsertResult) error {
+	ids := make([]string, len(entries))
+	for i, e := range entries {
+		ids[i] = e.EventID
+		if results[i].ID == 0 {
+			ids[i] += " (no id)"
+		}
+	}
+	q.mu.Lock()
+	q.commits = append(q.commits, ids)
+	q.mu.Unlock()
+	return q.err
+}
+
+// TestInboxBatcherQueuesEachCommitOnce: the calls of one commit are handed to
+// the queue in one call, before any of them is answered, and their results say
+// Queued so the ingress queues nothing more. When the queue fails, the callers
+// are still answered (the rows are committed; the sweeper queues them), and one
+// warning is written.
+func TestInboxBatcherQueuesEachCommitOnce(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("queue fails=%v", fail), func(t *testing.T) {
+			db := inboxTestDB(t)
+			q := &commitQueue{}
+			if fail {
+				q.err = domain.Errorf(domain.EUNAVAILABLE, "redis is down")
+			}
+			var logs strings.Builder
+			var logMu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				logMu.Lock()
+				defer logMu.Unlock()
+				return logs.Write(p)
+			}), nil))
+			b := startBatcher(t, db, postgres.InboxBatcherParams{MaxInFlight: 1, Queue: q, Logger: logger})
+			g := closeGate(t, db)
+			first := insertAsync(b, context.Background(), entry("s", fmt.Sprintf("evt_q%v_0", fail)))
+			waitBlocked(t, db)
+			// While the first commit waits, three calls collect into the next.
+			var rest []<-chan outcome
+			for i := 1; i <= 3; i++ {
+				rest = append(rest, insertAsync(b, context.Background(), entry("s", fmt.Sprintf("evt_q%v_%d", fail, i))))
+			}
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				return b.Waiting() == 3, fmt.Sprintf("%d calls wait for the next commit, want 3", b.Waiting())
+			})
+			g.open(t)
+			for _, ch := range append([]<-chan outcome{first}, rest...) {
+				o := <-ch
+				if o.err != nil || len(o.res) != 1 || !o.res[0].New || !o.res[0].Queued {
+					t.Fatalf("insert: %+v, %v; want one new result, queued", o.res, o.err)
+				}
+			}
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			if len(q.commits) != 2 || len(q.commits[0]) != 1 || len(q.commits[1]) != 3 {
+				t.Fatalf("queue calls %v, want one per commit: [1 entry] then [3 entries]", q.commits)
+			}
+			logMu.Lock()
+			defer logMu.Unlock()
+			want := 0
+			if fail {
+				want = 1
+			}
+			if n := strings.Count(logs.String(), "the sweeper will queue them"); n != want {
+				t.Errorf("%d warnings for a failing queue, want %d:\n%s", n, want, logs.String())
+			}
+		})
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

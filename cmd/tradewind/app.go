@@ -190,7 +190,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 			err = errors.Join(err, m.listener.Close())
 		}
 	}()
-	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Logger: m.Logger})
+	m.batcher = postgres.NewInboxBatcher(postgres.InboxBatcherParams{Inbox: inbox, Queue: m.queue, Logger: m.Logger, Now: m.Now})
 	if err := m.start(ctx, "inbox batcher", m.batcher); err != nil { // shut down after the server: its requests are answered first
 		return err
 	}
@@ -277,7 +277,7 @@ func (m *Main) processWebhook(inbox *postgres.Inbox) *jobs.ProcessWebhook {
 		applier = m.ledger()
 	}
 	return &jobs.ProcessWebhook{
-		Inbox: inbox, Applier: applier, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
+		Inbox: &jobs.AttemptBatcher{AttemptInbox: inbox}, Applier: applier, Sources: m.Sources, Providers: m.providers, Logger: m.Logger,
 		OnApplied:     func(source, outcome string) { m.Metrics.Applied.WithLabelValues(source, outcome).Inc() },
 		Confirmations: &jobs.ConfirmLimiter{Now: m.Now},
 	}

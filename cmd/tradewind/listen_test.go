@@ -384,7 +384,7 @@ func TestRedisOutageLogsOneEnqueueWarning(t *testing.T) {
 	if got := e.count(`SELECT count(*) FROM inbox`); got != n {
 		t.Errorf("stored %d webhooks, want %d", got, n)
 	}
-	if lines := strings.Count(logs.String(), "could not queue a stored webhook"); lines != 1 {
+	if lines := strings.Count(logs.String(), "the sweeper will queue"); lines != 1 {
 		t.Errorf("%d enqueue warnings for %d webhooks in one burst, want 1:\n%s", lines, n, grepLines(logs.String(), "could not queue"))
 	}
 }
