@@ -1,12 +1,10 @@
 package jobs
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/hibiken/asynq"
 	"github.com/sony/gobreaker/v2"
@@ -39,6 +37,10 @@ func (q *WebhookQueue) EnqueueBatch(ctx context.Context, ids []int64, queue stri
 	}
 }
 
+// DefaultEnqueueBatch bounds the entries of one TypeProcessBatch task: the
+// ingest group commit's rows per batch.
+const DefaultEnqueueBatch = 256
+
 // EnqueueCommitted implements domain.CommitQueue: the new received entries of
 // one commit leave as one TypeProcessBatch task per queue (a TypeProcessWebhook
 // task for a queue's only entry), at most DefaultEnqueueBatch entries a task.
@@ -69,88 +71,4 @@ func (q *WebhookQueue) EnqueueCommitted(ctx context.Context, entries []domain.In
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// BatchingQueue is a WebhookQueue that queues the entries acknowledged together
-// as one task: concurrent Enqueue calls of one queue (the callers of one ingest
-// group commit, answered at once) leave in one TypeProcessBatch task listing
-// their entries, instead of a task each. Batching adds no wait: a call that finds
-// its queue idle enqueues at once (alone: a TypeProcessWebhook task, as
-// WebhookQueue does); calls that arrive while an enqueue is in flight collect
-// into the next. Each call returns once its own entry's task is queued (or not).
-type BatchingQueue struct {
-	*WebhookQueue
-	// MaxBatch bounds the entries of one task (DefaultEnqueueBatch when 0).
-	MaxBatch int
-
-	mu      sync.Mutex
-	pending map[string][]*enqueueCall // by queue
-	running map[string]bool
-}
-
-// DefaultEnqueueBatch is BatchingQueue's default MaxBatch: the ingest group
-// commit's rows per batch.
-const DefaultEnqueueBatch = 256
-
-var (
-	_ domain.WebhookQueue = (*BatchingQueue)(nil)
-	_ domain.CommitQueue  = (*WebhookQueue)(nil)
-)
-
-type enqueueCall struct {
-	id   int64
-	src  domain.Source
-	done chan error // buffered
-}
-
-// Enqueue implements domain.WebhookQueue.
-func (b *BatchingQueue) Enqueue(ctx context.Context, inboxID int64, src domain.Source) error {
-	queue := QueueFor(src.Provider)
-	c := &enqueueCall{id: inboxID, src: src, done: make(chan error, 1)}
-	b.mu.Lock()
-	if b.pending == nil {
-		b.pending, b.running = map[string][]*enqueueCall{}, map[string]bool{}
-	}
-	b.pending[queue] = append(b.pending[queue], c)
-	if !b.running[queue] {
-		b.running[queue] = true
-		go b.drain(queue)
-	}
-	b.mu.Unlock()
-	select {
-	case err := <-c.done:
-		return err
-	case <-ctx.Done():
-		return domain.WrapError(ctx.Err(), domain.EUNAVAILABLE, fmt.Sprintf("queue inbox entry %d (the sweeper queues it)", inboxID))
-	}
-}
-
-// drain enqueues queue's waiting calls, a task per batch, until none wait.
-func (b *BatchingQueue) drain(queue string) {
-	for {
-		b.mu.Lock()
-		n := min(len(b.pending[queue]), cmp.Or(b.MaxBatch, DefaultEnqueueBatch))
-		if n == 0 {
-			b.running[queue] = false
-			b.mu.Unlock()
-			return
-		}
-		calls := b.pending[queue][:n:n]
-		b.pending[queue] = b.pending[queue][n:]
-		b.mu.Unlock()
-
-		var err error
-		if len(calls) == 1 {
-			err = b.WebhookQueue.Enqueue(context.Background(), calls[0].id, calls[0].src)
-		} else {
-			ids := make([]int64, len(calls))
-			for i, c := range calls {
-				ids[i] = c.id
-			}
-			err = b.EnqueueBatch(context.Background(), ids, queue)
-		}
-		for _, c := range calls {
-			c.done <- err
-		}
-	}
 }

@@ -3,7 +3,6 @@ package jobs_test
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -120,28 +119,27 @@ func TestSweepLeavesEntriesOfALiveBatchTask(t *testing.T) {
 	}
 }
 
-// Entries queued at once leave in as few tasks as the enqueues in flight allow:
-// every entry in exactly one task, on its provider's queue.
-func TestBatchingQueueQueuesEachEntryOnceOnItsQueue(t *testing.T) {
+// A commit's entries leave in as few tasks as their queues and the batch bound
+// allow: every entry in exactly one task, on its provider's queue.
+func TestEnqueueCommittedQueuesEachEntryOnceOnItsQueue(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	q := &jobs.BatchingQueue{WebhookQueue: jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: e.client, Tasks: e.inspector})}
-	stripe := e.insert("stripe", 40, time.Now())
-	shopify := e.insert("shopify", 40, time.Now())
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Go(func() {
-			if err := q.Enqueue(context.Background(), stripe[i], domain.Source{ID: "src-stripe", Provider: "stripe"}); err != nil {
-				t.Error(err)
-			}
-		})
-		wg.Go(func() {
-			if err := q.Enqueue(context.Background(), shopify[i], domain.Source{ID: "src-shopify", Provider: "shopify"}); err != nil {
-				t.Error(err)
-			}
-		})
+	q := jobs.NewWebhookQueue(jobs.WebhookQueueParams{Client: e.client, Tasks: e.inspector})
+	n := jobs.DefaultEnqueueBatch + 40 // two tasks on each queue
+	stripe := e.insert("stripe", n, time.Now())
+	shopify := e.insert("shopify", n, time.Now())
+	var (
+		entries []domain.InboxEntry
+		results []domain.InsertResult
+	)
+	for i := range n {
+		entries = append(entries, domain.InboxEntry{Provider: "stripe", Status: domain.InboxReceived},
+			domain.InboxEntry{Provider: "shopify", Status: domain.InboxReceived})
+		results = append(results, domain.InsertResult{ID: stripe[i], New: true}, domain.InsertResult{ID: shopify[i], New: true})
 	}
-	wg.Wait()
+	if err := q.EnqueueCommitted(context.Background(), entries, results); err != nil {
+		t.Fatal(err)
+	}
 	for queue, ids := range map[string][]int64{jobs.QueueCritical: stripe, jobs.QueueDefault: shopify} {
 		tasks, err := e.inspector.ListPendingTasks(queue, asynq.PageSize(1000))
 		if err != nil {

@@ -203,7 +203,7 @@ func (m *Main) startServer(ctx context.Context, inbox *postgres.Inbox) (err erro
 		return err
 	}
 	m.server = httpapi.New(httpapi.Params{
-		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: &jobs.BatchingQueue{WebhookQueue: m.queue},
+		Sources: m.Sources, Providers: m.providers, Inbox: m.batcher, Queue: m.queue,
 		Transmissions: &postgres.Transmissions{DB: m.DB, Now: m.Now},
 		Backlog:       m.queue, ShedQueueDepth: m.Config.ShedQueueDepth,
 		Orders: &postgres.Orders{DB: m.DB}, Conflicts: &postgres.Conflicts{DB: m.DB}, Reservations: m.reserver, Webhooks: inbox,
