@@ -2,7 +2,6 @@ package domain
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
@@ -38,13 +37,7 @@ func OrderRefHint(body []byte, key string) string {
 	}
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
-		d := json.NewDecoder(bytes.NewReader(trimmed))
-		d.UseNumber()
-		var v any
-		if d.Decode(&v) != nil {
-			return ""
-		}
-		return clampRef(jsonRef(v, keys))
+		return clampRef(jsonRef(trimmed, keys))
 	}
 	form, err := url.ParseQuery(string(trimmed))
 	if err != nil {
@@ -68,59 +61,6 @@ func OrderRefHint(body []byte, key string) string {
 				return ref
 			}
 		}
-	}
-	return ""
-}
-
-// jsonRef searches v breadth-first, so that a top-level field wins over one
-// nested deeper (a refund's order_id over a line item's).
-func jsonRef(v any, keys []string) string {
-	level := []any{v}
-	for depth := 0; depth < 6 && len(level) > 0; depth++ {
-		var next []any
-		for _, n := range level {
-			switch n := n.(type) {
-			case map[string]any:
-				for _, k := range keys {
-					if s := scalar(n[k]); s != "" {
-						return s
-					}
-				}
-				// A storefront's order object (Shopify, WooCommerce) names itself
-				// by id; BigCommerce's webhook names it as data {type: order, id}.
-				if _, ok := n["line_items"]; ok {
-					if s := scalar(n["id"]); s != "" {
-						return s
-					}
-				}
-				if n["type"] == "order" {
-					if s := scalar(n["id"]); s != "" {
-						return s
-					}
-				}
-				names := make([]string, 0, len(n))
-				for k := range n {
-					names = append(names, k)
-				}
-				slices.Sort(names) // one answer for one body
-				for _, k := range names {
-					next = append(next, n[k])
-				}
-			case []any:
-				next = append(next, n...)
-			}
-		}
-		level = next
-	}
-	return ""
-}
-
-func scalar(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strings.TrimSpace(v)
-	case json.Number:
-		return v.String()
 	}
 	return ""
 }
