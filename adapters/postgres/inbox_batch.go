@@ -68,8 +68,8 @@ type InboxBatcherParams struct {
 	// their tasks cost the worker less: on 2 cores, 1 in flight acknowledged
 	// 13-17% more webhooks than 2 at 8-64 concurrent requests (bench ingest), and
 	// the worker applied 10-15% more of them (bench e2e, fewer and larger
-	// tasks). A slow commit holds up every request, as it would with 2: the
-	// WAL flushes one commit after another anyway.
+	// tasks). The price: a commit that stalls (a lock wait, an I/O stall) holds
+	// up every request behind it, where a second slot would let others by.
 	MaxInFlight int
 	// Queue, when set, queues the tasks of each commit's new received entries
 	// before its callers are answered (their results say Queued), so that a
