@@ -63,6 +63,20 @@ func newReceiver(t *testing.T) *receiver {
 
 func (r *receiver) answer(f func(n int, w http.ResponseWriter)) { r.respond.Store(&f) }
 
+// newDownReceiver is a receiver that answers status until the test sets down
+// to false, then 200.
+func newDownReceiver(t *testing.T, status int) (*receiver, *atomic.Bool) {
+	r := newReceiver(t)
+	down := new(atomic.Bool)
+	down.Store(true)
+	r.answer(func(_ int, w http.ResponseWriter) {
+		if down.Load() {
+			w.WriteHeader(status)
+		}
+	})
+	return r, down
+}
+
 func (r *receiver) got() []received {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -269,14 +283,7 @@ func TestDeliveryRetriesWithGrowingBackoffUntilTaken(t *testing.T) {
 // it returns, each order's messages carrying their sequence.
 func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t)
-	var down atomic.Bool
-	down.Store(true)
-	r.answer(func(_ int, w http.ResponseWriter) {
-		if down.Load() {
-			w.WriteHeader(http.StatusBadGateway)
-		}
-	})
+	r, down := newDownReceiver(t, http.StatusBadGateway)
 	dest := webhookDest(r.srv.URL)
 	dest.BreakerFailures, dest.MaxAttempts, dest.BreakerCooldown = 3, 6, 300*time.Millisecond
 	d := newDownstream(t, dest, true)
@@ -322,14 +329,7 @@ func TestDestinationDownOpensBreakerWithoutBurningAttempts(t *testing.T) {
 // destination is back, the probe closes the breaker and they are all delivered.
 func TestOpenBreakerKeepsNewDeliveriesInTheOutbox(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t)
-	var down atomic.Bool
-	down.Store(true)
-	r.answer(func(_ int, w http.ResponseWriter) {
-		if down.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-		}
-	})
+	r, down := newDownReceiver(t, http.StatusServiceUnavailable)
 	dest := webhookDest(r.srv.URL)
 	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}
 	dest.BreakerFailures, dest.MaxAttempts, dest.BreakerCooldown = 2, 10, 3*time.Second
@@ -497,14 +497,7 @@ func TestHangingDestinationHoldsAtMostMaxInFlightSlots(t *testing.T) {
 // webhook-id and a fresh timestamp and signature.
 func TestDeadLetterBulkReplayKeepsTheWebhookID(t *testing.T) {
 	t.Parallel()
-	r := newReceiver(t)
-	var down atomic.Bool
-	down.Store(true)
-	r.answer(func(_ int, w http.ResponseWriter) {
-		if down.Load() {
-			w.WriteHeader(http.StatusInternalServerError)
-		}
-	})
+	r, down := newDownReceiver(t, http.StatusInternalServerError)
 	dest := webhookDest(r.srv.URL)
 	dest.MaxAttempts = 2
 	dest.Events = []domain.DownstreamType{domain.DownOrderPlaced}

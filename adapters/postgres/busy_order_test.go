@@ -33,14 +33,7 @@ func TestLevelSettlesAnOrderBackorderedWhileItWaitedAndHeldByAnother(t *testing.
 		t.Fatal(err)
 	}
 
-	skuHolder, err := db.Beginx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer skuHolder.Rollback()
-	if _, err := skuHolder.Exec(`SELECT 1 FROM inventory WHERE sku = $1 FOR UPDATE`, b.sku); err != nil {
-		t.Fatal(err)
-	}
+	skuHolder := holdRow(t, db, `SELECT 1 FROM inventory WHERE sku = $1 FOR UPDATE`, b.sku)
 	done := make(chan error, 1)
 	go func() { done <- tryApply(db, l, b.stock("restocked", 5, 10)) }()
 	waitForLockWait(t, db)
@@ -49,14 +42,7 @@ func TestLevelSettlesAnOrderBackorderedWhileItWaitedAndHeldByAnother(t *testing.
 		b.ref, b.sku); err != nil {
 		t.Fatal(err)
 	}
-	orderHolder, err := db.Beginx()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orderHolder.Rollback()
-	if _, err := orderHolder.Exec(`SELECT 1 FROM orders WHERE ref = $1 FOR UPDATE`, b.ref); err != nil {
-		t.Fatal(err)
-	}
+	orderHolder := holdRow(t, db, `SELECT 1 FROM orders WHERE ref = $1 FOR UPDATE`, b.ref)
 	if err := skuHolder.Commit(); err != nil {
 		t.Fatal(err)
 	}
@@ -108,4 +94,19 @@ func waitForLockWaitOr(t *testing.T, db *sqlx.DB, done chan error) error {
 		return waiting > 0, "a session waiting for a lock"
 	})
 	return finished
+}
+
+// holdRow begins a transaction that locks a row with lock (a SELECT … FOR
+// UPDATE of arg) and holds it until the test commits it, or until the end.
+func holdRow(t *testing.T, db *sqlx.DB, lock string, arg any) *sqlx.Tx {
+	t.Helper()
+	tx, err := db.Beginx()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback() })
+	if _, err := tx.Exec(lock, arg); err != nil {
+		t.Fatal(err)
+	}
+	return tx
 }

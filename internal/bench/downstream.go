@@ -23,9 +23,9 @@ const downstreamRounds = 4
 // runDownstreamBench measures the payment path (signed Stripe webhooks in →
 // orders paid) twice on a fresh database: without destinations, then with a CRM
 // that answers 503 to everything, downstreamRounds times each, in turns, each
-// run after a warm-up as e2e's. Its
-// deliveries wait in the outbox behind an open breaker; the median applied rate
-// and acknowledgement p99 must stay within 10% of those without destinations.
+// run after a warm-up (warmUp). Its deliveries wait in the outbox behind an open
+// breaker; the median applied rate and acknowledgement p99 must stay within 10%
+// of those without destinations.
 func runDownstreamBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -72,17 +72,11 @@ func runDownstreamBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 		}
 		client := newWebhookClient(tw.Addr, benchSource, max(b.opts.Senders, 256))
 		defer client.close()
-		// Warm-up, not measured, as in e2e: the pools fill, statements are
-		// prepared, and with the CRM down its breaker has opened, as in a process
-		// that has been serving through an outage a while. A cold start costs both
-		// settings, and the CRM's first failures one of them, in every run.
-		warm := min(e2eWarmup, b.opts.Events)
-		b.step("%s: warming up, %d webhooks", phase, warm)
-		warmup := newE2ELoad("warmup", maker, client)
-		if ws := countedLoop(ctx, b.opts.Senders, warm, warmup.send); ws.ok == 0 {
-			return r, fmt.Errorf("no webhook of the warm-up was acknowledged: %s", ws.firstErr)
-		}
-		if err := waitApplied(ctx, tw.DB, warmup.acked(), benchDrainDeadline); err != nil {
+		// As in e2e; with the CRM down its breaker has also opened by then, as in
+		// a process serving through an outage. A cold start costs both settings,
+		// and the CRM's first failures one of them, in every run.
+		warmup, err := b.warmUp(ctx, phase+": ", tw.DB, maker, client)
+		if err != nil {
 			return r, err
 		}
 		b.step("%s, %d webhooks from %d senders", phase, b.opts.Events, b.opts.Senders)

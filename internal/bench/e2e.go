@@ -55,16 +55,9 @@ func runE2EBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 	client := newWebhookClient(app.Addr, benchSource, max(b.opts.Senders, 256))
 	defer client.close()
 
-	// Warm-up, not measured: the connection pools fill, statements are prepared
-	// and the workers' queues are polled, as in a process that has been serving a
-	// while (the Asynq baseline's 30,000 tasks carry their own start the same way).
-	warm := min(e2eWarmup, b.opts.Events)
-	b.step("warming up, %d webhooks", warm)
-	warmup := newE2ELoad("warmup", maker, client)
-	if ws := countedLoop(ctx, b.opts.Senders, warm, warmup.send); ws.ok == 0 {
-		return nil, fmt.Errorf("no webhook of the warm-up was acknowledged: %s", ws.firstErr)
-	}
-	if err := waitApplied(ctx, db, warmup.acked(), benchDrainDeadline); err != nil {
+	// The Asynq baseline's 30,000 tasks carry their own start the same way.
+	warmup, err := b.warmUp(ctx, "", db, maker, client)
+	if err != nil {
 		return nil, err
 	}
 
@@ -149,6 +142,20 @@ type e2eLoad struct {
 	seq    atomic.Int64
 	mu     sync.Mutex
 	sentAt map[string]time.Time // event id → first send, for acknowledged events
+}
+
+// warmUp sends e2eWarmup webhooks (fewer when --events is smaller), not
+// measured, and waits until they are applied: the connection pools fill,
+// statements are prepared and the workers' queues are polled, as in a process
+// that has been serving a while. label names the run in the progress line.
+func (b *benchRun) warmUp(ctx context.Context, label string, db *sqlx.DB, maker *stripeMaker, client *webhookClient) (*e2eLoad, error) {
+	warm := min(e2eWarmup, b.opts.Events)
+	b.step("%swarming up, %d webhooks", label, warm)
+	warmup := newE2ELoad("warmup", maker, client)
+	if ws := countedLoop(ctx, b.opts.Senders, warm, warmup.send); ws.ok == 0 {
+		return nil, fmt.Errorf("no webhook of the warm-up was acknowledged: %s", ws.firstErr)
+	}
+	return warmup, waitApplied(ctx, db, warmup.acked(), benchDrainDeadline)
 }
 
 func newE2ELoad(phase string, maker *stripeMaker, client *webhookClient) *e2eLoad {
