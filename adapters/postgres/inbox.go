@@ -52,11 +52,12 @@ func (s *Inbox) Insert(ctx context.Context, entries []domain.InboxEntry) ([]doma
 
 // insertSQL inserts any number of entries, one array per column, so that its
 // text never changes and it can be prepared once (InboxBatcher does). Rows go
-// in in array order.
+// in in array order. The arrays go in binary (binaryArray); a NULL receipt
+// time (an entry without one) is the time of the insert.
 const insertSQL = `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed, order_ref)
-	SELECT s, p, e, t, h::jsonb, b, NULLIF(o, '')::timestamptz, r::timestamptz, st, u, NULLIF(ref, '')
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::bool[], $11::text[])
-		AS x(s, p, e, t, h, b, o, r, st, u, ref)
+	SELECT s, p, e, t, h, b, o, coalesce(r, now()), st, u, ref
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bytea[], $7::timestamptz[], $8::timestamptz[],
+		$9::text[], $10::bool[], $11::text[]) AS x(s, p, e, t, h, b, o, r, st, u, ref)
 	ON CONFLICT (source, event_id) DO NOTHING
 	RETURNING id, source, event_id`
 
@@ -79,28 +80,36 @@ func insertEntries(ctx context.Context, db sqlx.QueryerContext, insert func(ctx 
 	})
 	n := len(entries)
 	var (
-		sources, providers, eventIDs, types = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		headers, occurred, received, status = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-		orderRefs                           = make([]string, n)
-		bodies                              = make(pq.ByteaArray, n)
-		unconfirmed                         = make(pq.BoolArray, n)
+		sources, providers, eventIDs = newBinaryArray(oidText, n, 16*n), newBinaryArray(oidText, n, 8*n), newBinaryArray(oidText, n, 32*n)
+		types, headers, bodies       = newBinaryArray(oidText, n, 32*n), newBinaryArray(oidJSONB, n, 256*n), newBinaryArray(oidBytea, n, 512*n)
+		occurred, received           = newBinaryArray(oidTimestamptz, n, 8*n), newBinaryArray(oidTimestamptz, n, 8*n)
+		status, unconfirmed          = newBinaryArray(oidText, n, 8*n), newBinaryArray(oidBool, n, n)
+		orderRefs                    = newBinaryArray(oidText, n, 16*n)
 	)
-	for j, i := range order {
+	for _, i := range order {
 		e := entries[i]
 		hj, err := headerJSON(e.Header)
 		if err != nil {
 			return nil, fmt.Errorf("inbox insert: headers: %w", err)
 		}
-		sources[j], providers[j], eventIDs[j], types[j] = e.Source, e.Provider, e.EventID, e.EventType
-		headers[j], bodies[j], status[j], unconfirmed[j] = string(hj), e.Body, e.Status, e.Unconfirmed
-		if !e.OccurredAt.IsZero() {
-			occurred[j] = e.OccurredAt.Format(time.RFC3339Nano)
+		sources.text(e.Source)
+		providers.text(e.Provider)
+		eventIDs.text(e.EventID)
+		types.text(e.EventType)
+		headers.jsonb(hj)
+		bodies.bytes(e.Body)
+		occurred.timestamptz(e.OccurredAt)
+		received.timestamptz(e.ReceivedAt)
+		status.text(e.Status)
+		unconfirmed.boolean(e.Unconfirmed)
+		if e.OrderRef == "" {
+			orderRefs.null()
+		} else {
+			orderRefs.text(e.OrderRef)
 		}
-		received[j] = e.ReceivedAt.Format(time.RFC3339Nano)
-		orderRefs[j] = e.OrderRef
 	}
-	rows, err := insert(ctx, pq.StringArray(sources), pq.StringArray(providers), pq.StringArray(eventIDs), pq.StringArray(types),
-		pq.StringArray(headers), bodies, pq.StringArray(occurred), pq.StringArray(received), pq.StringArray(status), unconfirmed, pq.StringArray(orderRefs))
+	rows, err := insert(ctx, sources.value(), providers.value(), eventIDs.value(), types.value(), headers.value(), bodies.value(),
+		occurred.value(), received.value(), status.value(), unconfirmed.value(), orderRefs.value())
 	if err != nil {
 		return nil, translate("inbox insert", err)
 	}
