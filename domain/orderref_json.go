@@ -26,15 +26,16 @@ func jsonRef(v []byte, keys []string) string {
 		}
 		v = v[:end]
 	}
-	p := refParser{data: v}
+	p := refParser{data: v, nodes: make([]refNode, 0, 8), arena: make([]refMember, 0, 32), stack: make([]refMember, 0, 16)}
 	root := p.value(0)
-	level := []int{root}
+	level, next := make([]int, 1, 16), make([]int, 0, 16)
+	level[0] = root
 	for depth := 0; depth < maxRefDepth && len(level) > 0; depth++ {
-		var next []int
+		next = next[:0]
 		for _, i := range level {
 			n := p.nodes[i]
 			if !n.object {
-				for _, m := range n.members {
+				for _, m := range n.members(&p) {
 					if m.child >= 0 {
 						next = append(next, m.child)
 					}
@@ -50,7 +51,7 @@ func jsonRef(v []byte, keys []string) string {
 				}
 			}
 		}
-		level = next
+		level, next = next, level
 	}
 	return ""
 }
@@ -61,12 +62,16 @@ type refParser struct {
 	data  []byte
 	pos   int
 	nodes []refNode
+	arena []refMember // every node's members, each node's together
+	stack []refMember // the members of the containers being read
 }
 
 type refNode struct {
-	object  bool
-	members []refMember // in document order; an array's have no key
+	object bool
+	lo, hi int // its members, arena[lo:hi], in document order; an array's have no key
 }
+
+func (n refNode) members(p *refParser) []refMember { return p.arena[n.lo:n.hi] }
 
 type refMember struct {
 	key        []byte // decoded, as encoding/json would (within the body when it has no escapes)
@@ -97,7 +102,7 @@ func (p *refParser) container(depth int) int {
 	}
 	idx := len(p.nodes)
 	p.nodes = append(p.nodes, refNode{object: object})
-	var members []refMember
+	base := len(p.stack) // this container's members go above its parents'; its children's come and go above them
 	p.pos++
 	p.space()
 	for p.data[p.pos] != closing {
@@ -113,7 +118,7 @@ func (p *refParser) container(depth int) int {
 		m.start = p.pos
 		m.child = p.value(depth + 1)
 		m.end = p.pos
-		members = append(members, m)
+		p.stack = append(p.stack, m)
 		p.space()
 		if p.data[p.pos] == ',' {
 			p.pos++
@@ -121,7 +126,10 @@ func (p *refParser) container(depth int) int {
 		}
 	}
 	p.pos++
-	p.nodes[idx].members = members
+	lo := len(p.arena)
+	p.arena = append(p.arena, p.stack[base:]...)
+	p.stack = p.stack[:base]
+	p.nodes[idx].lo, p.nodes[idx].hi = lo, len(p.arena)
 	return idx
 }
 
@@ -135,9 +143,10 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\
 
 // member returns an object's value for key: the last one, as a decoded map keeps.
 func (p *refParser) member(n refNode, key string) (refMember, bool) {
-	for i := len(n.members) - 1; i >= 0; i-- {
-		if string(n.members[i].key) == key {
-			return n.members[i], true
+	ms := n.members(p)
+	for i := len(ms) - 1; i >= 0; i-- {
+		if string(ms[i].key) == key {
+			return ms[i], true
 		}
 	}
 	return refMember{}, false
@@ -169,9 +178,10 @@ func (p *refParser) objectRef(n refNode, keys []string) string {
 	return ""
 }
 
-// sortedMembers is an object's members in key order, each key once (its last value).
+// sortedMembers is an object's members in key order, each key once (its last
+// value). It sorts them in place: a node is searched once, before this.
 func (p *refParser) sortedMembers(n refNode) []refMember {
-	ms := slices.Clone(n.members)
+	ms := n.members(p)
 	slices.SortStableFunc(ms, func(a, b refMember) int { return bytes.Compare(a.key, b.key) })
 	out := ms[:0]
 	for i, m := range ms {

@@ -212,7 +212,7 @@ func storableText(s string) string {
 }
 
 func requestHeader(c *fiber.Ctx) http.Header {
-	h := make(http.Header)
+	h := make(http.Header, c.Request().Header.Len())
 	c.Request().Header.VisitAll(func(k, v []byte) {
 		h.Add(string(k), string(v))
 	})

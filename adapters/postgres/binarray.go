@@ -57,12 +57,14 @@ func (a *binaryArray) bytes(b []byte) {
 	a.buf = append(a.buf, b...)
 }
 
-// jsonb appends a jsonb element: format version 1, then the JSON text, which
-// the server parses as it would the text format.
-func (a *binaryArray) jsonb(doc []byte) {
-	a.buf = binary.BigEndian.AppendUint32(a.buf, uint32(1+len(doc)))
-	a.buf = append(a.buf, 1)
-	a.buf = append(a.buf, doc...)
+// jsonb appends a jsonb element, whose JSON text write appends to the buffer
+// it is given: format version 1, then the text, which the server parses as it
+// would the text format.
+func (a *binaryArray) jsonb(write func([]byte) []byte) {
+	at := len(a.buf)
+	a.buf = append(a.buf, 0, 0, 0, 0, 1)
+	a.buf = write(a.buf)
+	binary.BigEndian.PutUint32(a.buf[at:], uint32(len(a.buf)-at-4))
 }
 
 // timestamptz appends t to the microsecond, rounded half to even as the server

@@ -91,8 +91,8 @@ func TestBinaryArraysReachPostgreSQLAsTheyWereBuilt(t *testing.T) {
 	}
 
 	ja, bo := newBinaryArray(oidJSONB, 2, 0), newBinaryArray(oidBool, 2, 0)
-	ja.jsonb([]byte(`{"B":["2"],"A":["1"]}`))
-	ja.jsonb([]byte(`{}`))
+	ja.jsonb(func(b []byte) []byte { return append(b, `{"B":["2"],"A":["1"]}`...) })
+	ja.jsonb(func(b []byte) []byte { return append(b, `{}`...) })
 	bo.boolean(true)
 	bo.boolean(false)
 	var doc string
