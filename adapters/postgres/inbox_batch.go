@@ -22,9 +22,9 @@ import (
 // multi-row INSERT and one COMMIT, so a storm of webhooks costs a few commits
 // instead of one each. Every other method is the plain Inbox's.
 //
-// Batching is natural, without a timer: a call that finds a commit slot free goes
-// to PostgreSQL at once; while every slot is busy committing, the calls that
-// arrive meanwhile collect into the next batch. Each caller is answered only once
+// Batching is natural, without a timer: a call that finds the commit loop idle
+// goes to PostgreSQL at once; while it commits, the calls that arrive meanwhile
+// collect into the next batch. Each caller is answered only once
 // its own batch has committed, with exactly its own results. When a batch's
 // statement fails, its calls are committed again apart, so that only the call at
 // fault gets the error (EINVALID for a value PostgreSQL cannot store); none of
@@ -34,8 +34,7 @@ type InboxBatcher struct {
 
 	p     InboxBatcherParams
 	calls chan *insertCall
-	slots chan struct{} // one token per batch committing
-	done  chan struct{} // closed when the collector and every flush have ended
+	done  chan struct{} // closed when every commit loop has ended and every caller been answered
 
 	// flushCtx bounds the batches' statements; Shutdown cancels it when its ctx
 	// ends first.
@@ -63,13 +62,15 @@ type InboxBatcherParams struct {
 	// MaxRows is the most rows one batch inserts (default 256). A single call with
 	// more entries is a batch of its own.
 	MaxRows int
-	// MaxInFlight is the most batches committing at once, each on its own
-	// connection (default 1). Fewer, larger batches cost PostgreSQL less, and
-	// their tasks cost the worker less: on 2 cores, 1 in flight acknowledged
-	// 13-17% more webhooks than 2 at 8-64 concurrent requests (bench ingest), and
-	// the worker applied 10-15% more of them (bench e2e, fewer and larger
-	// tasks). The price: a commit that stalls (a lock wait, an I/O stall) holds
-	// up every request behind it, where a second slot would let others by.
+	// MaxInFlight is the number of commit loops, each committing one batch at a
+	// time on its own connection (default 1). Fewer, larger batches cost
+	// PostgreSQL less, and their tasks cost the worker less: on 2 cores, one
+	// loop acknowledged 20-30% more webhooks than two at 8-64 concurrent
+	// requests (bench ingest; two commits at once mostly wait for each other's
+	// WAL flush), and the worker applied 10-15% more of them (bench e2e, fewer
+	// and larger tasks). The price: a commit that stalls (a lock wait, an I/O
+	// stall) holds up every request behind it, where a second loop would let
+	// others by.
 	MaxInFlight int
 	// Queue, when set, queues the tasks of each commit's new received entries
 	// before its callers are answered (their results say Queued), so that a
@@ -91,7 +92,7 @@ var _ domain.Inbox = (*InboxBatcher)(nil)
 type insertCall struct {
 	ctx     context.Context
 	entries []domain.InboxEntry
-	done    chan insertOutcome // buffered: a flush never waits for a caller that gave up
+	done    chan insertOutcome // buffered: answering never waits for a caller that gave up
 }
 
 type insertOutcome struct {
@@ -113,14 +114,13 @@ func NewInboxBatcher(p InboxBatcherParams) *InboxBatcher {
 	return &InboxBatcher{
 		Inbox: p.Inbox, p: p, warn: ratelog.New(p.Logger, warnEvery, p.Now),
 		calls: make(chan *insertCall, p.MaxRows),
-		slots: make(chan struct{}, p.MaxInFlight),
 		done:  make(chan struct{}),
 	}
 }
 
-// Start starts collecting and committing batches. ctx bounds only the start:
-// the batcher runs until Shutdown, so that requests still in flight when a
-// process is told to stop are stored and answered.
+// Start starts the commit loops. ctx bounds only the start: the batcher runs
+// until Shutdown, so that requests still in flight when a process is told to
+// stop are stored and answered.
 func (b *InboxBatcher) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -132,7 +132,15 @@ func (b *InboxBatcher) Start(ctx context.Context) error {
 	}
 	b.state = batcherRunning
 	b.flushCtx, b.cancelFlush = context.WithCancel(context.Background())
-	go b.collect()
+	var loops, answers sync.WaitGroup
+	for range b.p.MaxInFlight {
+		loops.Go(func() { b.commitLoop(&answers) })
+	}
+	go func() {
+		loops.Wait()
+		answers.Wait()
+		close(b.done)
+	}()
 	return nil
 }
 
@@ -174,7 +182,7 @@ func (b *InboxBatcher) Shutdown(ctx context.Context) error {
 }
 
 // Waiting returns the number of Insert calls accepted but not yet in a batch
-// being committed: the queue in front of the commit slots.
+// being committed: the queue in front of the commit loops.
 func (b *InboxBatcher) Waiting() int { return int(b.waiting.Load()) }
 
 // Insert implements domain.Inbox: the entries are committed with those of
@@ -211,93 +219,58 @@ func (b *InboxBatcher) Insert(ctx context.Context, entries []domain.InboxEntry) 
 	}
 }
 
-// collect gathers calls into batches and hands each to a flush as soon as a
-// commit slot is free. It ends when calls is closed and every batch is done.
-func (b *InboxBatcher) collect() {
-	var (
-		flushes sync.WaitGroup
-		batch   []*insertCall
-		rows    int
-		carry   *insertCall // took the batch over MaxRows: first of the next one
-		open    = true      // calls is not closed yet
-	)
-	defer func() {
-		flushes.Wait()
-		close(b.done)
-	}()
-	// add puts c in the batch, or reports false when it must wait for the next one.
-	add := func(c *insertCall) bool {
-		if len(batch) > 0 && rows+len(c.entries) > b.p.MaxRows {
-			carry = c
-			return false
-		}
-		batch, rows = append(batch, c), rows+len(c.entries)
-		return true
-	}
+// commitLoop commits batches one after another until calls is closed and
+// drained. Each batch is every call waiting when the last commit ended (up to
+// MaxRows), so calls that arrive during a commit share the next. The loop goes
+// from one commit to the next itself, without waking another goroutine: on a
+// busy process each wake-up waits for a free P. An earlier design (a collector
+// handing each batch to a new goroutine, and woken again when its commit slot
+// was freed) put two such waits between commits; going without them
+// acknowledged 15-20% more webhooks at 8 and 32 requests in flight (bench
+// ingest), and what is left between one commit's answer and the next
+// statement is 30-100 µs of Go. Answering goes to a goroutine of its own
+// (answer), so the next commit does not wait for the enqueue.
+func (b *InboxBatcher) commitLoop(answers *sync.WaitGroup) {
+	var carry *insertCall // took a batch over MaxRows: first of the next one
 	for {
+		var (
+			batch []*insertCall
+			rows  int
+		)
 		if carry != nil {
-			c := carry
-			carry = nil
-			add(c)
-		}
-		if len(batch) == 0 {
-			if !open {
-				return
-			}
+			batch, rows, carry = append(batch, carry), len(carry.entries), nil
+		} else {
 			c, ok := <-b.calls
 			if !ok {
 				return
 			}
-			add(c)
+			batch, rows = append(batch, c), len(c.entries)
 		}
-		// Wait for a commit slot, collecting what arrives meanwhile.
-	wait:
-		for carry == nil && rows < b.p.MaxRows && open {
+	take:
+		for rows < b.p.MaxRows {
 			select {
-			case b.slots <- struct{}{}:
-				break wait
 			case c, ok := <-b.calls:
 				if !ok {
-					open = false
-					break
+					break take // closing: commit this one, and the next receive ends the loop
 				}
-				add(c)
-			}
-		}
-		if carry != nil || rows >= b.p.MaxRows || !open {
-			b.slots <- struct{}{} // the batch is full (or closing): only a slot will do
-		} else {
-			// Holding a slot: take what is already waiting, without waiting.
-		drain:
-			for carry == nil && rows < b.p.MaxRows {
-				select {
-				case c, ok := <-b.calls:
-					if !ok {
-						open = false
-						break drain
-					}
-					add(c)
-				default:
-					break drain
+				if rows+len(c.entries) > b.p.MaxRows {
+					carry = c
+					break take
 				}
+				batch, rows = append(batch, c), rows+len(c.entries)
+			default:
+				break take
 			}
 		}
 		b.waiting.Add(-int64(len(batch)))
-		flushes.Add(1)
-		go func(batch []*insertCall) {
-			defer flushes.Done()
-			b.flush(batch, func() { <-b.slots })
-		}(batch)
-		batch, rows = nil, 0
+		settled := b.settle(batch, true, nil)
+		answers.Go(func() { b.answer(settled) })
 	}
 }
 
-// flush commits one batch, frees its commit slot (release), queues the tasks
-// of what it stored (Queue) and answers each of its callers. The next batch
-// commits while this one's tasks are queued.
-func (b *InboxBatcher) flush(batch []*insertCall, release func()) {
-	settled := b.settle(batch, true, nil)
-	release()
+// answer queues the tasks of what a batch stored (Queue) and answers each of
+// its callers.
+func (b *InboxBatcher) answer(settled []settledCall) {
 	if b.p.Queue != nil {
 		b.queue(settled)
 	}
