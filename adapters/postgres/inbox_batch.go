@@ -288,10 +288,11 @@ type settledCall struct {
 // queue hands the entries the calls stored to Queue, all in one call, and marks
 // their results Queued: it is done, or left to the sweeper.
 func (b *InboxBatcher) queue(settled []settledCall) {
-	var (
-		entries []domain.InboxEntry
-		results []domain.InsertResult
-	)
+	n := 0
+	for _, c := range settled {
+		n += len(c.out.results)
+	}
+	entries, results := make([]domain.InboxEntry, 0, n), make([]domain.InsertResult, 0, n)
 	for i := range settled {
 		out := &settled[i].out
 		if out.err != nil {

@@ -116,10 +116,12 @@ func runIngestBench(ctx context.Context, b *benchRun) ([]Figure, error) {
 }
 
 // baselineInserts is the ingest baseline: conc loops each inserting one inbox row
-// per commit (autocommit), as pgbench would with a prepared statement.
+// per commit (autocommit), as pgbench would with a prepared statement. The row
+// is the one Tradewind stores for such a webhook, its order ref included (so it
+// goes into the same indexes).
 func baselineInserts(ctx context.Context, db *sql.DB, maker *stripeMaker, conc int, d time.Duration) (loadStats, error) {
-	stmt, err := db.PrepareContext(ctx, `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
+	stmt, err := db.PrepareContext(ctx, `INSERT INTO inbox (source, provider, event_id, event_type, headers, body, occurred_at, received_at, status, unconfirmed, order_ref)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`)
 	if err != nil {
 		return loadStats{}, fmt.Errorf("baseline: %w", err)
 	}
@@ -130,7 +132,7 @@ func baselineInserts(ctx context.Context, db *sql.DB, maker *stripeMaker, conc i
 		body, _ := maker.body("evt_base_"+n, "base-"+n)
 		now := time.Now()
 		_, err := stmt.ExecContext(ctx, benchSource, "stripe", "evt_base_"+n, "payment_intent.succeeded", maker.header, body,
-			now, now, domain.InboxReceived, false)
+			now, now, domain.InboxReceived, false, "base-"+n)
 		return err
 	}), nil
 }
