@@ -65,7 +65,7 @@ type InboxBatcherParams struct {
 	// MaxInFlight is the number of commit loops, each committing one batch at a
 	// time on its own connection (default 1). Fewer, larger batches cost
 	// PostgreSQL less, and their tasks cost the worker less: on 2 cores, one
-	// loop acknowledged 20-30% more webhooks than two at 8-64 concurrent
+	// loop acknowledged 15-30% more webhooks than two at 8-64 concurrent
 	// requests (bench ingest; two commits at once mostly wait for each other's
 	// WAL flush), and the worker applied 10-15% more of them (bench e2e, fewer
 	// and larger tasks). The price: a commit that stalls (a lock wait, an I/O
@@ -226,7 +226,7 @@ func (b *InboxBatcher) Insert(ctx context.Context, entries []domain.InboxEntry) 
 // busy process each wake-up waits for a free P. An earlier design (a collector
 // handing each batch to a new goroutine, and woken again when its commit slot
 // was freed) put two such waits between commits; going without them
-// acknowledged 15-20% more webhooks at 8 and 32 requests in flight (bench
+// acknowledged 10-30% more webhooks at 8 and 32 requests in flight (bench
 // ingest), and what is left between one commit's answer and the next
 // statement is 30-100 µs of Go. Answering goes to a goroutine of its own
 // (answer), so the next commit does not wait for the enqueue.
