@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -545,3 +546,52 @@ func TestInboxBatcherQueuesEachCommitOnce(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// stallingQueue holds its first call until release is closed; later calls
+// return at once.
+type stallingQueue struct {
+	calls   atomic.Int64
+	release chan struct{}
+}
+
+func (q *stallingQueue) EnqueueCommitted(ctx context.Context, _ []domain.InboxEntry, _ []domain.InsertResult) error {
+	if q.calls.Add(1) == 1 {
+		select {
+		case <-q.release:
+		case <-ctx.Done():
+		}
+	}
+	return nil
+}
+
+// TestInboxBatcherCommitsWhileTheLastCommitIsQueued: the commit loop does not
+// wait for a commit's enqueue. While the first commit's queue call hangs (a slow
+// Redis), the next call is committed, queued and answered; the first caller is
+// answered only once its own queue call returns.
+func TestInboxBatcherCommitsWhileTheLastCommitIsQueued(t *testing.T) {
+	db := inboxTestDB(t)
+	q := &stallingQueue{release: make(chan struct{})}
+	b := startBatcher(t, db, postgres.InboxBatcherParams{Queue: q})
+	first := insertAsync(b, context.Background(), entry("s", "evt_stall_0"))
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		return q.calls.Load() == 1, "the first commit's queue call has not started"
+	})
+	second := insertAsync(b, context.Background(), entry("s", "evt_stall_1"))
+	select {
+	case o := <-second:
+		if o.err != nil || len(o.res) != 1 || !o.res[0].New || !o.res[0].Queued {
+			t.Fatalf("second insert: %+v, %v; want one new result, queued", o.res, o.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second call was not answered while the first commit's queue call hung")
+	}
+	select {
+	case o := <-first:
+		t.Fatalf("the first call was answered (%+v, %v) before its queue call returned", o.res, o.err)
+	default:
+	}
+	close(q.release)
+	if o := <-first; o.err != nil || len(o.res) != 1 || !o.res[0].New {
+		t.Fatalf("first insert: %+v, %v; want one new result", o.res, o.err)
+	}
+}
