@@ -23,7 +23,8 @@ const pgEpochMicros = 946_684_800_000_000
 // bytes in the element type's binary format. Open's connections send a []byte
 // parameter in binary, so the array reaches the server as it is: no quoting or
 // hex encoding here, no array or bytea parsing there. For the inbox's batch
-// insert that was a sixth of each commit's time (bench ingest).
+// insert that was a sixth of each commit's time (16 rows alone on one
+// connection: 0.82 ms instead of 0.96).
 //
 // The statement must declare the parameter with the same element type
 // ($1::text[] for oidText): the server checks it.
