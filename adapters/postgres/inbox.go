@@ -21,7 +21,7 @@ import (
 
 // Inbox is the PostgreSQL inbox of accepted webhooks.
 type Inbox struct {
-	DB *sqlx.DB
+	DB *sqlx.DB // from Open: Insert sends binary array parameters (binaryArray)
 
 	stmts statements // Get's statement, prepared once per connection: every task reads its entry
 }
