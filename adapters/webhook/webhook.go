@@ -57,9 +57,6 @@ func HMAC(h func() hash.Hash, key, msg []byte) []byte {
 // HMACSHA256 returns HMAC-SHA256(key, msg).
 func HMACSHA256(key, msg []byte) []byte { return HMAC(sha256.New, key, msg) }
 
-// Equal compares two byte strings in constant time (for equal lengths).
-func Equal(a, b []byte) bool { return subtle.ConstantTimeCompare(a, b) == 1 }
-
 // MatchAny reports whether any candidate signature equals any expected one. Every
 // pair is compared, in constant time, so timing tells nothing about which matched.
 func MatchAny(expected, candidates [][]byte) bool {
